@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {ICreditLedger} from "./ICreditLedger.sol";
+
+/// @title ICarbonCredit
+/// @notice The Tonne credit token: ERC-1155, one id per verified batch of the registry. Amounts are kilograms:
+/// 1 credit = 1 tonne CO2e = 1000 units. Supply is tracked per id; no id can ever exceed its batch's quantity.
+/// @dev A deployment picks its mode once, at construction:
+/// - open: anyone may hold and receive credits;
+/// - permissioned: every holder, sender and recipient must be on the COMPLIANCE role's allowlist.
+/// In both modes the REGULATOR may freeze accounts and pause the whole token, and credits of a Suspended or
+/// Terminated project cannot be issued or moved.
+/// Warning: the REGULATOR can halt every transfer (pause) and trap any account's credits (freeze); COMPLIANCE
+/// decides who may hold credits in permissioned mode. Both are trusted not to abuse that power.
+interface ICarbonCredit is ICreditLedger {
+    /// @notice One issuance instruction of `issueMany`.
+    /// @param orderRef Caller's idempotency key (e.g. the hash of a CSV row's reference), or zero for none.
+    /// A non-zero `orderRef` can be used once ever: a replayed order reverts instead of issuing twice.
+    struct IssueOrder {
+        uint256 id;
+        address to;
+        uint256 amount;
+        bytes32 orderRef;
+    }
+
+    /// @notice The whole token is paused.
+    error CreditPaused();
+    /// @notice The pause is already in the requested state.
+    error CreditPauseUnchanged(bool paused);
+    /// @notice `account` is frozen by the regulator.
+    error CreditAccountFrozen(address account);
+    /// @notice The freeze flag of `account` is already `frozen`.
+    error CreditFreezeUnchanged(address account, bool frozen);
+    /// @notice Permissioned mode: `account` is not on the allowlist.
+    error CreditAccountNotAllowed(address account);
+    /// @notice The allowlist exists only in permissioned mode.
+    error CreditAllowlistDisabled();
+    /// @notice Id `id` belongs to project `projectId`, which is Suspended or Terminated.
+    error CreditProjectRestricted(uint256 id, uint64 projectId);
+    /// @notice Id `id` is not a verified batch.
+    error CreditBatchNotOpen(uint256 id);
+    /// @notice Issuing `requested` units of `id` would pass its quantity; only `available` are left.
+    error CreditIssuanceExceedsCap(uint256 id, uint256 requested, uint256 available);
+    /// @notice An issuance of zero units of `id`.
+    error CreditZeroAmount(uint256 id);
+    /// @notice `orderRef` was already used by an earlier issuance.
+    error CreditOrderReferenceUsed(bytes32 orderRef);
+    /// @notice `issueMany` was called with no order.
+    error CreditNoOrders();
+
+    /// @notice `amount` units of `id` were issued to `to` by `issuer` (with idempotency key `orderRef`, or zero).
+    event Issued(uint256 indexed id, address indexed to, address indexed issuer, uint256 amount, bytes32 orderRef);
+    /// @notice `account` was added to (or removed from) the allowlist by `by`.
+    event AllowlistSet(address indexed account, bool allowed, address indexed by);
+    /// @notice `account` was frozen (or unfrozen) by `by`, for `reason`.
+    event AccountFreezeSet(address indexed account, bool frozen, string reason, address indexed by);
+    /// @notice The token was paused by `account`.
+    event Paused(address account);
+    /// @notice The token was unpaused by `account`.
+    event Unpaused(address account);
+
+    /// @notice Issues `amount` units of `id` to `to`. The caller must be an issuer authorised for the id's
+    /// project in the registry; the batch must be verified and its project not restricted.
+    function issue(uint256 id, address to, uint256 amount, bytes32 orderRef) external;
+
+    /// @notice Issues several orders, of one or many ids and recipients, in one transaction; all or nothing.
+    function issueMany(IssueOrder[] calldata orders) external;
+
+    /// @notice Adds accounts to (or removes them from) the allowlist. Only COMPLIANCE, permissioned mode only.
+    function setAllowed(address[] calldata accounts, bool allowed) external;
+
+    /// @notice Freezes or unfreezes `account`: a frozen account can neither send nor receive. Only REGULATOR.
+    function setFrozen(address account, bool frozen, string calldata reason) external;
+
+    /// @notice Stops every issuance and transfer. Only REGULATOR.
+    function pause() external;
+
+    /// @notice Resumes issuance and transfers. Only REGULATOR.
+    function unpause() external;
+
+    /// @notice The registry that drives this token.
+    function registry() external view returns (address);
+
+    /// @notice Whether the token runs in permissioned mode (fixed at deployment).
+    function permissioned() external view returns (bool);
+
+    /// @notice Whether the token is paused.
+    function paused() external view returns (bool);
+
+    /// @notice Whether `account` is on the allowlist (meaningful in permissioned mode).
+    function isAllowed(address account) external view returns (bool);
+
+    /// @notice Whether `account` is frozen.
+    function isFrozen(address account) external view returns (bool);
+
+    /// @notice Whether credits of `projectId` are restricted (project Suspended or Terminated).
+    function isProjectRestricted(uint64 projectId) external view returns (bool);
+
+    /// @notice Whether a non-zero issuance `orderRef` was used.
+    function isOrderReferenceUsed(bytes32 orderRef) external view returns (bool);
+
+    /// @notice Units of `id` in circulation.
+    function totalSupply(uint256 id) external view returns (uint256);
+
+    /// @notice The most units of `id` that can ever be issued (zero while the batch is not verified).
+    function issuanceCap(uint256 id) external view returns (uint256);
+
+    /// @notice Units of `id` issued so far.
+    function totalIssued(uint256 id) external view returns (uint256);
+
+    /// @notice Whether any unit of `id` was ever issued.
+    function exists(uint256 id) external view returns (bool);
+}

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {ICarbonCredit} from "../interfaces/ICarbonCredit.sol";
+import {ICarbonRegistry} from "../interfaces/ICarbonRegistry.sol";
+import {ICreditLedger} from "../interfaces/ICreditLedger.sol";
+import {CreditIds} from "../libraries/CreditIds.sol";
+
+/// @title CarbonCredit
+/// @notice ERC-1155 carbon credits, one id per verified registry batch, in kilogram units.
+/// @dev Invariants:
+/// - per id, issued <= cap (the batch quantity in units), and totalSupply(id) = the sum of all balances of id;
+/// - no unit of an id exists before its batch is verified;
+/// - a non-zero order reference issues at most once, ever.
+/// Gas: every restriction that can apply to a transfer (pause, frozen accounts, restricted projects) is summed
+/// up in one storage slot, `_guard`, which a transfer reads once. The per-account and per-project lookups run
+/// only when something is actually frozen or restricted, or, for the allowlist, in permissioned mode. Pause is
+/// kept in that slot rather than in OpenZeppelin's Pausable (its own slot) for the same reason.
+contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules, ReentrancyGuardTransient {
+    /// @notice Keeps the allowlist in permissioned mode.
+    bytes32 public constant COMPLIANCE_ROLE = keccak256("COMPLIANCE_ROLE");
+    /// @notice Freezes accounts and pauses the token.
+    bytes32 public constant REGULATOR_ROLE = keccak256("REGULATOR_ROLE");
+    /// @notice Token units per tonne of CO2e.
+    uint256 public constant UNITS_PER_TONNE = CreditIds.UNITS_PER_TONNE;
+
+    uint8 private constant _FLAG_ALLOWED = 1;
+    uint8 private constant _FLAG_FROZEN = 2;
+
+    /// @dev Everything a transfer must know before it can skip the slower checks, in one slot.
+    struct Guard {
+        bool paused;
+        uint64 frozenAccounts;
+        uint64 restrictedProjects;
+    }
+
+    /// @dev Per-id issuance ledger, one slot. Units fit in 64 bits: the registry caps a batch at 10^12 tonnes.
+    struct Ledger {
+        uint64 cap;
+        uint64 issued;
+    }
+
+    ICarbonRegistry private immutable _registry;
+    bool private immutable _permissioned;
+
+    Guard private _guard;
+    mapping(address account => uint8 flags) private _accountFlags;
+    mapping(uint64 projectId => bool) private _projectRestricted;
+    mapping(uint256 id => Ledger) private _ledgers;
+    mapping(bytes32 orderRef => bool) private _orderRefUsed;
+
+    /// @param registry_ The registry that verifies batches and authorises issuers.
+    /// @param permissioned_ True for permissioned mode (allowlist enforced), false for open mode.
+    /// @param fallbackURI ERC-1155 URI template for ids whose batch has no metadata URI.
+    /// @param adminDelay Seconds the two-step admin transfer waits before it can be accepted.
+    /// @param admin The DEFAULT_ADMIN_ROLE holder.
+    constructor(address registry_, bool permissioned_, string memory fallbackURI, uint48 adminDelay, address admin)
+        ERC1155(fallbackURI)
+        AccessControlDefaultAdminRules(adminDelay, admin)
+    {
+        _registry = ICarbonRegistry(registry_);
+        _permissioned = permissioned_;
+    }
+
+    modifier onlyRegistry() {
+        if (msg.sender != address(_registry)) revert CreditCallerNotRegistry(msg.sender);
+        _;
+    }
+
+    // ------------------------------------------------------------------ registry hooks
+
+    /// @inheritdoc ICreditLedger
+    function openBatch(uint256 id, uint256 capUnits) external onlyRegistry {
+        Ledger storage l = _ledgers[id];
+        if (l.cap != 0) revert CreditBatchAlreadyOpen(id);
+        l.cap = uint64(capUnits);
+        emit BatchOpened(id, capUnits);
+    }
+
+    /// @inheritdoc ICreditLedger
+    function setProjectRestricted(uint64 projectId, bool restricted) external onlyRegistry {
+        if (_projectRestricted[projectId] == restricted) return;
+        _projectRestricted[projectId] = restricted;
+        // Cannot overflow or underflow: the counter moves only when the flag actually flips.
+        unchecked {
+            if (restricted) ++_guard.restrictedProjects;
+            else --_guard.restrictedProjects;
+        }
+        emit ProjectRestrictionSet(projectId, restricted);
+    }
+
+    // ------------------------------------------------------------------ issuance
+
+    /// @inheritdoc ICarbonCredit
+    function issue(uint256 id, address to, uint256 amount, bytes32 orderRef) external nonReentrant {
+        _registry.requireProjectIssuer(CreditIds.projectOf(id), msg.sender);
+        _recordIssuance(id, to, amount, orderRef);
+        _mint(to, id, amount, "");
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function issueMany(IssueOrder[] calldata orders) external nonReentrant {
+        uint256 n = orders.length;
+        if (n == 0) revert CreditNoOrders();
+        uint64 checkedProject;
+        for (uint256 i; i < n; ++i) {
+            IssueOrder calldata o = orders[i];
+            uint64 projectId = CreditIds.projectOf(o.id);
+            // Project ids start at 1, so the first order is always checked; runs of one project are checked once.
+            if (projectId != checkedProject) {
+                _registry.requireProjectIssuer(projectId, msg.sender);
+                checkedProject = projectId;
+            }
+            _recordIssuance(o.id, o.to, o.amount, o.orderRef);
+            _mint(o.to, o.id, o.amount, "");
+        }
+    }
+
+    // ------------------------------------------------------------------ compliance and regulator
+
+    /// @inheritdoc ICarbonCredit
+    function setAllowed(address[] calldata accounts, bool allowed) external onlyRole(COMPLIANCE_ROLE) {
+        if (!_permissioned) revert CreditAllowlistDisabled();
+        for (uint256 i; i < accounts.length; ++i) {
+            address account = accounts[i];
+            uint8 flags = _accountFlags[account];
+            _accountFlags[account] = allowed ? flags | _FLAG_ALLOWED : flags & ~_FLAG_ALLOWED;
+            emit AllowlistSet(account, allowed, msg.sender);
+        }
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function setFrozen(address account, bool frozen, string calldata reason) external onlyRole(REGULATOR_ROLE) {
+        uint8 flags = _accountFlags[account];
+        if (((flags & _FLAG_FROZEN) != 0) == frozen) revert CreditFreezeUnchanged(account, frozen);
+        _accountFlags[account] = frozen ? flags | _FLAG_FROZEN : flags & ~_FLAG_FROZEN;
+        // Cannot overflow or underflow: the counter moves only when the flag actually flips.
+        unchecked {
+            if (frozen) ++_guard.frozenAccounts;
+            else --_guard.frozenAccounts;
+        }
+        emit AccountFreezeSet(account, frozen, reason, msg.sender);
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function pause() external onlyRole(REGULATOR_ROLE) {
+        if (_guard.paused) revert CreditPauseUnchanged(true);
+        _guard.paused = true;
+        emit Paused(msg.sender);
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function unpause() external onlyRole(REGULATOR_ROLE) {
+        if (!_guard.paused) revert CreditPauseUnchanged(false);
+        _guard.paused = false;
+        emit Unpaused(msg.sender);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc ICarbonCredit
+    function registry() external view returns (address) {
+        return address(_registry);
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function permissioned() external view returns (bool) {
+        return _permissioned;
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function paused() external view returns (bool) {
+        return _guard.paused;
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function isAllowed(address account) external view returns (bool) {
+        return _accountFlags[account] & _FLAG_ALLOWED != 0;
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function isFrozen(address account) external view returns (bool) {
+        return _accountFlags[account] & _FLAG_FROZEN != 0;
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function isProjectRestricted(uint64 projectId) external view returns (bool) {
+        return _projectRestricted[projectId];
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function isOrderReferenceUsed(bytes32 orderRef) external view returns (bool) {
+        return _orderRefUsed[orderRef];
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function totalSupply(uint256 id) external view returns (uint256) {
+        return _ledgers[id].issued;
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function issuanceCap(uint256 id) external view returns (uint256) {
+        return _ledgers[id].cap;
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function totalIssued(uint256 id) external view returns (uint256) {
+        return _ledgers[id].issued;
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function exists(uint256 id) external view returns (bool) {
+        return _ledgers[id].issued != 0;
+    }
+
+    /// @notice The batch's metadata URI from the registry, or the fallback template when it has none.
+    function uri(uint256 id) public view override returns (string memory) {
+        string memory batchURI = _registry.batchURI(id);
+        return bytes(batchURI).length != 0 ? batchURI : super.uri(id);
+    }
+
+    /// @inheritdoc ERC1155
+    function supportsInterface(bytes4 interfaceId)
+        public
+        view
+        override(ERC1155, AccessControlDefaultAdminRules)
+        returns (bool)
+    {
+        return interfaceId == type(ICarbonCredit).interfaceId || super.supportsInterface(interfaceId);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /// @dev Books an issuance before the mint (checks-effects-interactions: the receiver hook runs after).
+    function _recordIssuance(uint256 id, address to, uint256 amount, bytes32 orderRef) private {
+        if (amount == 0) revert CreditZeroAmount(id);
+        Ledger memory l = _ledgers[id];
+        if (l.cap == 0) revert CreditBatchNotOpen(id);
+        // Cannot underflow: issued <= cap always holds.
+        uint256 available;
+        unchecked {
+            available = uint256(l.cap) - l.issued;
+        }
+        if (amount > available) revert CreditIssuanceExceedsCap(id, amount, available);
+        // Cannot overflow: amount <= cap - issued, so issued + amount <= cap < 2^64.
+        unchecked {
+            _ledgers[id].issued = l.issued + uint64(amount);
+        }
+        if (orderRef != bytes32(0)) {
+            if (_orderRefUsed[orderRef]) revert CreditOrderReferenceUsed(orderRef);
+            _orderRefUsed[orderRef] = true;
+        }
+        emit Issued(id, to, msg.sender, amount, orderRef);
+    }
+
+    /// @dev Every balance change passes here: mint (from = 0), transfer, and burn (to = 0).
+    function _update(address from, address to, uint256[] memory ids, uint256[] memory values) internal override {
+        Guard memory g = _guard;
+        if (g.paused) revert CreditPaused();
+        if (_permissioned || g.frozenAccounts != 0) {
+            if (from != address(0)) _checkAccount(from);
+            if (to != address(0)) _checkAccount(to);
+        }
+        if (g.restrictedProjects != 0) {
+            for (uint256 i; i < ids.length; ++i) {
+                uint64 projectId = CreditIds.projectOf(ids[i]);
+                if (_projectRestricted[projectId]) revert CreditProjectRestricted(ids[i], projectId);
+            }
+        }
+        super._update(from, to, ids, values);
+    }
+
+    function _checkAccount(address account) private view {
+        uint8 flags = _accountFlags[account];
+        if (flags & _FLAG_FROZEN != 0) revert CreditAccountFrozen(account);
+        if (_permissioned && flags & _FLAG_ALLOWED == 0) revert CreditAccountNotAllowed(account);
+    }
+}

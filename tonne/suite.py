@@ -1,0 +1,70 @@
+"""Deploying and wiring the Tonne contract suite with ape.
+
+Used by the deploy script, the demo, the tests and the benchmarks, so every path deploys the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+REGISTRY_ROLES = ("REGISTRAR_ROLE", "VERIFIER_ROLE", "ISSUER_ROLE")
+TOKEN_ROLES = ("COMPLIANCE_ROLE", "REGULATOR_ROLE")
+DEFAULT_FALLBACK_URI = "https://metadata.tonne.invalid/credit/{id}.json"
+
+
+@dataclass
+class Suite:
+    """The deployed contracts and the receipts of their deployment."""
+
+    registry: Any
+    credit: Any
+    receipts: dict[str, Any] = field(default_factory=dict)
+    permissioned: bool = False
+
+
+def deploy_suite(
+    project: Any,
+    deployer: Any,
+    *,
+    permissioned: bool = False,
+    admin_delay: int = 0,
+    fallback_uri: str = DEFAULT_FALLBACK_URI,
+    roles: dict[str, list[Any]] | None = None,
+) -> Suite:
+    """Deploy registry and credit token, bind them, and grant ``roles`` (role name -> accounts).
+
+    ``deployer`` becomes the admin of both contracts; its transfer is two-step (OpenZeppelin
+    AccessControlDefaultAdminRules) with ``admin_delay`` seconds between the steps.
+    """
+    registry = project.CarbonRegistry.deploy(admin_delay, deployer, sender=deployer)
+    credit = project.CarbonCredit.deploy(
+        registry.address, permissioned, fallback_uri, admin_delay, deployer, sender=deployer
+    )
+    bind = registry.bindCreditToken(credit.address, sender=deployer)
+    suite = Suite(
+        registry=registry,
+        credit=credit,
+        receipts={
+            "CarbonRegistry": registry.creation_metadata.receipt if registry.creation_metadata else None,
+            "CarbonCredit": credit.creation_metadata.receipt if credit.creation_metadata else None,
+            "bindCreditToken": bind,
+        },
+        permissioned=permissioned,
+    )
+    for role, accounts in (roles or {}).items():
+        grant_role(suite, role, accounts, sender=deployer)
+    return suite
+
+
+def grant_role(suite: Suite, role: str, accounts: list[Any], *, sender: Any) -> None:
+    """Grant ``role`` (e.g. ``"ISSUER_ROLE"``) on whichever contract defines it."""
+    if role in REGISTRY_ROLES:
+        contract = suite.registry
+    elif role in TOKEN_ROLES:
+        contract = suite.credit
+    else:
+        raise ValueError(f"unknown role {role!r}; expected one of {REGISTRY_ROLES + TOKEN_ROLES}")
+    role_id = getattr(contract, role)()
+    for account in accounts:
+        contract.grantRole(role_id, account, sender=sender)
