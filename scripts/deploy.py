@@ -1,0 +1,76 @@
+"""Deploy the Tonne suite and write deployments/<chainId>.json.
+
+ape run deploy --network ethereum:sepolia:node --account deployer --registrar 0x.. --issuer 0x..
+ape run deploy --dev-roles            # local Anvil: every role to the deployer
+"""
+
+import click
+from ape import project
+from ape.cli import ConnectedProviderCommand, account_option
+
+from tonne.deploy import AlreadyDeployed, deploy_and_record
+from tonne.suite import REGISTRY_ROLES, TOKEN_ROLES
+
+ROLE_OPTIONS = {
+    "registrar": "REGISTRAR_ROLE",
+    "verifier": "VERIFIER_ROLE",
+    "issuer": "ISSUER_ROLE",
+    "compliance": "COMPLIANCE_ROLE",
+    "regulator": "REGULATOR_ROLE",
+}
+
+
+def _role_options(func):
+    for option, role in ROLE_OPTIONS.items():
+        func = click.option(f"--{option}", multiple=True, metavar="ADDRESS", help=f"Grant {role} (repeatable).")(func)
+    return func
+
+
+@click.command(cls=ConnectedProviderCommand)
+@account_option()
+@click.option("--permissioned", is_flag=True, help="Permissioned mode: holders must be on the KYC allowlist.")
+@click.option(
+    "--admin-delay",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds the two-step admin transfer must wait.",
+)
+@click.option("--dev-roles", is_flag=True, help="Grant every role to the deployer (local testing).")
+@click.option("--force", is_flag=True, help="Deploy even though a live deployment is recorded for this chain.")
+@click.option(
+    "--out",
+    "directory",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Directory of deployment records [default: deployments/].",
+)
+@_role_options
+def cli(ecosystem, network, provider, account, permissioned, admin_delay, dev_roles, force, directory, **role_args):
+    """Deploy CarbonRegistry + CarbonCredit, grant roles, and record the deployment."""
+    roles: dict[str, list[str]] = {}
+    for option, role in ROLE_OPTIONS.items():
+        if role_args[option]:
+            roles[role] = list(role_args[option])
+    if dev_roles:
+        for role in REGISTRY_ROLES + TOKEN_ROLES:
+            roles.setdefault(role, []).append(str(account.address))
+    try:
+        result = deploy_and_record(
+            project,
+            provider,
+            f"{ecosystem.name}:{network.name}:{provider.name}",
+            account,
+            permissioned=permissioned,
+            admin_delay=admin_delay,
+            roles=roles,
+            force=force,
+            directory=directory,
+        )
+    except AlreadyDeployed as exc:
+        raise click.ClickException(str(exc)) from exc
+    if result.replaced:
+        click.echo(f"note: {result.replaced}")
+    for name, entry in result.record["contracts"].items():
+        click.echo(f"{name:15} {entry['address']}  block {entry['blockNumber']}  tx {entry['transactionHash']}")
+    click.echo(f"mode {result.record['config']['mode']}; record written to {result.path}")
