@@ -29,14 +29,15 @@ contract CarbonRegistry is ICarbonRegistry, AccessControlDefaultAdminRules {
     uint256 public constant MAX_BATCH_TONNES = 1e12;
 
     struct Project {
-        // slot 0: what transactions read together
+        // slot 0: everything addBatch and verifyBatch read or write, so a project's first batch pays no
+        // zero-to-non-zero store that later ones would not
         address owner;
         ProjectStatus status;
         bytes2 country;
-        uint32 documentVersion;
         uint32 batchCount;
-        // slot 1
-        uint64 firstBatchNumber;
+        uint32 firstBatchNumber;
+        // rest: written at registration and on document updates only
+        uint32 documentVersion;
         bytes32 metadataHash;
         string standard;
         string externalId;
@@ -191,14 +192,13 @@ contract CarbonRegistry is ICarbonRegistry, AccessControlDefaultAdminRules {
         if (usedBy != 0) revert RegistryIssuanceReferenceUsed(input.issuanceReference, usedBy);
 
         uint64 batchNumber;
-        // Cannot overflow: 2^32 batches of one project.
-        unchecked {
-            batchNumber = ++p.batchCount;
-        }
+        // 2^32 - 1 batches per project at most: the checked increment reverts beyond that.
+        batchNumber = ++p.batchCount;
         id = CreditIds.encode(projectId, batchNumber);
         uint64 next = _linkIntoSerialList(p, projectId, input.serialFirst, input.serialLast, prevBatchNumberHint);
         if (prevBatchNumberHint == 0) {
-            p.firstBatchNumber = batchNumber;
+            // Cannot truncate: batchNumber comes from the uint32 batchCount.
+            p.firstBatchNumber = uint32(batchNumber);
         } else {
             _batches[CreditIds.encode(projectId, prevBatchNumberHint)].nextBatchNumber = batchNumber;
         }

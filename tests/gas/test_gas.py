@@ -1,0 +1,75 @@
+"""Gas is deterministic: the targets are asserted, and the main figures are pinned within 2%.
+
+A change that moves a figure past the tolerance must update the pin here and the README table together.
+"""
+
+import pytest
+
+from tonne.constancy import measure_constancy
+from tonne.gasbench import TARGETS, _register, measure_gas
+from tonne.suite import deploy_suite
+
+PINNED = {
+    "transfer open fresh": 60_244,
+    "transfer open warm": 43_144,
+    "transfer permissioned fresh": 64_880,
+    "transfer permissioned warm": 47_780,
+    "issue new id": 70_154,
+    "issue existing id": 53_042,
+    "issue new id with order ref": 92_991,
+    "batch transfer 10 ids open": 323_767,
+    "register project": 364_084,
+    "add batch (first of project)": 151_477,
+    "add batch (append)": 156_751,
+    "verify batch": 68_435,
+}
+TOLERANCE = 0.02
+
+
+@pytest.fixture(scope="module")
+def report(project, accounts):
+    return measure_gas(project, list(accounts))
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_gas_target__measured_against_openzeppelin__is_met(report, target):
+    result = report.ratios()[target]
+    assert result["met"], f"{target}: ratio {result['ratio']} exceeds {result['target']}"
+
+
+@pytest.mark.parametrize(("operation", "pinned"), sorted(PINNED.items()))
+def test_gas__operation__stays_within_tolerance_of_pin(report, operation, pinned):
+    measured = report.gas[operation]
+    assert abs(measured - pinned) <= pinned * TOLERANCE, f"{operation}: {measured} gas, pinned {pinned}"
+
+
+def test_gas__transfer_slow_path__costs_more_only_when_something_is_frozen(report):
+    # The guard slot lets a transfer skip per-account lookups while nothing is frozen: prove both sides.
+    assert report.gas["transfer open warm, some account frozen"] > report.gas["transfer open warm"]
+    assert (
+        report.gas["transfer open warm, some account frozen and some project suspended"]
+        > report.gas["transfer open warm, some account frozen"]
+    )
+
+
+def test_gas__batch_registration_and_issuance__do_not_grow_with_batch_count(project, accounts, chain):
+    a = list(accounts)
+    roles = {"REGISTRAR_ROLE": [a[1]], "VERIFIER_ROLE": [a[2]], "ISSUER_ROLE": [a[3]]}
+    suite = deploy_suite(project, a[0], roles=roles)
+    project_id = _register(None, suite.registry, a[1], a[3], a[6], "constancy")
+    result = measure_constancy(
+        chain.provider.uri,
+        chain.provider.web3,
+        suite.registry,
+        suite.credit,
+        project_id,
+        dict(registrar=a[1], verifier=a[2], issuer=a[3]),
+        a[6],
+        count=300,
+    )
+    for operation, points in result.items():
+        execution = {n: p["execution"] for n, p in points.items()}
+        # The 1st batch of a project is a list-head insertion; every later one is an append and must cost the same.
+        later = {n: g for n, g in execution.items() if n > 1} if operation == "add batch" else execution
+        assert len(set(later.values())) == 1, f"{operation} execution gas varies with the batch count: {execution}"
+    assert result["add batch"][1]["execution"] < result["add batch"][300]["execution"]
