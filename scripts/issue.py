@@ -1,0 +1,79 @@
+"""Issue credits from a CSV file (project,batch,recipient,tonnes,reference); see docs/issuance.md.
+
+ape run issue --csv issuance.csv --account issuer --network ethereum:sepolia:node
+ape run issue --csv issuance.csv --dry-run --account TEST::0      # check and show the plan; send nothing
+
+Safe to run again after a crash or on a finished file: rows whose reference is already used on-chain are skipped.
+"""
+
+import sys
+
+import click
+from ape.cli import ConnectedProviderCommand, account_option
+
+from tonne.deployments import DeploymentError, connect
+from tonne.issuance import DEFAULT_CHUNK_SIZE, IssuanceError, format_plan, issue_from_csv
+
+
+def _note(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.command(cls=ConnectedProviderCommand)
+@account_option()
+@click.option(
+    "--csv",
+    "csv_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The issuance file: project,batch,recipient,tonnes,reference.",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_CHUNK_SIZE,
+    show_default=True,
+    help="Orders per issueMany transaction.",
+)
+@click.option("--dry-run", is_flag=True, help="Check the file against the chain and print the plan; send nothing.")
+@click.option(
+    "--pending-timeout",
+    type=click.FloatRange(min=0),
+    default=180.0,
+    show_default=True,
+    help="Seconds to wait for the account's pending transactions before planning.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def cli(provider, account, csv_path, chunk_size, dry_run, pending_timeout, quiet):
+    """Issue every row of a CSV file not yet issued on-chain, in chunks of issueMany; all checks first."""
+    try:
+        deployed = connect(provider)
+    except DeploymentError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    def show_plan(plan):
+        if dry_run:
+            click.echo(format_plan(plan))
+        elif plan.chunks:
+            _note(
+                f"{plan.path}: {len(plan.rows)} rows, {len(plan.done)} already issued; "
+                f"sending {plan.orders} in {len(plan.chunks)} transaction(s) from {account.address}"
+            )
+
+    try:
+        summary = issue_from_csv(
+            csv_path,
+            deployed.credit,
+            deployed.registry,
+            account,
+            chunk_size=chunk_size,
+            dry_run=dry_run,
+            progress=not quiet and not dry_run,
+            pending_timeout=pending_timeout,
+            log=_note,
+            on_plan=show_plan,
+        )
+    except IssuanceError as exc:
+        click.echo(exc.report(), err=True)
+        sys.exit(1)
+    click.echo(summary.describe())

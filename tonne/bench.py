@@ -1,0 +1,186 @@
+"""`make bench`: gas per operation with OpenZeppelin baselines, gas constancy over 10,000 batches, and the
+throughput of the issue script over 10,000 CSV rows, printed and written to bench/results.json.
+
+Wall-clock figures are printed and recorded, never asserted: they depend on the machine.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import random
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from eth_utils import keccak, to_checksum_address
+
+from tonne.constancy import measure_constancy
+from tonne.deployments import git_commit
+from tonne.gasbench import TARGETS, _register, measure_gas
+from tonne.issuance import issue_from_csv
+from tonne.report import table
+from tonne.suite import deploy_suite
+
+RESULTS = Path("bench/results.json")
+
+
+def run_bench(
+    project: Any,
+    provider: Any,
+    accounts: list[Any],
+    *,
+    batches: int = 10_000,
+    rows: int = 10_000,
+    out: Path = RESULTS,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run every measurement and write ``out``; returns what was written."""
+    results: dict[str, Any] = {"meta": _meta(provider)}
+
+    echo("Gas per operation (one run, same chain, same conditions for Tonne and OpenZeppelin)")
+    report = measure_gas(project, accounts)
+    results["gas"] = report.gas
+    results["ratios"] = report.ratios()
+    echo(table(["operation", "gas"], [[k, f"{v:,}"] for k, v in report.gas.items()]))
+    echo("")
+    echo(
+        table(
+            ["comparison", "ratio", "target", "met"],
+            [
+                [name, f"{r['ratio']:.3f}x", f"<= {r['target']:.2f}x" if r["target"] else "-", _yes(r["met"])]
+                for name, r in results["ratios"].items()
+            ],
+        )
+    )
+
+    echo("")
+    echo(f"Gas of the n-th batch registration, verification and issuance ({batches:,} batches in one project)")
+    started = time.perf_counter()
+    constancy = _constancy(project, provider, accounts, batches)
+    results["constancy"] = {"batches": batches, "seconds": round(time.perf_counter() - started, 1), **constancy}
+    rows_out = []
+    for op, points in constancy["points"].items():
+        for n, p in points.items():
+            rows_out.append([op, f"{int(n):,}", f"{p['gas']:,}", f"{p['execution']:,}"])
+    echo(table(["operation", "n", "gas used", "execution gas"], rows_out))
+    echo(f"execution gas constant from the 2nd to the {batches:,}th: {_yes(constancy['constant'])}")
+
+    echo("")
+    echo(f"Issue script throughput ({rows:,} CSV rows)")
+    results["issue_throughput"] = _issue_throughput(project, accounts, rows)
+    t = results["issue_throughput"]
+    echo(
+        f"{t['rows']:,} rows in {t['seconds']:.1f} s = {t['rows_per_second']:,.0f} rows/s; {t['transactions']} "
+        f"transactions; {t['gas_used']:,} gas ({t['gas_per_row']:,} per row); target < 60 s: {_yes(t['seconds'] < 60)}"
+    )
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    echo(f"\nwritten to {out}")
+    return results
+
+
+def _yes(flag: bool | None) -> str:
+    return "-" if flag is None else ("yes" if flag else "NO")
+
+
+def _meta(provider: Any) -> dict[str, Any]:
+    try:
+        anvil = subprocess.run(["anvil", "--version"], capture_output=True, text=True, check=True).stdout.split("\n")[0]
+    except (OSError, subprocess.CalledProcessError):
+        anvil = None
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "git": git_commit(),
+        "chain_id": provider.chain_id,
+        "anvil": anvil,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "targets": {name: limit for name, (_, _, limit) in TARGETS.items()},
+    }
+
+
+def _constancy(project: Any, provider: Any, accounts: list[Any], count: int) -> dict[str, Any]:
+    admin, registrar, verifier, issuer = accounts[:4]
+    roles = {"REGISTRAR_ROLE": [registrar], "VERIFIER_ROLE": [verifier], "ISSUER_ROLE": [issuer]}
+    suite = deploy_suite(project, admin, roles=roles)
+    project_id = _register(None, suite.registry, registrar, issuer, accounts[6], "constancy")
+    points = measure_constancy(
+        provider.uri,
+        provider.web3,
+        suite.registry,
+        suite.credit,
+        project_id,
+        dict(registrar=registrar, verifier=verifier, issuer=issuer),
+        accounts[6],
+        count=count,
+    )
+    constant = all(
+        len({p["execution"] for n, p in pts.items() if not (op == "add batch" and n == 1)}) == 1
+        for op, pts in points.items()
+    )
+    return {"points": {op: {str(n): p for n, p in pts.items()} for op, pts in points.items()}, "constant": constant}
+
+
+def _issue_throughput(project: Any, accounts: list[Any], rows: int) -> dict[str, Any]:
+    admin, registrar, verifier, issuer = accounts[:4]
+    roles = {"REGISTRAR_ROLE": [registrar], "VERIFIER_ROLE": [verifier], "ISSUER_ROLE": [issuer]}
+    suite = deploy_suite(project, admin, roles=roles)
+    registry, credit = suite.registry, suite.credit
+    project_id = _register(None, registry, registrar, issuer, accounts[6], "throughput")
+    batch_refs = []
+    for n in range(1, 6):  # five vintages of 1,000,000 t each
+        ref = f"THROUGHPUT-{n}"
+        first = (n - 1) * 1_000_000 + 1
+        token_id = registry.addBatch(
+            project_id,
+            dict(
+                serialFirst=first,
+                serialLast=first + 999_999,
+                periodStart=1,
+                periodEnd=2,
+                issuanceReference=ref,
+                metadataURI="",
+            ),
+            n - 1,
+            sender=registrar,
+        ).return_value
+        registry.verifyBatch(token_id, sender=verifier)
+        batch_refs.append(ref)
+    rng = random.Random(20261120)
+    recipients = [to_checksum_address(keccak(f"holder-{i}".encode())[:20]) for i in range(1_000)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.csv"
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["project", "batch", "recipient", "tonnes", "reference"])
+            for i in range(rows):
+                writer.writerow(
+                    [
+                        project_id,
+                        rng.choice(batch_refs),
+                        rng.choice(recipients),
+                        f"{rng.randint(1, 50_000) / 1000:.3f}",
+                        f"BENCH-{i:06d}",
+                    ]
+                )
+        started = time.perf_counter()
+        summary = issue_from_csv(path, credit, registry, issuer)
+        seconds = time.perf_counter() - started
+    if summary.issued != rows:
+        raise RuntimeError(f"the issue run issued {summary.issued} of {rows} rows")
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(rows / seconds, 1),
+        "transactions": summary.txs,
+        "gas_used": summary.gas_used,
+        "gas_per_row": summary.gas_used // rows,
+    }
