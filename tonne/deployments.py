@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from eth_utils import is_address, to_checksum_address
+
 SCHEMA = "tonne.deployment/1"
 CONTRACTS = ("CarbonRegistry", "CarbonCredit")
 DEFAULT_DIR = Path("deployments")
@@ -136,13 +138,15 @@ def read_record(chain_id: int, directory: Path | str | None = None) -> dict[str,
         entry = record.get("contracts", {}).get(name)
         if not entry or not entry.get("address") or not entry.get("abi"):
             raise DeploymentError(f"{path}: contract {name} lacks an address or ABI")
+        if not is_address(entry["address"]):
+            raise DeploymentError(f"{path}: contract {name} has an invalid address {entry['address']!r}")
     return record
 
 
 def check_live(record: dict[str, Any], provider: Any) -> LiveCheck:
     """Whether the chain behind ``provider`` still holds this record's deployment."""
     for name, entry in record["contracts"].items():
-        if not provider.get_code(entry["address"]):
+        if not provider.get_code(to_checksum_address(entry["address"])):
             return LiveCheck(False, f"{name} has no code at {entry['address']}")
         try:
             block = provider.get_block(entry["blockNumber"])
@@ -157,7 +161,10 @@ def load_contracts(record: dict[str, Any]) -> dict[str, Any]:
     """ape contract instances for every contract in ``record``, built from the recorded ABIs."""
     from ape import Contract
 
-    return {name: Contract(entry["address"], abi=entry["abi"]) for name, entry in record["contracts"].items()}
+    return {
+        name: Contract(to_checksum_address(entry["address"]), abi=entry["abi"])
+        for name, entry in record["contracts"].items()
+    }
 
 
 def _block_hash(receipt: Any) -> Any:
