@@ -1,0 +1,128 @@
+"""Bulk issuance of credits from a CSV file: validate everything, then issue with ``issueMany``, resumably.
+
+The CSV format (``project,batch,recipient,tonnes,reference``) is described in ``rows`` and in docs/issuance.md.
+
+A run is a pipeline, one module a stage:
+
+1. parse (``rows``): read the file and check every row statically; duplicate references are problems too.
+2. chain checks (``checks``, reading through the generic ``chainview``): wait until the sending account has no
+   pending transaction, read the chain (batched JSON-RPC calls, pinned to one block), drop the rows whose orderRef
+   is already used (the chain, not a local file, says what is done), and check the remaining rows against the chain.
+3. plan (``plan``): resolve rows to orders, keep each project's orders contiguous, and cut them into ``issueMany``
+   chunks that fit the block gas limit.
+4. send (``send``): send the chunks in order; a failed chunk is re-checked against the chain so rows issued
+   meanwhile by another transaction are dropped and the rest is sent again.
+
+``run`` holds the entry points (``run_file``, ``issue_from_csv``). Any problem in the static or chain pass stops
+the run before anything is sent, with a report naming ``file:line: field: message`` for every problem found
+(``IssuanceError``, ``Problem`` in ``errors``).
+"""
+
+from tonne.issuance.chainview import RPC_BATCH_SIZE, Call, ChainView, Reverted, error_names
+from tonne.issuance.checks import (
+    BatchInfo,
+    ChainState,
+    Contracts,
+    ProjectInfo,
+    check_against_chain,
+    check_receivers,
+    read_state,
+)
+from tonne.issuance.errors import IssuanceError, PendingTransactionsError, Problem, SendFailed
+from tonne.issuance.plan import (
+    DEFAULT_CHUNK_SIZE,
+    GAS_PER_ORDER,
+    GAS_PER_TX,
+    MAX_BLOCK_SHARE,
+    Order,
+    Plan,
+    chunk,
+    encode_issue_many,
+    estimated_gas,
+    format_plan,
+    group_by_project,
+    max_chunk_size,
+    prepare,
+)
+from tonne.issuance.rows import (
+    HEADER,
+    MAX_ROW_TONNES,
+    BatchRef,
+    ProjectRef,
+    Row,
+    order_ref,
+    parse_batch,
+    parse_project,
+    parse_recipient,
+    parse_reference,
+    parse_text,
+    parse_tonnes,
+    read_rows,
+)
+from tonne.issuance.run import ape_abi, issue_from_csv, run_file
+from tonne.issuance.send import (
+    ApeSender,
+    IssueSummary,
+    Progress,
+    Sender,
+    Sent,
+    Web3Sender,
+    execute,
+    wait_for_receipt,
+)
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "GAS_PER_ORDER",
+    "GAS_PER_TX",
+    "HEADER",
+    "MAX_BLOCK_SHARE",
+    "MAX_ROW_TONNES",
+    "RPC_BATCH_SIZE",
+    "ApeSender",
+    "BatchInfo",
+    "BatchRef",
+    "Call",
+    "ChainState",
+    "ChainView",
+    "Contracts",
+    "IssuanceError",
+    "IssueSummary",
+    "Order",
+    "PendingTransactionsError",
+    "Plan",
+    "Problem",
+    "Progress",
+    "ProjectInfo",
+    "ProjectRef",
+    "Reverted",
+    "Row",
+    "SendFailed",
+    "Sender",
+    "Sent",
+    "Web3Sender",
+    "ape_abi",
+    "check_against_chain",
+    "check_receivers",
+    "chunk",
+    "encode_issue_many",
+    "error_names",
+    "estimated_gas",
+    "execute",
+    "format_plan",
+    "group_by_project",
+    "issue_from_csv",
+    "max_chunk_size",
+    "order_ref",
+    "parse_batch",
+    "parse_project",
+    "parse_recipient",
+    "parse_reference",
+    "parse_text",
+    "parse_tonnes",
+    "prepare",
+    "read_rows",
+    "read_state",
+    "run_file",
+    "wait_for_receipt",
+]

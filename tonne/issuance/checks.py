@@ -1,0 +1,290 @@
+"""The chain pass: read what the chain says about a file's rows at one block, then check the rows against it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tonne.ids import describe, encode_id
+from tonne.issuance.chainview import Call, ChainView, Reverted, hex_bytes
+from tonne.issuance.errors import Problem
+from tonne.issuance.rows import HEADER, BatchRef, ProjectRef, Row
+from tonne.units import format_tonnes
+
+ISSUE_MANY = "issueMany((uint256,address,uint256,bytes32)[])"
+
+_STATUS_NAMES = ("None", "Pending", "Approved", "Suspended", "Terminated")
+_APPROVED = 2
+_BATCH_VIEW = "(uint64,uint64,uint64,uint40,uint40,bool,address,uint64,string,string)"
+
+
+# ---------------------------------------------------------------------------------------------------- chain state
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    status: int
+    issuer_ok: bool
+    restricted: bool
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    project_id: int
+    verified: bool
+    cap: int
+    issued: int
+
+    @property
+    def available(self) -> int:
+        return self.cap - self.issued
+
+
+@dataclass
+class ChainState:
+    """What the chain says about the rows of a file, read at one block. Pure data: validation is testable."""
+
+    project_ids: dict[ProjectRef, int] = field(default_factory=dict)  # 0: unknown
+    projects: dict[int, ProjectInfo] = field(default_factory=dict)
+    batch_ids: dict[tuple[int, BatchRef], int] = field(default_factory=dict)  # 0: unknown
+    batches: dict[int, BatchInfo] = field(default_factory=dict)
+    used: set[bytes] = field(default_factory=set)
+    permissioned: bool = False
+    paused: bool = False
+    allowed: dict[str, bool] = field(default_factory=dict)
+    frozen: dict[str, bool] = field(default_factory=dict)
+    rejections: dict[str, str] = field(default_factory=dict)  # contract recipient -> revert of a test issuance
+    block: int | None = None
+
+    def token_id(self, row: Row) -> int:
+        """The row's token id, or 0 when its project or batch is unknown."""
+        project_id = self.project_ids.get(row.project, 0)
+        return self.batch_ids.get((project_id, row.batch), 0) if project_id else 0
+
+
+@dataclass(frozen=True)
+class Contracts:
+    """Addresses of the deployment the rows are issued on."""
+
+    credit: str
+    registry: str
+
+
+def read_state(rows: Sequence[Row], view: ChainView, contracts: Contracts, sender: str) -> ChainState:
+    """Everything the chain pass needs about ``rows``, in two rounds of batched calls at the pinned block."""
+    credit, registry = contracts.credit, contracts.registry
+    state = ChainState(block=view.block if isinstance(view.block, int) else None)
+
+    named = sorted({r.project for r in rows if r.project.project_id is None}, key=str)
+    by_number = sorted({r.project for r in rows if r.project.project_id is not None}, key=str)
+    batch_refs = sorted({r.batch.reference for r in rows if r.batch.reference is not None})
+    recipients = sorted({r.recipient for r in rows})
+    first_round = [
+        *(Call(registry, "projectIdOf(string,string)", (p.standard, p.external_id), ("uint64",)) for p in named),
+        *(Call(registry, "batchOfIssuanceReference(string)", (ref,), ("uint256",)) for ref in batch_refs),
+        Call(credit, "permissioned()", (), ("bool",)),
+        Call(credit, "paused()", (), ("bool",)),
+        *(Call(credit, "isOrderReferenceUsed(bytes32)", (r.order_ref,), ("bool",)) for r in rows),
+    ]
+    results = iter(view.call_many(first_round))
+    for project in named:
+        state.project_ids[project] = view_value(next(results), "projectIdOf")
+    for project in by_number:
+        state.project_ids[project] = project.project_id or 0
+    id_of_reference = {ref: view_value(next(results), "batchOfIssuanceReference") for ref in batch_refs}
+    state.permissioned = view_value(next(results), "permissioned")
+    state.paused = view_value(next(results), "paused")
+    state.used = {r.order_ref for r in rows if view_value(next(results), "isOrderReferenceUsed")}
+
+    for r in rows:
+        project_id = state.project_ids[r.project]
+        if project_id and r.batch.number is not None:
+            state.batch_ids[(project_id, r.batch)] = encode_id(project_id, r.batch.number)
+        elif project_id:
+            state.batch_ids[(project_id, r.batch)] = id_of_reference[r.batch.reference or ""]
+    project_ids = sorted({pid for pid in state.project_ids.values() if pid})
+    token_ids = sorted({tid for tid in state.batch_ids.values() if tid})
+    second_round = [
+        *(
+            call
+            for pid in project_ids
+            for call in (
+                Call(registry, "projectStatus(uint64)", (pid,), ("uint8",)),
+                Call(registry, "isProjectIssuer(uint64,address)", (pid, sender), ("bool",)),
+                Call(credit, "isProjectRestricted(uint64)", (pid,), ("bool",)),
+            )
+        ),
+        *(
+            call
+            for tid in token_ids
+            for call in (
+                Call(registry, "batch(uint256)", (tid,), (_BATCH_VIEW,)),
+                Call(credit, "issuanceCap(uint256)", (tid,), ("uint256",)),
+                Call(credit, "totalIssued(uint256)", (tid,), ("uint256",)),
+            )
+        ),
+        *(Call(credit, "isFrozen(address)", (a,), ("bool",)) for a in recipients),
+        *(Call(credit, "isAllowed(address)", (a,), ("bool",)) for a in recipients if state.permissioned),
+    ]
+    results = iter(view.call_many(second_round))
+    for pid in project_ids:
+        status, issuer_ok, restricted = (view_value(next(results), "project") for _ in range(3))
+        state.projects[pid] = ProjectInfo(status=status, issuer_ok=issuer_ok, restricted=restricted)
+    for tid in token_ids:
+        view_, cap, issued = (
+            next(results),
+            view_value(next(results), "issuanceCap"),
+            view_value(next(results), "totalIssued"),
+        )
+        if isinstance(view_, Reverted):  # registry.batch reverts for unknown ids
+            continue
+        state.batches[tid] = BatchInfo(project_id=view_[0], verified=view_[5], cap=cap, issued=issued)
+    state.frozen = {a: view_value(next(results), "isFrozen") for a in recipients}
+    if state.permissioned:
+        state.allowed = {a: view_value(next(results), "isAllowed") for a in recipients}
+    return state
+
+
+def check_receivers(rows: Sequence[Row], state: ChainState, view: ChainView, contracts: Contracts, sender: str) -> None:
+    """For recipients that are contracts, simulate issuing them 1 unit: a contract may reject ERC-1155 credits.
+
+    Reverts with the token's or registry's own errors are left out: the other checks report those causes."""
+    candidates: dict[str, tuple[Row, int]] = {}
+    for row in rows:
+        token_id = state.token_id(row)
+        if token_id and row.recipient not in candidates:
+            candidates[row.recipient] = (row, token_id)
+    if not candidates:
+        return
+    addresses = list(candidates)
+    codes = view.rpc_many(
+        [("eth_getCode", [a, hex(view.block) if isinstance(view.block, int) else view.block]) for a in addresses]
+    )
+    contracts_to_try = [a for a, code in zip(addresses, codes, strict=True) if hex_bytes(code.get("result"))]
+    calls = [
+        Call(
+            contracts.credit,
+            ISSUE_MANY,
+            ([(candidates[a][1], a, 1, b"\x00" * 32)],),
+            (),
+            sender=sender,
+        )
+        for a in contracts_to_try
+    ]
+    for address, result in zip(contracts_to_try, view.call_many(calls), strict=True):
+        if isinstance(result, Reverted) and not result.error.startswith(("Credit", "Registry")):
+            state.rejections[address] = result.error
+
+
+def view_value(result: Any, what: str) -> Any:
+    if isinstance(result, Reverted):
+        raise RuntimeError(f"the view call {what} reverted unexpectedly ({result.error}); is this a Tonne deployment?")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------- chain pass
+
+
+def check_against_chain(rows: Sequence[Row], state: ChainState, sender: str, path: str) -> list[Problem]:
+    """Problems of the rows still to issue, given the chain state. Each problem of a project, batch or recipient
+    is reported once, on the first line it affects, with the other lines it affects."""
+    problems: list[Problem] = []
+    if state.paused:
+        problems.append(
+            Problem(path, None, "token", "the credit token is paused by the regulator: nothing can be issued")
+        )
+    grouped: dict[tuple[str, str], list[int]] = {}
+
+    def add(row: Row, column: str, message: str) -> None:
+        grouped.setdefault((column, message), []).append(row.line)
+
+    for row in rows:
+        _check_row(row, state, sender, add)
+    for (column, message), lines in grouped.items():
+        problems.append(Problem(path, lines[0], column, message + _other_lines(lines)))
+    problems.extend(_cap_problems(rows, state, path))
+    problems.sort(key=lambda p: (p.line or 0, HEADER.index(p.field) if p.field in HEADER else -1))
+    return problems
+
+
+def _check_row(row: Row, state: ChainState, sender: str, add: Callable[[Row, str, str], None]) -> None:
+    project_id = state.project_ids.get(row.project, 0)
+    info = state.projects.get(project_id) if project_id else None
+    if info is None or info.status == 0:
+        add(row, "project", _unknown_project(row.project))
+    else:
+        label = f"project {row.project}" + (f" (id {project_id})" if row.project.project_id is None else "")
+        if info.status != _APPROVED:
+            status = _STATUS_NAMES[info.status] if info.status < len(_STATUS_NAMES) else str(info.status)
+            add(row, "project", f"{label} is {status}; credits can be issued only while it is Approved")
+        elif info.restricted:
+            add(row, "project", f"credits of {label} are restricted in the token")
+        if not info.issuer_ok:
+            add(row, "project", f"{sender} is not an authorised issuer of {label} (ISSUER_ROLE + setProjectIssuer)")
+        _check_batch(row, project_id, state, add)
+    if state.frozen.get(row.recipient):
+        add(row, "recipient", f"{row.recipient} is frozen by the regulator")
+    if state.permissioned and not state.allowed.get(row.recipient, False):
+        add(row, "recipient", f"{row.recipient} is not on the allowlist (the token is permissioned)")
+    if row.recipient in state.rejections:
+        add(row, "recipient", f"contract {row.recipient} rejects the credits: {state.rejections[row.recipient]}")
+
+
+def _check_batch(row: Row, project_id: int, state: ChainState, add: Callable[[Row, str, str], None]) -> None:
+    token_id = state.batch_ids.get((project_id, row.batch), 0)
+    batch = state.batches.get(token_id) if token_id else None
+    if batch is None:
+        if row.batch.number is not None:
+            add(row, "batch", f"project {row.project} has no batch number {row.batch.number}")
+        else:
+            add(row, "batch", f"no batch has the issuance reference {row.batch.reference!r}")
+    elif batch.project_id != project_id:
+        add(
+            row,
+            "batch",
+            f"{row.batch} is batch {describe(token_id)} of project {batch.project_id}, not of project {row.project}",
+        )
+    elif not batch.verified:
+        add(row, "batch", f"{row.batch} ({describe(token_id)}) is not verified yet")
+
+
+def _cap_problems(rows: Sequence[Row], state: ChainState, path: str) -> list[Problem]:
+    by_batch: dict[int, list[Row]] = {}
+    for row in rows:
+        token_id = state.token_id(row)
+        batch = state.batches.get(token_id)
+        if batch is not None and batch.verified and batch.project_id == state.project_ids.get(row.project):
+            by_batch.setdefault(token_id, []).append(row)
+    problems = []
+    for token_id, batch_rows in by_batch.items():
+        batch = state.batches[token_id]
+        total = sum(r.units for r in batch_rows)
+        if total <= batch.available:
+            continue
+        running, crossing = 0, batch_rows[-1]
+        for r in batch_rows:
+            running += r.units
+            if running > batch.available:
+                crossing = r
+                break
+        message = (
+            f"batch {describe(token_id)} ({batch_rows[0].batch}) has {format_tonnes(batch.available)} left to issue "
+            f"(cap {format_tonnes(batch.cap)}, {format_tonnes(batch.issued)} issued), but its {len(batch_rows)} "
+            f"row(s) still to issue need {format_tonnes(total)}; the cap is passed on this line"
+        )
+        problems.append(Problem(path, crossing.line, "tonnes", message + _other_lines([r.line for r in batch_rows])))
+    return problems
+
+
+def _unknown_project(project: ProjectRef) -> str:
+    if project.project_id is not None:
+        return f"project {project.project_id} does not exist"
+    return f"no project {project.external_id!r} of standard {project.standard!r} is registered"
+
+
+def _other_lines(lines: Sequence[int], shown: int = 10) -> str:
+    if len(lines) < 2:
+        return ""
+    listed = ", ".join(str(n) for n in lines[:shown]) + (", ..." if len(lines) > shown else "")
+    return f" [{len(lines)} rows: lines {listed}]"

@@ -1,0 +1,156 @@
+"""From checked rows to what a run sends: orders grouped by project, cut into ``issueMany`` chunks that fit a block."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from eth_abi import encode as abi_encode
+
+from tonne.ids import describe, project_of
+from tonne.issuance.chainview import ChainView, selector
+from tonne.issuance.checks import (
+    ISSUE_MANY,
+    ChainState,
+    Contracts,
+    check_against_chain,
+    check_receivers,
+    read_state,
+)
+from tonne.issuance.errors import IssuanceError, problem_summary
+from tonne.issuance.rows import Row
+from tonne.units import format_tonnes
+
+DEFAULT_CHUNK_SIZE = 200
+# Measured on CarbonCredit.issueMany (anvil, cancun): 56.4k gas per order to a fresh recipient (new balance slot,
+# new orderRef slot, two events), ~37k per transaction. The constants round up so estimates stay on the safe side.
+GAS_PER_ORDER = 60_000
+GAS_PER_TX = 40_000
+# A chunk may use at most this share of the block gas limit, so it still fits when blocks are busy.
+MAX_BLOCK_SHARE = 0.5
+
+_ORDER_TUPLE = "(uint256,address,uint256,bytes32)[]"
+
+
+@dataclass(frozen=True)
+class Order:
+    """A row resolved to its token id: one ``IssueOrder`` of ``issueMany``."""
+
+    row: Row
+    token_id: int
+
+    def as_tuple(self) -> tuple[int, str, int, bytes]:
+        return (self.token_id, self.row.recipient, self.row.units, self.row.order_ref)
+
+
+@dataclass
+class Plan:
+    """What a run will send: the rows already done and the chunks of orders still to issue."""
+
+    path: str
+    rows: list[Row]
+    done: list[Row]
+    chunks: list[list[Order]]
+    state: ChainState
+
+    @property
+    def orders(self) -> int:
+        return sum(len(chunk) for chunk in self.chunks)
+
+    def describe(self) -> str:
+        return format_plan(self)
+
+
+def group_by_project(orders: Sequence[Order]) -> list[Order]:
+    """Orders with each project's orders contiguous: projects in order of first appearance, rows in file order."""
+    first_seen: dict[int, int] = {}
+    for order in orders:
+        first_seen.setdefault(project_of(order.token_id), len(first_seen))
+    return sorted(orders, key=lambda o: first_seen[project_of(o.token_id)])  # stable: file order within a project
+
+
+def chunk(orders: Sequence[Order], size: int) -> list[list[Order]]:
+    """Consecutive slices of at most ``size`` orders."""
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1, got {size}")
+    return [list(orders[i : i + size]) for i in range(0, len(orders), size)]
+
+
+def max_chunk_size(block_gas_limit: int, share: float = MAX_BLOCK_SHARE) -> int:
+    """The most orders one ``issueMany`` may carry so its worst-case gas stays within ``share`` of a block."""
+    return max(1, int((block_gas_limit * share - GAS_PER_TX) // GAS_PER_ORDER))
+
+
+def estimated_gas(orders: int) -> int:
+    """Worst-case gas of one ``issueMany`` of ``orders`` orders (every recipient new to the id)."""
+    return GAS_PER_TX + GAS_PER_ORDER * orders
+
+
+def encode_issue_many(orders: Sequence[Order]) -> bytes:
+    """Calldata of ``issueMany(orders)``."""
+    return selector(ISSUE_MANY) + abi_encode([_ORDER_TUPLE], [[o.as_tuple() for o in orders]])
+
+
+def format_plan(plan: Plan) -> str:
+    """Readable plan: per batch rows and tonnes against what is left, then the chunks."""
+    lines = [
+        f"{plan.path}: {len(plan.rows)} rows; {len(plan.done)} already issued on-chain; "
+        f"{plan.orders} to issue in {len(plan.chunks)} transaction(s)"
+        + (f" (read at block {plan.state.block})" if plan.state.block is not None else "")
+    ]
+    per_batch: dict[int, list[Order]] = {}
+    for chunk_ in plan.chunks:
+        for order in chunk_:
+            per_batch.setdefault(order.token_id, []).append(order)
+    for token_id, orders in per_batch.items():
+        batch = plan.state.batches.get(token_id)
+        units = sum(o.row.units for o in orders)
+        left = f", {format_tonnes(batch.available)} left of {format_tonnes(batch.cap)}" if batch else ""
+        lines.append(
+            f"  {describe(token_id):>12}  {orders[0].row.batch}: {len(orders)} rows, {format_tonnes(units)}{left}"
+        )
+    for index, chunk_ in enumerate(plan.chunks, 1):
+        projects = sorted({project_of(o.token_id) for o in chunk_})
+        lines.append(
+            f"  tx {index}: {len(chunk_)} orders of project{'s' * (len(projects) > 1)} "
+            f"{', '.join(map(str, projects))}, at most ~{estimated_gas(len(chunk_)):,} gas"
+        )
+    return "\n".join(lines)
+
+
+def prepare(
+    path: str,
+    rows: Sequence[Row],
+    view: ChainView,
+    contracts: Contracts,
+    sender: str,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    pending_timeout: float = 180.0,
+    log: Callable[[str], None] = lambda _: None,
+) -> Plan:
+    """Wait for the sender's pending transactions, read the chain, drop done rows, check the rest, and chunk them.
+
+    Raises ``IssuanceError`` with every chain problem; nothing is sent here.
+    """
+    limit = max_chunk_size(view.block_gas_limit())
+    if chunk_size > limit:
+        raise IssuanceError(
+            f"--chunk-size {chunk_size} is too large: up to ~{estimated_gas(chunk_size):,} gas per transaction; "
+            f"at most {limit} orders fit in {MAX_BLOCK_SHARE:.0%} of this chain's block gas limit"
+        )
+    view.wait_settled(sender, pending_timeout, log)
+    view.pin()
+    try:
+        state = read_state(rows, view, contracts, sender)
+        done = [r for r in rows if r.order_ref in state.used]
+        todo = [r for r in rows if r.order_ref not in state.used]
+        if todo:
+            check_receivers(todo, state, view, contracts, sender)
+    finally:
+        view.unpin()
+    problems = check_against_chain(todo, state, sender, path)
+    if problems:
+        raise IssuanceError(problem_summary(path, problems), problems)
+    orders = group_by_project([Order(r, state.token_id(r)) for r in todo])
+    return Plan(path=path, rows=list(rows), done=done, chunks=chunk(orders, chunk_size), state=state)

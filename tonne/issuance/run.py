@@ -1,0 +1,92 @@
+"""Entry points: issue a file end to end, from a ``ChainView`` and a ``Sender`` or from ape objects."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tonne.issuance.chainview import ChainView, error_names
+from tonne.issuance.checks import Contracts
+from tonne.issuance.plan import DEFAULT_CHUNK_SIZE, Plan, prepare
+from tonne.issuance.rows import read_rows
+from tonne.issuance.send import ApeSender, IssueSummary, Sender, Web3Sender, execute
+
+
+def run_file(
+    path: Path | str,
+    view: ChainView,
+    contracts: Contracts,
+    sender: Sender,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    dry_run: bool = False,
+    progress: bool = False,
+    pending_timeout: float = 180.0,
+    log: Callable[[str], None] = lambda _: None,
+    on_plan: Callable[[Plan], None] | None = None,
+) -> IssueSummary:
+    """Check ``path`` statically and against the chain, then issue what is not done yet (unless ``dry_run``).
+
+    Raises ``IssuanceError`` (nothing sent) for any problem found before sending.
+    """
+    started = time.monotonic()
+    name = str(path)
+    rows = read_rows(path)
+    plan = prepare(
+        name, rows, view, contracts, sender.address, chunk_size=chunk_size, pending_timeout=pending_timeout, log=log
+    )
+    if on_plan is not None:
+        on_plan(plan)
+    if dry_run or not plan.chunks:
+        summary = IssueSummary(rows=len(rows), already_done=len(plan.done), dry_run=dry_run)
+        summary.elapsed = time.monotonic() - started
+        return summary
+    from tqdm import tqdm
+
+    with tqdm(
+        total=len(rows), initial=len(plan.done), unit="row", desc="issuing", disable=not progress, dynamic_ncols=True
+    ) as bar:
+        return execute(
+            plan, view, contracts, sender, progress=bar, pending_timeout=pending_timeout, log=log, started=started
+        )
+
+
+def ape_abi(contract: Any) -> list[dict[str, Any]]:
+    """The JSON ABI of an ape contract instance."""
+    return [item.model_dump(mode="json", by_alias=True) for item in contract.contract_type.abi]
+
+
+def issue_from_csv(
+    path: Path | str,
+    credit: Any,
+    registry: Any,
+    sender: Any,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    dry_run: bool = False,
+    progress: bool = False,
+    pending_timeout: float = 180.0,
+    log: Callable[[str], None] = lambda _: None,
+    on_plan: Callable[[Plan], None] | None = None,
+) -> IssueSummary:
+    """Issue the rows of ``path`` with ape objects: ``credit``/``registry`` contract instances, ``sender`` an ape
+    account (or any ``Sender``). Safe to run again on the same file: rows already issued are skipped."""
+    provider = credit.provider
+    view = ChainView(provider.web3, errors=error_names(ape_abi(credit), ape_abi(registry)))
+    contracts = Contracts(credit=str(credit.address), registry=str(registry.address))
+    if not isinstance(sender, ApeSender | Web3Sender):
+        sender = ApeSender(sender, provider)
+    return run_file(
+        path,
+        view,
+        contracts,
+        sender,
+        chunk_size=chunk_size,
+        dry_run=dry_run,
+        progress=progress,
+        pending_timeout=pending_timeout,
+        log=log,
+        on_plan=on_plan,
+    )
