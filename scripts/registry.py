@@ -25,10 +25,10 @@ from tonne.ids import describe
 from tonne.registry_ops import (
     InputError,
     ProjectStatus,
+    add_batch,
     document_hash,
     parse_period,
     parse_serials,
-    prev_batch_hint,
     project_ranges,
     resolve_batch,
     resolve_project,
@@ -155,26 +155,22 @@ def authorize_issuer(provider, account, project, issuer, revoke):
 @click.option("--period", required=True, help="Monitoring period START:END, ISO dates.")
 @click.option("--issuance-ref", required=True, help="The standard's issuance reference; usable once ever.")
 @click.option("--metadata-uri", default="", help="Batch metadata, served as the token's uri(id).")
-def add_batch(provider, account, project, serials, period, issuance_ref, metadata_uri):
+def add_batch_command(provider, account, project, serials, period, issuance_ref, metadata_uri):
     """Add a batch (vintage) to an Approved project; it holds no credits until verified."""
     d = _deployed(provider)
     project_id = _run(lambda: resolve_project(d.registry, project))
     first, last = _run(lambda: parse_serials(serials))
     start, end = _run(lambda: parse_period(period))
-    hint = _run(lambda: prev_batch_hint(project_ranges(d.registry, project_id, d.start_block), first, last))
-    receipt = _run(
-        lambda: d.registry.addBatch(
+    receipt, _ = _run(
+        lambda: add_batch(
+            d.registry,
             project_id,
-            dict(
-                serialFirst=first,
-                serialLast=last,
-                periodStart=start,
-                periodEnd=end,
-                issuanceReference=issuance_ref,
-                metadataURI=metadata_uri,
-            ),
-            hint,
+            (first, last),
+            (start, end),
+            issuance_ref,
+            metadata_uri,
             sender=account,
+            start_block=d.start_block,
         )
     )
     token_id = next(iter(receipt.decode_logs(d.registry.BatchAdded))).id

@@ -23,7 +23,7 @@ from ape.exceptions import ContractLogicError
 from tonne.deploy import deploy_and_record
 from tonne.ids import describe
 from tonne.issuance import issue_from_csv
-from tonne.registry_ops import ProjectStatus, parse_period, prev_batch_hint, project_ranges
+from tonne.registry_ops import ProjectStatus, add_batch, parse_period
 from tonne.report import table
 from tonne.suite import REGISTRY_ROLES, TOKEN_ROLES
 from tonne.units import format_tonnes, tonnes_to_units
@@ -58,12 +58,14 @@ PROJECTS = [
     ),
 ]
 
-# (project index, serial range, period, issuance reference); the 2021 vintage is added before 2020 on purpose.
+# (project index, serial range, period, issuance reference): the 2021 vintage comes before 2020 (it goes to
+# the head of the serial list) and 2022 after both (appended after 2021), to show the position hints.
 BATCHES = [
     (0, (50_001, 120_000), "2021-01-01:2021-12-31", "VCS-VCU-1748-2021"),
     (0, (1, 50_000), "2020-01-01:2020-12-31", "VCS-VCU-1748-2020"),
     (1, (1, 20_000), "2022-01-01:2022-12-31", "GS-VER-5678-2022"),
     (2, (1, 80_000), "2023-01-01:2023-12-31", "CCER-0231-2023"),
+    (0, (120_001, 160_000), "2022-01-01:2022-12-31", "VCS-VCU-1748-2022"),
 ]
 
 
@@ -148,24 +150,17 @@ def run_demo(project: Any, provider: Any, accounts: list[Any], echo: Callable[[s
     token_ids = []
     for index, (first, last), period, reference in BATCHES:
         project_id = project_ids[index]
-        hint = prev_batch_hint(project_ranges(registry, project_id, start_block), first, last)
-        start, end = parse_period(period)
-        receipt = gas.add(
-            "add batch",
-            registry.addBatch(
-                project_id,
-                dict(
-                    serialFirst=first,
-                    serialLast=last,
-                    periodStart=start,
-                    periodEnd=end,
-                    issuanceReference=reference,
-                    metadataURI=f"ipfs://tonne-demo/batch/{reference}.json",
-                ),
-                hint,
-                sender=actors.registrar,
-            ),
+        receipt, hint = add_batch(
+            registry,
+            project_id,
+            (first, last),
+            parse_period(period),
+            reference,
+            f"ipfs://tonne-demo/batch/{reference}.json",
+            sender=actors.registrar,
+            start_block=start_block,
         )
+        gas.add("add batch", receipt)
         token_id = receipt.return_value
         gas.add("verify batch", registry.verifyBatch(token_id, sender=actors.verifier))
         token_ids.append(token_id)

@@ -140,3 +140,31 @@ def prev_batch_hint(ranges: list[SerialRange], first: int, last: int) -> int:
                 f"({neighbour.first}-{neighbour.last}) of this project"
             )
     return prev.batch_number if prev else 0
+
+
+def add_batch(
+    registry: Any,
+    project_id: int,
+    serials: tuple[int, int],
+    period: tuple[int, int],
+    issuance_reference: str,
+    metadata_uri: str,
+    *,
+    sender: Any,
+    start_block: int = 0,
+) -> tuple[Any, int]:
+    """Append a batch at its place in the project's serial order; returns (receipt, hint used).
+
+    The hint comes from the project's logs, so an overlap is reported (``InputError``) before anything is sent.
+    """
+    first, last = serials
+    hint = prev_batch_hint(project_ranges(registry, project_id, start_block), first, last)
+    batch = dict(
+        serialFirst=first,
+        serialLast=last,
+        periodStart=period[0],
+        periodEnd=period[1],
+        issuanceReference=issuance_reference,
+        metadataURI=metadata_uri,
+    )
+    return registry.addBatch(project_id, batch, hint, sender=sender), hint
