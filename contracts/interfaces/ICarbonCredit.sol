@@ -8,7 +8,8 @@ import {ICreditLedger} from "./ICreditLedger.sol";
 /// 1 credit = 1 tonne CO2e = 1000 units. Supply is tracked per id; no id can ever exceed its batch's quantity.
 /// @dev A deployment picks its mode once, at construction:
 /// - open: anyone may hold and receive credits;
-/// - permissioned: every holder, sender and recipient must be on the COMPLIANCE role's allowlist.
+/// - permissioned: every holder, sender and recipient, and any operator moving credits for a holder, must be on
+///   the COMPLIANCE role's allowlist.
 /// In both modes the REGULATOR may freeze accounts and pause the whole token, and credits of a Suspended or
 /// Terminated project cannot be issued or moved.
 /// Warning: the REGULATOR can halt every transfer (pause) and trap any account's credits (freeze); COMPLIANCE
@@ -68,9 +69,11 @@ interface ICarbonCredit is ICreditLedger {
     function issueMany(IssueOrder[] calldata orders) external;
 
     /// @notice Adds accounts to (or removes them from) the allowlist. Only COMPLIANCE, permissioned mode only.
+    /// Accounts already in the requested state are skipped: no write, no event.
     function setAllowed(address[] calldata accounts, bool allowed) external;
 
-    /// @notice Freezes or unfreezes `account`: a frozen account can neither send nor receive. Only REGULATOR.
+    /// @notice Freezes or unfreezes `account`: a frozen account can neither send nor receive, nor move others'
+    /// credits as an approved operator. Only REGULATOR.
     function setFrozen(address account, bool frozen, string calldata reason) external;
 
     /// @notice Stops every issuance and transfer. Only REGULATOR.

@@ -91,8 +91,10 @@ interface ICarbonRegistry {
 
     // ------------------------------------------------------------------ errors
 
-    /// @notice The credit token is already bound, or the zero address was given.
+    /// @notice The credit token is already bound, to `current`.
     error RegistryCreditTokenAlreadyBound(address current);
+    /// @notice The zero address cannot be bound as the credit token.
+    error RegistryZeroCreditToken();
     /// @notice The credit token has not been bound yet, so nothing can be verified.
     error RegistryCreditTokenNotBound();
     /// @notice `projectId` was never registered.

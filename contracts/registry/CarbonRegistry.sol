@@ -77,9 +77,8 @@ contract CarbonRegistry is ICarbonRegistry, AccessControlDefaultAdminRules {
 
     /// @inheritdoc ICarbonRegistry
     function bindCreditToken(address creditToken_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (address(_creditToken) != address(0) || creditToken_ == address(0)) {
-            revert RegistryCreditTokenAlreadyBound(address(_creditToken));
-        }
+        if (address(_creditToken) != address(0)) revert RegistryCreditTokenAlreadyBound(address(_creditToken));
+        if (creditToken_ == address(0)) revert RegistryZeroCreditToken();
         _creditToken = ICreditLedger(creditToken_);
         emit CreditTokenBound(creditToken_);
     }

@@ -112,8 +112,9 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
         for (uint256 i; i < n; ++i) {
             IssueOrder calldata o = orders[i];
             uint64 projectId = CreditIds.projectOf(o.id);
-            // Project ids start at 1, so the first order is always checked; runs of one project are checked once.
-            if (projectId != checkedProject) {
+            // The first order is always checked (its id may name project 0, which has no issuer); after that,
+            // runs of one project are checked once.
+            if (i == 0 || projectId != checkedProject) {
                 _registry.requireProjectIssuer(projectId, msg.sender);
                 checkedProject = projectId;
             }
@@ -130,7 +131,9 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
         for (uint256 i; i < accounts.length; ++i) {
             address account = accounts[i];
             uint8 flags = _accountFlags[account];
-            _accountFlags[account] = allowed ? flags | _FLAG_ALLOWED : flags & ~_FLAG_ALLOWED;
+            uint8 updated = allowed ? flags | _FLAG_ALLOWED : flags & ~_FLAG_ALLOWED;
+            if (updated == flags) continue; // nothing changes, so nothing is written or emitted
+            _accountFlags[account] = updated;
             emit AllowlistSet(account, allowed, msg.sender);
         }
     }
@@ -266,6 +269,10 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
         if (_permissioned || g.frozenAccounts != 0) {
             if (from != address(0)) _checkAccount(from);
             if (to != address(0)) _checkAccount(to);
+            // An approved operator moving someone else's credits is held to the same rules as a holder.
+            // Mint and burn are excluded: their caller is the issuer or a Tonne module, checked by role.
+            address operator = _msgSender();
+            if (from != address(0) && to != address(0) && operator != from) _checkAccount(operator);
         }
         if (g.restrictedProjects != 0) {
             for (uint256 i; i < ids.length; ++i) {

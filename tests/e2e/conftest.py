@@ -1,68 +1,15 @@
-"""Fixtures for running the scripts as a user runs them: our own Anvil subprocess on a free port, the suite
-deployed there by `ape run deploy`, and fast setup of projects and batches with plain web3.py.
-
-The chain lives in this process's Anvil, not in ape's test provider, so it survives killing a script.
-"""
+"""Fixtures for the end-to-end tests: one Anvil per session, and the suite deployed on it by `ape run deploy`."""
 
 from __future__ import annotations
 
-import itertools
-import json
-import os
-import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
-from tonne.ids import encode_id
-
-ROOT = Path(__file__).resolve().parents[2]
-ANVIL = ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
-ISSUED_TOPIC = "0x" + keccak(text="Issued(uint256,address,address,uint256,bytes32)").hex()
-_serial = itertools.count(1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def script_env(deployments_dir: Path) -> dict[str, str]:
-    """Environment of an `ape run`: the checkout's tools, and the test's deployment records."""
-    env = dict(os.environ)
-    env.setdefault("APE_DATA_FOLDER", str(ROOT / ".ape-data"))
-    env.setdefault("SOLCX_BINARY_PATH", str(ROOT / "toolchain/solcx"))
-    env["PATH"] = os.pathsep.join([str(ROOT / ".venv/bin"), str(ANVIL.parent), env.get("PATH", "")])
-    env["TONNE_DEPLOYMENTS_DIR"] = str(deployments_dir)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-@dataclass
-class Anvil:
-    process: subprocess.Popen
-    url: str
-    w3: Web3
-
-    def rpc(self, method: str, params: Sequence[Any] = ()) -> Any:
-        response = self.w3.provider.make_request(method, list(params))
-        if "error" in response:
-            raise RuntimeError(f"{method}: {response['error']}")
-        return response["result"]
-
-    def nonces(self, address: str) -> tuple[int, int]:
-        return (
-            self.w3.eth.get_transaction_count(address, "latest"),
-            self.w3.eth.get_transaction_count(address, "pending"),
-        )
+from e2e_support import ANVIL, Anvil, Deployment, deploy, free_port
 
 
 @pytest.fixture(scope="session")
@@ -93,135 +40,6 @@ def anvil() -> Iterator[Anvil]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-def ape_command(script: str, *args: str, anvil: Anvil) -> list[str]:
-    """`ape run <script> ... --account TEST::0 --network <our anvil>`, as a user types it."""
-    return [str(ROOT / ".venv/bin/ape"), "run", script, *args, "--account", "TEST::0", "--network", anvil.url]
-
-
-def ape_run(
-    script: str, *args: str, anvil: Anvil, directory: Path, timeout: float = 180
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ape_command(script, *args, anvil=anvil),
-        cwd=ROOT,
-        env=script_env(directory),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-@dataclass
-class Deployment:
-    """The suite deployed on the test Anvil, with web3 contracts and helpers to build registry state fast."""
-
-    anvil: Anvil
-    directory: Path
-    record: dict[str, Any]
-    registry: Any
-    credit: Any
-    admin: str  # the deployer: holds every role (--dev-roles), and is the issue script's TEST::0 account
-
-    @property
-    def w3(self) -> Web3:
-        return self.anvil.w3
-
-    @property
-    def start_block(self) -> int:
-        return min(c["blockNumber"] for c in self.record["contracts"].values())
-
-    def run(self, script: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-        """Run a script against this deployment and wait for it."""
-        return ape_run(script, *args, anvil=self.anvil, directory=self.directory, timeout=timeout)
-
-    def start(self, script: str, *args: str, out: Path) -> tuple[subprocess.Popen, Path]:
-        """Start a script in the background; stdout goes to ``out``, stderr to ``out`` with suffix ``.err``."""
-        err = out.with_suffix(".err")
-        with out.open("w") as stdout, err.open("w") as stderr:
-            process = subprocess.Popen(
-                ape_command(script, *args, anvil=self.anvil),
-                cwd=ROOT,
-                env=script_env(self.directory),
-                stdout=stdout,
-                stderr=stderr,
-                text=True,
-            )
-        return process, err
-
-    def transact(self, call: Any) -> Any:
-        receipt = self.w3.eth.wait_for_transaction_receipt(call.transact({"from": self.admin}))
-        assert receipt["status"] == 1, f"setup transaction failed: {call}"
-        return receipt
-
-    def project(self, *, approve: bool = True, authorize: bool = True, standard: str = "VCS") -> tuple[int, str]:
-        """A new project; returns (project id, 'STANDARD:EXTERNAL_ID')."""
-        external_id = f"E2E-{time.time_ns()}-{next(_serial)}"
-        project_input = (
-            standard,
-            external_id,
-            "n",
-            "VM0004",
-            "REDD+",
-            b"ID",
-            "r",
-            self.admin,
-            "ipfs://p",
-            b"\x11" * 32,
-        )
-        self.transact(self.registry.functions.registerProject(project_input))
-        project_id = self.registry.functions.projectCount().call()
-        if approve:
-            self.transact(self.registry.functions.setProjectStatus(project_id, 2, "validated"))
-        if authorize:
-            self.transact(self.registry.functions.setProjectIssuer(project_id, self.admin, True))
-        return project_id, f"{standard}:{external_id}"
-
-    def batch(self, project_id: int, tonnes: int, *, verify: bool = True) -> tuple[int, str]:
-        """A new batch of ``tonnes`` appended to the project; returns (token id, issuance reference)."""
-        count = self.registry.functions.project(project_id).call()[-1]
-        first = count * 10**9 + 1
-        reference = f"ISS-{project_id}-{count + 1}-{time.time_ns()}"
-        batch_input = (first, first + tonnes - 1, 1_609_459_200, 1_640_995_199, reference, "ipfs://b")
-        self.transact(self.registry.functions.addBatch(project_id, batch_input, count))
-        token_id = encode_id(project_id, count + 1)
-        if verify:
-            self.transact(self.registry.functions.verifyBatch(token_id))
-        return token_id, reference
-
-    def issued_logs(self, token_ids: Sequence[int], from_block: int | None = None) -> list[dict[str, Any]]:
-        """Raw Issued logs of ``token_ids``."""
-        return self.anvil.rpc(
-            "eth_getLogs",
-            [
-                {
-                    "address": self.credit.address,
-                    "fromBlock": hex(self.start_block if from_block is None else from_block),
-                    "toBlock": "latest",
-                    "topics": [ISSUED_TOPIC, [f"0x{t:064x}" for t in token_ids]],
-                }
-            ],
-        )
-
-
-def deploy(anvil: Anvil, directory: Path, *flags: str) -> Deployment:
-    """`ape run deploy --dev-roles [flags]` on ``anvil``, recording into ``directory``."""
-    result = ape_run("deploy", "--dev-roles", *flags, anvil=anvil, directory=directory)
-    assert result.returncode == 0, result.stdout + result.stderr
-    record = json.loads((directory / f"{anvil.w3.eth.chain_id}.json").read_text())
-    contracts = {
-        name: anvil.w3.eth.contract(address=entry["address"], abi=entry["abi"])
-        for name, entry in record["contracts"].items()
-    }
-    return Deployment(
-        anvil=anvil,
-        directory=directory,
-        record=record,
-        registry=contracts["CarbonRegistry"],
-        credit=contracts["CarbonCredit"],
-        admin=to_checksum_address(record["deployer"]),
-    )
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from conftest import ROOT, Deployment, deploy, script_env
-
+from e2e_support import ROOT, Deployment, deploy, script_env
 from tonne.ids import encode_id
 
 

@@ -1,0 +1,177 @@
+"""Helpers shared by the contract tests: valid inputs, a state factory, and strict revert/event assertions.
+
+Test modules import these as `from support import ...` (a name of its own: every conftest.py is loaded as the
+module `conftest`, so importing from it is ambiguous once several folders have one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+
+import ape
+from ape.exceptions import CustomError
+
+PROJECT_DEFAULTS = dict(
+    standard="VCS",
+    name="Rimba Raya Biodiversity Reserve",
+    methodology="VM0004",
+    projectType="REDD+",
+    country=b"ID",
+    region="Central Kalimantan",
+    metadataURI="ipfs://bafy-project-docs",
+    metadataHash=b"\x11" * 32,
+)
+
+
+_external_ids = itertools.count(1)
+
+
+def project_input(**overrides):
+    """A valid ProjectInput tuple-dict; every call gets a fresh external id unless one is given."""
+    fields = dict(PROJECT_DEFAULTS)
+    fields["externalId"] = f"VCS-{next(_external_ids)}"
+    fields["owner"] = overrides.pop("owner", None)
+    fields.update(overrides)
+    return fields
+
+
+def batch_input(first, last, ref=None, period=(1609459200, 1640995199), uri="ipfs://bafy-batch"):
+    return dict(
+        serialFirst=first,
+        serialLast=last,
+        periodStart=period[0],
+        periodEnd=period[1],
+        issuanceReference=ref or f"ISS-{first}-{last}",
+        metadataURI=uri,
+    )
+
+
+class Factory:
+    """Builds registry state in few lines: approved projects, verified batches, issued credits."""
+
+    def __init__(self, registry, credit, registrar, verifier, issuer, owner):
+        self.registry = registry
+        self.credit = credit
+        self.registrar = registrar
+        self.verifier = verifier
+        self.issuer = issuer
+        self.owner = owner
+
+    def project(self, approve=True, authorize_issuer=True, **overrides):
+        overrides.setdefault("owner", self.owner)
+        receipt = self.registry.registerProject(project_input(**overrides), sender=self.registrar)
+        project_id = receipt.return_value
+        if approve:
+            self.registry.setProjectStatus(project_id, 2, "validated", sender=self.registrar)
+        if authorize_issuer:
+            self.registry.setProjectIssuer(project_id, self.issuer, True, sender=self.registrar)
+        return project_id
+
+    def batch(self, project_id, first=1, last=1000, prev=0, verify=True, ref=None):
+        receipt = self.registry.addBatch(project_id, batch_input(first, last, ref), prev, sender=self.registrar)
+        token_id = receipt.return_value
+        if verify:
+            self.registry.verifyBatch(token_id, sender=self.verifier)
+        return token_id
+
+    def issued(self, to, tonnes=100, first=1, last=1000):
+        """A fresh project with one verified batch, and `tonnes` of it issued to `to`. Returns the id."""
+        token_id = self.batch(self.project(), first, last)
+        self.credit.issue(token_id, to, tonnes * 1000, b"\x00" * 32, sender=self.issuer)
+        return token_id
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Unit-test helpers: strict revert and event assertions.
+#
+# `ape.reverts(SomeError, **inputs)` alone is too lenient for a security suite: it passes when the revert is not
+# decoded as a custom error at all (every view call on Anvil), and it skips input names the error does not have.
+# `reverts` below fails unless the revert is exactly `error` with exactly `inputs`.
+
+ZERO_REF = b"\x00" * 32
+PROJECT_FIELDS = (
+    "standard",
+    "externalId",
+    "name",
+    "methodology",
+    "projectType",
+    "country",
+    "region",
+    "owner",
+    "metadataURI",
+    "metadataHash",
+)
+
+
+def order_ref(n: int) -> bytes:
+    """A non-zero bytes32 issuance order reference."""
+    return n.to_bytes(32, "big")
+
+
+def plain(value=None, /, **fields):
+    """`value` (or the keyword fields as a dict) normalised for comparison: accounts and addresses become
+    lower-case hex, bytes become `bytes`, tuples become lists, recursively."""
+    if fields:
+        return {name: plain(v) for name, v in fields.items()}
+    if isinstance(value, dict):
+        return {name: plain(v) for name, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if hasattr(value, "address"):
+        return str(value.address).lower()
+    if isinstance(value, str) and len(value) == 42 and value.startswith("0x"):
+        return value.lower()
+    return value
+
+
+def project_struct(fields: dict) -> list:
+    """A ProjectInput dict (from `project_input`) as the positional struct that events and views return."""
+    return plain([fields[name] for name in PROJECT_FIELDS])
+
+
+def events(receipt, contract, name: str) -> list[dict]:
+    """The arguments of every `name` event that `contract` emitted in `receipt`, in order, normalised."""
+    return [
+        plain(dict(log.event_arguments))
+        for log in receipt.events
+        if log.event_name == name and log.contract_address == contract.address
+    ]
+
+
+@contextlib.contextmanager
+def reverts(error, **inputs):
+    """Expects the block to revert with the custom error `error` (e.g. `registry.RegistryUnknownProject`) and
+    exactly the arguments `inputs` (all of them). For view functions, call `.transact(...)` inside the block:
+    Anvil's eth_call revert data is not decoded into custom errors."""
+    with ape.reverts() as info:
+        yield info
+    raised = info.value
+    name = getattr(error, "__name__", str(error))
+    assert isinstance(raised, CustomError), f"expected {name}, but the revert was not decoded: {raised!r}"
+    assert raised.name == name, f"expected {name}{plain(**inputs)}, got {raised!r}"
+    assert plain(dict(raised.inputs)) == plain(dict(inputs)), f"{name}: expected {plain(**inputs)}, got {raised!r}"
+
+
+def decode_error(contract, data: bytes) -> tuple[str, dict]:
+    """Decodes raw revert data (e.g. a contract's recorded `lastRevertData`) with `contract`'s error ABI."""
+    data = bytes(data)
+    abi = contract.contract_type.errors[data[:4]]
+    return abi.name, plain(dict(ape.chain.provider.network.ecosystem.decode_calldata(abi, data[4:])))
+
+
+CREDIT_MOVES = ("issue", "safeTransferFrom", "safeBatchTransferFrom")
+
+
+def move_credits(credit, how: str, *, sender, to, token_id: int, amount: int, ref: bytes = ZERO_REF):
+    """Sends `amount` units of `token_id` to `to` in one of the `CREDIT_MOVES`: an issuance by `sender` (an
+    issuer, with order reference `ref`), or a single or one-id batch transfer from `sender`'s own balance."""
+    if how == "issue":
+        return credit.issue(token_id, to, amount, ref, sender=sender)
+    if how == "safeTransferFrom":
+        return credit.safeTransferFrom(sender, to, token_id, amount, b"", sender=sender)
+    if how == "safeBatchTransferFrom":
+        return credit.safeBatchTransferFrom(sender, to, [token_id], [amount], b"", sender=sender)
+    raise ValueError(f"unknown move {how!r}; expected one of {CREDIT_MOVES}")

@@ -1,0 +1,249 @@
+"""Access control: a stranger is refused by every state-changing function of both contracts, and the table
+that says so is checked against the ABIs, so a new privileged function without a refusal test fails here.
+
+Each row is a function called by someone who has no business calling it, with the exact refusal expected.
+Functions that anyone may call on their own behalf (transfers, renouncing one's own role, accepting an admin
+transfer addressed to oneself) are in the table too, exercised on someone else's behalf. Only functions that
+touch nothing but the caller's own state are in `PUBLIC_BY_DESIGN`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import pytest
+
+from support import ZERO_REF, Factory, batch_input, events, plain, project_input, reverts
+
+# Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
+pytestmark = pytest.mark.usefixtures("chain", "admin", "compliance", "other_holder", "stranger", "attacker")
+
+PUBLIC_BY_DESIGN = {
+    "registry": {},
+    "credit": {"setApprovalForAll": "only sets the caller's own operator approvals"},
+}
+
+
+@dataclass
+class Ctx:
+    registry: Any
+    credit: Any
+    caller: Any  # who is refused
+    holder: Any
+    registrar: Any
+    regulator: Any
+    project_id: int
+    token_id: int
+
+
+class Row(NamedTuple):
+    contract: str  # "registry" or "credit"
+    function: str
+    args: Callable[[Ctx], list]
+    refusal: str | Callable[[Ctx], tuple[str, dict]]  # a role name, or (error name, error inputs)
+
+
+def _not_registry(c: Ctx) -> tuple[str, dict]:
+    return "CreditCallerNotRegistry", dict(caller=c.caller)
+
+
+def _not_issuer(c: Ctx) -> tuple[str, dict]:
+    return "RegistryIssuerNotAuthorized", dict(projectId=c.project_id, account=c.caller)
+
+
+def _not_approved_operator(c: Ctx) -> tuple[str, dict]:
+    return "ERC1155MissingApprovalForAll", dict(operator=c.caller, owner=c.holder)
+
+
+def _bad_confirmation(c: Ctx) -> tuple[str, dict]:
+    return "AccessControlBadConfirmation", {}
+
+
+def _not_pending_admin(c: Ctx) -> tuple[str, dict]:
+    return "AccessControlInvalidDefaultAdmin", dict(defaultAdmin=c.caller)
+
+
+def _admin_rows(contract: str, role: str, holder_of_role: Callable[[Ctx], Any]) -> list[Row]:
+    """The AccessControlDefaultAdminRules surface, the same on both contracts."""
+    return [
+        Row(contract, "grantRole", lambda c: [_role(c, contract, role), c.caller], "DEFAULT_ADMIN_ROLE"),
+        Row(contract, "revokeRole", lambda c: [_role(c, contract, role), holder_of_role(c)], "DEFAULT_ADMIN_ROLE"),
+        Row(contract, "renounceRole", lambda c: [_role(c, contract, role), holder_of_role(c)], _bad_confirmation),
+        Row(contract, "beginDefaultAdminTransfer", lambda c: [c.caller], "DEFAULT_ADMIN_ROLE"),
+        Row(contract, "cancelDefaultAdminTransfer", lambda c: [], "DEFAULT_ADMIN_ROLE"),
+        Row(contract, "acceptDefaultAdminTransfer", lambda c: [], _not_pending_admin),
+        Row(contract, "changeDefaultAdminDelay", lambda c: [3600], "DEFAULT_ADMIN_ROLE"),
+        Row(contract, "rollbackDefaultAdminDelay", lambda c: [], "DEFAULT_ADMIN_ROLE"),
+    ]
+
+
+def _role(c: Ctx, contract: str, role: str) -> bytes:
+    return getattr(getattr(c, contract), role)()
+
+
+TABLE: list[Row] = [
+    # registry
+    Row("registry", "bindCreditToken", lambda c: [c.caller], "DEFAULT_ADMIN_ROLE"),
+    Row("registry", "registerProject", lambda c: [project_input(owner=c.caller)], "REGISTRAR_ROLE"),
+    Row("registry", "updateProject", lambda c: [c.project_id, project_input(owner=c.caller)], "REGISTRAR_ROLE"),
+    Row("registry", "setProjectStatus", lambda c: [c.project_id, 3, "takeover"], "REGISTRAR_ROLE"),
+    Row(
+        "registry",
+        "updateProjectDocuments",
+        lambda c: [c.project_id, "ipfs://forged", b"\x66" * 32],
+        lambda c: ("RegistryNotProjectOwnerOrRegistrar", dict(projectId=c.project_id, account=c.caller)),
+    ),
+    Row("registry", "setProjectIssuer", lambda c: [c.project_id, c.caller, True], "REGISTRAR_ROLE"),
+    Row("registry", "addBatch", lambda c: [c.project_id, batch_input(5001, 6000), 1], "REGISTRAR_ROLE"),
+    Row("registry", "verifyBatch", lambda c: [c.token_id + 1], "VERIFIER_ROLE"),
+    *_admin_rows("registry", "REGISTRAR_ROLE", lambda c: c.registrar),
+    # credit
+    Row("credit", "openBatch", lambda c: [c.token_id + 1, 10**6], _not_registry),
+    Row("credit", "setProjectRestricted", lambda c: [c.project_id, True], _not_registry),
+    Row("credit", "issue", lambda c: [c.token_id, c.caller, 1000, ZERO_REF], _not_issuer),
+    Row("credit", "issueMany", lambda c: [[(c.token_id, c.caller, 1000, ZERO_REF)]], _not_issuer),
+    Row("credit", "setAllowed", lambda c: [[c.caller], True], "COMPLIANCE_ROLE"),
+    Row("credit", "setFrozen", lambda c: [c.holder, True, "grief"], "REGULATOR_ROLE"),
+    Row("credit", "pause", lambda c: [], "REGULATOR_ROLE"),
+    Row("credit", "unpause", lambda c: [], "REGULATOR_ROLE"),
+    Row("credit", "safeTransferFrom", lambda c: [c.holder, c.caller, c.token_id, 1, b""], _not_approved_operator),
+    Row(
+        "credit",
+        "safeBatchTransferFrom",
+        lambda c: [c.holder, c.caller, [c.token_id], [1], b""],
+        _not_approved_operator,
+    ),
+    *_admin_rows("credit", "REGULATOR_ROLE", lambda c: c.regulator),
+]
+ROW_IDS = [f"{row.contract}.{row.function}" for row in TABLE]
+ROLE_ROWS = [row for row in TABLE if isinstance(row.refusal, str)]
+
+
+@pytest.fixture(scope="module")
+def target(registry, credit, registrar, verifier, issuer, holder) -> tuple[int, int]:
+    """An Approved project owned by `holder` with a verified batch (the next batch number is unverified), of
+    which `holder` holds 10 units."""
+    make = Factory(registry, credit, registrar, verifier, issuer, holder)
+    project_id = make.project()
+    token_id = make.batch(project_id, 1, 1000)
+    make.batch(project_id, 1001, 2000, prev=1, verify=False)
+    credit.issue(token_id, holder, 10, ZERO_REF, sender=issuer)
+    return project_id, token_id
+
+
+def make_ctx(registry, credit, caller, holder, registrar, regulator, target) -> Ctx:
+    return Ctx(registry, credit, caller, holder, registrar, regulator, *target)
+
+
+def expected_refusal(row: Row, c: Ctx) -> tuple[Any, dict]:
+    contract = getattr(c, row.contract)
+    if isinstance(row.refusal, str):
+        role = _role(c, row.contract, row.refusal)
+        return contract.AccessControlUnauthorizedAccount, dict(account=c.caller, neededRole=role)
+    name, inputs = row.refusal(c)
+    # The token asks the registry who may issue, so that refusal is the registry's error.
+    owner = c.registry if name.startswith("Registry") else contract
+    return getattr(owner, name), inputs
+
+
+def call_refused(row: Row, c: Ctx) -> None:
+    contract = getattr(c, row.contract)
+    error, inputs = expected_refusal(row, c)
+    with reverts(error, **inputs):
+        getattr(contract, row.function)(*row.args(c), sender=c.caller)
+
+
+# ------------------------------------------------------------------ the table
+
+
+@pytest.mark.parametrize("row", TABLE, ids=ROW_IDS)
+def test_privileged_function__stranger__refused(registry, credit, stranger, holder, registrar, regulator, target, row):
+    call_refused(row, make_ctx(registry, credit, stranger, holder, registrar, regulator, target))
+
+
+@pytest.mark.parametrize("row", ROLE_ROWS, ids=[f"{r.contract}.{r.function}" for r in ROLE_ROWS])
+def test_role_gated_function__holder_of_another_role__refused(
+    registry, credit, admin, registrar, verifier, compliance, regulator, holder, target, row
+):
+    # Someone trusted with one job is still refused every other one.
+    insider = {
+        "DEFAULT_ADMIN_ROLE": registrar if row.contract == "registry" else regulator,
+        "REGISTRAR_ROLE": verifier,
+        "VERIFIER_ROLE": registrar,
+        "COMPLIANCE_ROLE": regulator,
+        "REGULATOR_ROLE": compliance,
+    }[row.refusal]
+    assert insider != admin
+    call_refused(row, make_ctx(registry, credit, insider, holder, registrar, regulator, target))
+
+
+@pytest.mark.parametrize("insider", ["registrar", "verifier"])
+def test_issue__registry_role_holder_without_issuer_role__refused(
+    registry, credit, registrar, verifier, holder, regulator, target, insider
+):
+    caller = registrar if insider == "registrar" else verifier
+    issue_row = TABLE[ROW_IDS.index("credit.issue")]
+    call_refused(issue_row, make_ctx(registry, credit, caller, holder, registrar, regulator, target))
+
+
+@pytest.mark.parametrize("contract_name", ["registry", "credit"])
+def test_access_table__covers_every_state_changing_function(registry, credit, contract_name):
+    contract = {"registry": registry, "credit": credit}[contract_name]
+    abi_functions = {abi.name for abi in contract.contract_type.mutable_methods}
+    tested = {row.function for row in TABLE if row.contract == contract_name}
+    public = set(PUBLIC_BY_DESIGN[contract_name])
+
+    assert not tested & public, f"{contract_name}: in both the table and PUBLIC_BY_DESIGN: {tested & public}"
+    untested = abi_functions - tested - public
+    assert untested == set(), f"{contract_name}: state-changing functions with no stranger test: {untested}"
+    assert (tested | public) - abi_functions == set(), (
+        f"{contract_name}: stale rows: {(tested | public) - abi_functions}"
+    )
+
+
+def test_set_approval_for_all__stranger__changes_only_its_own_approval(credit, stranger, holder, attacker, target):
+    credit.setApprovalForAll(attacker, True, sender=stranger)
+    assert credit.isApprovedForAll(stranger, attacker)
+    assert not credit.isApprovedForAll(holder, attacker)
+    with reverts(credit.ERC1155MissingApprovalForAll, operator=attacker, owner=holder):
+        credit.safeTransferFrom(holder, attacker, target[1], 1, b"", sender=attacker)
+
+
+# ------------------------------------------------------------------ admin transfer
+
+
+@pytest.mark.parametrize("contract_name", ["registry", "credit"])
+def test_default_admin__granted_directly__reverts(registry, credit, admin, stranger, contract_name):
+    contract = {"registry": registry, "credit": credit}[contract_name]
+    with reverts(contract.AccessControlEnforcedDefaultAdminRules):
+        contract.grantRole(contract.DEFAULT_ADMIN_ROLE(), stranger, sender=admin)
+
+
+@pytest.mark.parametrize("contract_name", ["registry", "credit"])
+def test_default_admin_transfer__two_steps__only_new_admin_accepts(
+    chain, registry, credit, admin, other_holder, stranger, contract_name
+):
+    contract = {"registry": registry, "credit": credit}[contract_name]
+    admin_role = contract.DEFAULT_ADMIN_ROLE()
+    regular_role = contract.REGISTRAR_ROLE() if contract_name == "registry" else contract.REGULATOR_ROLE()
+
+    begun = contract.beginDefaultAdminTransfer(other_holder, sender=admin)
+    schedule = contract.pendingDefaultAdmin().schedule
+    assert events(begun, contract, "DefaultAdminTransferScheduled") == [
+        plain(newAdmin=other_holder, acceptSchedule=schedule)
+    ]
+    assert contract.defaultAdmin() == admin.address  # nothing moves before acceptance
+    chain.pending_timestamp = schedule + 1
+
+    with reverts(contract.AccessControlInvalidDefaultAdmin, defaultAdmin=stranger):
+        contract.acceptDefaultAdminTransfer(sender=stranger)
+    contract.acceptDefaultAdminTransfer(sender=other_holder)
+
+    assert contract.defaultAdmin() == other_holder.address
+    assert contract.hasRole(admin_role, other_holder) and not contract.hasRole(admin_role, admin)
+    with reverts(contract.AccessControlUnauthorizedAccount, account=admin, neededRole=admin_role):
+        contract.grantRole(regular_role, stranger, sender=admin)
+    contract.grantRole(regular_role, stranger, sender=other_holder)
+    assert contract.hasRole(regular_role, stranger)
