@@ -34,11 +34,13 @@ contract ReentrantReceiver is ERC165, IERC1155Receiver {
         return ret;
     }
 
+    /// @notice Replays the armed call (once), then accepts the single transfer.
     function onERC1155Received(address, address, uint256, uint256, bytes calldata) external returns (bytes4) {
         _reenter();
         return this.onERC1155Received.selector;
     }
 
+    /// @notice Replays the armed call (once), then accepts the batch transfer.
     function onERC1155BatchReceived(address, address, uint256[] calldata, uint256[] calldata, bytes calldata)
         external
         returns (bytes4)
