@@ -13,6 +13,7 @@ export APE_DATA_FOLDER := $(CURDIR)/.ape-data
 export SOLCX_BINARY_PATH := $(CURDIR)/toolchain/solcx
 export PATH := $(BIN):$(ANVIL_DIR):$(PATH)
 export npm_config_cache := $(CURDIR)/.npm-cache
+export PIP_CACHE_DIR := $(CURDIR)/.pip-cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -56,4 +57,4 @@ bench: install
 	$(BIN)/ape run bench
 
 clean:
-	rm -rf .build .ape-data .npm-cache $(VENV) node_modules
+	rm -rf .build .ape-data .npm-cache .pip-cache $(VENV) node_modules
