@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 from web3 import Web3
 
-from e2e_support import ANVIL, Anvil, Deployment, deploy, free_port
+from e2e_support import Anvil, Deployment, deploy
+from tonne.localchain import plain_anvil
 
 
 @pytest.fixture(scope="session")
 def anvil() -> Iterator[Anvil]:
-    port = free_port()
-    process = subprocess.Popen(
-        [str(ANVIL), "--port", str(port), "--silent", "--gas-limit", "30000000"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            w3.eth.get_block_number()
-            break
-        except Exception:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"anvil did not start on port {port}") from None
-            time.sleep(0.05)
-    try:
-        yield Anvil(process, url, w3)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with plain_anvil() as (url, process):
+        yield Anvil(process, url, Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30})))
 
 
 @pytest.fixture(scope="session")

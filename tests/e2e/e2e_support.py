@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -22,23 +21,15 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from tonne.ids import encode_id
+from tonne.localchain import ANVIL
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-ANVIL = ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 
 
 ISSUED_TOPIC = "0x" + keccak(text="Issued(uint256,address,address,uint256,bytes32)").hex()
 
 
 _serial = itertools.count(1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def script_env(deployments_dir: Path) -> dict[str, str]:
