@@ -129,12 +129,14 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
     }
 
     /// @notice Always reverts: certificates cannot be approved.
-    function approve(address, uint256 certificateId) public pure override {
+    /// @dev Not `pure`, so that wallets and libraries send it as a transaction and see the revert, instead of
+    /// running it as a read-only call that silently does nothing.
+    function approve(address, uint256 certificateId) public override {
         revert CertificateNonTransferable(certificateId);
     }
 
     /// @notice Always reverts: certificates cannot be approved.
-    function setApprovalForAll(address, bool) public pure override {
+    function setApprovalForAll(address, bool) public override {
         revert CertificateNonTransferable(0);
     }
 

@@ -201,6 +201,9 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
         uint256 cancelled;
         for (uint256 i; i < n; ++i) {
             if (amounts[i] == 0) revert CreditZeroAmount(id);
+            // ERC1155._update takes a zero `from` for a mint and would skip the balance check: "cancelling" from
+            // the zero address would book cancelled units that were never burned.
+            if (holders[i] == address(0)) revert ERC1155InvalidSender(address(0));
             values[0] = amounts[i];
             // ERC1155._update directly, past this contract's override: a reversal must reach frozen holders,
             // credits of restricted projects and a paused token alike. The balance check still applies.
