@@ -95,6 +95,11 @@ def credit(open_suite):
     return open_suite.credit
 
 
+@pytest.fixture(scope="session")
+def retirement(open_suite):
+    return open_suite.retirement
+
+
 @pytest.fixture
 def factory(registry, credit, registrar, verifier, issuer, accounts):
     return Factory(registry, credit, registrar, verifier, issuer, accounts[6])

@@ -77,6 +77,7 @@ def deploy_and_record(
     contracts = {
         "CarbonRegistry": contract_entry(suite.registry, suite.receipts["CarbonRegistry"]),
         "CarbonCredit": contract_entry(suite.credit, suite.receipts["CarbonCredit"]),
+        "CarbonRetirement": contract_entry(suite.retirement, suite.receipts["CarbonRetirement"]),
     }
     record = build_record(
         chain_id=chain_id,

@@ -22,7 +22,7 @@ from typing import Any
 from eth_utils import is_address, to_checksum_address
 
 SCHEMA = "tonne.deployment/1"
-CONTRACTS = ("CarbonRegistry", "CarbonCredit")
+CONTRACTS = ("CarbonRegistry", "CarbonCredit", "CarbonRetirement")
 DEFAULT_DIR = Path("deployments")
 
 
@@ -188,6 +188,7 @@ class Deployed:
     record: dict[str, Any]
     registry: Any
     credit: Any
+    retirement: Any
 
     @property
     def start_block(self) -> int:
@@ -206,4 +207,9 @@ def connect(provider: Any, directory: Path | str | None = None, *, require_live:
                 f"{status.reason}. Deploy again with `ape run deploy`."
             )
     contracts = load_contracts(record)
-    return Deployed(record=record, registry=contracts["CarbonRegistry"], credit=contracts["CarbonCredit"])
+    return Deployed(
+        record=record,
+        registry=contracts["CarbonRegistry"],
+        credit=contracts["CarbonCredit"],
+        retirement=contracts["CarbonRetirement"],
+    )

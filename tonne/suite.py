@@ -19,6 +19,7 @@ class Suite:
 
     registry: Any
     credit: Any
+    retirement: Any
     receipts: dict[str, Any] = field(default_factory=dict)
     permissioned: bool = False
 
@@ -32,7 +33,7 @@ def deploy_suite(
     fallback_uri: str = DEFAULT_FALLBACK_URI,
     roles: dict[str, list[Any]] | None = None,
 ) -> Suite:
-    """Deploy registry and credit token, bind them, and grant ``roles`` (role name -> accounts).
+    """Deploy registry, credit token and retirement, bind them, and grant ``roles`` (role name -> accounts).
 
     ``deployer`` becomes the admin of both contracts; its transfer is two-step (OpenZeppelin
     AccessControlDefaultAdminRules) with ``admin_delay`` seconds between the steps.
@@ -42,13 +43,18 @@ def deploy_suite(
         registry.address, permissioned, fallback_uri, admin_delay, deployer, sender=deployer
     )
     bind = registry.bindCreditToken(credit.address, sender=deployer)
+    retirement = project.CarbonRetirement.deploy(credit.address, admin_delay, deployer, sender=deployer)
+    bind_retirement = credit.bindRetirement(retirement.address, sender=deployer)
     suite = Suite(
         registry=registry,
         credit=credit,
+        retirement=retirement,
         receipts={
-            "CarbonRegistry": registry.creation_metadata.receipt if registry.creation_metadata else None,
-            "CarbonCredit": credit.creation_metadata.receipt if credit.creation_metadata else None,
+            "CarbonRegistry": registry.creation_metadata.receipt,
+            "CarbonCredit": credit.creation_metadata.receipt,
+            "CarbonRetirement": retirement.creation_metadata.receipt,
             "bindCreditToken": bind,
+            "bindRetirement": bind_retirement,
         },
         permissioned=permissioned,
     )

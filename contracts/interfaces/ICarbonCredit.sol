@@ -49,13 +49,20 @@ interface ICarbonCredit is ICreditLedger {
     error CreditOrderReferenceUsed(bytes32 orderRef);
     /// @notice `issueMany` was called with no order.
     error CreditNoOrders();
+    /// @notice `caller` is not the retirement module bound to this token.
+    error CreditCallerNotRetirement(address caller);
+    /// @notice The retirement module is already bound, to `current` (or the zero address was given).
+    error CreditRetirementAlreadyBound(address current);
 
     /// @notice `amount` units of `id` were issued to `to` by `issuer` (with idempotency key `orderRef`, or zero).
+    /// `to` is zero when the units were retired at issuance (`issueRetired`).
     event Issued(uint256 indexed id, address indexed to, address indexed issuer, uint256 amount, bytes32 orderRef);
     /// @notice `account` was added to (or removed from) the allowlist by `by`.
     event AllowlistSet(address indexed account, bool allowed, address indexed by);
     /// @notice `account` was frozen (or unfrozen) by `by`, for `reason`.
     event AccountFreezeSet(address indexed account, bool frozen, string reason, address indexed by);
+    /// @notice The retirement module was bound (once) by the admin.
+    event RetirementBound(address indexed retirement);
     /// @notice The token was paused by `account`.
     event Paused(address account);
     /// @notice The token was unpaused by `account`.
@@ -67,6 +74,19 @@ interface ICarbonCredit is ICreditLedger {
 
     /// @notice Issues several orders, of one or many ids and recipients, in one transaction; all or nothing.
     function issueMany(IssueOrder[] calldata orders) external;
+
+    /// @notice Binds the retirement module, the only caller of `retire` and `issueRetired`. Once, by the admin.
+    function bindRetirement(address retirement) external;
+
+    /// @notice Burns `amounts` of `ids` from `holder` as retired. Only the retirement module, which has checked
+    /// that its caller is `holder` or an operator `holder` approved. The usual rules apply: not while paused,
+    /// not from a frozen account, not from outside the allowlist in permissioned mode, and not credits of a
+    /// Suspended or Terminated project.
+    function retire(address holder, uint256[] calldata ids, uint256[] calldata amounts) external;
+
+    /// @notice Issues `amount` units of `id` and retires them at once, for a direct offset by `issuer` (who must
+    /// be an authorised issuer of the project). No balance is ever created. Only the retirement module.
+    function issueRetired(address issuer, uint256 id, uint256 amount, bytes32 orderRef) external;
 
     /// @notice Adds accounts to (or removes them from) the allowlist. Only COMPLIANCE, permissioned mode only.
     /// Accounts already in the requested state are skipped: no write, no event.
@@ -103,8 +123,20 @@ interface ICarbonCredit is ICreditLedger {
     /// @notice Whether a non-zero issuance `orderRef` was used.
     function isOrderReferenceUsed(bytes32 orderRef) external view returns (bool);
 
-    /// @notice Units of `id` in circulation.
+    /// @notice Units of `id` in circulation: issued - retired - cancelled.
     function totalSupply(uint256 id) external view returns (uint256);
+
+    /// @notice Units of `id` retired (burned for good on behalf of a beneficiary).
+    function totalRetired(uint256 id) external view returns (uint256);
+
+    /// @notice Units of `id` cancelled by the registrar.
+    function totalCancelled(uint256 id) external view returns (uint256);
+
+    /// @notice Units of `id` that reversals asked for but could not cancel.
+    function shortfall(uint256 id) external view returns (uint256);
+
+    /// @notice The bound retirement module (zero until bound).
+    function retirement() external view returns (address);
 
     /// @notice The most units of `id` that can ever be issued (zero while the batch is not verified).
     function issuanceCap(uint256 id) external view returns (uint256);

@@ -200,6 +200,17 @@ interface ICarbonRegistry {
         external
         returns (uint256 id);
 
+    /// @notice Cancels credits of batch `id` for a reversal (e.g. a forest burned) or an invalidation: burns
+    /// `amounts` from `holders` whatever their status, and books `reversal - sum(amounts)` as shortfall. Only the
+    /// REGISTRAR. Distinct from retirement: no certificate, no beneficiary.
+    function cancelCredits(
+        uint256 id,
+        address[] calldata holders,
+        uint256[] calldata amounts,
+        uint256 reversal,
+        string calldata reason
+    ) external;
+
     /// @notice Approves a batch so that its credits can be issued, up to its quantity. Only the VERIFIER;
     /// the project must be Approved.
     function verifyBatch(uint256 id) external;

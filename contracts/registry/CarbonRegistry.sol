@@ -224,6 +224,18 @@ contract CarbonRegistry is ICarbonRegistry, AccessControlDefaultAdminRules {
     }
 
     /// @inheritdoc ICarbonRegistry
+    function cancelCredits(
+        uint256 id,
+        address[] calldata holders,
+        uint256[] calldata amounts,
+        uint256 reversal,
+        string calldata reason
+    ) external onlyRole(REGISTRAR_ROLE) {
+        _existingBatch(id);
+        _requireCreditToken().cancel(id, holders, amounts, reversal, reason);
+    }
+
+    /// @inheritdoc ICarbonRegistry
     function verifyBatch(uint256 id) external onlyRole(VERIFIER_ROLE) {
         Batch storage b = _existingBatch(id);
         if (b.verified) revert RegistryBatchAlreadyVerified(id);

@@ -33,17 +33,22 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
     uint8 private constant _FLAG_ALLOWED = 1;
     uint8 private constant _FLAG_FROZEN = 2;
 
-    /// @dev Everything a transfer must know before it can skip the slower checks, in one slot.
+    /// @dev Everything a transfer must know before it can skip the slower checks, in one slot; the bound
+    /// retirement module rides along, so a retirement's caller check costs no extra read.
     struct Guard {
         bool paused;
-        uint64 frozenAccounts;
-        uint64 restrictedProjects;
+        uint32 frozenAccounts;
+        uint32 restrictedProjects;
+        address retirement;
     }
 
-    /// @dev Per-id issuance ledger, one slot. Units fit in 64 bits: the registry caps a batch at 10^12 tonnes.
+    /// @dev Per-id ledger, one slot: issued = circulating + retired + cancelled. Units fit in 64 bits: the
+    /// registry caps a batch at 10^12 tonnes (10^15 units).
     struct Ledger {
         uint64 cap;
         uint64 issued;
+        uint64 retired;
+        uint64 cancelled;
     }
 
     ICarbonRegistry private immutable _registry;
@@ -54,6 +59,7 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
     mapping(uint64 projectId => bool) private _projectRestricted;
     mapping(uint256 id => Ledger) private _ledgers;
     mapping(bytes32 orderRef => bool) private _orderRefUsed;
+    mapping(uint256 id => uint256) private _shortfalls;
 
     /// @param registry_ The registry that verifies batches and authorises issuers.
     /// @param permissioned_ True for permissioned mode (allowlist enforced), false for open mode.
@@ -70,6 +76,11 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
 
     modifier onlyRegistry() {
         if (msg.sender != address(_registry)) revert CreditCallerNotRegistry(msg.sender);
+        _;
+    }
+
+    modifier onlyRetirement() {
+        if (msg.sender != _guard.retirement) revert CreditCallerNotRetirement(msg.sender);
         _;
     }
 
@@ -100,7 +111,7 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
     /// @inheritdoc ICarbonCredit
     function issue(uint256 id, address to, uint256 amount, bytes32 orderRef) external nonReentrant {
         _registry.requireProjectIssuer(CreditIds.projectOf(id), msg.sender);
-        _recordIssuance(id, to, amount, orderRef);
+        _recordIssuance(id, to, msg.sender, amount, orderRef);
         _mint(to, id, amount, "");
     }
 
@@ -118,9 +129,97 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
                 _registry.requireProjectIssuer(projectId, msg.sender);
                 checkedProject = projectId;
             }
-            _recordIssuance(o.id, o.to, o.amount, o.orderRef);
+            _recordIssuance(o.id, o.to, msg.sender, o.amount, o.orderRef);
             _mint(o.to, o.id, o.amount, "");
         }
+    }
+
+    // ------------------------------------------------------------------ retirement and cancellation
+
+    /// @inheritdoc ICarbonCredit
+    function bindRetirement(address retirement_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        address current = _guard.retirement;
+        if (current != address(0) || retirement_ == address(0)) revert CreditRetirementAlreadyBound(current);
+        _guard.retirement = retirement_;
+        emit RetirementBound(retirement_);
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function retire(address holder, uint256[] calldata ids, uint256[] calldata amounts)
+        external
+        onlyRetirement
+        nonReentrant
+    {
+        uint256 n = ids.length;
+        if (n == 0 || n != amounts.length) revert CreditInvalidLists(n, amounts.length);
+        for (uint256 i; i < n; ++i) {
+            uint256 amount = amounts[i];
+            if (amount == 0) revert CreditZeroAmount(ids[i]);
+            // Cannot overflow: the burn below reverts unless the holder had `amount`, so retired stays <= issued.
+            unchecked {
+                _ledgers[ids[i]].retired += uint64(amount);
+            }
+        }
+        // Burns go through _update: pause, freeze, allowlist and project restrictions apply as to any transfer.
+        if (n == 1) _burn(holder, ids[0], amounts[0]);
+        else _burnBatch(holder, ids, amounts);
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function issueRetired(address issuer, uint256 id, uint256 amount, bytes32 orderRef)
+        external
+        onlyRetirement
+        nonReentrant
+    {
+        _registry.requireProjectIssuer(CreditIds.projectOf(id), issuer);
+        // No balance moves, so _update's checks are made here.
+        Guard memory g = _guard;
+        if (g.paused) revert CreditPaused();
+        uint64 projectId = CreditIds.projectOf(id);
+        if (g.restrictedProjects != 0 && _projectRestricted[projectId]) revert CreditProjectRestricted(id, projectId);
+        _recordIssuance(id, address(0), issuer, amount, orderRef);
+        // Cannot overflow: amount <= cap was just checked by _recordIssuance.
+        unchecked {
+            _ledgers[id].retired += uint64(amount);
+        }
+    }
+
+    /// @inheritdoc ICreditLedger
+    function cancel(
+        uint256 id,
+        address[] calldata holders,
+        uint256[] calldata amounts,
+        uint256 reversal,
+        string calldata reason
+    ) external onlyRegistry {
+        uint256 n = holders.length;
+        if (n != amounts.length) revert CreditInvalidLists(n, amounts.length);
+        if (bytes(reason).length == 0) revert CreditEmptyReason();
+        uint256[] memory ids = new uint256[](1);
+        uint256[] memory values = new uint256[](1);
+        ids[0] = id;
+        uint256 cancelled;
+        for (uint256 i; i < n; ++i) {
+            if (amounts[i] == 0) revert CreditZeroAmount(id);
+            // ERC1155._update takes a zero `from` for a mint and would skip the balance check: "cancelling" from
+            // the zero address would book cancelled units that were never burned.
+            if (holders[i] == address(0)) revert ERC1155InvalidSender(address(0));
+            values[0] = amounts[i];
+            // ERC1155._update directly, past this contract's override: a reversal must reach frozen holders,
+            // credits of restricted projects and a paused token alike. The balance check still applies.
+            ERC1155._update(holders[i], address(0), ids, values);
+            cancelled += amounts[i];
+            emit CreditsCancelled(id, holders[i], amounts[i]);
+        }
+        if (reversal < cancelled) revert CreditReversalBelowCancelled(reversal, cancelled);
+        if (reversal == 0) revert CreditZeroAmount(id);
+        // Cannot overflow: cancelled units were burned from balances, so cancelled stays <= issued < 2^64.
+        unchecked {
+            _ledgers[id].cancelled += uint64(cancelled);
+        }
+        uint256 short = reversal - cancelled;
+        if (short != 0) _shortfalls[id] += short;
+        emit ReversalRecorded(id, reversal, cancelled, short, reason);
     }
 
     // ------------------------------------------------------------------ compliance and regulator
@@ -204,7 +303,31 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
 
     /// @inheritdoc ICarbonCredit
     function totalSupply(uint256 id) external view returns (uint256) {
-        return _ledgers[id].issued;
+        Ledger memory l = _ledgers[id];
+        // Cannot underflow: retired and cancelled units were burned from balances that issuance created.
+        unchecked {
+            return uint256(l.issued) - l.retired - l.cancelled;
+        }
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function totalRetired(uint256 id) external view returns (uint256) {
+        return _ledgers[id].retired;
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function totalCancelled(uint256 id) external view returns (uint256) {
+        return _ledgers[id].cancelled;
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function shortfall(uint256 id) external view returns (uint256) {
+        return _shortfalls[id];
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function retirement() external view returns (address) {
+        return _guard.retirement;
     }
 
     /// @inheritdoc ICarbonCredit
@@ -241,7 +364,7 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
     // ------------------------------------------------------------------ internals
 
     /// @dev Books an issuance before the mint (checks-effects-interactions: the receiver hook runs after).
-    function _recordIssuance(uint256 id, address to, uint256 amount, bytes32 orderRef) private {
+    function _recordIssuance(uint256 id, address to, address issuer, uint256 amount, bytes32 orderRef) private {
         if (amount == 0) revert CreditZeroAmount(id);
         Ledger memory l = _ledgers[id];
         if (l.cap == 0) revert CreditBatchNotOpen(id);
@@ -259,7 +382,7 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
             if (_orderRefUsed[orderRef]) revert CreditOrderReferenceUsed(orderRef);
             _orderRefUsed[orderRef] = true;
         }
-        emit Issued(id, to, msg.sender, amount, orderRef);
+        emit Issued(id, to, issuer, amount, orderRef);
     }
 
     /// @dev Every balance change passes here: mint (from = 0), transfer, and burn (to = 0).

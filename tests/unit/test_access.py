@@ -1,10 +1,12 @@
-"""Access control: a stranger is refused by every state-changing function of both contracts, and the table
-that says so is checked against the ABIs, so a new privileged function without a refusal test fails here.
+"""Access control: a stranger is refused by every state-changing function of the registry, the credit token and
+the retirement module, and the table that says so is checked against the ABIs, so a new privileged function
+without a refusal test fails here.
 
 Each row is a function called by someone who has no business calling it, with the exact refusal expected.
 Functions that anyone may call on their own behalf (transfers, renouncing one's own role, accepting an admin
 transfer addressed to oneself) are in the table too, exercised on someone else's behalf. Only functions that
-touch nothing but the caller's own state are in `PUBLIC_BY_DESIGN`.
+touch nothing but the caller's own state are in `PUBLIC_BY_DESIGN`. The certificate's transfer and approval
+functions are in the table too: they refuse everyone, the owner included (see test_certificate.py).
 """
 
 from __future__ import annotations
@@ -14,35 +16,45 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import pytest
+from eth_utils import keccak
 
-from support import ZERO_REF, Factory, batch_input, events, plain, project_input, reverts
+from support import ZERO_REF, Factory, batch_input, events, plain, project_input, retirement_input, reverts
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
-pytestmark = pytest.mark.usefixtures("chain", "admin", "compliance", "other_holder", "stranger", "attacker")
+pytestmark = pytest.mark.usefixtures(
+    "chain", "admin", "compliance", "other_holder", "stranger", "attacker", "retirement"
+)
 
+CONTRACTS = ("registry", "credit", "retirement")
 PUBLIC_BY_DESIGN = {
     "registry": {},
     "credit": {"setApprovalForAll": "only sets the caller's own operator approvals"},
+    "retirement": {"retire": "only retires the caller's own credits"},
 }
+# The retirement module defines no role of its own: its admin rows use one nobody holds (its admin is the admin).
+UNHELD_ROLE = keccak(text="UNHELD_ROLE")
 
 
 @dataclass
 class Ctx:
     registry: Any
     credit: Any
+    retirement: Any
     caller: Any  # who is refused
     holder: Any
     registrar: Any
     regulator: Any
     project_id: int
     token_id: int
+    certificate_id: int  # owned by `holder`
 
 
 class Row(NamedTuple):
-    contract: str  # "registry" or "credit"
+    contract: str  # "registry", "credit" or "retirement"
     function: str
     args: Callable[[Ctx], list]
     refusal: str | Callable[[Ctx], tuple[str, dict]]  # a role name, or (error name, error inputs)
+    overload: str = ""  # tells apart the rows of one overloaded function
 
 
 def _not_registry(c: Ctx) -> tuple[str, dict]:
@@ -57,6 +69,26 @@ def _not_approved_operator(c: Ctx) -> tuple[str, dict]:
     return "ERC1155MissingApprovalForAll", dict(operator=c.caller, owner=c.holder)
 
 
+def _not_retirement(c: Ctx) -> tuple[str, dict]:
+    return "CreditCallerNotRetirement", dict(caller=c.caller)
+
+
+def _not_compliance(c: Ctx) -> tuple[str, dict]:
+    return "RetirementCallerNotCompliance", dict(caller=c.caller)
+
+
+def _not_retirement_operator(c: Ctx) -> tuple[str, dict]:
+    return "RetirementOperatorNotApproved", dict(holder=c.holder, operator=c.caller)
+
+
+def _certificate_locked(c: Ctx) -> tuple[str, dict]:
+    return "CertificateNonTransferable", dict(certificateId=c.certificate_id)
+
+
+def _approval_for_all_locked(c: Ctx) -> tuple[str, dict]:
+    return "CertificateNonTransferable", dict(certificateId=0)
+
+
 def _bad_confirmation(c: Ctx) -> tuple[str, dict]:
     return "AccessControlBadConfirmation", {}
 
@@ -65,8 +97,8 @@ def _not_pending_admin(c: Ctx) -> tuple[str, dict]:
     return "AccessControlInvalidDefaultAdmin", dict(defaultAdmin=c.caller)
 
 
-def _admin_rows(contract: str, role: str, holder_of_role: Callable[[Ctx], Any]) -> list[Row]:
-    """The AccessControlDefaultAdminRules surface, the same on both contracts."""
+def _admin_rows(contract: str, role: str | bytes, holder_of_role: Callable[[Ctx], Any]) -> list[Row]:
+    """The AccessControlDefaultAdminRules surface, the same on every contract; `role` is a role's name or id."""
     return [
         Row(contract, "grantRole", lambda c: [_role(c, contract, role), c.caller], "DEFAULT_ADMIN_ROLE"),
         Row(contract, "revokeRole", lambda c: [_role(c, contract, role), holder_of_role(c)], "DEFAULT_ADMIN_ROLE"),
@@ -79,8 +111,8 @@ def _admin_rows(contract: str, role: str, holder_of_role: Callable[[Ctx], Any]) 
     ]
 
 
-def _role(c: Ctx, contract: str, role: str) -> bytes:
-    return getattr(getattr(c, contract), role)()
+def _role(c: Ctx, contract: str, role: str | bytes) -> bytes:
+    return role if isinstance(role, bytes) else getattr(getattr(c, contract), role)()
 
 
 TABLE: list[Row] = [
@@ -98,6 +130,7 @@ TABLE: list[Row] = [
     Row("registry", "setProjectIssuer", lambda c: [c.project_id, c.caller, True], "REGISTRAR_ROLE"),
     Row("registry", "addBatch", lambda c: [c.project_id, batch_input(5001, 6000), 1], "REGISTRAR_ROLE"),
     Row("registry", "verifyBatch", lambda c: [c.token_id + 1], "VERIFIER_ROLE"),
+    Row("registry", "cancelCredits", lambda c: [c.token_id, [c.holder], [1], 1, "grief"], "REGISTRAR_ROLE"),
     *_admin_rows("registry", "REGISTRAR_ROLE", lambda c: c.registrar),
     # credit
     Row("credit", "openBatch", lambda c: [c.token_id + 1, 10**6], _not_registry),
@@ -115,26 +148,60 @@ TABLE: list[Row] = [
         lambda c: [c.holder, c.caller, [c.token_id], [1], b""],
         _not_approved_operator,
     ),
+    Row("credit", "bindRetirement", lambda c: [c.caller], "DEFAULT_ADMIN_ROLE"),
+    Row("credit", "retire", lambda c: [c.holder, [c.token_id], [1]], _not_retirement),
+    Row("credit", "issueRetired", lambda c: [c.caller, c.token_id, 1000, ZERO_REF], _not_retirement),
+    Row("credit", "cancel", lambda c: [c.token_id, [c.holder], [1], 1, "grief"], _not_registry),
     *_admin_rows("credit", "REGULATOR_ROLE", lambda c: c.regulator),
+    # retirement
+    Row(
+        "retirement",
+        "retireFrom",
+        lambda c: [c.holder, [c.token_id], [1], retirement_input(beneficiary=c.caller)],
+        _not_retirement_operator,
+    ),
+    Row("retirement", "issueAndRetire", lambda c: [c.token_id, 1000, ZERO_REF, retirement_input()], _not_issuer),
+    Row(
+        "retirement",
+        "retireForCompliance",
+        lambda c: [c.holder, [c.token_id], [1], retirement_input(beneficiary=c.caller)],
+        _not_compliance,
+    ),
+    Row("retirement", "bindCompliance", lambda c: [c.caller], "DEFAULT_ADMIN_ROLE"),
+    Row("retirement", "approve", lambda c: [c.caller, c.certificate_id], _certificate_locked),
+    Row("retirement", "setApprovalForAll", lambda c: [c.caller, True], _approval_for_all_locked),
+    Row("retirement", "transferFrom", lambda c: [c.holder, c.caller, c.certificate_id], _certificate_locked),
+    Row("retirement", "safeTransferFrom", lambda c: [c.holder, c.caller, c.certificate_id], _certificate_locked),
+    Row(
+        "retirement",
+        "safeTransferFrom",
+        lambda c: [c.holder, c.caller, c.certificate_id, b""],
+        _certificate_locked,
+        overload="with-data",
+    ),
+    *_admin_rows("retirement", UNHELD_ROLE, lambda c: c.holder),
 ]
-ROW_IDS = [f"{row.contract}.{row.function}" for row in TABLE]
+ROW_IDS = [f"{row.contract}.{row.function}" + (f"[{row.overload}]" if row.overload else "") for row in TABLE]
 ROLE_ROWS = [row for row in TABLE if isinstance(row.refusal, str)]
 
 
 @pytest.fixture(scope="module")
-def target(registry, credit, registrar, verifier, issuer, holder) -> tuple[int, int]:
+def target(registry, credit, retirement, admin, registrar, verifier, issuer, compliance, holder) -> tuple[int, ...]:
     """An Approved project owned by `holder` with a verified batch (the next batch number is unverified), of
-    which `holder` holds 10 units."""
+    which `holder` holds 10 units, and certificate 1, owned by `holder` (1 more unit, retired). The retirement
+    module's compliance module is bound (to the `compliance` account), so its refusal is not for want of one."""
     make = Factory(registry, credit, registrar, verifier, issuer, holder)
     project_id = make.project()
     token_id = make.batch(project_id, 1, 1000)
     make.batch(project_id, 1001, 2000, prev=1, verify=False)
-    credit.issue(token_id, holder, 10, ZERO_REF, sender=issuer)
-    return project_id, token_id
+    credit.issue(token_id, holder, 11, ZERO_REF, sender=issuer)
+    certificate_id = retirement.retire([token_id], [1], retirement_input(), sender=holder).return_value
+    retirement.bindCompliance(compliance, sender=admin)
+    return project_id, token_id, certificate_id
 
 
-def make_ctx(registry, credit, caller, holder, registrar, regulator, target) -> Ctx:
-    return Ctx(registry, credit, caller, holder, registrar, regulator, *target)
+def make_ctx(registry, credit, retirement, caller, holder, registrar, regulator, target) -> Ctx:
+    return Ctx(registry, credit, retirement, caller, holder, registrar, regulator, *target)
 
 
 def expected_refusal(row: Row, c: Ctx) -> tuple[Any, dict]:
@@ -151,21 +218,33 @@ def expected_refusal(row: Row, c: Ctx) -> tuple[Any, dict]:
 def call_refused(row: Row, c: Ctx) -> None:
     contract = getattr(c, row.contract)
     error, inputs = expected_refusal(row, c)
+    function = getattr(contract, row.function)
+    assert row.function not in {abi.name for abi in contract.contract_type.view_methods}, (
+        f"{row.contract}.{row.function} is view/pure: a wallet would only eth_call it and never see it refused"
+    )
     with reverts(error, **inputs):
-        getattr(contract, row.function)(*row.args(c), sender=c.caller)
+        function(*row.args(c), sender=c.caller)
+
+
+def state_changing_functions(contract) -> set[str]:
+    """Every function of the ABI but the `view` ones: `pure` ones too, since the certificate's approvals are
+    declared pure (they always revert) yet are state-changing in ERC-721."""
+    return {abi.name for abi in contract.contract_type.methods if abi.stateMutability != "view"}
 
 
 # ------------------------------------------------------------------ the table
 
 
 @pytest.mark.parametrize("row", TABLE, ids=ROW_IDS)
-def test_privileged_function__stranger__refused(registry, credit, stranger, holder, registrar, regulator, target, row):
-    call_refused(row, make_ctx(registry, credit, stranger, holder, registrar, regulator, target))
+def test_privileged_function__stranger__refused(
+    registry, credit, retirement, stranger, holder, registrar, regulator, target, row
+):
+    call_refused(row, make_ctx(registry, credit, retirement, stranger, holder, registrar, regulator, target))
 
 
 @pytest.mark.parametrize("row", ROLE_ROWS, ids=[f"{r.contract}.{r.function}" for r in ROLE_ROWS])
 def test_role_gated_function__holder_of_another_role__refused(
-    registry, credit, admin, registrar, verifier, compliance, regulator, holder, target, row
+    registry, credit, retirement, admin, registrar, verifier, compliance, regulator, holder, target, row
 ):
     # Someone trusted with one job is still refused every other one.
     insider = {
@@ -176,22 +255,23 @@ def test_role_gated_function__holder_of_another_role__refused(
         "REGULATOR_ROLE": compliance,
     }[row.refusal]
     assert insider != admin
-    call_refused(row, make_ctx(registry, credit, insider, holder, registrar, regulator, target))
+    call_refused(row, make_ctx(registry, credit, retirement, insider, holder, registrar, regulator, target))
 
 
 @pytest.mark.parametrize("insider", ["registrar", "verifier"])
+@pytest.mark.parametrize("function", ["credit.issue", "retirement.issueAndRetire"])
 def test_issue__registry_role_holder_without_issuer_role__refused(
-    registry, credit, registrar, verifier, holder, regulator, target, insider
+    registry, credit, retirement, registrar, verifier, holder, regulator, target, insider, function
 ):
     caller = registrar if insider == "registrar" else verifier
-    issue_row = TABLE[ROW_IDS.index("credit.issue")]
-    call_refused(issue_row, make_ctx(registry, credit, caller, holder, registrar, regulator, target))
+    issue_row = TABLE[ROW_IDS.index(function)]
+    call_refused(issue_row, make_ctx(registry, credit, retirement, caller, holder, registrar, regulator, target))
 
 
-@pytest.mark.parametrize("contract_name", ["registry", "credit"])
-def test_access_table__covers_every_state_changing_function(registry, credit, contract_name):
-    contract = {"registry": registry, "credit": credit}[contract_name]
-    abi_functions = {abi.name for abi in contract.contract_type.mutable_methods}
+@pytest.mark.parametrize("contract_name", CONTRACTS)
+def test_access_table__covers_every_state_changing_function(registry, credit, retirement, contract_name):
+    contract = {"registry": registry, "credit": credit, "retirement": retirement}[contract_name]
+    abi_functions = state_changing_functions(contract)
     tested = {row.function for row in TABLE if row.contract == contract_name}
     public = set(PUBLIC_BY_DESIGN[contract_name])
 
@@ -211,23 +291,36 @@ def test_set_approval_for_all__stranger__changes_only_its_own_approval(credit, s
         credit.safeTransferFrom(holder, attacker, target[1], 1, b"", sender=attacker)
 
 
+def test_retire__stranger__can_only_retire_its_own_credits(credit, retirement, stranger, holder, target):
+    token_id = target[1]
+    # Retiring is open to anyone, but only from the caller's own balance: the stranger has none.
+    with reverts(credit.ERC1155InsufficientBalance, sender=stranger, balance=0, needed=1, tokenId=token_id):
+        retirement.retire([token_id], [1], retirement_input(beneficiary=stranger), sender=stranger)
+    assert credit.balanceOf(holder, token_id) == 10
+    assert credit.totalRetired(token_id) == 1
+
+
 # ------------------------------------------------------------------ admin transfer
 
 
-@pytest.mark.parametrize("contract_name", ["registry", "credit"])
-def test_default_admin__granted_directly__reverts(registry, credit, admin, stranger, contract_name):
-    contract = {"registry": registry, "credit": credit}[contract_name]
+@pytest.mark.parametrize("contract_name", CONTRACTS)
+def test_default_admin__granted_directly__reverts(registry, credit, retirement, admin, stranger, contract_name):
+    contract = {"registry": registry, "credit": credit, "retirement": retirement}[contract_name]
     with reverts(contract.AccessControlEnforcedDefaultAdminRules):
         contract.grantRole(contract.DEFAULT_ADMIN_ROLE(), stranger, sender=admin)
 
 
-@pytest.mark.parametrize("contract_name", ["registry", "credit"])
+@pytest.mark.parametrize("contract_name", CONTRACTS)
 def test_default_admin_transfer__two_steps__only_new_admin_accepts(
-    chain, registry, credit, admin, other_holder, stranger, contract_name
+    chain, registry, credit, retirement, admin, other_holder, stranger, contract_name
 ):
-    contract = {"registry": registry, "credit": credit}[contract_name]
+    contract = {"registry": registry, "credit": credit, "retirement": retirement}[contract_name]
     admin_role = contract.DEFAULT_ADMIN_ROLE()
-    regular_role = contract.REGISTRAR_ROLE() if contract_name == "registry" else contract.REGULATOR_ROLE()
+    regular_role = {
+        "registry": registry.REGISTRAR_ROLE(),
+        "credit": credit.REGULATOR_ROLE(),
+        "retirement": UNHELD_ROLE,
+    }[contract_name]
 
     begun = contract.beginDefaultAdminTransfer(other_holder, sender=admin)
     schedule = contract.pendingDefaultAdmin().schedule

@@ -3,6 +3,10 @@
 Issuance is `nonReentrant`: a second issuance from inside the hook fails even when the attacker is a fully
 authorised issuer. Transfers are not guarded: moving on what has just arrived is legitimate, and must leave
 the books consistent (the sum of all balances equals totalSupply).
+
+Retirement runs no receiver hook at all (a burn has no recipient, and certificates are minted with `_mint`),
+so an attacker cannot act in the middle of one; retiring from inside a transfer hook is legitimate and keeps
+issued = supply + retired + cancelled, while from inside an issuance hook the token's guard refuses it.
 """
 
 from __future__ import annotations
@@ -12,10 +16,21 @@ from typing import Any
 
 import pytest
 
-from support import CREDIT_MOVES, ZERO_REF, Factory, batch_input, decode_error, move_credits, order_ref
+from support import (
+    CREDIT_MOVES,
+    ZERO_REF,
+    Factory,
+    batch_input,
+    decode_error,
+    events,
+    move_credits,
+    order_ref,
+    plain,
+    retirement_input,
+)
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
-pytestmark = pytest.mark.usefixtures("accounts", "other_holder")
+pytestmark = pytest.mark.usefixtures("accounts", "other_holder", "retirement")
 
 INCOMING = 300
 
@@ -138,3 +153,131 @@ def test_incoming_hook__forwards_more_than_it_holds__fails_and_consistent(
     assert credit.balanceOf(other_holder, arena.held) == 0
     assert credit.totalSupply(arena.held) == supply_before + (INCOMING if how == "issue" else 0)
     assert supply_is_sum_of_balances(credit, arena.held, [*accounts, attacker])
+
+
+# ------------------------------------------------------------------ (d) retirement runs no receiver hook
+
+RETIRE = 200
+
+
+@pytest.fixture
+def retiree(project, credit, admin, issuer, arena):
+    """A ReentrantCertificateReceiver (ERC-1155 and ERC-721 hooks, both replaying the armed call) holding 500
+    units of `arena.held`. Per test, so that no other test's sum of balances has to know of it."""
+    receiver = project.ReentrantCertificateReceiver.deploy(sender=admin)
+    credit.issue(arena.held, receiver, 500, ZERO_REF, sender=issuer)  # unarmed: the hook replays nothing
+    return receiver
+
+
+def books_balance(credit, token_id: int, holders) -> bool:
+    issued = credit.totalIssued(token_id)
+    accounted = credit.totalSupply(token_id) + credit.totalRetired(token_id) + credit.totalCancelled(token_id)
+    return issued == accounted and supply_is_sum_of_balances(credit, token_id, holders)
+
+
+@pytest.mark.parametrize("entry", ["retire", "retireFrom", "issueAndRetire"])
+def test_retirement__armed_receiver_retires_and_is_beneficiary__no_hook_runs(
+    credit, retirement, issuer, other_holder, arena, retiree, entry
+):
+    # Armed with something it could gain from (more retirements, a transfer out): any hook would try it.
+    grab = credit.safeTransferFrom.encode_input(retiree, other_holder, arena.held, 1, b"")
+    retiree.arm(credit, grab, sender=other_holder)
+    inp = retirement_input()  # beneficiary zero: the certificate goes to the retiring account, the receiver
+
+    if entry == "retire":
+        call = retirement.retire.encode_input([arena.held], [RETIRE], inp)
+        receipt = retiree.execute(retirement, call, sender=other_holder)
+    elif entry == "retireFrom":
+        approve = credit.setApprovalForAll.encode_input(other_holder, True)
+        retiree.execute(credit, approve, sender=other_holder)
+        receipt = retirement.retireFrom(retiree, [arena.held], [RETIRE], inp, sender=other_holder)
+    else:
+        receipt = retirement.issueAndRetire(
+            arena.small, RETIRE, ZERO_REF, retirement_input(beneficiary=retiree), sender=issuer
+        )
+
+    assert retiree.attempts() == 0 and retiree.armed() is True
+    assert retirement.ownerOf(1) == retiree.address
+    recorded = events(receipt, retirement, "RetirementRecorded")
+    assert [(e["beneficiary"], e["amounts"]) for e in recorded] == [(plain(retiree), [RETIRE])]
+    assert credit.balanceOf(other_holder, arena.held) == 0
+    if entry == "issueAndRetire":
+        assert credit.balanceOf(retiree, arena.held) == 500
+        assert credit.totalRetired(arena.small) == credit.totalIssued(arena.small) == RETIRE
+    else:
+        assert credit.balanceOf(retiree, arena.held) == 500 - RETIRE
+        assert credit.totalRetired(arena.held) == RETIRE
+        assert recorded[0]["retiringAccount"] == plain(retiree)
+
+
+def test_retirement__armed_erc1155_only_receiver_as_beneficiary__certificate_minted(
+    credit, retirement, holder, other_holder, arena
+):
+    # ReentrantReceiver has no ERC-721 hook: a safe mint would revert (ERC721InvalidReceiver); `_mint` does not.
+    attacker = arena.attacker
+    attacker.arm(
+        credit, credit.safeTransferFrom.encode_input(attacker, other_holder, arena.held, 1, b""), sender=holder
+    )
+
+    retirement.retire([arena.held], [RETIRE], retirement_input(beneficiary=attacker), sender=holder)
+
+    assert retirement.ownerOf(1) == attacker.address
+    assert attacker.attempts() == 0
+
+
+def reentrant_retirement(retirement, arena: Arena, inner: str) -> bytes:
+    """The attacker's call from inside its hook: retire what is arriving, or issue-and-retire (it is an
+    authorised issuer of the arena's project)."""
+    if inner == "retire":
+        return retirement.retire.encode_input([arena.held], [INCOMING], retirement_input())
+    return retirement.issueAndRetire.encode_input(arena.small, INCOMING, order_ref(20), retirement_input())
+
+
+@pytest.mark.parametrize("inner", ["retire", "issueAndRetire"])
+@pytest.mark.parametrize("how", CREDIT_MOVES)
+def test_incoming_hook__retires_from_inside__transfer_allowed_issuance_guarded_books_balance(
+    credit, retirement, issuer, holder, other_holder, accounts, arena, how, inner
+):
+    attacker = arena.attacker
+    retired_id = arena.held if inner == "retire" else arena.small
+    retired_before = credit.totalRetired(retired_id)
+    attacker.arm(retirement, reentrant_retirement(retirement, arena, inner), sender=other_holder)
+
+    send_to_attacker(credit, how, issuer, holder, arena, arena.held)
+
+    assert attacker.attempts() == 1
+    if how == "issue":
+        # Inside `issue` the token's guard is held, and every retirement path goes through the token.
+        assert attacker.lastSucceeded() is False
+        assert decode_error(credit, attacker.lastRevertData()) == ("ReentrancyGuardReentrantCall", {})
+        assert credit.totalRetired(retired_id) == retired_before
+        assert retirement.certificateCount() == 0
+        assert credit.balanceOf(attacker, arena.held) == INCOMING
+    else:
+        assert attacker.lastSucceeded() is True
+        assert credit.totalRetired(retired_id) == retired_before + INCOMING
+        assert retirement.certificateCount() == 1
+        view = retirement.certificate(1)
+        assert (view.retiringAccount, view.totalAmount, view.firstId) == (attacker.address, INCOMING, retired_id)
+        assert credit.balanceOf(attacker, arena.held) == (0 if inner == "retire" else INCOMING)
+    for token_id in (arena.held, arena.small):
+        assert books_balance(credit, token_id, [*accounts, attacker])
+
+
+@pytest.mark.parametrize("how", CREDIT_MOVES)
+def test_incoming_hook__calls_token_retire_directly__refused(
+    credit, issuer, holder, other_holder, accounts, arena, how
+):
+    attacker = arena.attacker
+    attacker.arm(credit, credit.retire.encode_input(attacker, [arena.held], [INCOMING]), sender=other_holder)
+
+    send_to_attacker(credit, how, issuer, holder, arena, arena.held)
+
+    assert attacker.attempts() == 1 and attacker.lastSucceeded() is False
+    assert decode_error(credit, attacker.lastRevertData()) == (
+        "CreditCallerNotRetirement",
+        dict(caller=attacker.address.lower()),
+    )
+    assert credit.balanceOf(attacker, arena.held) == INCOMING
+    assert credit.totalRetired(arena.held) == 0
+    assert books_balance(credit, arena.held, [*accounts, attacker])

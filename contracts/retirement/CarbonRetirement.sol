@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Base64} from "@openzeppelin/contracts/utils/Base64.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+
+import {ICarbonRetirement} from "../interfaces/ICarbonRetirement.sol";
+import {ICarbonCredit} from "../interfaces/ICarbonCredit.sol";
+import {IERC5192} from "../interfaces/IERC5192.sol";
+import {CreditIds} from "../libraries/CreditIds.sol";
+
+/// @title CarbonRetirement
+/// @notice Retires Tonne credits and mints one locked certificate per retirement.
+/// @dev Invariants:
+/// - per id, the amounts of all certificates sum to the token's `totalRetired(id)` (issueAndRetire included);
+/// - a certificate never moves and can never be approved: every transfer and approval path reverts;
+/// - a non-zero retirement reference maps to at most one certificate, ever.
+/// Gas: a certificate costs two packed slots (plus ERC-721 ownership), whatever its text; no loop runs over
+/// stored data, so the 10,000th retirement costs what the first does.
+contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlDefaultAdminRules, ReentrancyGuardTransient {
+    using Strings for uint256;
+    using Strings for address;
+
+    /// @notice The most ids one certificate lists.
+    uint256 public constant MAX_IDS_PER_CERTIFICATE = 100;
+
+    struct Certificate {
+        // slot 0
+        uint96 firstId; // projectId << 32 | batchNumber: a project never has more than 2^32 - 1 batches
+        uint64 totalAmount;
+        uint40 timestamp;
+        uint16 idCount;
+        Purpose purpose;
+        bytes2 country;
+        // slot 1
+        address retiringAccount;
+        uint40 periodStart;
+        uint40 periodEnd;
+    }
+
+    ICarbonCredit private immutable _credit;
+    address private _compliance;
+    uint256 private _count;
+    mapping(uint256 certificateId => Certificate) private _certificates;
+    mapping(bytes32 retirementRef => uint256 certificateId) private _certificateOfRef;
+
+    /// @param credit The credit token; its admin must `bindRetirement` this contract.
+    /// @param adminDelay Seconds the two-step admin transfer waits.
+    /// @param admin The DEFAULT_ADMIN_ROLE holder (binds the compliance module).
+    constructor(address credit, uint48 adminDelay, address admin)
+        ERC721("Tonne Retirement Certificate", "TONNE-RC")
+        AccessControlDefaultAdminRules(adminDelay, admin)
+    {
+        _credit = ICarbonCredit(credit);
+    }
+
+    // ------------------------------------------------------------------ retire
+
+    /// @inheritdoc ICarbonRetirement
+    function retire(uint256[] calldata ids, uint256[] calldata amounts, RetirementInput calldata input)
+        external
+        nonReentrant
+        returns (uint256)
+    {
+        _credit.retire(msg.sender, ids, amounts);
+        return _certify(msg.sender, ids, amounts, input, Purpose.Voluntary);
+    }
+
+    /// @inheritdoc ICarbonRetirement
+    function retireFrom(
+        address holder,
+        uint256[] calldata ids,
+        uint256[] calldata amounts,
+        RetirementInput calldata input
+    ) external nonReentrant returns (uint256) {
+        if (holder != msg.sender && !IERC1155(address(_credit)).isApprovedForAll(holder, msg.sender)) {
+            revert RetirementOperatorNotApproved(holder, msg.sender);
+        }
+        _credit.retire(holder, ids, amounts);
+        return _certify(holder, ids, amounts, input, Purpose.Voluntary);
+    }
+
+    /// @inheritdoc ICarbonRetirement
+    function issueAndRetire(uint256 id, uint256 amount, bytes32 orderRef, RetirementInput calldata input)
+        external
+        nonReentrant
+        returns (uint256)
+    {
+        _credit.issueRetired(msg.sender, id, amount, orderRef);
+        uint256[] memory ids = new uint256[](1);
+        uint256[] memory amounts = new uint256[](1);
+        ids[0] = id;
+        amounts[0] = amount;
+        return _certify(msg.sender, ids, amounts, input, Purpose.Voluntary);
+    }
+
+    /// @inheritdoc ICarbonRetirement
+    function retireForCompliance(
+        address entity,
+        uint256[] calldata ids,
+        uint256[] calldata amounts,
+        RetirementInput calldata input
+    ) external nonReentrant returns (uint256) {
+        if (msg.sender != _compliance) revert RetirementCallerNotCompliance(msg.sender);
+        _credit.retire(entity, ids, amounts);
+        return _certify(entity, ids, amounts, input, Purpose.Compliance);
+    }
+
+    /// @inheritdoc ICarbonRetirement
+    function bindCompliance(address compliance) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_compliance != address(0) || compliance == address(0)) {
+            revert RetirementComplianceAlreadyBound(_compliance);
+        }
+        _compliance = compliance;
+        emit ComplianceBound(compliance);
+    }
+
+    // ------------------------------------------------------------------ certificates are locked
+
+    /// @inheritdoc IERC5192
+    function locked(uint256 certificateId) external view returns (bool) {
+        _requireOwned(certificateId);
+        return true;
+    }
+
+    /// @notice Always reverts: certificates cannot be approved.
+    /// @dev Not `pure`, so that wallets and libraries send it as a transaction and see the revert, instead of
+    /// running it as a read-only call that silently does nothing.
+    function approve(address, uint256 certificateId) public override {
+        revert CertificateNonTransferable(certificateId);
+    }
+
+    /// @notice Always reverts: certificates cannot be approved.
+    function setApprovalForAll(address, bool) public override {
+        revert CertificateNonTransferable(0);
+    }
+
+    /// @dev Only minting passes: every transfer path (transferFrom, both safeTransferFrom) ends here and reverts.
+    function _update(address to, uint256 certificateId, address auth) internal override returns (address from) {
+        from = _ownerOf(certificateId);
+        if (from != address(0)) revert CertificateNonTransferable(certificateId);
+        return super._update(to, certificateId, auth);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc ICarbonRetirement
+    function certificate(uint256 certificateId) public view returns (CertificateView memory v) {
+        Certificate storage c = _certificates[certificateId];
+        if (c.timestamp == 0) revert CertificateUnknown(certificateId);
+        v.beneficiary = _ownerOf(certificateId);
+        v.retiringAccount = c.retiringAccount;
+        v.firstId = CreditIds.encode(uint64(c.firstId >> 32), uint64(uint32(c.firstId)));
+        v.totalAmount = c.totalAmount;
+        v.idCount = c.idCount;
+        v.purpose = c.purpose;
+        v.timestamp = c.timestamp;
+        v.periodStart = c.periodStart;
+        v.periodEnd = c.periodEnd;
+        v.country = c.country;
+    }
+
+    /// @inheritdoc ICarbonRetirement
+    function certificateCount() external view returns (uint256) {
+        return _count;
+    }
+
+    /// @inheritdoc ICarbonRetirement
+    function certificateOfReference(bytes32 retirementRef) external view returns (uint256) {
+        return _certificateOfRef[retirementRef];
+    }
+
+    /// @inheritdoc ICarbonRetirement
+    function creditToken() external view returns (address) {
+        return address(_credit);
+    }
+
+    /// @notice On-chain metadata: JSON with every stored field and an SVG rendering, as a data URI.
+    /// @dev The texts (beneficiary name, reason, full jurisdiction) and the ids beyond the first are not stored,
+    /// to keep a retirement within 150k gas: they are in the `RetirementRecorded` event (docs/retirement.md).
+    function tokenURI(uint256 certificateId) public view override returns (string memory) {
+        CertificateView memory c = certificate(certificateId);
+        string memory tonnes = _tonnes(c.totalAmount);
+        string memory json = string.concat(
+            '{"name":"Tonne retirement certificate #',
+            certificateId.toString(),
+            '","description":"',
+            tonnes,
+            " t CO2e retired for good. Beneficiary name, reason, jurisdiction and every id and amount: the",
+            ' RetirementRecorded event of this certificate.","image":"data:image/svg+xml;base64,',
+            Base64.encode(bytes(_svg(certificateId, c, tonnes))),
+            '",',
+            _jsonFields(c, tonnes),
+            "}"
+        );
+        return string.concat("data:application/json;base64,", Base64.encode(bytes(json)));
+    }
+
+    /// @inheritdoc ERC721
+    function supportsInterface(bytes4 interfaceId)
+        public
+        view
+        override(ERC721, AccessControlDefaultAdminRules)
+        returns (bool)
+    {
+        return interfaceId == type(IERC5192).interfaceId || interfaceId == type(ICarbonRetirement).interfaceId
+            || super.supportsInterface(interfaceId);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _certify(
+        address retiringAccount,
+        uint256[] memory ids,
+        uint256[] memory amounts,
+        RetirementInput calldata input,
+        Purpose purpose
+    ) private returns (uint256 certificateId) {
+        bytes2 country = _validate(input);
+        uint256 n = ids.length;
+        if (n > MAX_IDS_PER_CERTIFICATE) revert RetirementTooManyIds(n, MAX_IDS_PER_CERTIFICATE);
+        uint256 total;
+        for (uint256 i; i < n; ++i) {
+            total += amounts[i];
+        }
+        // Cannot overflow: one more certificate per transaction.
+        unchecked {
+            certificateId = ++_count;
+        }
+        if (input.retirementRef != bytes32(0)) {
+            uint256 usedBy = _certificateOfRef[input.retirementRef];
+            if (usedBy != 0) revert RetirementReferenceUsed(input.retirementRef, usedBy);
+            _certificateOfRef[input.retirementRef] = certificateId;
+        }
+        Certificate storage c = _certificates[certificateId];
+        // Cannot truncate: the registry numbers a project's batches with a uint32; units fit in 64 bits.
+        c.firstId = uint96((uint256(CreditIds.projectOf(ids[0])) << 32) | CreditIds.batchNumberOf(ids[0]));
+        c.totalAmount = uint64(total);
+        c.timestamp = uint40(block.timestamp);
+        c.idCount = uint16(n);
+        c.purpose = purpose;
+        c.retiringAccount = retiringAccount;
+        c.periodStart = input.periodStart;
+        c.periodEnd = input.periodEnd;
+        c.country = country;
+
+        address beneficiary = input.beneficiary == address(0) ? retiringAccount : input.beneficiary;
+        // _mint, not _safeMint: a certificate cannot be refused, and no receiver hook runs during a retirement.
+        _mint(beneficiary, certificateId);
+        emit Locked(certificateId);
+        emit RetirementRecorded(
+            certificateId,
+            beneficiary,
+            retiringAccount,
+            ids,
+            amounts,
+            input.beneficiaryName,
+            input.reason,
+            input.jurisdiction,
+            input.periodStart,
+            input.periodEnd,
+            purpose,
+            input.retirementRef
+        );
+    }
+
+    function _validate(RetirementInput calldata input) private pure returns (bytes2 country) {
+        if (bytes(input.beneficiaryName).length == 0) revert RetirementEmptyField("beneficiaryName");
+        if (bytes(input.reason).length == 0) revert RetirementEmptyField("reason");
+        if (input.periodEnd < input.periodStart) revert RetirementInvalidPeriod(input.periodStart, input.periodEnd);
+        bytes calldata j = bytes(input.jurisdiction);
+        // ISO 3166-1 alpha-2 "DE", or ISO 3166-2 "US-CA": two letters, then '-' and 1 to 3 letters or digits.
+        bool ok = (j.length == 2 || (j.length >= 4 && j.length <= 6 && j[2] == "-")) && _isUpper(j[0])
+            && _isUpper(j[1]);
+        for (uint256 i = 3; ok && i < j.length; ++i) {
+            ok = _isUpper(j[i]) || (j[i] >= "0" && j[i] <= "9");
+        }
+        if (!ok) revert RetirementInvalidJurisdiction(input.jurisdiction);
+        country = bytes2(abi.encodePacked(j[0], j[1]));
+    }
+
+    function _isUpper(bytes1 c) private pure returns (bool) {
+        return c >= "A" && c <= "Z";
+    }
+
+    function _jsonFields(CertificateView memory c, string memory tonnes) private pure returns (string memory) {
+        return string.concat(
+            '"beneficiary":"',
+            c.beneficiary.toHexString(),
+            '","retiring_account":"',
+            c.retiringAccount.toHexString(),
+            '","first_id":"',
+            c.firstId.toString(),
+            '","id_count":',
+            uint256(c.idCount).toString(),
+            ',"amount_units":"',
+            c.totalAmount.toString(),
+            '","amount_tonnes":"',
+            tonnes,
+            '","purpose":"',
+            c.purpose == Purpose.Compliance ? "compliance" : "voluntary",
+            '","country":"',
+            string(abi.encodePacked(c.country)),
+            '","period_start":',
+            uint256(c.periodStart).toString(),
+            ',"period_end":',
+            uint256(c.periodEnd).toString(),
+            ',"timestamp":',
+            uint256(c.timestamp).toString()
+        );
+    }
+
+    function _svg(uint256 certificateId, CertificateView memory c, string memory tonnes)
+        private
+        pure
+        returns (string memory)
+    {
+        return string.concat(
+            '<svg xmlns="http://www.w3.org/2000/svg" width="600" height="340" viewBox="0 0 600 340">',
+            '<rect width="600" height="340" rx="18" fill="#f4f8f1" stroke="#2f6b3a" stroke-width="6"/>',
+            '<text x="300" y="58" font-family="Georgia,serif" font-size="26" text-anchor="middle" fill="#1f4727">',
+            "Retirement certificate #",
+            certificateId.toString(),
+            '</text><text x="300" y="130" font-family="Georgia,serif" font-size="44" text-anchor="middle"',
+            ' fill="#1f4727">',
+            tonnes,
+            ' t CO2e</text><text x="300" y="168" font-family="sans-serif" font-size="15" text-anchor="middle"',
+            ' fill="#333">retired for good in ',
+            string(abi.encodePacked(c.country)),
+            c.purpose == Purpose.Compliance ? " (compliance)" : "",
+            '</text><text x="40" y="230" font-family="monospace" font-size="12" fill="#333">beneficiary ',
+            c.beneficiary.toHexString(),
+            '</text><text x="40" y="252" font-family="monospace" font-size="12" fill="#333">retired by  ',
+            c.retiringAccount.toHexString(),
+            '</text><text x="40" y="274" font-family="monospace" font-size="12" fill="#333">first id    ',
+            c.firstId.toString(),
+            '</text><text x="40" y="296" font-family="monospace" font-size="12" fill="#333">unix time   ',
+            uint256(c.timestamp).toString(),
+            "</text></svg>"
+        );
+    }
+
+    /// @dev Units (kg) as tonnes with up to three decimals: 1500 -> "1.5".
+    function _tonnes(uint256 units) private pure returns (string memory text) {
+        text = (units / CreditIds.UNITS_PER_TONNE).toString();
+        uint256 kg = units % CreditIds.UNITS_PER_TONNE;
+        if (kg == 0) return text;
+        bytes memory frac = bytes((kg + 1000).toString()); // "1xyz": keeps the leading zeros of xyz
+        uint256 len = 4;
+        while (frac[len - 1] == "0") --len;
+        bytes memory trimmed = new bytes(len - 1);
+        for (uint256 i = 1; i < len; ++i) {
+            trimmed[i - 1] = frac[i];
+        }
+        return string.concat(text, ".", string(trimmed));
+    }
+}
