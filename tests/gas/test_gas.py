@@ -10,18 +10,18 @@ from tonne.gasbench import TARGETS, _register, measure_gas
 from tonne.suite import deploy_suite
 
 PINNED = {
-    "transfer open fresh": 60_244,
-    "transfer open warm": 43_144,
-    "transfer permissioned fresh": 64_880,
-    "transfer permissioned warm": 47_780,
-    "issue new id": 70_154,
-    "issue existing id": 53_042,
-    "issue new id with order ref": 92_991,
-    "batch transfer 10 ids open": 323_767,
-    "register project": 364_084,
-    "add batch (first of project)": 151_477,
-    "add batch (append)": 156_751,
-    "verify batch": 68_435,
+    "transfer open fresh": 60_495,
+    "transfer open warm": 43_395,
+    "transfer permissioned fresh": 65_254,
+    "transfer permissioned warm": 48_154,
+    "issue new id": 70_471,
+    "issue existing id": 53_359,
+    "issue new id with order ref": 93_331,
+    "batch transfer 10 ids open": 323_966,
+    "register project": 364_114,
+    "add batch (first of project)": 151_499,
+    "add batch (append)": 156_773,
+    "verify batch": 68_545,
 }
 TOLERANCE = 0.02
 
