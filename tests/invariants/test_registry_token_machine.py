@@ -1,14 +1,19 @@
-"""Stateful property test of CarbonRegistry and CarbonCredit together, against a Python model.
+"""Stateful property test of CarbonRegistry, CarbonCredit and CarbonRetirement together, against a Python model.
 
 Hypothesis drives random sequences of registrar, verifier, issuer and holder actions on the real contracts
-(Anvil) and keeps a model alongside. Each action's outcome (success, or the exact custom error) is predicted
-by the model first; after every step the invariants compare the whole chain state of the machine's projects
-with the model:
+(Anvil) and keeps a model alongside: registrations, batches, issuance, transfers, retirements (by the holder, by
+an operator, issue-and-retire) and the registrar's cancellations. Each action's outcome (success, or the exact
+custom error) is predicted by the model first; after every step the invariants compare the whole chain state of
+the machine's projects with the model:
 
 - each project's serial-sorted batch list is strictly increasing, disjoint, and holds exactly its batches;
 - per id: totalIssued <= issuanceCap, and the cap is quantity * 1000 once verified, 0 before;
 - per id: the sum of the holders' balances == totalSupply == the model's supply;
-- every (holder, id) balance, project status, restriction flag and used order reference agrees.
+- every (holder, id) balance, project status, restriction flag and used order reference agrees;
+- per id: totalIssued == totalSupply + totalRetired + totalCancelled, each equal to the model's, and the
+  booked shortfall equals the model's;
+- per id: the certificates' amounts (from their RetirementRecorded events) sum to totalRetired, and each
+  certificate's stored view (first id, id count, total, owner) agrees with its event and the model.
 
 Runs are deterministic (``derandomize=True``). For a deeper local run, pick the ``tonne-deep`` profile:
 ``TONNE_HYPOTHESIS_PROFILE=tonne-deep ape test tests/invariants``.
@@ -69,6 +74,9 @@ MAX_RANGE_LENGTH = 40
 MAX_BATCHES_PER_PROJECT = 6
 PERIOD = (1609459200, 1640995199)
 ZERO_REF = b"\x00" * 32
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+# At most this many ids in one retirement, so that the sequences stay quick.
+MAX_RETIRE_IDS = 4
 # Planted faults that belong to an id rather than to an amount or a reference.
 ID_FAULTS = ("restricted", "unauthorised")
 
@@ -136,12 +144,31 @@ class ProjectModel:
 
 
 @dataclass
+class CertificateModel:
+    """A certificate as the machine saw it minted: its ids and amounts come from its RetirementRecorded event
+    (chain data); `owner` is who the model says must hold it."""
+
+    certificate_id: int
+    owner: str
+    ids: list[int]
+    amounts: list[int]
+
+
+@dataclass
 class Model:
     projects: dict[int, ProjectModel] = field(default_factory=dict)
     balances: dict[tuple[str, int], int] = field(default_factory=dict)  # (holder, id) -> units
-    issued: dict[int, int] = field(default_factory=dict)  # id -> units issued (= supply: no burns here)
+    issued: dict[int, int] = field(default_factory=dict)  # id -> units issued
+    retired: dict[int, int] = field(default_factory=dict)  # id -> units retired
+    cancelled: dict[int, int] = field(default_factory=dict)  # id -> units cancelled by the registrar
+    shortfall: dict[int, int] = field(default_factory=dict)  # id -> reversal units not recovered on-chain
     used_refs: set[bytes] = field(default_factory=set)
     references: set[str] = field(default_factory=set)
+    retirement_refs: set[bytes] = field(default_factory=set)
+    certificates: list[CertificateModel] = field(default_factory=list)
+
+    def supply(self, token_id: int) -> int:
+        return self.issued.get(token_id, 0) - self.retired.get(token_id, 0) - self.cancelled.get(token_id, 0)
 
     def batches(self) -> list[BatchModel]:
         return [b for p in self.projects.values() for b in p.batches.values()]
@@ -201,6 +228,54 @@ class Model:
             self.balances[(sender, token_id)] = self.balance(sender, token_id) - amount
             self.balances[(to, token_id)] = self.balance(to, token_id) + amount
 
+    def retire_error(self, holder: str, items: list[tuple[int, int]], ref: bytes) -> str | None:
+        """The error a retirement must revert with: zero amounts (checked for every id first), then the burn's
+        checks (as a transfer's), then a replayed retirement reference."""
+        if any(amount == 0 for _, amount in items):
+            return "CreditZeroAmount"
+        return self.transfer_error(holder, ZERO_ADDRESS, items) or self._retirement_ref_error(ref)
+
+    def issue_and_retire_error(self, token_id: int, amount: int, order_ref: bytes, ref: bytes) -> str | None:
+        """issueRetired checks the issuer and the restriction before the issuance itself (no mint runs)."""
+        p = self.projects[project_of(token_id)]
+        if not p.issuer_authorized:
+            return "RegistryIssuerNotAuthorized"
+        if p.restricted:
+            return "CreditProjectRestricted"
+        return self.issue_error([(token_id, ZERO_ADDRESS, amount, order_ref)]) or self._retirement_ref_error(ref)
+
+    def _retirement_ref_error(self, ref: bytes) -> str | None:
+        return "RetirementReferenceUsed" if ref != ZERO_REF and ref in self.retirement_refs else None
+
+    def apply_retire(self, holder: str, items: list[tuple[int, int]], ref: bytes) -> None:
+        for token_id, amount in items:
+            self.balances[(holder, token_id)] = self.balance(holder, token_id) - amount
+            self.retired[token_id] = self.retired.get(token_id, 0) + amount
+        if ref != ZERO_REF:
+            self.retirement_refs.add(ref)
+
+    def cancel_error(self, token_id: int, items: list[tuple[str, int]], reversal: int) -> str | None:
+        """cancel: zero amounts and balances holder by holder (the burn bypasses pause, freezes and
+        restrictions), then the reversal against what was cancelled."""
+        left = dict(self.balances)
+        for holder, amount in items:
+            if amount == 0:
+                return "CreditZeroAmount"
+            if left.get((holder, token_id), 0) < amount:
+                return "ERC1155InsufficientBalance"
+            left[(holder, token_id)] = left.get((holder, token_id), 0) - amount
+        cancelled = sum(amount for _, amount in items)
+        if reversal < cancelled:
+            return "CreditReversalBelowCancelled"
+        return "CreditZeroAmount" if reversal == 0 else None
+
+    def apply_cancel(self, token_id: int, items: list[tuple[str, int]], reversal: int) -> None:
+        for holder, amount in items:
+            self.balances[(holder, token_id)] = self.balance(holder, token_id) - amount
+        cancelled = sum(amount for _, amount in items)
+        self.cancelled[token_id] = self.cancelled.get(token_id, 0) + cancelled
+        self.shortfall[token_id] = self.shortfall.get(token_id, 0) + reversal - cancelled
+
 
 # ---------------------------------------------------------------------------------------------- machine
 
@@ -246,6 +321,7 @@ def _named(function_abi: dict[str, Any], value: Any) -> Any:
 class Env:
     registry: Any
     credit: Any
+    retirement: Any
     registrar: Any
     verifier: Any
     issuer: Any
@@ -284,14 +360,16 @@ class RegistryTokenMachine(RuleBasedStateMachine):
         super().__init__()
         self.env = env
         self.snapshot = env.chain.snapshot()
-        self.reads = BatchedReads(env.chain.provider.web3, env.registry, env.credit)
+        self.reads = BatchedReads(env.chain.provider.web3, env.registry, env.credit, env.retirement)
         self.model = Model()
         self.base_project_count = env.registry.projectCount()
+        self.base_certificate_count = env.retirement.certificateCount()
         self.holders = [h.address for h in env.holders]
         self.holder_accounts = {h.address: h for h in env.holders}
         self.next_reference = 0
         self.next_order_ref = 0
         self.tried_refs: set[bytes] = set()
+        self.next_retirement_ref = 0
 
     def teardown(self) -> None:
         self.env.chain.restore(self.snapshot)
@@ -377,7 +455,10 @@ class RegistryTokenMachine(RuleBasedStateMachine):
         pending = dict(self.model.issued)
         for i in range(count):
             kind = fault if i == faulty else ""
-            b = self._draw_id(data, pools.get(kind, pools[""]), f"order {i} id")
+            pool = pools.get(kind, pools[""])
+            if not kind:  # valid orders on ids with something left to issue, where there are such ids
+                pool = [b for b in pool if b.cap > pending.get(b.token_id, 0)] or pool
+            b = self._draw_id(data, pool, f"order {i} id")
             to = data.draw(st.sampled_from(self.holders), label=f"order {i} to")
             available = b.cap - pending.get(b.token_id, 0)
             if kind == "zero":
@@ -544,19 +625,21 @@ class RegistryTokenMachine(RuleBasedStateMachine):
                 orders.append((b.token_id, h, self._amount(data, b.cap // 4, f"amount {i}"), ZERO_REF))
         self._issue(orders, many=True, label="issueMany (start)")
         self._set_status(projects[2], Status.SUSPENDED)
+        # The first holder lets the second retire for it; every other (holder, operator) pair is unapproved.
+        self.env.credit.setApprovalForAll(self.holders[1], True, sender=self.env.holders[0])
 
     @rule(data=st.data())
     def act(self, data: st.DataObject) -> None:
         """One action of one role, drawn with fixed weights. All actions share this one rule on purpose:
         Hypothesis turns whole rules off at random for each sequence ("swarm testing"), and with one rule per
         action most sequences ended up flipping statuses while few issued or overlapped anything."""
-        actors = ["registrar"] * 3 + ["holder"] * 3
+        actors = ["registrar"] * 3 + ["holder"] * 3 + ["retiree"] * 2
         if any(self._issuable(b) for b in self.model.batches()):
-            actors += ["issuer"] * 2
+            actors += ["issuer"] * 3
         if any(not b.verified for b in self.model.batches()):
             actors += ["verifier"] * 2
         actor = data.draw(st.sampled_from(actors), label="actor")
-        if actor == "holder" and not self._movable_holders():
+        if actor in ("holder", "retiree") and not self._movable_holders():
             actor = "registrar"
         self.env.outcomes[f"(steps of the {actor})"] += 1
         {
@@ -564,11 +647,12 @@ class RegistryTokenMachine(RuleBasedStateMachine):
             "verifier": self._verifier_verifies,
             "issuer": self._issuer_issues,
             "holder": self._holder_transfers,
+            "retiree": self._holder_retires,
         }[actor](data)
 
     def _registrar_acts(self, data: st.DataObject) -> None:
         # Weighted: adding batches (and so the overlap checks) is what this machine is most about.
-        actions = ["add batch"] * 3 + ["set project status"] * 2 + ["set issuer", "register project"]
+        actions = ["add batch"] * 3 + ["set project status"] * 2 + ["set issuer", "register project"] + ["cancel"] * 2
         action = data.draw(st.sampled_from(actions), label="registrar action")
         live = sum(p.status != Status.TERMINATED for p in self.model.projects.values())
         if action == "register project" and len(self.model.projects) < MAX_PROJECTS and live < MAX_LIVE_PROJECTS:
@@ -579,6 +663,8 @@ class RegistryTokenMachine(RuleBasedStateMachine):
             self._registrar_sets_status(data)
         elif action == "set issuer":
             self._registrar_sets_issuer(data)
+        elif action == "cancel":
+            self._registrar_cancels(data)
         else:
             self._registrar_adds_batch(data)
 
@@ -624,6 +710,47 @@ class RegistryTokenMachine(RuleBasedStateMachine):
         )
         p.issuer_authorized = authorized
 
+    def _registrar_cancels(self, data: st.DataObject) -> None:
+        """cancelCredits of one id: from zero to three holders (repeats allowed) and a reversal that equals what
+        is cancelled, or exceeds it (a shortfall), or one planted fault: an amount above a balance, a zero
+        amount, or a reversal below what is cancelled. Mostly on an id that holders hold."""
+        held = [b for b in self.model.batches() if any(self.model.balance(h, b.token_id) for h in self.holders)]
+        b = self._draw_id(data, held if data.draw(st.sampled_from([True] * 3 + [False]), label="held") else [], "id")
+        count = data.draw(st.integers(0, 3), label="holders")
+        kinds = ["excess", "excess", "zero", "reversal below"] if count else ["zero reversal"]
+        faulty, fault = self._draw_fault(data, max(count, 1), kinds)
+        left = {h: self.model.balance(h, b.token_id) for h in self.holders}
+        items: list[tuple[str, int]] = []
+        for i in range(count):
+            kind = fault if i == faulty else ""
+            with_credits = [h for h in self.holders if left[h] > 0]
+            h = data.draw(st.sampled_from(with_credits or self.holders), label=f"holder {i}")
+            if kind == "excess":
+                amount = self._excess(data, left[h], f"amount {i}")
+            elif kind == "zero" or left[h] == 0:
+                amount = 0
+            else:
+                amount = self._amount(data, left[h], f"amount {i}")
+            left[h] -= amount
+            items.append((h, amount))
+        cancelled = sum(amount for _, amount in items)
+        if fault == "reversal below" and cancelled > 0:
+            reversal = data.draw(st.integers(0, cancelled - 1), label="reversal")
+        elif fault == "zero reversal":
+            reversal = 0
+        else:
+            extra = data.draw(st.sampled_from([0, 0, 1, UNITS_PER_TONNE, 7 * UNITS_PER_TONNE]), label="shortfall")
+            reversal = cancelled + extra
+        registry, registrar = self.env.registry, self.env.registrar
+
+        def send() -> Any:
+            holders, amounts = [h for h, _ in items], [a for _, a in items]
+            return registry.cancelCredits(b.token_id, holders, amounts, reversal, "reversal", sender=registrar)
+
+        label = "cancelCredits (shortfall)" if reversal > cancelled else "cancelCredits"
+        if self._send(label, self.model.cancel_error(b.token_id, items, reversal), send) is not None:
+            self.model.apply_cancel(b.token_id, items, reversal)
+
     def _registrar_adds_batch(self, data: st.DataObject) -> None:
         """A random range on a project, mostly an Approved one; with the hint the tooling would compute (2 in 5),
         any other hint (2 in 5: a batch before or after the right place, or a number of no stored batch), or an
@@ -658,14 +785,119 @@ class RegistryTokenMachine(RuleBasedStateMachine):
     # -------------------------------------------------------------------------------- issuer
 
     def _issuer_issues(self, data: st.DataObject) -> None:
-        """One order through `issue`, or one to four through `issueMany`. Only while some id can be issued
-        (see `act`), so that planted faults sit among valid orders."""
+        """One order through `issue`, or one to four through `issueMany`, or (one time in five) one through
+        `issueAndRetire`. Only while some id can be issued (see `act`), so that planted faults sit among valid
+        orders."""
+        if data.draw(st.sampled_from([False] * 4 + [True]), label="issueAndRetire"):
+            self._issuer_issues_and_retires(data)
+            return
         many = data.draw(st.booleans(), label="issueMany")
-        orders, fault = self._issue_orders(data, data.draw(st.integers(1, 4), label="orders") if many else 1)
+        orders, fault = self._issue_orders(data, data.draw(st.integers(2, 4), label="orders") if many else 1)
         label = "issueMany" if many else "issue"
         if fault in ID_FAULTS and len(orders) > 1:
             label += f" ({fault} id last)"
         self._issue(orders, many, label)
+
+    def _issuer_issues_and_retires(self, data: st.DataObject) -> None:
+        """issueAndRetire of one order (with the same planted faults as `issue`) for a random beneficiary."""
+        orders, _fault = self._issue_orders(data, 1)
+        token_id, _to, amount, order_ref = orders[0]
+        beneficiary, ref = self._retirement_input_parts(data)
+        expected = self.model.issue_and_retire_error(token_id, amount, order_ref, ref)
+        retirement, issuer = self.env.retirement, self.env.issuer
+
+        def send() -> Any:
+            return retirement.issueAndRetire(
+                token_id, amount, order_ref, self._retirement_input(beneficiary, ref), sender=issuer
+            )
+
+        receipt = self._send("issueAndRetire", expected, send)
+        if receipt is None:
+            return
+        self.model.issued[token_id] = self.model.issued.get(token_id, 0) + amount
+        if order_ref != ZERO_REF:
+            self.model.used_refs.add(order_ref)
+        self.model.retired[token_id] = self.model.retired.get(token_id, 0) + amount
+        if ref != ZERO_REF:
+            self.model.retirement_refs.add(ref)
+        self._record_certificate(receipt, beneficiary if beneficiary != ZERO_ADDRESS else issuer.address)
+
+    # -------------------------------------------------------------------------------- retirement
+
+    def _retirement_input_parts(self, data: st.DataObject) -> tuple[str, bytes]:
+        """A beneficiary (a holder, or none: the certificate then goes to the retiring account) and a retirement
+        reference: none, a fresh one, or (one time in six, once any was used) a replayed one."""
+        beneficiary = data.draw(st.sampled_from([*self.holders, ZERO_ADDRESS]), label="beneficiary")
+        kinds = ["none", "none", "fresh", "fresh", "fresh"] + (["replay"] if self.model.retirement_refs else [])
+        kind = data.draw(st.sampled_from(kinds), label="retirement reference")
+        if kind == "replay":
+            return beneficiary, data.draw(st.sampled_from(sorted(self.model.retirement_refs)), label="replayed")
+        if kind == "none":
+            return beneficiary, ZERO_REF
+        self.next_retirement_ref += 1
+        return beneficiary, (1 << 255 | self.next_retirement_ref).to_bytes(32, "big")
+
+    @staticmethod
+    def _retirement_input(beneficiary: str, ref: bytes) -> dict[str, Any]:
+        return {
+            "beneficiary": beneficiary,
+            "beneficiaryName": "Beneficiary",
+            "reason": "Scope 1 emissions",
+            "jurisdiction": "DE",
+            "periodStart": PERIOD[0],
+            "periodEnd": PERIOD[1],
+            "retirementRef": ref,
+        }
+
+    def _record_certificate(self, receipt: Any, owner: str) -> None:
+        """Keeps the minted certificate's ids and amounts as its RetirementRecorded event states them."""
+        (event,) = receipt.decode_logs(self.env.retirement.RetirementRecorded)
+        certificate_id = self.base_certificate_count + len(self.model.certificates) + 1
+        assert event.certificateId == certificate_id == receipt.return_value
+        self.model.certificates.append(
+            CertificateModel(certificate_id, owner, [int(i) for i in event.ids], [int(a) for a in event.amounts])
+        )
+
+    def _holder_retires(self, data: st.DataObject) -> None:
+        """A holder retires one id (`retire`) or two to four (repeats allowed), or an operator does so for it
+        (`retireFrom`: approved for the first holder only). Faults: an amount above the balance, an id of a
+        restricted project, a zero amount, a replayed retirement reference, an unapproved operator."""
+        by_operator = data.draw(st.sampled_from([False] * 3 + [True]), label="retireFrom")
+        approved_pair = by_operator and data.draw(st.booleans(), label="the approved operator")
+        movable = self._movable_holders()
+        holders = movable if data.draw(st.sampled_from([True] * 3 + [False]), label="owner") else self.holders
+        holder = self.holders[0] if approved_pair else data.draw(st.sampled_from(holders), label="holder")
+        count = data.draw(st.integers(1, MAX_RETIRE_IDS), label="ids")
+        items, fault = self._transfer_items(data, holder, count)
+        if not fault:
+            # Repeated ids may find the balance spent by an earlier item: drop those, keeping at least one item.
+            items = [item for item in items if item[1] > 0] or items[:1]
+            if data.draw(st.sampled_from([False] * 7 + [True]), label="zero amount"):
+                at = data.draw(st.integers(0, len(items) - 1), label="zero item")
+                items[at] = (items[at][0], 0)
+        count = len(items)
+        beneficiary, ref = self._retirement_input_parts(data)
+        caller = holder
+        if approved_pair:
+            caller = self.holders[1]
+        elif by_operator:
+            caller = data.draw(st.sampled_from([h for h in self.holders if h != holder]), label="operator")
+        approved = caller == holder or (holder, caller) == (self.holders[0], self.holders[1])
+        expected = "RetirementOperatorNotApproved" if not approved else self.model.retire_error(holder, items, ref)
+        retirement, account = self.env.retirement, self.holder_accounts[caller]
+        ids, amounts = [i for i, _ in items], [a for _, a in items]
+
+        def send() -> Any:
+            retirement_input = self._retirement_input(beneficiary, ref)
+            if by_operator:
+                return retirement.retireFrom(holder, ids, amounts, retirement_input, sender=account)
+            return retirement.retire(ids, amounts, retirement_input, sender=account)
+
+        label = ("retireFrom" if by_operator else "retire") + (" (several ids)" if count > 1 else "")
+        receipt = self._send(label, expected, send)
+        if receipt is not None:
+            self.model.apply_retire(holder, items, ref)
+            self._record_certificate(receipt, beneficiary if beneficiary != ZERO_ADDRESS else holder)
 
     # -------------------------------------------------------------------------------- holders
 
@@ -709,8 +941,12 @@ class RegistryTokenMachine(RuleBasedStateMachine):
         batches = self.model.batches()
         for b in batches:
             reads.add(("batch", b.token_id), env.registry, "batch", b.token_id)
-            for name in ("totalSupply", "totalIssued", "issuanceCap"):
+            for name in ("totalSupply", "totalIssued", "issuanceCap", "totalRetired", "totalCancelled", "shortfall"):
                 reads.add((name, b.token_id), env.credit, name, b.token_id)
+        reads.add("certificateCount", env.retirement, "certificateCount")
+        for c in self.model.certificates:
+            reads.add(("certificate", c.certificate_id), env.retirement, "certificate", c.certificate_id)
+            reads.add(("ownerOf", c.certificate_id), env.retirement, "ownerOf", c.certificate_id)
         pairs = [(h, b.token_id) for h in self.holders for b in batches]
         reads.add("balances", env.credit, "balanceOfBatch", [h for h, _ in pairs], [i for _, i in pairs])
         for ref in self.tried_refs:
@@ -720,6 +956,7 @@ class RegistryTokenMachine(RuleBasedStateMachine):
         self._check_projects(state)
         self._check_batch_lists(state)
         self._check_supply_and_balances(state, dict(zip(pairs, state["balances"], strict=True)))
+        self._check_certificates(state)
 
     def _check_projects(self, state: dict[Hashable, Any]) -> None:
         assert state["projectCount"] == self.base_project_count + len(self.model.projects)
@@ -766,10 +1003,41 @@ class RegistryTokenMachine(RuleBasedStateMachine):
             issued = state[("totalIssued", b.token_id)]
             cap = state[("issuanceCap", b.token_id)]
             holders_sum = sum(balances[(h, b.token_id)] for h in self.holders)
-            assert holders_sum == supply, f"{describe(b.token_id)}: balances sum to {holders_sum}, totalSupply {supply}"
-            assert supply == issued == self.model.issued.get(b.token_id, 0), f"{describe(b.token_id)}: supply {supply}"
+            retired, cancelled = state[("totalRetired", b.token_id)], state[("totalCancelled", b.token_id)]
+            name = describe(b.token_id)
+            assert holders_sum == supply, f"{name}: balances sum to {holders_sum}, totalSupply {supply}"
+            assert issued == supply + retired + cancelled, (
+                f"{name}: issued {issued} != circulating {supply} + retired {retired} + cancelled {cancelled}"
+            )
+            assert issued == self.model.issued.get(b.token_id, 0), f"{name}: issued {issued}"
+            assert supply == self.model.supply(b.token_id), f"{name}: supply {supply}"
+            assert retired == self.model.retired.get(b.token_id, 0), f"{name}: retired {retired}"
+            assert cancelled == self.model.cancelled.get(b.token_id, 0), f"{name}: cancelled {cancelled}"
+            shortfall = state[("shortfall", b.token_id)]
+            assert shortfall == self.model.shortfall.get(b.token_id, 0), f"{name}: shortfall {shortfall}"
             assert cap == b.cap, f"{describe(b.token_id)}: cap {cap}, expected {b.cap} (verified={b.verified})"
             assert issued <= cap, f"{describe(b.token_id)}: issued {issued} > cap {cap}"
+
+    def _check_certificates(self, state: dict[Hashable, Any]) -> None:
+        """Certificates' amounts per id (as their events state them) sum to what the token booked as retired;
+        each stored certificate agrees with its event and is held by the beneficiary (or retiring account)."""
+        certificates = self.model.certificates
+        assert state["certificateCount"] == self.base_certificate_count + len(certificates)
+        certified: Counter[int] = Counter()
+        for c in certificates:
+            for token_id, amount in zip(c.ids, c.amounts, strict=True):
+                certified[token_id] += amount
+            view = state[("certificate", c.certificate_id)]
+            assert (view.firstId, view.idCount, view.totalAmount) == (c.ids[0], len(c.ids), sum(c.amounts)), (
+                f"certificate {c.certificate_id}: stored {view} disagrees with its event {c}"
+            )
+            owner = state[("ownerOf", c.certificate_id)]
+            assert owner == view.beneficiary == c.owner, f"certificate {c.certificate_id}: owner {owner}"
+        for b in self.model.batches():
+            retired = state[("totalRetired", b.token_id)]
+            assert certified[b.token_id] == retired, (
+                f"{describe(b.token_id)}: certificates hold {certified[b.token_id]} units, token retired {retired}"
+            )
 
 
 # Outcomes that every CI run must reach at least once ("a | b": either), so that a change to the strategies
@@ -792,6 +1060,19 @@ REQUIRED_OUTCOMES = (
     "issueMany (restricted id last): CreditProjectRestricted",
     "issueMany (unauthorised id last): RegistryIssuerNotAuthorized",
     "set_project_status: ok",
+    "retire: ok",
+    "retire (several ids): ok",
+    "retire: ERC1155InsufficientBalance | retire (several ids): ERC1155InsufficientBalance",
+    "retire: CreditProjectRestricted | retire (several ids): CreditProjectRestricted",
+    "retire: CreditZeroAmount | retire (several ids): CreditZeroAmount",
+    "retire: RetirementReferenceUsed | retire (several ids): RetirementReferenceUsed",
+    "retireFrom: ok | retireFrom (several ids): ok",
+    "retireFrom: RetirementOperatorNotApproved | retireFrom (several ids): RetirementOperatorNotApproved",
+    "issueAndRetire: ok",
+    "cancelCredits: ok",
+    "cancelCredits (shortfall): ok",
+    "cancelCredits: ERC1155InsufficientBalance",
+    "cancelCredits: CreditReversalBelowCancelled",
 )
 
 
@@ -802,6 +1083,7 @@ def test_registry_and_token__random_sequences__keep_invariants(
     env = Env(
         registry=open_suite.registry,
         credit=open_suite.credit,
+        retirement=open_suite.retirement,
         registrar=registrar,
         verifier=verifier,
         issuer=issuer,
