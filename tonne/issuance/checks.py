@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tonne.chain.view import Call, ChainView, Reverted, hex_bytes
 from tonne.ids import describe, encode_id
-from tonne.issuance.chainview import Call, ChainView, Reverted, hex_bytes
 from tonne.issuance.errors import Problem
 from tonne.issuance.rows import HEADER, BatchRef, ProjectRef, Row
 from tonne.units import format_tonnes
