@@ -62,16 +62,18 @@ class Anvil:
         )
 
 
-def ape_command(script: str, *args: str, anvil: Anvil) -> list[str]:
-    """`ape run <script> ... --account TEST::0 --network <our anvil>`, as a user types it."""
-    return [str(ROOT / ".venv/bin/ape"), "run", script, *args, "--account", "TEST::0", "--network", anvil.url]
+def ape_command(script: str, *args: str, anvil: Anvil, account: str | None = "TEST::0") -> list[str]:
+    """`ape run <script> ... --account TEST::0 --network <our anvil>`, as a user types it (no --account for
+    read-only commands: ``account=None``)."""
+    signer = ["--account", account] if account else []
+    return [str(ROOT / ".venv/bin/ape"), "run", script, *args, *signer, "--network", anvil.url]
 
 
 def ape_run(
-    script: str, *args: str, anvil: Anvil, directory: Path, timeout: float = 180
+    script: str, *args: str, anvil: Anvil, directory: Path, timeout: float = 180, account: str | None = "TEST::0"
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ape_command(script, *args, anvil=anvil),
+        ape_command(script, *args, anvil=anvil, account=account),
         cwd=ROOT,
         env=script_env(directory),
         capture_output=True,
@@ -99,16 +101,20 @@ class Deployment:
     def start_block(self) -> int:
         return min(c["blockNumber"] for c in self.record["contracts"].values())
 
-    def run(self, script: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-        """Run a script against this deployment and wait for it."""
-        return ape_run(script, *args, anvil=self.anvil, directory=self.directory, timeout=timeout)
+    def run(
+        self, script: str, *args: str, timeout: float = 180, account: str | None = "TEST::0"
+    ) -> subprocess.CompletedProcess:
+        """Run a script against this deployment and wait for it (``account=None``: no --account option)."""
+        return ape_run(script, *args, anvil=self.anvil, directory=self.directory, timeout=timeout, account=account)
 
-    def start(self, script: str, *args: str, out: Path) -> tuple[subprocess.Popen, Path]:
+    def start(
+        self, script: str, *args: str, out: Path, account: str | None = "TEST::0"
+    ) -> tuple[subprocess.Popen, Path]:
         """Start a script in the background; stdout goes to ``out``, stderr to ``out`` with suffix ``.err``."""
         err = out.with_suffix(".err")
         with out.open("w") as stdout, err.open("w") as stderr:
             process = subprocess.Popen(
-                ape_command(script, *args, anvil=self.anvil),
+                ape_command(script, *args, anvil=self.anvil, account=account),
                 cwd=ROOT,
                 env=script_env(self.directory),
                 stdout=stdout,
