@@ -116,7 +116,7 @@ def render_svg(data: CertificateData) -> str:
     svg.text(
         center,
         y,
-        f"No. {data.certificate_id}  ·  {data.purpose} retirement  ·  {utc(data.timestamp)}",
+        f"No. {data.certificate_id} · {data.purpose} retirement · {utc(data.timestamp)}",
         size=15,
         fill=MUTED,
         anchor="middle",
@@ -176,9 +176,9 @@ def render_svg(data: CertificateData) -> str:
     y += 42
     svg.text(label_x, y, "ON-CHAIN RECORD", size=11, fill=MUTED, spacing=1.5, weight="bold")
     provenance = [
-        f"chain {data.chain_id}  ·  contract {data.retirement_contract}  ·  certificate({data.certificate_id})",
+        f"chain {data.chain_id} · contract {data.retirement_contract} · certificate({data.certificate_id})",
         f"transaction {data.tx_hash}",
-        f"block {data.block_number:,}  ·  {utc(data.timestamp)}  ·  retirement reference {_short_ref(data)}",
+        f"block {data.block_number:,} · {utc(data.timestamp)} · retirement reference {_short_ref(data)}",
     ]
     for text in provenance:
         y += 20

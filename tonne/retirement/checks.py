@@ -254,6 +254,8 @@ def _balance_problems(requests: Sequence[Request], state: ChainState, sender: st
             batch = state.batches.get(token_id)
             if batch is None or batch.project_id != state.project_ids.get(credit.project):
                 continue
+            if request.issue and not batch.verified:
+                continue  # reported as unverified; its cap is 0 until it is verified
             key = ("(issue)" if request.issue else request.holder_or(sender), token_id)
             needs.setdefault(key, []).append((request, credit.units))
     problems = []

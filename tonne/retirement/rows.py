@@ -254,6 +254,7 @@ def command_request(
             return None
 
     credits: list[Credit] = []
+    refs: list = []
     if ids and (project or batches):
         problems.append(Problem(COMMAND, None, "--id", "name credits by --id, or by --project and --batch, not both"))
     elif ids:
@@ -266,7 +267,6 @@ def command_request(
         refs = [(project_ref, field_value("--batch", parse_batch, b.strip())) for b in batches]
     else:
         problems.append(Problem(COMMAND, None, "--id", "name the credits: --id TOKEN_ID, or --project and --batch"))
-        refs = []
     if refs and len(amounts) != len(refs):
         problems.append(
             Problem(COMMAND, None, "--amount", f"{len(amounts)} amount(s) for {len(refs)} batch(es): give one each")

@@ -102,9 +102,9 @@ def execute(
     started: float | None = None,
 ) -> RetireSummary:
     """Send the plan's retirements in order, keeping up to ``window`` in flight (a sender without ``submit`` sends
-    one at a time). After the first failure nothing more is submitted; what is in flight is collected, then each
-    failed retirement is re-checked: if its reference was used meanwhile it is counted as raced, else the run stops
-    with ``RetirementError`` naming it (what landed stands; a re-run does the rest)."""
+    one at a time). After a failure nothing more is submitted until what is in flight is collected; then each
+    failed retirement is re-checked: if its reference was used meanwhile it is counted as raced and the run goes on,
+    else the run stops with ``RetirementError`` naming it (what landed stands; a re-run does the rest)."""
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")
     summary = RetireSummary(requests=len(plan.requests), already_done=len(plan.done), done=list(plan.done))
@@ -133,17 +133,17 @@ def execute(
                     record(retirement, sender.send(contracts.retirement, data))
             except SendFailed as exc:
                 failures.append((retirement, exc))
-        if not inflight:
-            if failures:
-                break
-            continue
-        retirement, tx_hash = inflight.popleft()
-        try:
-            record(retirement, sender.wait(tx_hash))
-        except SendFailed as exc:
-            failures.append((retirement, exc))
-    if failures:
-        _settle_failures(failures, summary, view, contracts, sender.address, pending_timeout, log, progress)
+        if inflight:
+            retirement, tx_hash = inflight.popleft()
+            try:
+                record(retirement, sender.wait(tx_hash))
+            except SendFailed as exc:
+                failures.append((retirement, exc))
+        if failures and not inflight:
+            # Everything sent so far is settled: a failure whose reference got used meanwhile was a lost race (go on);
+            # any other stops the run here.
+            _settle_failures(failures, summary, view, contracts, sender.address, pending_timeout, log, progress)
+            failures = []
     summary.elapsed = time.monotonic() - start
     return summary
 
