@@ -391,7 +391,7 @@ class ScriptedSender:
         self.in_flight_max = 0
         self._open: list[str] = []
 
-    def submit(self, to, data):
+    def submit(self, to, data, gas=None):
         _, _, inp = decode(["uint256[]", "uint256[]", INPUT], data[4:])
         ref = inp[6]
         if ref in self.fail_submit:

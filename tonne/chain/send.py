@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hexbytes import HexBytes
+
 from tonne.chain.errors import SendFailed
 
 
@@ -34,9 +36,10 @@ class Sender(Protocol):
 
 
 class PipelinedSender(Sender, Protocol):
-    """A sender that can also submit without waiting (tracking its own nonces) and wait for a submitted hash."""
+    """A sender that can also submit without waiting (tracking its own nonces) and wait for a submitted hash;
+    ``gas`` given, it is the transaction's gas limit (no estimate is made)."""
 
-    def submit(self, to: str, data: bytes) -> str: ...
+    def submit(self, to: str, data: bytes, gas: int | None = None) -> str: ...
 
     def wait(self, tx_hash: str) -> Sent: ...
 
@@ -47,7 +50,14 @@ class ApeSender:
     polls every 0.1 s and formats every log of a 200-order receipt, about half the run time).
 
     Nonces are tracked here, from the account's pending count, so that ``submit`` can be called again before the
-    previous transaction is mined; after a failed submission the count is read from the node again."""
+    previous transaction is mined; after a failed submission the count is read from the node again.
+
+    When the caller gives the gas limit, ape prepares one transaction in full (fees, chain id, type) and the next
+    ones copy it with their own nonce, data and gas, up to ``REFRESH_TXS`` transactions or ``REFRESH_SECONDS``:
+    ape's preparation (config models, fee queries) costs more than the rest of a send together."""
+
+    REFRESH_TXS = 32
+    REFRESH_SECONDS = 12.0
 
     def __init__(self, account: Any, provider: Any, *, timeout: float | None = None) -> None:
         self.account = account
@@ -55,21 +65,41 @@ class ApeSender:
         self.address = str(account.address)
         self.timeout = timeout if timeout is not None else float(provider.network.transaction_acceptance_timeout)
         self._nonce: int | None = None
+        self._template: Any = None
+        self._template_uses = 0
+        self._template_at = 0.0
 
-    def submit(self, to: str, data: bytes) -> str:
+    def _prepared(self, to: str, data: bytes, gas: int | None) -> Any:
+        fresh = (
+            gas is None
+            or self._template is None
+            or self._template_uses >= self.REFRESH_TXS
+            or time.monotonic() - self._template_at > self.REFRESH_SECONDS
+        )
+        if not fresh:
+            self._template_uses += 1
+            return self._template.model_copy(
+                update={"nonce": self._nonce, "data": HexBytes(data), "receiver": to, "gas_limit": gas}
+            )
+        fields: dict[str, Any] = {"receiver": to, "data": data, "sender": self.address, "nonce": self._nonce}
+        if gas is not None:
+            fields["gas_limit"] = gas
+        txn = self.account.prepare_transaction(self.provider.network.ecosystem.create_transaction(**fields))
+        if gas is not None:
+            self._template, self._template_uses, self._template_at = txn, 1, time.monotonic()
+        return txn
+
+    def submit(self, to: str, data: bytes, gas: int | None = None) -> str:
         try:
             if self._nonce is None:
                 self._nonce = int(self.provider.web3.eth.get_transaction_count(self.address, "pending"))
-            txn = self.provider.network.ecosystem.create_transaction(
-                receiver=to, data=data, sender=self.address, nonce=self._nonce
-            )
-            txn = self.account.prepare_transaction(txn)
+            txn = self._prepared(to, data, gas)
             signed = self.account.sign_transaction(txn)
             if not signed:
                 raise SendFailed(f"{self.address} did not sign the transaction")
             tx_hash = hash_text(self.provider.web3.eth.send_raw_transaction(signed.serialize_transaction()))
         except Exception as exc:  # noqa: BLE001 - any failure is re-checked against the chain by the caller
-            self._nonce = None
+            self._nonce, self._template = None, None
             if isinstance(exc, SendFailed):
                 raise
             raise SendFailed(f"{type(exc).__name__}: {exc}") from exc
@@ -116,11 +146,11 @@ class Web3Sender:
         self.gas_margin = gas_margin
         self.chain_id = int(w3.eth.chain_id)
 
-    def submit(self, to: str, data: bytes) -> str:
+    def submit(self, to: str, data: bytes, gas: int | None = None) -> str:
         eth = self.w3.eth
         tx: dict[str, Any] = {"from": self.address, "to": to, "data": data, "chainId": self.chain_id}
         try:
-            tx["gas"] = int(eth.estimate_gas(tx) * self.gas_margin)
+            tx["gas"] = gas if gas is not None else int(eth.estimate_gas(tx) * self.gas_margin)
             tx["nonce"] = eth.get_transaction_count(self.address, "pending")
             base = eth.get_block("latest").get("baseFeePerGas", 0)
             tx["maxPriorityFeePerGas"] = 1

@@ -127,24 +127,27 @@ class ChainView:
         responses = self._eth_calls([(call.to, call.data(), call.sender) for call in calls])
         return [self._decode(call, response) for call, response in zip(calls, responses, strict=True)]
 
-    def call_data_many(self, calls: Sequence[tuple[str, bytes, str | None]]) -> list[bytes | Reverted]:
-        """Raw return data of ``(to, calldata, sender)`` calls; a reverted call gives a falsy ``Reverted``."""
-        out: list[bytes | Reverted] = []
-        for (_, data, _), response in zip(calls, self._eth_calls(calls), strict=True):
+    def estimate_many(self, calls: Sequence[tuple[str, bytes, str | None]]) -> list[int | Reverted]:
+        """Gas estimates of ``(to, calldata, sender)`` transactions at the pinned block, in JSON-RPC batches; a call
+        that would revert gives a falsy ``Reverted`` (so this doubles as a simulation)."""
+        out: list[int | Reverted] = []
+        for (_, data, _), response in zip(calls, self._eth_calls(calls, "eth_estimateGas"), strict=True):
             if "error" in response:
                 out.append(self._reverted(data[:4].hex(), response))
             else:
-                out.append(hex_bytes(response.get("result")))
+                out.append(int(response["result"], 16))
         return out
 
-    def _eth_calls(self, calls: Sequence[tuple[str, bytes, str | None]]) -> list[dict[str, Any]]:
+    def _eth_calls(
+        self, calls: Sequence[tuple[str, bytes, str | None]], method: str = "eth_call"
+    ) -> list[dict[str, Any]]:
         block = hex(self.block) if isinstance(self.block, int) else self.block
         requests = []
         for to, data, sender in calls:
             tx: dict[str, Any] = {"to": to, "data": "0x" + data.hex()}
             if sender:
                 tx["from"] = sender
-            requests.append(("eth_call", [tx, block]))
+            requests.append((method, [tx, block]))
         return self.rpc_many(requests)
 
     def call(self, call: Call) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from eth_abi import encode as abi_encode
 
@@ -17,6 +17,9 @@ from tonne.units import format_tonnes
 INPUT = "(address,string,string,string,uint40,uint40,bytes32)"
 RETIRE = f"retire(uint256[],uint256[],{INPUT})"
 RETIRE_FROM = f"retireFrom(address,uint256[],uint256[],{INPUT})"
+# Each retirement's gas is estimated at the planning block, where every row still sees the untouched state: a fresh
+# certificate balance and an untouched batch balance, never cheaper than when it is sent. The margin covers the rest.
+GAS_MARGIN = 1.2
 ISSUE_AND_RETIRE = f"issueAndRetire(uint256,uint256,bytes32,{INPUT})"
 
 
@@ -26,6 +29,7 @@ class Retirement:
 
     request: Request
     token_ids: tuple[int, ...]
+    gas: int | None = None  # the gas limit to send with: the planning estimate plus GAS_MARGIN
 
     def calldata(self, sender: str) -> bytes:
         r = self.request
@@ -107,7 +111,7 @@ def prepare(
         problems = check_against_chain(pending, state, sender, path)
         todo = [Retirement(r, tuple(state.token_id(c) for c in r.credits)) for r in pending]
         if not problems and todo:
-            problems = simulate(todo, view, contracts, sender, path)
+            problems, todo = simulate(todo, view, contracts, sender, path)
     finally:
         view.unpin()
     if problems:
@@ -117,9 +121,10 @@ def prepare(
 
 def simulate(
     todo: Sequence[Retirement], view: ChainView, contracts: Contracts, sender: str, path: str
-) -> list[Problem]:
-    """Each retirement run as an ``eth_call`` from ``sender`` at the pinned block; a revert becomes a problem."""
-    results = view.call_data_many([(contracts.retirement, t.calldata(sender), sender) for t in todo])
+) -> tuple[list[Problem], list[Retirement]]:
+    """Each retirement's gas estimated from ``sender`` at the pinned block (batched ``eth_estimateGas``): a revert
+    becomes a problem; the estimates, with ``GAS_MARGIN``, become the retirements' gas limits."""
+    results = view.estimate_many([(contracts.retirement, t.calldata(sender), sender) for t in todo])
     problems = []
     for retirement, result in zip(todo, results, strict=True):
         if isinstance(result, Reverted):
@@ -131,4 +136,8 @@ def simulate(
                     f"the retirement contract would refuse it: {result.error}",
                 )
             )
-    return problems
+    planned = [
+        replace(t, gas=int(gas * GAS_MARGIN)) if not isinstance(gas, Reverted) else t
+        for t, gas in zip(todo, results, strict=True)
+    ]
+    return problems, planned

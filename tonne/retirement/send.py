@@ -128,7 +128,7 @@ def execute(
             data = retirement.calldata(sender.address)
             try:
                 if pipelined:
-                    inflight.append((retirement, sender.submit(contracts.retirement, data)))
+                    inflight.append((retirement, sender.submit(contracts.retirement, data, retirement.gas)))
                 else:
                     record(retirement, sender.send(contracts.retirement, data))
             except SendFailed as exc:
