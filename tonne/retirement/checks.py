@@ -14,15 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from tonne.chain.checks import APPROVED, BATCH_VIEW, other_lines, status_name, unknown_project, view_value
 from tonne.chain.errors import Problem
 from tonne.chain.view import Call, ChainView, Reverted
 from tonne.ids import describe, encode_id
 from tonne.retirement.rows import Credit, Request
 from tonne.units import format_tonnes
-
-_STATUS_NAMES = ("None", "Pending", "Approved", "Suspended", "Terminated")
-_APPROVED = 2
-_BATCH_VIEW = "(uint64,uint64,uint64,uint40,uint40,bool,address,uint64,string,string)"
 
 
 @dataclass(frozen=True)
@@ -71,12 +68,6 @@ class ChainState:
         """The credit's token id, or 0 when its project or batch is unknown."""
         project_id = self.project_ids.get(credit.project, 0)
         return self.batch_ids.get((project_id, credit.batch), 0) if project_id else 0
-
-
-def view_value(result, what: str):
-    if isinstance(result, Reverted):
-        raise RuntimeError(f"the view call {what} reverted unexpectedly ({result.error}); is this a Tonne deployment?")
-    return result
 
 
 def read_state(requests: Sequence[Request], view: ChainView, contracts: Contracts, sender: str) -> ChainState:
@@ -139,7 +130,7 @@ def read_state(requests: Sequence[Request], view: ChainView, contracts: Contract
             call
             for tid in token_ids
             for call in (
-                Call(registry, "batch(uint256)", (tid,), (_BATCH_VIEW,)),
+                Call(registry, "batch(uint256)", (tid,), (BATCH_VIEW,)),
                 Call(credit, "issuanceCap(uint256)", (tid,), ("uint256",)),
                 Call(credit, "totalIssued(uint256)", (tid,), ("uint256",)),
             )
@@ -194,8 +185,8 @@ def _check_request(request: Request, state: ChainState, sender: str, add: Callab
             add(request, "project", unknown_project(credit.project))
             continue
         label = f"project {credit.project}" + (f" (id {project_id})" if credit.project.project_id is None else "")
-        if info.status != _APPROVED:
-            status = _STATUS_NAMES[info.status] if info.status < len(_STATUS_NAMES) else str(info.status)
+        if info.status != APPROVED:
+            status = status_name(info.status)
             add(
                 request,
                 "project",
@@ -292,17 +283,3 @@ def field_name(request: Request, column: str) -> str:
     if request.line is not None:
         return column
     return "--" + {"tonnes": "amount"}.get(column, column)
-
-
-def unknown_project(project) -> str:
-    if project.project_id is not None:
-        return f"project {project.project_id} does not exist"
-    return f"no project {project.external_id!r} of standard {project.standard!r} is registered"
-
-
-def other_lines(lines: Sequence[int | None], shown: int = 10) -> str:
-    lines = [n for n in lines if n is not None]
-    if len(lines) < 2:
-        return ""
-    listed = ", ".join(str(n) for n in lines[:shown]) + (", ..." if len(lines) > shown else "")
-    return f" [{len(lines)} rows: lines {listed}]"

@@ -11,10 +11,11 @@ from typing import Any, Protocol
 
 from eth_utils import keccak
 
+from tonne.chain.checks import view_value
 from tonne.chain.errors import SendFailed
 from tonne.chain.send import Sent
 from tonne.chain.view import Call, ChainView
-from tonne.retirement.checks import Contracts, view_value
+from tonne.retirement.checks import Contracts
 from tonne.retirement.plan import Plan, Retirement, where
 from tonne.retirement.rows import RetirementError
 
