@@ -3,6 +3,8 @@ to let them hold credits; every party they pay out to must be allowlisted too.""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from pledge_support import DAY, LTV, MAX_AGE, PRICE_A, THRESHOLD, UNITS
@@ -11,12 +13,14 @@ from tonne.pledge.deploy import deploy_pledge, grant_pledge_roles
 
 pytestmark = pytest.mark.usefixtures("permissioned_suite", "stranger", "feeder")
 
+_refs = itertools.count(1)
+
 
 @pytest.fixture
 def setup(project, chain, permissioned_suite, admin, registrar, verifier, issuer, compliance, holder, feeder):
     credit = permissioned_suite.credit
     make = Factory(permissioned_suite.registry, credit, registrar, verifier, issuer, holder)
-    token_id = make.batch(make.project(), 1, 1_000)
+    token_id = make.batch(make.project(), 1, 1_000, ref=f"PLEDGE-PERMISSIONED-{next(_refs)}")
     credit.setAllowed([holder], True, sender=compliance)
     credit.issue(token_id, holder, 100 * UNITS, ZERO_REF, sender=issuer)
 
