@@ -99,3 +99,56 @@ def grant_pledge_roles(contracts: PledgeContracts, *, lenders=(), feeders=(), se
         contracts.facility.grantRole(contracts.facility.LENDER_ROLE(), account, sender=sender)
     for account in feeders:
         contracts.oracle.grantRole(contracts.oracle.PRICE_FEEDER_ROLE(), account, sender=sender)
+
+
+@dataclass
+class PledgeOptions:
+    """What `ape run deploy --pledge` deploys: the loan currency (None: a TestStablecoin), role holders, terms."""
+
+    loan_token: str | None = None
+    lenders: list[str] = field(default_factory=list)
+    feeders: list[str] = field(default_factory=list)
+    max_move_bps: int = MAX_MOVE_BPS
+    annual_rate_bps: int = ANNUAL_RATE_BPS
+    close_factor_bps: int = CLOSE_FACTOR_BPS
+    bonus_bps: int = BONUS_BPS
+
+
+def deploy_for_record(
+    project: Any, suite: Any, deployer: Any, options: PledgeOptions, admin_delay: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Deploy the pledge contracts beside ``suite`` for a deployment record: (contract entries, config)."""
+    from tonne.deployments import contract_entry
+
+    contracts = deploy_pledge(
+        project,
+        suite.credit,
+        deployer,
+        loan_token=options.loan_token,
+        admin_delay=admin_delay,
+        max_move_bps=options.max_move_bps,
+        annual_rate_bps=options.annual_rate_bps,
+        close_factor_bps=options.close_factor_bps,
+        bonus_bps=options.bonus_bps,
+    )
+    grant_pledge_roles(contracts, lenders=options.lenders, feeders=options.feeders, sender=deployer)
+    entries = {
+        "CreditPriceOracle": contract_entry(contracts.oracle, contracts.receipts["CreditPriceOracle"]),
+        "CreditFacility": contract_entry(contracts.facility, contracts.receipts["CreditFacility"]),
+        "BilateralPledge": contract_entry(contracts.bilateral, contracts.receipts["BilateralPledge"]),
+    }
+    if "TestStablecoin" in contracts.receipts:
+        entries["TestStablecoin"] = contract_entry(contracts.loan_token, contracts.receipts["TestStablecoin"])
+    config = {
+        "loanToken": str(contracts.loan_token.address),
+        "testLoanToken": "TestStablecoin" in contracts.receipts,
+        "maxMoveBps": options.max_move_bps,
+        "annualRateBps": options.annual_rate_bps,
+        "closeFactorBps": options.close_factor_bps,
+        "bonusBps": options.bonus_bps,
+        "lenders": [str(a) for a in options.lenders],
+        "priceFeeders": [str(a) for a in options.feeders],
+        "allowlisted": contracts.allowlisted,
+        "notes": contracts.notes,
+    }
+    return entries, config
