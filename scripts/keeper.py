@@ -11,10 +11,9 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option
 
 from tonne.deployments import DeploymentError
-from tonne.issuance.send import wait_for_receipt
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.ids import describe_class
-from tonne.pledge.keeper import Keeper
+from tonne.pledge.keeper import Keeper, ape_send
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -27,21 +26,7 @@ def cli(provider, account, dry_run, max_liquidations):
         d = connect_pledge(provider)
     except DeploymentError as exc:
         raise click.ClickException(str(exc)) from exc
-    w3 = provider.web3
-    timeout = float(provider.network.transaction_acceptance_timeout)
-
-    def send(to, data):
-        # Headroom over the estimate: interest accrual writes a slot and logs only once the block time moved on.
-        gas = w3.eth.estimate_gas({"from": account.address, "to": to, "data": "0x" + data.hex()})
-        txn = provider.network.ecosystem.create_transaction(
-            receiver=to, data=data, sender=account.address, gas_limit=int(gas * 1.25) + 30_000
-        )
-        signed = account.sign_transaction(account.prepare_transaction(txn))
-        if not signed:
-            raise click.ClickException(f"{account.address} did not sign the transaction")
-        tx_hash = w3.eth.send_raw_transaction(signed.serialize_transaction()).to_0x_hex()
-        sent = wait_for_receipt(w3, tx_hash, timeout)
-        return sent.tx_hash, sent.gas_used
+    send = ape_send(account, provider)
 
     keeper = Keeper(
         provider.web3,

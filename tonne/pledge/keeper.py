@@ -188,6 +188,29 @@ class Keeper:
             self.log(f"approved the facility to take {self.liquidator}'s loan currency")
 
 
+def ape_send(account: Any, provider: Any) -> Callable[[str, bytes], tuple[str, int]]:
+    """A keeper ``send`` through an ape account (test, keyfile or hardware wallet), with headroom over the gas
+    estimate: interest accrual writes a slot and logs only once the block time has moved on."""
+    from tonne.issuance.send import wait_for_receipt
+
+    w3 = provider.web3
+    timeout = float(provider.network.transaction_acceptance_timeout)
+
+    def send(to: str, data: bytes) -> tuple[str, int]:
+        gas = w3.eth.estimate_gas({"from": account.address, "to": to, "data": "0x" + data.hex()})
+        txn = provider.network.ecosystem.create_transaction(
+            receiver=to, data=data, sender=account.address, gas_limit=int(gas * 1.25) + 30_000
+        )
+        signed = account.sign_transaction(account.prepare_transaction(txn))
+        if not signed:
+            raise RuntimeError(f"{account.address} did not sign the transaction")
+        tx_hash = w3.eth.send_raw_transaction(signed.serialize_transaction()).to_0x_hex()
+        sent = wait_for_receipt(w3, tx_hash, timeout)
+        return sent.tx_hash, sent.gas_used
+
+    return send
+
+
 def _reason(exc: Exception) -> str:
     data = getattr(exc, "data", None)
     return f"{type(exc).__name__}: {data or exc}"
