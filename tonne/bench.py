@@ -87,6 +87,10 @@ def run_bench(
         f"transactions; {t['gas_used']:,} gas ({t['gas_per_row']:,} per row); target < 60 s: {_yes(t['seconds'] < 60)}"
     )
 
+    from tonne.pledge.bench import run_pledge_bench  # collateral pledges: gas rows and keeper throughput
+
+    results["pledge"] = run_pledge_bench(project, provider, accounts, echo=echo)
+
     echo("")
     echo(
         f"Gas of the n-th batch registration, verification, issuance and retirement ({batches:,} batches in one "

@@ -27,6 +27,7 @@ from tonne.deploy import deploy_and_record
 from tonne.deployments import Deployed
 from tonne.ids import describe
 from tonne.issuance import issue_from_csv
+from tonne.pledge.demo_steps import demo_pledge_options, run_pledge_steps
 from tonne.registry_ops import ProjectStatus, add_batch, parse_period
 from tonne.report import table
 from tonne.retirement import command_request, retire_request
@@ -124,7 +125,15 @@ def run_demo(
     }
     assert set(roles) == set(REGISTRY_ROLES + TOKEN_ROLES)
     network = f"{provider.network.ecosystem.name}:{provider.network.name}:{provider.name}"
-    deployed = deploy_and_record(project, provider, network, actors.admin, permissioned=True, roles=roles)
+    deployed = deploy_and_record(
+        project,
+        provider,
+        network,
+        actors.admin,
+        permissioned=True,
+        roles=roles,
+        pledge=demo_pledge_options(actors.admin),
+    )
     registry, credit = deployed.suite.registry, deployed.suite.credit
     for receipt in deployed.suite.receipts.values():
         gas.add("deploy", receipt)
@@ -253,6 +262,7 @@ def run_demo(
     for block in result["tables"]:
         echo("")
         echo(block)
+    result["pledge"] = run_pledge_steps(provider, actors, vcs_2021, echo, _expect_refusal)  # see docs/pledge.md
     return result
 
 
