@@ -246,6 +246,11 @@ contract CompliancePeriods is ICompliancePeriods, AccessControlDefaultAdminRules
         return address(_retirement);
     }
 
+    /// @inheritdoc AccessControlDefaultAdminRules
+    function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
+        return interfaceId == type(ICompliancePeriods).interfaceId || super.supportsInterface(interfaceId);
+    }
+
     // ------------------------------------------------------------------ internals
 
     /// @dev Checks, then books the surrender (effects), then retires through the retirement module (interaction).

@@ -203,7 +203,8 @@ interface ICompliancePeriods {
     function vintageOf(uint256 id) external view returns (uint16 firstYear, uint16 lastYear);
 
     /// @notice Reverts with `ComplianceIneligibleVintage` or `ComplianceIneligibleStandard` unless credit `id` is
-    /// eligible in period `periodId`; for tooling that checks a surrender before sending it.
+    /// eligible in period `periodId`; for tooling that checks a surrender before sending it. Only the period's
+    /// limits are checked: a period without limits accepts every id (the token still refuses unknown ones).
     function requireEligible(uint64 periodId, uint256 id) external view;
 
     /// @notice `entity`'s status in period `periodId`. Reverts for unknown periods.

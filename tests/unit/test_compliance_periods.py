@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from eth_utils import keccak
 
 from support import (
     ZERO_ADDRESS,
@@ -149,6 +150,28 @@ def test_deployed__bound_to_the_suite_and_empty(credit, retirement, periods):
     assert periods.periodCount() == 0
     assert periods.MAX_IDS_PER_SURRENDER() == retirement.MAX_IDS_PER_CERTIFICATE() == MAX_IDS
     assert periods.PERIOD_REGULATOR_ROLE() != credit.REGULATOR_ROLE()
+
+
+@pytest.mark.parametrize(
+    ("interface", "supported"),
+    [
+        ("01ffc9a7", True),  # ERC-165
+        ("7965db0b", True),  # IAccessControl
+        ("31498786", True),  # IAccessControlDefaultAdminRules
+        ("ICompliancePeriods", True),
+        ("ICarbonRetirement", False),
+        ("ffffffff", False),  # ERC-165 requires false for this id
+    ],
+)
+def test_supports_interface__known_ids__as_declared(project, periods, interface, supported):
+    if interface.startswith("I"):
+        value = 0
+        for abi in getattr(project, interface).contract_type.methods:
+            value ^= int.from_bytes(keccak(text=abi.selector)[:4], "big")
+        interface_id = value.to_bytes(4, "big")
+    else:
+        interface_id = bytes.fromhex(interface)
+    assert periods.supportsInterface(interface_id) is supported
 
 
 # ------------------------------------------------------------------ openPeriod
