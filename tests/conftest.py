@@ -67,15 +67,17 @@ def period_regulator(accounts):
     return accounts[10]
 
 
-def _roles(registrar, verifier, issuer, compliance, regulator, period_regulator):
-    return {
+def _roles(registrar, verifier, issuer, compliance, regulator, period_regulator=None):
+    roles = {
         "REGISTRAR_ROLE": [registrar],
         "VERIFIER_ROLE": [verifier],
         "ISSUER_ROLE": [issuer],
         "COMPLIANCE_ROLE": [compliance],
         "REGULATOR_ROLE": [regulator],
-        "PERIOD_REGULATOR_ROLE": [period_regulator],
     }
+    if period_regulator is not None:
+        roles["PERIOD_REGULATOR_ROLE"] = [period_regulator]
+    return roles
 
 
 @pytest.fixture(scope="session")
@@ -94,8 +96,7 @@ def permissioned_suite(project, admin, registrar, verifier, issuer, compliance, 
 def hookless_suite(project, admin, registrar, verifier, issuer, compliance, regulator):
     """An open-mode suite without CompliancePeriods: its retirement module's compliance hook is unbound, for the
     tests of `bindCompliance` / `retireForCompliance` themselves."""
-    roles = _roles(registrar, verifier, issuer, compliance, regulator, None)
-    del roles["PERIOD_REGULATOR_ROLE"]
+    roles = _roles(registrar, verifier, issuer, compliance, regulator)
     return deploy_suite(project, admin, permissioned=False, roles=roles, compliance_periods=False)
 
 

@@ -90,7 +90,8 @@ interface ICompliancePeriods {
     error ComplianceTooManyIds(uint256 count, uint256 max);
     /// @notice The entities, names and amounts of `setObligations` differ in length, name nothing, or are too many.
     error ComplianceInvalidObligationLists(uint256 entities, uint256 names, uint256 amounts, uint256 max);
-    /// @notice Entry `index` of `setObligations` is invalid: `field` is "entity" (the zero address) or "name" (empty).
+    /// @notice Entry `index` of `setObligations` is invalid: `field` is "entity" (the zero address), "name" (empty)
+    /// or "amount" (2^128 units or more).
     error ComplianceInvalidObligation(uint256 index, address entity, string field);
     /// @notice Lowering `entity`'s obligation to `obligation` would leave less than the `surrendered` units.
     error ComplianceObligationBelowSurrendered(uint64 periodId, address entity, uint256 obligation, uint256 surrendered);
