@@ -1,6 +1,7 @@
 """Deploy the Tonne suite and write deployments/<chainId>.json.
 
-ape run deploy --network ethereum:sepolia:node --account deployer --registrar 0x.. --issuer 0x..
+ape run deploy --network ethereum:sepolia:node --account deployer --registrar 0x.. --issuer 0x.. \
+    --period-regulator 0x..
 ape run deploy --dev-roles            # local Anvil: every role to the deployer
 """
 
@@ -10,7 +11,7 @@ from ape.cli import ConnectedProviderCommand, account_option
 
 from tonne.deploy import AlreadyDeployed, deploy_and_record
 from tonne.pledge.deploy import PledgeOptions
-from tonne.suite import REGISTRY_ROLES, TOKEN_ROLES
+from tonne.suite import ALL_ROLES
 
 ROLE_OPTIONS = {
     "registrar": "REGISTRAR_ROLE",
@@ -18,6 +19,7 @@ ROLE_OPTIONS = {
     "issuer": "ISSUER_ROLE",
     "compliance": "COMPLIANCE_ROLE",
     "regulator": "REGULATOR_ROLE",
+    "period-regulator": "PERIOD_REGULATOR_ROLE",
 }
 
 
@@ -69,13 +71,14 @@ def cli(
     price_feeder,
     **role_args,
 ):
-    """Deploy CarbonRegistry + CarbonCredit, grant roles, and record the deployment."""
+    """Deploy CarbonRegistry, CarbonCredit, CarbonRetirement and CompliancePeriods (and, with --pledge, the pledge
+    contracts), grant roles, and record the deployment."""
     roles: dict[str, list[str]] = {}
     for option, role in ROLE_OPTIONS.items():
-        if role_args[option]:
-            roles[role] = list(role_args[option])
+        if role_args[option.replace("-", "_")]:
+            roles[role] = list(role_args[option.replace("-", "_")])
     if dev_roles:
-        for role in REGISTRY_ROLES + TOKEN_ROLES:
+        for role in ALL_ROLES:
             roles.setdefault(role, []).append(str(account.address))
     pledge_options = None
     if pledge:
@@ -103,7 +106,7 @@ def cli(
     if result.replaced:
         click.echo(f"note: {result.replaced}")
     for name, entry in result.record["contracts"].items():
-        click.echo(f"{name:15} {entry['address']}  block {entry['blockNumber']}  tx {entry['transactionHash']}")
+        click.echo(f"{name:17} {entry['address']}  block {entry['blockNumber']}  tx {entry['transactionHash']}")
     for note in result.record["config"].get("pledge", {}).get("notes", []):
         click.echo(f"note: {note}")
     click.echo(f"mode {result.record['config']['mode']}; record written to {result.path}")

@@ -61,28 +61,43 @@ def attacker(accounts):
     return accounts[9]
 
 
-def _roles(registrar, verifier, issuer, compliance, regulator):
-    return {
+@pytest.fixture(scope="session")
+def period_regulator(accounts):
+    """Opens compliance periods and sets obligations (CompliancePeriods' PERIOD_REGULATOR_ROLE)."""
+    return accounts[10]
+
+
+def _roles(registrar, verifier, issuer, compliance, regulator, period_regulator=None):
+    roles = {
         "REGISTRAR_ROLE": [registrar],
         "VERIFIER_ROLE": [verifier],
         "ISSUER_ROLE": [issuer],
         "COMPLIANCE_ROLE": [compliance],
         "REGULATOR_ROLE": [regulator],
     }
+    if period_regulator is not None:
+        roles["PERIOD_REGULATOR_ROLE"] = [period_regulator]
+    return roles
 
 
 @pytest.fixture(scope="session")
-def open_suite(project, admin, registrar, verifier, issuer, compliance, regulator):
-    return deploy_suite(
-        project, admin, permissioned=False, roles=_roles(registrar, verifier, issuer, compliance, regulator)
-    )
+def open_suite(project, admin, registrar, verifier, issuer, compliance, regulator, period_regulator):
+    roles = _roles(registrar, verifier, issuer, compliance, regulator, period_regulator)
+    return deploy_suite(project, admin, permissioned=False, roles=roles)
 
 
 @pytest.fixture(scope="session")
-def permissioned_suite(project, admin, registrar, verifier, issuer, compliance, regulator):
-    return deploy_suite(
-        project, admin, permissioned=True, roles=_roles(registrar, verifier, issuer, compliance, regulator)
-    )
+def permissioned_suite(project, admin, registrar, verifier, issuer, compliance, regulator, period_regulator):
+    roles = _roles(registrar, verifier, issuer, compliance, regulator, period_regulator)
+    return deploy_suite(project, admin, permissioned=True, roles=roles)
+
+
+@pytest.fixture(scope="session")
+def hookless_suite(project, admin, registrar, verifier, issuer, compliance, regulator):
+    """An open-mode suite without CompliancePeriods: its retirement module's compliance hook is unbound, for the
+    tests of `bindCompliance` / `retireForCompliance` themselves."""
+    roles = _roles(registrar, verifier, issuer, compliance, regulator)
+    return deploy_suite(project, admin, permissioned=False, roles=roles, compliance_periods=False)
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +113,12 @@ def credit(open_suite):
 @pytest.fixture(scope="session")
 def retirement(open_suite):
     return open_suite.retirement
+
+
+@pytest.fixture(scope="session")
+def periods(open_suite):
+    """The CompliancePeriods module, bound to `retirement`."""
+    return open_suite.compliance
 
 
 @pytest.fixture

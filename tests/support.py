@@ -101,6 +101,26 @@ def retirement_input(**overrides) -> dict:
     return fields
 
 
+FAR_DEADLINE = 4_102_444_799  # 2099-12-31 23:59:59 UTC
+
+
+def compliance_period(**overrides) -> dict:
+    """A valid CompliancePeriods PeriodInput: emissions year 2025 in "DE", deadline far in the future, any vintage
+    and any standard."""
+    fields = dict(
+        name="EU ETS 2025 surrender",
+        jurisdiction="DE",
+        periodStart=1735689600,  # 2025-01-01
+        periodEnd=1767225599,  # 2025-12-31 23:59:59
+        deadline=FAR_DEADLINE,
+        vintageFrom=0,
+        vintageTo=0,
+        eligibleStandards=[],
+    )
+    fields.update(overrides)
+    return fields
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Unit-test helpers: strict revert and event assertions.
 #

@@ -44,7 +44,8 @@ def deploy_and_record(
     directory: Path | str | None = None,
     pledge: Any | None = None,
 ) -> DeployResult:
-    """Deploy registry + credit token, grant ``roles``, and write ``deployments/<chainId>.json``.
+    """Deploy the suite (registry, credit token, retirement, compliance periods), grant ``roles``, and write
+    ``deployments/<chainId>.json``.
 
     Refuses (``AlreadyDeployed``) when a live deployment is already recorded for the chain, unless ``force``;
     a forced run keeps the previous record beside the new one as ``<chainId>.<block>.json``.
@@ -79,6 +80,7 @@ def deploy_and_record(
         "CarbonRegistry": contract_entry(suite.registry, suite.receipts["CarbonRegistry"]),
         "CarbonCredit": contract_entry(suite.credit, suite.receipts["CarbonCredit"]),
         "CarbonRetirement": contract_entry(suite.retirement, suite.receipts["CarbonRetirement"]),
+        "CompliancePeriods": contract_entry(suite.compliance, suite.receipts["CompliancePeriods"]),
     }
     pledge_config = None
     if pledge is not None:  # the collateral-pledge contracts (tonne.pledge.deploy.PledgeOptions)

@@ -22,7 +22,7 @@ from typing import Any
 from eth_utils import is_address, to_checksum_address
 
 SCHEMA = "tonne.deployment/1"
-CONTRACTS = ("CarbonRegistry", "CarbonCredit", "CarbonRetirement")
+CONTRACTS = ("CarbonRegistry", "CarbonCredit", "CarbonRetirement", "CompliancePeriods")
 DEFAULT_DIR = Path("deployments")
 
 
@@ -189,6 +189,7 @@ class Deployed:
     registry: Any
     credit: Any
     retirement: Any
+    compliance: Any = None  # CompliancePeriods (always set by ``connect``)
 
     @property
     def start_block(self) -> int:
@@ -212,4 +213,5 @@ def connect(provider: Any, directory: Path | str | None = None, *, require_live:
         registry=contracts["CarbonRegistry"],
         credit=contracts["CarbonCredit"],
         retirement=contracts["CarbonRetirement"],
+        compliance=contracts["CompliancePeriods"],
     )

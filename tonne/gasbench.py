@@ -29,6 +29,7 @@ COMPARISONS = {
     "retire 1 id with certificate vs ERC1155Supply mint": ("retire 1 id", "oz-supply mint new id"),
     "retire 10 ids with one certificate vs ERC1155 10-id batch transfer": ("retire 10 ids", "oz batch transfer 10 ids"),
     "issue and retire vs ERC1155Supply mint": ("issue and retire", "oz-supply mint new id"),
+    "compliance surrender vs voluntary retire, 1 id": ("compliance surrender 1 id", "retire 1 id (compliance bench)"),
 }
 
 
@@ -155,6 +156,8 @@ def measure_gas(project: Any, accounts: list[Any]) -> GasReport:
     )
     report.record("freeze account", credit.setFrozen(carol, True, "bench", sender=regulator))
     report.record("pause", credit.pause(sender=regulator))
+
+    _measure_compliance(report, project, admin, registrar, verifier, issuer, regulator, alice)
     return report
 
 
@@ -169,6 +172,72 @@ def retirement_input(n: int, *, beneficiary: str = "0x" + "00" * 20) -> dict[str
         periodStart=1_735_689_600,
         periodEnd=1_767_225_599,
         retirementRef=(n + 1).to_bytes(32, "big"),
+    )
+
+
+def _measure_compliance(
+    report: GasReport, project: Any, admin: Any, registrar: Any, verifier: Any, issuer: Any, regulator: Any, entity: Any
+) -> None:
+    """CompliancePeriods on a suite of its own: opening periods, setting obligations, and surrenders next to a
+    voluntary retirement of the same id by the same holder (a warm holder, a warm id, certificates already minted).
+    """
+    roles = {
+        "REGISTRAR_ROLE": [registrar],
+        "VERIFIER_ROLE": [verifier],
+        "ISSUER_ROLE": [issuer],
+        "PERIOD_REGULATOR_ROLE": [regulator],
+    }
+    suite = deploy_suite(project, admin, roles=roles)
+    periods, retirement = suite.compliance, suite.retirement
+    report.gas["deploy CompliancePeriods"] = _deploy_gas(periods)
+    project_id = _register(None, suite.registry, registrar, issuer, entity, "compliance")
+    ids = _ten_batches(suite.registry, suite.credit, project_id, registrar, verifier, issuer, entity, start=0)
+    token_id = ids[0]
+    voluntary = dict(retirement_input(0), retirementRef=ZERO_REF)  # no reference, as the surrenders below
+    retirement.retire([token_id], [1_000], voluntary, sender=entity)  # warm: the id has retired units already
+
+    terms = dict(
+        name="EU ETS 2025 surrender",
+        jurisdiction="DE",
+        periodStart=1_735_689_600,
+        periodEnd=1_767_225_599,
+        deadline=4_102_444_799,
+        vintageFrom=0,
+        vintageTo=0,
+        eligibleStandards=[],
+    )
+    plain = report.record("open compliance period", periods.openPeriod(terms, sender=regulator)).return_value
+    limited = report.record(
+        "open compliance period (vintages, 2 standards)",
+        periods.openPeriod(
+            dict(terms, vintageFrom=2016, vintageTo=2025, eligibleStandards=["VCS", "GS"]), sender=regulator
+        ),
+    ).return_value
+    many = periods.openPeriod(terms, sender=regulator).return_value
+    report.record(
+        "set obligations, 1 entity",
+        periods.setObligations(plain, [entity], ["Acme Steel AG"], [10**9], sender=regulator),
+    )
+    others = [f"0x{n:040x}" for n in range(1, 11)]
+    report.record(
+        "set obligations, 10 entities",
+        periods.setObligations(limited, others, [f"Entity {n}" for n in range(10)], [10**9] * 10, sender=regulator),
+    )
+    periods.setObligations(limited, [entity], ["Acme Steel AG"], [10**9], sender=regulator)
+    periods.setObligations(many, [entity], ["Acme Steel AG"], [10**9], sender=regulator)
+
+    report.record("retire 1 id (compliance bench)", retirement.retire([token_id], [1_000], voluntary, sender=entity))
+    report.record("compliance surrender 1 id", periods.surrender(plain, [token_id], [1_000], ZERO_REF, sender=entity))
+    report.record(
+        "compliance surrender 1 id, entity's 2nd in the period",
+        periods.surrender(plain, [token_id], [1_000], ZERO_REF, sender=entity),
+    )
+    report.record(
+        "compliance surrender 1 id, vintage and standard limits",
+        periods.surrender(limited, [token_id], [1_000], ZERO_REF, sender=entity),
+    )
+    report.record(
+        "compliance surrender 10 ids", periods.surrender(many, ids, [1_000] * len(ids), ZERO_REF, sender=entity)
     )
 
 

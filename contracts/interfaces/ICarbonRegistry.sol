@@ -235,6 +235,14 @@ interface ICarbonRegistry {
     /// @notice A batch, by token id. Reverts for unknown ids.
     function batch(uint256 id) external view returns (BatchView memory);
 
+    /// @notice A batch's monitoring (vintage) period, unix seconds. Reverts for unknown ids. One storage read, for
+    /// contracts that check vintages (`batch` reads every field, strings included).
+    function batchPeriod(uint256 id) external view returns (uint40 periodStart, uint40 periodEnd);
+
+    /// @notice A project's standard code, e.g. "VCS". Reverts for unknown ids. Two storage reads, for contracts
+    /// that check standards (`project` reads every field).
+    function projectStandard(uint64 projectId) external view returns (string memory);
+
     /// @notice The batch number that starts a project's serial-sorted list (0 when it has no batch).
     function firstBatchNumber(uint64 projectId) external view returns (uint64);
 

@@ -309,6 +309,17 @@ contract CarbonRegistry is ICarbonRegistry, AccessControlDefaultAdminRules {
     }
 
     /// @inheritdoc ICarbonRegistry
+    function batchPeriod(uint256 id) external view returns (uint40 periodStart, uint40 periodEnd) {
+        Batch storage b = _existingBatch(id);
+        return (b.periodStart, b.periodEnd);
+    }
+
+    /// @inheritdoc ICarbonRegistry
+    function projectStandard(uint64 projectId) external view returns (string memory) {
+        return _existingProject(projectId).standard;
+    }
+
+    /// @inheritdoc ICarbonRegistry
     function firstBatchNumber(uint64 projectId) external view returns (uint64) {
         return _projects[projectId].firstBatchNumber;
     }

@@ -13,6 +13,7 @@ import {ICarbonRetirement} from "../interfaces/ICarbonRetirement.sol";
 import {ICarbonCredit} from "../interfaces/ICarbonCredit.sol";
 import {IERC5192} from "../interfaces/IERC5192.sol";
 import {CreditIds} from "../libraries/CreditIds.sol";
+import {Jurisdiction} from "../libraries/Jurisdiction.sol";
 
 /// @title CarbonRetirement
 /// @notice Retires Tonne credits and mints one locked certificate per retirement.
@@ -273,19 +274,10 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
         if (bytes(input.beneficiaryName).length == 0) revert RetirementEmptyField("beneficiaryName");
         if (bytes(input.reason).length == 0) revert RetirementEmptyField("reason");
         if (input.periodEnd < input.periodStart) revert RetirementInvalidPeriod(input.periodStart, input.periodEnd);
-        bytes calldata j = bytes(input.jurisdiction);
         // ISO 3166-1 alpha-2 "DE", or ISO 3166-2 "US-CA": two letters, then '-' and 1 to 3 letters or digits.
-        bool ok = (j.length == 2 || (j.length >= 4 && j.length <= 6 && j[2] == "-")) && _isUpper(j[0])
-            && _isUpper(j[1]);
-        for (uint256 i = 3; ok && i < j.length; ++i) {
-            ok = _isUpper(j[i]) || (j[i] >= "0" && j[i] <= "9");
-        }
-        if (!ok) revert RetirementInvalidJurisdiction(input.jurisdiction);
+        bytes calldata j = bytes(input.jurisdiction);
+        if (!Jurisdiction.isValid(j)) revert RetirementInvalidJurisdiction(input.jurisdiction);
         country = bytes2(abi.encodePacked(j[0], j[1]));
-    }
-
-    function _isUpper(bytes1 c) private pure returns (bool) {
-        return c >= "A" && c <= "Z";
     }
 
     function _jsonFields(CertificateView memory c, string memory tonnes) private pure returns (string memory) {

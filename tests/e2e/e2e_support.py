@@ -96,6 +96,7 @@ class Deployment:
     credit: Any
     admin: str  # the deployer: holds every role (--dev-roles), and is the issue script's TEST::0 account
     retirement: Any = None
+    compliance: Any = None  # CompliancePeriods
 
     @property
     def w3(self) -> Web3:
@@ -199,6 +200,7 @@ def deploy(anvil: Anvil, directory: Path, *flags: str) -> Deployment:
         credit=contracts["CarbonCredit"],
         admin=to_checksum_address(record["deployer"]),
         retirement=contracts["CarbonRetirement"],
+        compliance=contracts["CompliancePeriods"],
     )
 
 

@@ -30,7 +30,9 @@ def test_deploy__fresh_chain__writes_a_complete_record(deployment: Deployment):
         "ISSUER_ROLE",
         "COMPLIANCE_ROLE",
         "REGULATOR_ROLE",
+        "PERIOD_REGULATOR_ROLE",
     }
+    assert set(record["contracts"]) == {"CarbonRegistry", "CarbonCredit", "CarbonRetirement", "CompliancePeriods"}
     for name, entry in record["contracts"].items():
         receipt = w3.eth.get_transaction_receipt(entry["transactionHash"])
         assert receipt["contractAddress"] == entry["address"], name
@@ -42,6 +44,16 @@ def test_deploy__fresh_chain__writes_a_complete_record(deployment: Deployment):
     assert deployment.credit.functions.registry().call() == record["contracts"]["CarbonRegistry"]["address"]
     assert deployment.registry.functions.creditToken().call() == record["contracts"]["CarbonCredit"]["address"]
     assert deployment.credit.functions.permissioned().call() is False
+    # The compliance module is bound to the recorded retirement module, and the deployer may open periods.
+    compliance = deployment.compliance
+    assert compliance.functions.retirement().call() == record["contracts"]["CarbonRetirement"]["address"]
+    role = compliance.functions.PERIOD_REGULATOR_ROLE().call()
+    assert compliance.functions.hasRole(role, deployment.admin).call()
+    retirement = w3.eth.contract(
+        address=record["contracts"]["CarbonRetirement"]["address"], abi=record["contracts"]["CarbonRetirement"]["abi"]
+    )
+    bound = retirement.events.ComplianceBound().get_logs(from_block=deployment.start_block)
+    assert [log["args"]["compliance"] for log in bound] == [compliance.address]
 
 
 def test_deploy__live_record_exists__refuses_and_keeps_record(deployment: Deployment):

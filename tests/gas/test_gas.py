@@ -26,6 +26,11 @@ PINNED = {
     "retire 1 id, no reference": 138_840,
     "retire 10 ids": 282_195,
     "issue and retire": 203_605,
+    "open compliance period": 124_128,
+    "set obligations, 1 entity": 78_356,
+    "compliance surrender 1 id": 163_590,
+    "compliance surrender 1 id, vintage and standard limits": 181_138,
+    "compliance surrender 10 ids": 289_434,
 }
 TOLERANCE = 0.02
 
@@ -45,6 +50,17 @@ def test_gas_target__measured_against_openzeppelin__is_met(report, target):
 def test_gas__operation__stays_within_tolerance_of_pin(report, operation, pinned):
     measured = report.gas[operation]
     assert abs(measured - pinned) <= pinned * TOLERANCE, f"{operation}: {measured} gas, pinned {pinned}"
+
+
+def test_gas__compliance_surrender__registry_read_only_for_limited_periods(report):
+    # A period without vintage or standard limits makes no registry call per id; limits cost the two cheap views.
+    plain, limited = (
+        report.gas["compliance surrender 1 id"],
+        report.gas["compliance surrender 1 id, vintage and standard limits"],
+    )
+    assert plain < limited < plain + 20_000
+    # Booking the surrender writes a slot already holding the obligation: the entity's 1st surrender costs its 2nd's.
+    assert report.gas["compliance surrender 1 id, entity's 2nd in the period"] == plain
 
 
 def test_gas__transfer_slow_path__costs_more_only_when_something_is_frozen(report):

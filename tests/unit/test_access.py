@@ -1,6 +1,6 @@
-"""Access control: a stranger is refused by every state-changing function of the registry, the credit token and
-the retirement module, and the table that says so is checked against the ABIs, so a new privileged function
-without a refusal test fails here.
+"""Access control: a stranger is refused by every state-changing function of the registry, the credit token, the
+retirement module and the compliance periods, and the table that says so is checked against the ABIs, so a new
+privileged function without a refusal test fails here.
 
 Each row is a function called by someone who has no business calling it, with the exact refusal expected.
 Functions that anyone may call on their own behalf (transfers, renouncing one's own role, accepting an admin
@@ -18,18 +18,29 @@ from typing import Any, NamedTuple
 import pytest
 from eth_utils import keccak
 
-from support import ZERO_REF, Factory, batch_input, events, plain, project_input, retirement_input, reverts
+from support import (
+    ZERO_REF,
+    Factory,
+    batch_input,
+    compliance_period,
+    events,
+    plain,
+    project_input,
+    retirement_input,
+    reverts,
+)
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
 pytestmark = pytest.mark.usefixtures(
-    "chain", "admin", "compliance", "other_holder", "stranger", "attacker", "retirement"
+    "chain", "admin", "compliance", "period_regulator", "other_holder", "stranger", "attacker", "retirement", "periods"
 )
 
-CONTRACTS = ("registry", "credit", "retirement")
+CONTRACTS = ("registry", "credit", "retirement", "periods")
 PUBLIC_BY_DESIGN = {
     "registry": {},
     "credit": {"setApprovalForAll": "only sets the caller's own operator approvals"},
     "retirement": {"retire": "only retires the caller's own credits"},
+    "periods": {"surrender": "only surrenders the caller's own credits, against the caller's own obligation"},
 }
 # The retirement module defines no role of its own: its admin rows use one nobody holds (its admin is the admin).
 UNHELD_ROLE = keccak(text="UNHELD_ROLE")
@@ -40,13 +51,16 @@ class Ctx:
     registry: Any
     credit: Any
     retirement: Any
+    periods: Any
     caller: Any  # who is refused
     holder: Any
     registrar: Any
     regulator: Any
+    period_regulator: Any
     project_id: int
     token_id: int
     certificate_id: int  # owned by `holder`
+    period_id: int  # open; `holder` owes 5 units in it
 
 
 class Row(NamedTuple):
@@ -79,6 +93,10 @@ def _not_compliance(c: Ctx) -> tuple[str, dict]:
 
 def _not_retirement_operator(c: Ctx) -> tuple[str, dict]:
     return "RetirementOperatorNotApproved", dict(holder=c.holder, operator=c.caller)
+
+
+def _not_surrender_operator(c: Ctx) -> tuple[str, dict]:
+    return "ComplianceOperatorNotApproved", dict(entity=c.holder, operator=c.caller)
 
 
 def _certificate_locked(c: Ctx) -> tuple[str, dict]:
@@ -180,28 +198,68 @@ TABLE: list[Row] = [
         overload="with-data",
     ),
     *_admin_rows("retirement", UNHELD_ROLE, lambda c: c.holder),
+    # compliance periods
+    Row("periods", "openPeriod", lambda c: [compliance_period()], "PERIOD_REGULATOR_ROLE"),
+    Row(
+        "periods",
+        "setObligations",
+        lambda c: [c.period_id, [c.holder], ["Forged Name Ltd"], [10**9]],
+        "PERIOD_REGULATOR_ROLE",
+    ),
+    Row(
+        "periods",
+        "surrenderFrom",
+        lambda c: [c.holder, c.period_id, [c.token_id], [1], ZERO_REF],
+        _not_surrender_operator,
+    ),
+    *_admin_rows("periods", "PERIOD_REGULATOR_ROLE", lambda c: c.period_regulator),
 ]
 ROW_IDS = [f"{row.contract}.{row.function}" + (f"[{row.overload}]" if row.overload else "") for row in TABLE]
 ROLE_ROWS = [row for row in TABLE if isinstance(row.refusal, str)]
 
 
 @pytest.fixture(scope="module")
-def target(registry, credit, retirement, admin, registrar, verifier, issuer, compliance, holder) -> tuple[int, ...]:
+def target(registry, credit, retirement, periods, registrar, verifier, issuer, period_regulator, holder) -> tuple:
     """An Approved project owned by `holder` with a verified batch (the next batch number is unverified), of
     which `holder` holds 10 units, and certificate 1, owned by `holder` (1 more unit, retired). The retirement
-    module's compliance module is bound (to the `compliance` account), so its refusal is not for want of one."""
+    module's compliance hook is bound (to CompliancePeriods, at deploy), so its refusal is not for want of one.
+    Compliance period 1 is open, and `holder` owes 5 units in it, so a surrender refusal is not for want of one."""
     make = Factory(registry, credit, registrar, verifier, issuer, holder)
     project_id = make.project()
     token_id = make.batch(project_id, 1, 1000)
     make.batch(project_id, 1001, 2000, prev=1, verify=False)
     credit.issue(token_id, holder, 11, ZERO_REF, sender=issuer)
     certificate_id = retirement.retire([token_id], [1], retirement_input(), sender=holder).return_value
-    retirement.bindCompliance(compliance, sender=admin)
-    return project_id, token_id, certificate_id
+    period_id = periods.openPeriod(compliance_period(), sender=period_regulator).return_value
+    periods.setObligations(period_id, [holder], ["Holder Ltd"], [5], sender=period_regulator)
+    return project_id, token_id, certificate_id, period_id
 
 
-def make_ctx(registry, credit, retirement, caller, holder, registrar, regulator, target) -> Ctx:
-    return Ctx(registry, credit, retirement, caller, holder, registrar, regulator, *target)
+@pytest.fixture
+def parties(registry, credit, retirement, periods, holder, registrar, regulator, period_regulator) -> dict:
+    """Everything a Ctx holds but the caller and the target."""
+    return dict(
+        registry=registry,
+        credit=credit,
+        retirement=retirement,
+        periods=periods,
+        holder=holder,
+        registrar=registrar,
+        regulator=regulator,
+        period_regulator=period_regulator,
+    )
+
+
+def make_ctx(parties: dict, caller, target) -> Ctx:
+    project_id, token_id, certificate_id, period_id = target
+    return Ctx(
+        caller=caller,
+        project_id=project_id,
+        token_id=token_id,
+        certificate_id=certificate_id,
+        period_id=period_id,
+        **parties,
+    )
 
 
 def expected_refusal(row: Row, c: Ctx) -> tuple[Any, dict]:
@@ -236,41 +294,42 @@ def state_changing_functions(contract) -> set[str]:
 
 
 @pytest.mark.parametrize("row", TABLE, ids=ROW_IDS)
-def test_privileged_function__stranger__refused(
-    registry, credit, retirement, stranger, holder, registrar, regulator, target, row
-):
-    call_refused(row, make_ctx(registry, credit, retirement, stranger, holder, registrar, regulator, target))
+def test_privileged_function__stranger__refused(parties, stranger, target, row):
+    call_refused(row, make_ctx(parties, stranger, target))
 
 
 @pytest.mark.parametrize("row", ROLE_ROWS, ids=[f"{r.contract}.{r.function}" for r in ROLE_ROWS])
 def test_role_gated_function__holder_of_another_role__refused(
-    registry, credit, retirement, admin, registrar, verifier, compliance, regulator, holder, target, row
+    parties, admin, registrar, verifier, compliance, regulator, period_regulator, target, row
 ):
-    # Someone trusted with one job is still refused every other one.
-    insider = {
-        "DEFAULT_ADMIN_ROLE": registrar if row.contract == "registry" else regulator,
-        "REGISTRAR_ROLE": verifier,
-        "VERIFIER_ROLE": registrar,
-        "COMPLIANCE_ROLE": regulator,
-        "REGULATOR_ROLE": compliance,
+    # Someone trusted with one job is still refused every other one. The token's REGULATOR (freeze, pause) and
+    # the compliance periods' PERIOD_REGULATOR are distinct roles: each is refused the other's functions.
+    insiders = {
+        "DEFAULT_ADMIN_ROLE": [registrar if row.contract == "registry" else regulator],
+        "REGISTRAR_ROLE": [verifier],
+        "VERIFIER_ROLE": [registrar],
+        "COMPLIANCE_ROLE": [regulator],
+        "REGULATOR_ROLE": [compliance, period_regulator],
+        "PERIOD_REGULATOR_ROLE": [regulator, compliance],
     }[row.refusal]
-    assert insider != admin
-    call_refused(row, make_ctx(registry, credit, retirement, insider, holder, registrar, regulator, target))
+    for insider in insiders:
+        assert insider != admin
+        call_refused(row, make_ctx(parties, insider, target))
 
 
 @pytest.mark.parametrize("insider", ["registrar", "verifier"])
 @pytest.mark.parametrize("function", ["credit.issue", "retirement.issueAndRetire"])
 def test_issue__registry_role_holder_without_issuer_role__refused(
-    registry, credit, retirement, registrar, verifier, holder, regulator, target, insider, function
+    parties, registrar, verifier, target, insider, function
 ):
     caller = registrar if insider == "registrar" else verifier
     issue_row = TABLE[ROW_IDS.index(function)]
-    call_refused(issue_row, make_ctx(registry, credit, retirement, caller, holder, registrar, regulator, target))
+    call_refused(issue_row, make_ctx(parties, caller, target))
 
 
 @pytest.mark.parametrize("contract_name", CONTRACTS)
-def test_access_table__covers_every_state_changing_function(registry, credit, retirement, contract_name):
-    contract = {"registry": registry, "credit": credit, "retirement": retirement}[contract_name]
+def test_access_table__covers_every_state_changing_function(registry, credit, retirement, periods, contract_name):
+    contract = {"registry": registry, "credit": credit, "retirement": retirement, "periods": periods}[contract_name]
     abi_functions = state_changing_functions(contract)
     tested = {row.function for row in TABLE if row.contract == contract_name}
     public = set(PUBLIC_BY_DESIGN[contract_name])
@@ -291,6 +350,15 @@ def test_set_approval_for_all__stranger__changes_only_its_own_approval(credit, s
         credit.safeTransferFrom(holder, attacker, target[1], 1, b"", sender=attacker)
 
 
+def test_surrender__stranger__has_no_obligation_and_surrenders_nothing(credit, periods, stranger, holder, target):
+    _, token_id, _, period_id = target
+    # Surrendering is open to anyone, but only against the caller's own obligation: the stranger has none.
+    with reverts(periods.ComplianceNoObligation, periodId=period_id, entity=stranger):
+        periods.surrender(period_id, [token_id], [1], ZERO_REF, sender=stranger)
+    assert credit.balanceOf(holder, token_id) == 10
+    assert periods.status(period_id, holder).surrendered == 0
+
+
 def test_retire__stranger__can_only_retire_its_own_credits(credit, retirement, stranger, holder, target):
     token_id = target[1]
     # Retiring is open to anyone, but only from the caller's own balance: the stranger has none.
@@ -304,22 +372,25 @@ def test_retire__stranger__can_only_retire_its_own_credits(credit, retirement, s
 
 
 @pytest.mark.parametrize("contract_name", CONTRACTS)
-def test_default_admin__granted_directly__reverts(registry, credit, retirement, admin, stranger, contract_name):
-    contract = {"registry": registry, "credit": credit, "retirement": retirement}[contract_name]
+def test_default_admin__granted_directly__reverts(
+    registry, credit, retirement, periods, admin, stranger, contract_name
+):
+    contract = {"registry": registry, "credit": credit, "retirement": retirement, "periods": periods}[contract_name]
     with reverts(contract.AccessControlEnforcedDefaultAdminRules):
         contract.grantRole(contract.DEFAULT_ADMIN_ROLE(), stranger, sender=admin)
 
 
 @pytest.mark.parametrize("contract_name", CONTRACTS)
 def test_default_admin_transfer__two_steps__only_new_admin_accepts(
-    chain, registry, credit, retirement, admin, other_holder, stranger, contract_name
+    chain, registry, credit, retirement, periods, admin, other_holder, stranger, contract_name
 ):
-    contract = {"registry": registry, "credit": credit, "retirement": retirement}[contract_name]
+    contract = {"registry": registry, "credit": credit, "retirement": retirement, "periods": periods}[contract_name]
     admin_role = contract.DEFAULT_ADMIN_ROLE()
     regular_role = {
         "registry": registry.REGISTRAR_ROLE(),
         "credit": credit.REGULATOR_ROLE(),
         "retirement": UNHELD_ROLE,
+        "periods": periods.PERIOD_REGULATOR_ROLE(),
     }[contract_name]
 
     begun = contract.beginDefaultAdminTransfer(other_holder, sender=admin)

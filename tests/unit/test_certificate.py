@@ -11,10 +11,12 @@ from dataclasses import dataclass
 import pytest
 from eth_utils import keccak
 
-from support import ZERO_ADDRESS, Factory, plain, retirement_input, reverts
+from support import ZERO_ADDRESS, Factory, compliance_period, plain, retirement_input, reverts
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
-pytestmark = pytest.mark.usefixtures("project", "admin", "compliance", "other_holder", "stranger", "attacker")
+pytestmark = pytest.mark.usefixtures(
+    "project", "admin", "compliance", "period_regulator", "periods", "other_holder", "stranger", "attacker"
+)
 
 
 @dataclass
@@ -260,9 +262,11 @@ def test_token_uri__several_ids__total_amount_and_first_id(registry, credit, ret
     assert meta["first_id"] == str(certs.token_id)
 
 
-def test_token_uri__compliance_certificate__says_compliance(retirement, admin, compliance, holder, certs):
-    retirement.bindCompliance(compliance, sender=admin)
-    receipt = retirement.retireForCompliance(holder, [certs.token_id], [3_000], retirement_input(), sender=compliance)
+def test_token_uri__compliance_certificate__says_compliance(retirement, periods, period_regulator, holder, certs):
+    # A real surrender through the bound CompliancePeriods module, in a period whose jurisdiction is "DE".
+    periods.openPeriod(compliance_period(), sender=period_regulator)
+    periods.setObligations(1, [holder], ["Acme Steel AG"], [3_000], sender=period_regulator)
+    receipt = periods.surrender(1, [certs.token_id], [3_000], b"\x00" * 32, sender=holder)
 
     meta = decode_uri(retirement.tokenURI(receipt.return_value))
     assert meta["purpose"] == "compliance"

@@ -126,6 +126,8 @@ def test_project__unknown_id__reverts(registry, stranger, which):
     project_id = 0 if which == "zero" else registry.projectCount() + 1
     with reverts(registry.RegistryUnknownProject, projectId=project_id):
         registry.project.transact(project_id, sender=stranger)
+    with reverts(registry.RegistryUnknownProject, projectId=project_id):
+        registry.projectStandard.transact(project_id, sender=stranger)
     assert registry.projectStatus(project_id) == Status.NONE
     assert registry.firstBatchNumber(project_id) == 0
 
@@ -155,8 +157,21 @@ def test_batch__unknown_id__reverts(registry, verifier, listed, unknown_part):
     with reverts(registry.RegistryUnknownBatch, id=unknown):
         registry.batch.transact(unknown, sender=verifier)
     with reverts(registry.RegistryUnknownBatch, id=unknown):
+        registry.batchPeriod.transact(unknown, sender=verifier)
+    with reverts(registry.RegistryUnknownBatch, id=unknown):
         registry.verifyBatch(unknown, sender=verifier)
     assert registry.batchURI(unknown) == ""
+
+
+def test_cheap_views__known_ids__match_the_full_views(registry, registrar, holder, listed):
+    # batchPeriod and projectStandard serve contracts that check vintages and standards (CompliancePeriods).
+    project_id, ids = listed
+    for token_id in ids:
+        full = registry.batch(token_id)
+        assert tuple(registry.batchPeriod(token_id)) == (full.periodStart, full.periodEnd)
+    other = register(registry, registrar, holder, standard="GS")
+    for pid, standard in ((project_id, "VCS"), (other, "GS")):
+        assert registry.projectStandard(pid) == registry.project(pid).standard == standard
 
 
 # ------------------------------------------------------------------ registration

@@ -21,7 +21,15 @@ from support import (
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
 pytestmark = pytest.mark.usefixtures(
-    "chain", "project", "admin", "compliance", "regulator", "permissioned_suite", "other_holder", "stranger"
+    "chain",
+    "project",
+    "admin",
+    "compliance",
+    "regulator",
+    "permissioned_suite",
+    "hookless_suite",
+    "other_holder",
+    "stranger",
 )
 
 VOLUNTARY, COMPLIANCE = 0, 1
@@ -626,44 +634,68 @@ def test_retire__more_than_max_ids__reverts(credit, retirement, holder, book):
     assert credit.balanceOf(holder, book.a) == 100_000
 
 
-# ------------------------------------------------------------------ compliance surrender
+# ------------------------------------------------------------------ compliance hook
+# The shared suite binds its CompliancePeriods module at deploy time (tests/unit/test_compliance_periods.py covers
+# surrenders through it); the hook itself is tested here on a suite deployed without one, with the `compliance`
+# account bound in its place.
 
 
-def test_retire_for_compliance__nothing_bound__refused(retirement, compliance, holder, book):
+@dataclass
+class Hookless:
+    credit: object
+    retirement: object
+    token_id: int  # `holder` holds 100,000 units
+
+
+@pytest.fixture(scope="module")
+def hookless(hookless_suite, registrar, verifier, issuer, holder) -> Hookless:
+    suite = hookless_suite
+    make = Factory(suite.registry, suite.credit, registrar, verifier, issuer, holder)
+    token_id = make.issued(holder, tonnes=100)
+    return Hookless(suite.credit, suite.retirement, token_id)
+
+
+def test_shared_suite__compliance_hook__bound_to_compliance_periods(retirement, periods, admin):
+    assert periods.retirement() == retirement.address
+    with reverts(retirement.RetirementComplianceAlreadyBound, current=periods):
+        retirement.bindCompliance(admin, sender=admin)
+
+
+def test_retire_for_compliance__nothing_bound__refused(compliance, holder, hookless):
+    retirement = hookless.retirement
     with reverts(retirement.RetirementCallerNotCompliance, caller=compliance):
-        retirement.retireForCompliance(holder, [book.a], [1], retirement_input(), sender=compliance)
+        retirement.retireForCompliance(holder, [hookless.token_id], [1], retirement_input(), sender=compliance)
 
 
-def test_retire_for_compliance__bound_module__retires_with_compliance_purpose(
-    credit, retirement, admin, compliance, holder, book
-):
+def test_retire_for_compliance__bound_module__retires_with_compliance_purpose(admin, compliance, holder, hookless):
+    credit, retirement, token_id = hookless.credit, hookless.retirement, hookless.token_id
     bound = retirement.bindCompliance(compliance, sender=admin)
     assert events(bound, retirement, "ComplianceBound") == [plain(compliance=compliance)]
     inp = retirement_input()
 
-    receipt = retirement.retireForCompliance(holder, [book.a], [3_000], inp, sender=compliance)
+    receipt = retirement.retireForCompliance(holder, [token_id], [3_000], inp, sender=compliance)
 
-    assert credit.balanceOf(holder, book.a) == 100_000 - 3_000
-    assert credit.totalRetired(book.a) == 3_000
+    assert credit.balanceOf(holder, token_id) == 100_000 - 3_000
+    assert credit.totalRetired(token_id) == 3_000
     view = certificate(retirement, 1)
     assert (view["purpose"], view["retiringAccount"], view["beneficiary"]) == (COMPLIANCE, plain(holder), plain(holder))
     assert events(receipt, retirement, "RetirementRecorded") == [
-        recorded(1, holder, holder, [book.a], [3_000], inp, purpose=COMPLIANCE)
+        recorded(1, holder, holder, [token_id], [3_000], inp, purpose=COMPLIANCE)
     ]
 
 
 @pytest.mark.parametrize("caller", ["stranger", "holder", "admin"])
-def test_retire_for_compliance__not_the_bound_module__refused(
-    retirement, admin, compliance, holder, stranger, book, caller
-):
+def test_retire_for_compliance__not_the_bound_module__refused(admin, compliance, holder, stranger, hookless, caller):
+    retirement = hookless.retirement
     retirement.bindCompliance(compliance, sender=admin)
     account = {"stranger": stranger, "holder": holder, "admin": admin}[caller]
     with reverts(retirement.RetirementCallerNotCompliance, caller=account):
-        retirement.retireForCompliance(holder, [book.a], [1], retirement_input(), sender=account)
+        retirement.retireForCompliance(holder, [hookless.token_id], [1], retirement_input(), sender=account)
     assert retirement.certificateCount() == 0
 
 
-def test_bind_compliance__twice__reverts(retirement, admin, compliance, stranger):
+def test_bind_compliance__twice__reverts(admin, compliance, stranger, hookless):
+    retirement = hookless.retirement
     retirement.bindCompliance(compliance, sender=admin)
     with reverts(retirement.RetirementComplianceAlreadyBound, current=compliance):
         retirement.bindCompliance(stranger, sender=admin)
@@ -671,15 +703,17 @@ def test_bind_compliance__twice__reverts(retirement, admin, compliance, stranger
         retirement.bindCompliance(compliance, sender=admin)
 
 
-def test_bind_compliance__zero_address__reverts(retirement, admin, compliance, holder, book):
+def test_bind_compliance__zero_address__reverts(admin, compliance, holder, hookless):
+    retirement = hookless.retirement
     with reverts(retirement.RetirementComplianceAlreadyBound, current=ZERO_ADDRESS):
         retirement.bindCompliance(ZERO_ADDRESS, sender=admin)
     # Still unbound: a real module can be bound afterwards.
     retirement.bindCompliance(compliance, sender=admin)
-    retirement.retireForCompliance(holder, [book.a], [1], retirement_input(), sender=compliance)
+    retirement.retireForCompliance(holder, [hookless.token_id], [1], retirement_input(), sender=compliance)
 
 
-def test_bind_compliance__stranger__refused(retirement, stranger):
+def test_bind_compliance__stranger__refused(stranger, hookless):
+    retirement = hookless.retirement
     with reverts(retirement.AccessControlUnauthorizedAccount, account=stranger, neededRole=b"\x00" * 32):
         retirement.bindCompliance(stranger, sender=stranger)
 
