@@ -6,8 +6,9 @@ pragma solidity ^0.8.28;
 /// jurisdiction and consumption period, each retirement proven by a non-transferable certificate (ERC-721 with
 /// ERC-5192 `locked`). The certificate goes to the beneficiary's account, or to the retiring account when the
 /// beneficiary has none.
-/// @dev Storage per certificate is two packed slots: beneficiary (the ERC-721 owner), retiring account, first
-/// id, id count, total amount, purpose, country, consumption period and timestamp. The texts (beneficiary
+/// @dev Storage per certificate is one packed slot (first id, id count, total amount, purpose, country,
+/// consumption period, timestamp) besides the ERC-721 owner (the beneficiary); the retiring account takes a
+/// second slot only when it is not the beneficiary. The texts (beneficiary
 /// name, reason, full jurisdiction) and every id and amount are in `RetirementRecorded`, whose indexed
 /// `beneficiary` lets anyone list every certificate of a beneficiary, and total what they retired, from events
 /// alone.
@@ -59,8 +60,10 @@ interface ICarbonRetirement {
     error RetirementEmptyField(string field);
     /// @notice The jurisdiction is not an ISO 3166-1 alpha-2 or ISO 3166-2 code.
     error RetirementInvalidJurisdiction(string jurisdiction);
-    /// @notice The consumption period ends before it starts.
+    /// @notice The consumption period ends before it starts, or after 2106 (beyond 32-bit seconds).
     error RetirementInvalidPeriod(uint40 periodStart, uint40 periodEnd);
+    /// @notice A certificate's total of `total` units is above the `max` one certificate can record.
+    error RetirementAmountTooLarge(uint256 total, uint256 max);
     /// @notice `retirementRef` was already used by certificate `certificateId`.
     error RetirementReferenceUsed(bytes32 retirementRef, uint256 certificateId);
     /// @notice More ids than one certificate can list.

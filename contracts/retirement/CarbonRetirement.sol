@@ -8,6 +8,7 @@ import {AccessControlDefaultAdminRules} from
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Base64} from "@openzeppelin/contracts/utils/Base64.sol";
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {ICarbonRetirement} from "../interfaces/ICarbonRetirement.sol";
 import {ICarbonCredit} from "../interfaces/ICarbonCredit.sol";
@@ -21,8 +22,9 @@ import {Jurisdiction} from "../libraries/Jurisdiction.sol";
 /// - per id, the amounts of all certificates sum to the token's `totalRetired(id)` (issueAndRetire included);
 /// - a certificate never moves and can never be approved: every transfer and approval path reverts;
 /// - a non-zero retirement reference maps to at most one certificate, ever.
-/// Gas: a certificate costs two packed slots (plus ERC-721 ownership), whatever its text; no loop runs over
-/// stored data, so the 10,000th retirement costs what the first does.
+/// Gas: a certificate costs one packed slot (plus ERC-721 ownership), whatever its text, and a second slot only
+/// when the retiring account is not the beneficiary; no loop runs over stored data, so the 10,000th retirement
+/// costs what the first does.
 contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlDefaultAdminRules, ReentrancyGuardTransient {
     using Strings for uint256;
     using Strings for address;
@@ -30,24 +32,28 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
     /// @notice The most ids one certificate lists.
     uint256 public constant MAX_IDS_PER_CERTIFICATE = 100;
 
+    /// @dev One slot (248 bits). Seconds fit 32 bits until 2106; a certificate's total is at most
+    /// MAX_CERTIFICATE_UNITS (2^48 - 1 units, some 281 billion tonnes).
     struct Certificate {
-        // slot 0
-        uint96 firstId; // projectId << 32 | batchNumber: a project never has more than 2^32 - 1 batches
-        uint64 totalAmount;
-        uint40 timestamp;
-        uint16 idCount;
+        uint72 firstId; // projectId << 32 | batchNumber (project ids < 2^40, batch numbers < 2^32)
+        uint48 totalAmount;
+        uint32 timestamp;
+        uint32 periodStart;
+        uint32 periodEnd;
+        uint8 idCount;
         Purpose purpose;
         bytes2 country;
-        // slot 1
-        address retiringAccount;
-        uint40 periodStart;
-        uint40 periodEnd;
     }
+
+    /// @notice The largest total one certificate can record, in units.
+    uint256 public constant MAX_CERTIFICATE_UNITS = type(uint48).max;
 
     ICarbonCredit private immutable _credit;
     address private _compliance;
     uint256 private _count;
     mapping(uint256 certificateId => Certificate) private _certificates;
+    /// @dev Written only when the retiring account is not the beneficiary (the certificate's owner).
+    mapping(uint256 certificateId => address) private _retiringAccountOf;
     mapping(bytes32 retirementRef => uint256 certificateId) private _certificateOfRef;
 
     /// @param credit The credit token; its admin must `bindRetirement` this contract.
@@ -155,7 +161,8 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
         Certificate storage c = _certificates[certificateId];
         if (c.timestamp == 0) revert CertificateUnknown(certificateId);
         v.beneficiary = _ownerOf(certificateId);
-        v.retiringAccount = c.retiringAccount;
+        address retiring = _retiringAccountOf[certificateId];
+        v.retiringAccount = retiring == address(0) ? v.beneficiary : retiring;
         v.firstId = CreditIds.encode(uint64(c.firstId >> 32), uint64(uint32(c.firstId)));
         v.totalAmount = c.totalAmount;
         v.idCount = c.idCount;
@@ -229,6 +236,7 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
         for (uint256 i; i < n; ++i) {
             total += amounts[i];
         }
+        if (total > MAX_CERTIFICATE_UNITS) revert RetirementAmountTooLarge(total, MAX_CERTIFICATE_UNITS);
         // Cannot overflow: one more certificate per transaction.
         unchecked {
             certificateId = ++_count;
@@ -238,19 +246,22 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
             if (usedBy != 0) revert RetirementReferenceUsed(input.retirementRef, usedBy);
             _certificateOfRef[input.retirementRef] = certificateId;
         }
-        Certificate storage c = _certificates[certificateId];
-        // Cannot truncate: the registry numbers a project's batches with a uint32; units fit in 64 bits.
-        c.firstId = uint96((uint256(CreditIds.projectOf(ids[0])) << 32) | CreditIds.batchNumberOf(ids[0]));
-        c.totalAmount = uint64(total);
-        c.timestamp = uint40(block.timestamp);
-        c.idCount = uint16(n);
-        c.purpose = purpose;
-        c.retiringAccount = retiringAccount;
-        c.periodStart = input.periodStart;
-        c.periodEnd = input.periodEnd;
-        c.country = country;
-
+        // One slot, written at once. Cannot truncate: total and the period were checked above, n <= 100, the
+        // registry numbers a project's batches with a uint32, and SafeCast guards the project id and the clock.
+        _certificates[certificateId] = Certificate({
+            firstId: uint72(
+                (uint256(SafeCast.toUint40(CreditIds.projectOf(ids[0]))) << 32) | CreditIds.batchNumberOf(ids[0])
+            ),
+            totalAmount: uint48(total),
+            timestamp: SafeCast.toUint32(block.timestamp),
+            periodStart: uint32(input.periodStart),
+            periodEnd: uint32(input.periodEnd),
+            idCount: uint8(n),
+            purpose: purpose,
+            country: country
+        });
         address beneficiary = input.beneficiary == address(0) ? retiringAccount : input.beneficiary;
+        if (beneficiary != retiringAccount) _retiringAccountOf[certificateId] = retiringAccount;
         // _mint, not _safeMint: a certificate cannot be refused, and no receiver hook runs during a retirement.
         _mint(beneficiary, certificateId);
         emit Locked(certificateId);
@@ -273,7 +284,9 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
     function _validate(RetirementInput calldata input) private pure returns (bytes2 country) {
         if (bytes(input.beneficiaryName).length == 0) revert RetirementEmptyField("beneficiaryName");
         if (bytes(input.reason).length == 0) revert RetirementEmptyField("reason");
-        if (input.periodEnd < input.periodStart) revert RetirementInvalidPeriod(input.periodStart, input.periodEnd);
+        if (input.periodEnd < input.periodStart || input.periodEnd > type(uint32).max) {
+            revert RetirementInvalidPeriod(input.periodStart, input.periodEnd);
+        }
         // ISO 3166-1 alpha-2 "DE", or ISO 3166-2 "US-CA": two letters, then '-' and 1 to 3 letters or digits.
         bytes calldata j = bytes(input.jurisdiction);
         if (!Jurisdiction.isValid(j)) revert RetirementInvalidJurisdiction(input.jurisdiction);

@@ -626,6 +626,55 @@ def test_retire__period_ends_before_it_starts__reverts(credit, retirement, holde
     assert credit.totalRetired(book.a) == 0
 
 
+@pytest.mark.parametrize("end", [2**32, 2**40 - 1])
+def test_retire__period_ends_after_32_bit_seconds__reverts(credit, retirement, holder, book, end):
+    # The certificate keeps seconds in 32 bits (until 2106): a later end would be stored truncated.
+    with reverts(retirement.RetirementInvalidPeriod, periodStart=0, periodEnd=end):
+        retirement.retire([book.a], [1], retirement_input(periodStart=0, periodEnd=end), sender=holder)
+    assert credit.totalRetired(book.a) == 0
+
+
+def test_retire__period_ends_at_last_32_bit_second__stored_exactly(retirement, holder, book):
+    retirement.retire([book.a], [1], retirement_input(periodStart=2**32 - 2, periodEnd=2**32 - 1), sender=holder)
+    view = certificate(retirement, 1)
+    assert (view["periodStart"], view["periodEnd"]) == (2**32 - 2, 2**32 - 1)
+
+
+@pytest.fixture(scope="module")
+def huge(registry, credit, registrar, verifier, issuer, holder) -> int:
+    """A batch of 281,474,976,711 t (more than 2^48 units), 2^48 units of it held by `holder`."""
+    make = Factory(registry, credit, registrar, verifier, issuer, holder)
+    token_id = make.batch(make.project(), 1, 281_474_976_711, ref="ISS-HUGE")
+    credit.issue(token_id, holder, 2**48, ZERO_REF, sender=issuer)
+    return token_id
+
+
+def test_retire__total_above_certificate_maximum__reverts(credit, retirement, holder, huge):
+    maximum = retirement.MAX_CERTIFICATE_UNITS()
+    assert maximum == 2**48 - 1
+    with reverts(retirement.RetirementAmountTooLarge, total=2**48, max=maximum):
+        retirement.retire([huge, huge], [2**47, 2**47], retirement_input(), sender=holder)
+    assert credit.totalRetired(huge) == 0
+    assert credit.balanceOf(holder, huge) == 2**48
+
+
+def test_retire__total_at_certificate_maximum__recorded_exactly(credit, retirement, holder, huge):
+    retirement.retire([huge], [2**48 - 1], retirement_input(), sender=holder)
+    view = certificate(retirement, 1)
+    assert (view["firstId"], view["totalAmount"]) == (huge, 2**48 - 1)
+    assert credit.totalRetired(huge) == 2**48 - 1
+
+
+def test_retire__operator_for_holder_with_third_party_beneficiary__retiring_account_stored(
+    credit, retirement, holder, other_holder, stranger, book
+):
+    # The retiring account takes its own slot only when it is not the beneficiary; it must still read back.
+    credit.setApprovalForAll(other_holder, True, sender=holder)
+    retirement.retireFrom(holder, [book.a], [5], retirement_input(beneficiary=stranger.address), sender=other_holder)
+    view = certificate(retirement, 1)
+    assert (view["beneficiary"], view["retiringAccount"]) == (plain(stranger), plain(holder))
+
+
 def test_retire__more_than_max_ids__reverts(credit, retirement, holder, book):
     n = MAX_IDS + 1
     with reverts(retirement.RetirementTooManyIds, count=n, max=MAX_IDS):
