@@ -61,7 +61,8 @@ def refusal(pair: BridgePair, source: Side, sent: Sent, confirmations: int) -> s
         return f"goes to chain {sent.destination_chain_id}, not {destination.chain_id}"
     if message.sender != source.bridge.address or message.recipient != destination.bridge.address:
         return f"not from bridge {source.bridge.address} to {destination.bridge.address}"
-    why = check_sent(source, sent, confirmations)
+    receipt = source.w3.eth.get_transaction_receipt(sent.transaction_hash)
+    why = check_sent(source, sent, confirmations, receipt)
     if why:
         return why
     try:
@@ -71,7 +72,6 @@ def refusal(pair: BridgePair, source: Side, sent: Sent, confirmations: int) -> s
     expected_kind, event_name = (LOCK, "CreditsLocked") if source is pair.home else (BURN, "CreditsBurned")
     if transfer.kind != expected_kind:
         return f"payload kind {transfer.kind}, expected {expected_kind}"
-    receipt = source.w3.eth.get_transaction_receipt(sent.transaction_hash)
     event = getattr(source.bridge.events, event_name)()
     matches = [
         log

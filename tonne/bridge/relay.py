@@ -18,10 +18,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
 
 from tonne.bridge.deploy import BridgePair, Side
-from tonne.bridge.errors import revert_of
+from tonne.bridge.errors import decode_revert
 from tonne.bridge.messages import ordered
 from tonne.bridge.store import Store, StoredMessage
 
@@ -118,14 +118,8 @@ class Relayer:
         sent = already = 0
         oldest: float | None = None
         for stored in messages:
-            mid = stored.id
-            if "0x" + mid.hex() in delivered:
+            if "0x" + stored.id.hex() in delivered:
                 progress.delivered += 1
-                continue
-            if gateway.isProcessed(mid).call():
-                self.store.mark_delivered(mid, None)
-                progress.delivered += 1
-                already += 1
                 continue
             if budget is not None and sent >= budget:
                 progress.waiting["not yet tried"] += 1
@@ -153,6 +147,7 @@ class Relayer:
         return progress, sent, already
 
     def _deliver(self, destination: Side, stored: StoredMessage, threshold: int, validators: dict[str, bool]) -> str:
+        """Deliver one message: "sent", ALREADY (processed before, by anyone), or why it must wait."""
         gateway = destination.gateway.functions
         signatures = {}
         for validator, signature in self.store.attestations(stored.id).items():
@@ -161,27 +156,33 @@ class Relayer:
             if validators[validator]:
                 signatures[validator] = signature
         if len(signatures) < threshold:
+            if gateway.isProcessed(stored.id).call():  # delivered by someone with other attestations
+                self.store.mark_delivered(stored.id, None)
+                return ALREADY
             return f"attestations {len(signatures)}/{threshold}"
         chosen = dict(sorted(signatures.items(), key=lambda kv: int(kv[0], 16))[:threshold])
         call = gateway.deliver(stored.message.as_tuple(), ordered(chosen))
         try:
-            refused = revert_of(call, self.sender)
-        except ContractLogicError as exc:  # a revert without a custom error (out of gas, no such function, ...)
-            return f"reverted: {exc}"
-        if refused is not None:
-            if refused[0] == ALREADY:
+            # Gas estimation runs the delivery first: a refusal comes back here as a custom error, before any
+            # transaction is sent.
+            tx_hash = call.transact({"from": self.sender})
+        except ContractCustomError as exc:
+            refused = decode_revert(exc.data if isinstance(exc.data, str) else None)
+            name = refused[0] if refused else f"reverted: {exc}"
+            if name == ALREADY:
                 self.store.mark_delivered(stored.id, None)
-                return ALREADY
-            return refused[0]
-        tx_hash = call.transact({"from": self.sender})
-        self.store.add_pending(stored.id, "0x" + tx_hash.hex().removeprefix("0x"))
+            return name
+        except ContractLogicError as exc:  # a revert without a custom error (no such function, ...)
+            return f"reverted: {exc}"
+        tx = "0x" + tx_hash.hex().removeprefix("0x")
+        self.store.add_pending(stored.id, tx)
         if self.on_sent:
             self.on_sent(stored.id)
         receipt = destination.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
         if receipt["status"] == 1:
-            self.store.mark_delivered(stored.id, "0x" + tx_hash.hex().removeprefix("0x"))
+            self.store.mark_delivered(stored.id, tx)
             return "sent"
-        # Reverted after the pre-flight passed: someone delivered it in between, or the state moved.
+        # Reverted after the estimate passed: someone delivered it in between, or the state moved.
         if gateway.isProcessed(stored.id).call():
             self.store.mark_delivered(stored.id, None)
             return ALREADY
