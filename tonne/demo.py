@@ -20,6 +20,7 @@ from typing import Any
 
 from ape.exceptions import ContractLogicError
 
+from tonne.bridge.demo import run_bridge_demo
 from tonne.deploy import deploy_and_record
 from tonne.ids import describe
 from tonne.issuance import issue_from_csv
@@ -236,6 +237,17 @@ def run_demo(project: Any, provider: Any, accounts: list[Any], echo: Callable[[s
     for block in result["tables"]:
         echo("")
         echo(block)
+
+    echo("")
+    result["bridge"] = run_bridge_demo(
+        provider.uri,
+        credit.address,
+        vcs_2021,
+        admin=actors.admin.address,
+        compliance=actors.compliance.address,
+        holders=[buyer.address for buyer in actors.buyers],
+        echo=echo,
+    )
     return result
 
 
