@@ -9,6 +9,7 @@ Test modules import these as `from bridge_support import ...`.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,16 @@ REMOTE_CHAIN = 4242  # what the home side believes the remote chain is
 WINDOW = 86_400
 LIMIT = 10**9  # units per id per window, both directions, unless a test sets its own
 OUT, IN = 0, 1  # ICreditBridge.Direction
+
+
+_serials = itertools.count(1)
+
+
+def fresh_range() -> tuple[int, int]:
+    """A 1,000 t serial range no other bridge test uses, so that its issuance reference (ISS-first-last) is new
+    even where other modules' state persists on the shared session suite."""
+    first = 900_000_000 + next(_serials) * 1_000
+    return first, first + 999
 
 
 def validator_keys(n: int) -> list[bytes]:

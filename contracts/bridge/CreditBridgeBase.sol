@@ -16,7 +16,12 @@ import {ICreditBridge} from "../interfaces/ICreditBridge.sol";
 /// (`ERC7786RecipientUnauthorizedGateway`). Replay protection is the gateway's (ERC-7786 leaves it there).
 /// Exactly one link, made once after deployment (`link`): both bridges must exist before either can name the
 /// other, and a link that could be changed later would let its changer take the escrow.
-abstract contract CreditBridgeBase is ICreditBridge, CrosschainLinked, AccessControlDefaultAdminRules, ReentrancyGuardTransient {
+abstract contract CreditBridgeBase is
+    ICreditBridge,
+    CrosschainLinked,
+    AccessControlDefaultAdminRules,
+    ReentrancyGuardTransient
+{
     /// @notice Pauses and resumes each direction.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 

@@ -48,7 +48,9 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
         // The token applies its rules here: balance (what is pledged or escrowed elsewhere is not the caller's),
         // pause, freeze, allowlist, and Suspended or Terminated projects.
         _token.safeTransferFrom(msg.sender, address(this), id, amount, "");
-        messageId = _sendToRemote(BridgeMessages.encode(BridgeMessages.LOCK, id, amount, msg.sender, recipient, _metadata(id)));
+        bytes memory payload =
+            BridgeMessages.encode(BridgeMessages.LOCK, id, amount, msg.sender, recipient, _metadata(id));
+        messageId = _sendToRemote(payload);
         emit CreditsLocked(messageId, id, msg.sender, recipient, amount);
     }
 
@@ -69,7 +71,9 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
         override
         returns (bytes4)
     {
-        if (msg.sender != address(_token) || operator != address(this)) revert HomeBridgeUnsolicitedDeposit(operator, from);
+        if (msg.sender != address(_token) || operator != address(this)) {
+            revert HomeBridgeUnsolicitedDeposit(operator, from);
+        }
         return IERC1155Receiver.onERC1155Received.selector;
     }
 
@@ -118,9 +122,12 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
     function _metadata(uint256 id) private view returns (bytes memory) {
         ICarbonRegistry.BatchView memory b = _registry.batch(id);
         string memory standard = _registry.project(CreditIds.projectOf(id)).standard;
-        string memory uri = bytes(b.metadataURI).length != 0 ? b.metadataURI : IERC1155MetadataURI(address(_token)).uri(id);
+        string memory uri =
+            bytes(b.metadataURI).length != 0 ? b.metadataURI : IERC1155MetadataURI(address(_token)).uri(id);
         return abi.encode(
-            IMirrorCredit.BatchMetadata(b.projectId, b.serialFirst, b.serialLast, b.periodStart, b.periodEnd, standard, uri)
+            IMirrorCredit.BatchMetadata(
+                b.projectId, b.serialFirst, b.serialLast, b.periodStart, b.periodEnd, standard, uri
+            )
         );
     }
 }

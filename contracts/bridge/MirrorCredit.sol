@@ -29,7 +29,13 @@ contract MirrorCredit is IMirrorCredit, ERC1155Supply, AccessControlDefaultAdmin
     /// @param fallbackURI ERC-1155 URI for ids whose metadata has no URI.
     /// @param adminDelay Seconds the two-step admin transfer waits.
     /// @param admin The DEFAULT_ADMIN_ROLE holder (binds the bridge, once).
-    constructor(uint256 originChainId_, address originToken_, string memory fallbackURI, uint48 adminDelay, address admin)
+    constructor(
+        uint256 originChainId_,
+        address originToken_,
+        string memory fallbackURI,
+        uint48 adminDelay,
+        address admin
+    )
         ERC1155(fallbackURI)
         AccessControlDefaultAdminRules(adminDelay, admin)
     {

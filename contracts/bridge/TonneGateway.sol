@@ -24,7 +24,8 @@ contract TonneGateway is ITonneGateway, AccessControlDefaultAdminRules, EIP712 {
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     /// @notice EIP-712 type of what validators sign.
     bytes32 public constant ATTESTATION_TYPEHASH = keccak256(
-        "Attestation(uint256 sourceChainId,address sourceGateway,address sender,address recipient,uint256 nonce,bytes32 payloadHash)"
+        "Attestation(uint256 sourceChainId,address sourceGateway,address sender,address recipient,uint256 nonce,"
+        "bytes32 payloadHash)"
     );
 
     // One slot: read together by deliver (paused, threshold) and by the validator admin (count, threshold).

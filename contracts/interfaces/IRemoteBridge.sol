@@ -10,9 +10,13 @@ import {ICreditBridge} from "./ICreditBridge.sol";
 interface IRemoteBridge is ICreditBridge {
     /// @notice `from` burned `amount` units of `id` here, to be released to `to` on the home chain, in message
     /// `messageId`.
-    event CreditsBurned(bytes32 indexed messageId, uint256 indexed id, address indexed from, address to, uint256 amount);
+    event CreditsBurned(
+        bytes32 indexed messageId, uint256 indexed id, address indexed from, address to, uint256 amount
+    );
     /// @notice Message `messageId` (a lock of `amount` units of `id` by `from` at home) minted them to `to`.
-    event CreditsMinted(bytes32 indexed messageId, uint256 indexed id, address indexed to, address from, uint256 amount);
+    event CreditsMinted(
+        bytes32 indexed messageId, uint256 indexed id, address indexed to, address from, uint256 amount
+    );
 
     /// @notice Burns `amount` units of `id` from the caller and sends them home to `to` (an ERC-7930 EVM
     /// address on the origin chain).

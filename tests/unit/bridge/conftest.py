@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge_support import Bridges, deploy_bridges
+from bridge_support import Bridges, deploy_bridges, fresh_range
 from support import Factory
 
 
@@ -21,4 +21,5 @@ def make(registry, credit, registrar, verifier, issuer, holder) -> Factory:
 @pytest.fixture
 def held(make, holder) -> int:
     """A fresh id of which `holder` holds 100 t (100,000 units)."""
-    return make.issued(holder, tonnes=100)
+    first, last = fresh_range()
+    return make.issued(holder, tonnes=100, first=first, last=last)

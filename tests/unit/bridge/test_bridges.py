@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge_support import HOME_CHAIN, IN, LIMIT, OUT, REMOTE_CHAIN, WINDOW, deploy_bridges
+from bridge_support import HOME_CHAIN, IN, LIMIT, OUT, REMOTE_CHAIN, WINDOW, deploy_bridges, fresh_range
 from support import events, plain, reverts
 from tonne.bridge.messages import BURN, LOCK, BatchMetadata, Message, Transfer, interop_address
 
@@ -308,9 +308,8 @@ def test_rate_limit__outbound__per_id_per_window(chain, bridges, admin, held, ho
         home.BridgeRateLimited, direction=OUT, id=held, requested=2_001, available=2_000, windowEnds=window_end
     ):
         home.send(held, 2_001, bridges.to_remote(holder), sender=holder)
-    other = make.issued(
-        holder, tonnes=10, first=5_001, last=6_000
-    )  # another id has its own window budget (the default)
+    first, last = fresh_range()
+    other = make.issued(holder, tonnes=10, first=first, last=last)  # another id has its own window budget (the default)
     bridges.lock(holder, other, 10_000)
     chain.pending_timestamp = window_end
     bridges.lock(holder, held, 5_000)  # a new window
