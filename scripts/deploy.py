@@ -9,6 +9,7 @@ from ape import project
 from ape.cli import ConnectedProviderCommand, account_option
 
 from tonne.deploy import AlreadyDeployed, deploy_and_record
+from tonne.pledge.deploy import PledgeOptions
 from tonne.suite import REGISTRY_ROLES, TOKEN_ROLES
 
 ROLE_OPTIONS = {
@@ -45,8 +46,29 @@ def _role_options(func):
     default=None,
     help="Directory of deployment records [default: deployments/].",
 )
+@click.option("--pledge", is_flag=True, help="Also deploy the price oracle, credit facility and bilateral pledge.")
+@click.option(
+    "--loan-token", metavar="ADDRESS", help="ERC-20 to lend in [default with --pledge: a new TestStablecoin]."
+)
+@click.option("--lender", multiple=True, metavar="ADDRESS", help="Grant LENDER_ROLE on the facility (repeatable).")
+@click.option("--price-feeder", multiple=True, metavar="ADDRESS", help="Grant PRICE_FEEDER_ROLE (repeatable).")
 @_role_options
-def cli(ecosystem, network, provider, account, permissioned, admin_delay, dev_roles, force, directory, **role_args):
+def cli(
+    ecosystem,
+    network,
+    provider,
+    account,
+    permissioned,
+    admin_delay,
+    dev_roles,
+    force,
+    directory,
+    pledge,
+    loan_token,
+    lender,
+    price_feeder,
+    **role_args,
+):
     """Deploy CarbonRegistry + CarbonCredit, grant roles, and record the deployment."""
     roles: dict[str, list[str]] = {}
     for option, role in ROLE_OPTIONS.items():
@@ -55,6 +77,14 @@ def cli(ecosystem, network, provider, account, permissioned, admin_delay, dev_ro
     if dev_roles:
         for role in REGISTRY_ROLES + TOKEN_ROLES:
             roles.setdefault(role, []).append(str(account.address))
+    pledge_options = None
+    if pledge:
+        dev = [str(account.address)] if dev_roles else []
+        pledge_options = PledgeOptions(
+            loan_token=loan_token, lenders=list(lender) + dev, feeders=list(price_feeder) + dev
+        )
+    elif loan_token or lender or price_feeder:
+        raise click.UsageError("--loan-token, --lender and --price-feeder need --pledge")
     try:
         result = deploy_and_record(
             project,
@@ -66,6 +96,7 @@ def cli(ecosystem, network, provider, account, permissioned, admin_delay, dev_ro
             roles=roles,
             force=force,
             directory=directory,
+            pledge=pledge_options,
         )
     except AlreadyDeployed as exc:
         raise click.ClickException(str(exc)) from exc
@@ -73,4 +104,6 @@ def cli(ecosystem, network, provider, account, permissioned, admin_delay, dev_ro
         click.echo(f"note: {result.replaced}")
     for name, entry in result.record["contracts"].items():
         click.echo(f"{name:15} {entry['address']}  block {entry['blockNumber']}  tx {entry['transactionHash']}")
+    for note in result.record["config"].get("pledge", {}).get("notes", []):
+        click.echo(f"note: {note}")
     click.echo(f"mode {result.record['config']['mode']}; record written to {result.path}")

@@ -11,8 +11,9 @@ import sys
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
+from tonne.chain.errors import ToolError
 from tonne.deployments import DeploymentError, connect
-from tonne.issuance import DEFAULT_CHUNK_SIZE, IssuanceError, format_plan, issue_from_csv
+from tonne.issuance import DEFAULT_CHUNK_SIZE, format_plan, issue_from_csv
 
 
 def _note(message: str) -> None:
@@ -73,7 +74,7 @@ def cli(provider, account, csv_path, chunk_size, dry_run, pending_timeout, quiet
             log=_note,
             on_plan=show_plan,
         )
-    except IssuanceError as exc:
+    except ToolError as exc:  # IssuanceError, or PendingTransactionsError
         click.echo(exc.report(), err=True)
         sys.exit(1)
     click.echo(summary.describe())

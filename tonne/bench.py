@@ -1,9 +1,12 @@
 """`make bench`: gas per operation with OpenZeppelin baselines, the throughput of the issue script over 10,000
-CSV rows, gas constancy over 10,000 batches, and the bridge (gas per path, relay throughput and latency over
-1,000 transfers on two Anvils of its own), printed and written to bench/results.json.
+CSV rows and of the retire script over 1,000, gas constancy over 10,000 batches and retirements, and the
+bridge (gas per path, relay throughput and latency over 1,000 transfers on two Anvils of its own), printed
+and written to bench/results.json.
 
-The constancy run goes last: its 30,000 transactions slow the chain down (ape-foundry runs Anvil with step
-tracing), which would skew the throughput figure.
+The constancy run goes last: its 40,000 transactions slow the chain down, which would skew the throughput
+figures. The retire throughput goes first of the two: Anvil's cost per block grows with the chain's whole state
+(measured: 1,000 retirements take ~8 s on a fresh chain, ~42 s after the 10,000-row issuance), and the retire tool
+mines one block per row where the issue tool mines one per 200.
 
 Wall-clock figures are printed and recorded, never asserted: they depend on the machine.
 """
@@ -26,11 +29,13 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 
 from tonne.bridge.bench import run_bridge_bench
-from tonne.constancy import measure_constancy
+from tonne.constancy import FIRST_DIFFERS, measure_constancy
 from tonne.deployments import git_commit
 from tonne.gasbench import TARGETS, _register, measure_gas
+from tonne.ids import encode_id
 from tonne.issuance import issue_from_csv
 from tonne.report import table
+from tonne.retirement import retire_from_csv
 from tonne.suite import deploy_suite
 
 RESULTS = Path("bench/results.json")
@@ -43,6 +48,7 @@ def run_bench(
     *,
     batches: int = 10_000,
     rows: int = 10_000,
+    retire_rows: int = 1_000,
     bridge_transfers: int = 1_000,
     out: Path = RESULTS,
     echo: Callable[[str], None] = print,
@@ -67,6 +73,15 @@ def run_bench(
     )
 
     echo("")
+    echo(f"Retire script throughput ({retire_rows:,} CSV rows, one certificate each)")
+    results["retire_throughput"] = _retire_throughput(project, accounts, retire_rows)
+    t = results["retire_throughput"]
+    echo(
+        f"{t['rows']:,} rows in {t['seconds']:.1f} s = {t['rows_per_second']:,.0f} rows/s; {t['transactions']} "
+        f"transactions; {t['gas_used']:,} gas ({t['gas_per_row']:,} per row)"
+    )
+
+    echo("")
     echo(f"Issue script throughput ({rows:,} CSV rows)")
     results["issue_throughput"] = _issue_throughput(project, accounts, rows)
     t = results["issue_throughput"]
@@ -75,8 +90,15 @@ def run_bench(
         f"transactions; {t['gas_used']:,} gas ({t['gas_per_row']:,} per row); target < 60 s: {_yes(t['seconds'] < 60)}"
     )
 
+    from tonne.pledge.bench import run_pledge_bench  # collateral pledges: gas rows and keeper throughput
+
+    results["pledge"] = run_pledge_bench(project, provider, accounts, echo=echo)
+
     echo("")
-    echo(f"Gas of the n-th batch registration, verification and issuance ({batches:,} batches in one project)")
+    echo(
+        f"Gas of the n-th batch registration, verification, issuance and retirement ({batches:,} batches in one "
+        "project, one retirement of each)"
+    )
     started = time.perf_counter()
     constancy = _constancy(project, provider, accounts, batches)
     results["constancy"] = {"batches": batches, "seconds": round(time.perf_counter() - started, 1), **constancy}
@@ -131,9 +153,10 @@ def _constancy(project: Any, provider: Any, accounts: list[Any], count: int) -> 
         dict(registrar=registrar, verifier=verifier, issuer=issuer),
         accounts[6],
         count=count,
+        retirement=suite.retirement,
     )
     constant = all(
-        len({p["execution"] for n, p in pts.items() if not (op == "add batch" and n == 1)}) == 1
+        len({p["execution"] for n, p in pts.items() if not (op in FIRST_DIFFERS and n == 1)}) == 1
         for op, pts in points.items()
     )
     return {"points": {op: {str(n): p for n, p in pts.items()} for op, pts in points.items()}, "constant": constant}
@@ -145,25 +168,7 @@ def _issue_throughput(project: Any, accounts: list[Any], rows: int) -> dict[str,
     suite = deploy_suite(project, admin, roles=roles)
     registry, credit = suite.registry, suite.credit
     project_id = _register(None, registry, registrar, issuer, accounts[6], "throughput")
-    batch_refs = []
-    for n in range(1, 6):  # five vintages of 1,000,000 t each
-        ref = f"THROUGHPUT-{n}"
-        first = (n - 1) * 1_000_000 + 1
-        token_id = registry.addBatch(
-            project_id,
-            dict(
-                serialFirst=first,
-                serialLast=first + 999_999,
-                periodStart=1,
-                periodEnd=2,
-                issuanceReference=ref,
-                metadataURI="",
-            ),
-            n - 1,
-            sender=registrar,
-        ).return_value
-        registry.verifyBatch(token_id, sender=verifier)
-        batch_refs.append(ref)
+    batch_refs = _vintages(registry, registrar, verifier, project_id, "THROUGHPUT")
     rng = random.Random(20261120)
     recipients = [to_checksum_address(keccak(f"holder-{i}".encode())[:20]) for i in range(1_000)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -186,6 +191,70 @@ def _issue_throughput(project: Any, accounts: list[Any], rows: int) -> dict[str,
         seconds = time.perf_counter() - started
     if summary.issued != rows:
         raise RuntimeError(f"the issue run issued {summary.issued} of {rows} rows")
+    return _throughput(rows, seconds, summary)
+
+
+def _retire_throughput(project: Any, accounts: list[Any], rows: int) -> dict[str, Any]:
+    """``retire csv`` over ``rows`` rows of one holder, spread over five batches, one certificate per row."""
+    admin, registrar, verifier, issuer = accounts[:4]
+    holder = accounts[6]
+    roles = {"REGISTRAR_ROLE": [registrar], "VERIFIER_ROLE": [verifier], "ISSUER_ROLE": [issuer]}
+    suite = deploy_suite(project, admin, roles=roles)
+    registry, credit = suite.registry, suite.credit
+    project_id = _register(None, registry, registrar, issuer, holder, "retire-throughput")
+    batch_refs = _vintages(registry, registrar, verifier, project_id, "RETIRE-THROUGHPUT")
+    for n in range(1, 6):
+        credit.issue(encode_id(project_id, n), holder, 1_000_000_000, b"\x00" * 32, sender=issuer)
+    rng = random.Random(20261121)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "retire.csv"
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(
+                ["project", "batch", "tonnes", "beneficiary_name", "reason", "jurisdiction", "period", "reference"]
+            )
+            for i in range(rows):
+                writer.writerow(
+                    [
+                        project_id,
+                        rng.choice(batch_refs),
+                        f"{rng.randint(1, 50_000) / 1000:.3f}",
+                        f"Customer {i:06d} Ltd",
+                        "Scope 1 emissions FY2025",
+                        rng.choice(["DE", "FR", "US-CA", "GB-ENG"]),
+                        "2025",
+                        f"RETIRE-BENCH-{i:06d}",
+                    ]
+                )
+        started = time.perf_counter()
+        summary = retire_from_csv(path, suite, holder)
+        seconds = time.perf_counter() - started
+    if summary.retired != rows:
+        raise RuntimeError(f"the retire run retired {summary.retired} of {rows} rows")
+    return _throughput(rows, seconds, summary)
+
+
+def _vintages(registry: Any, registrar: Any, verifier: Any, project_id: int, tag: str) -> list[str]:
+    """Five verified vintages of 1,000,000 t each, appended to a fresh project; returns their issuance references."""
+    refs = []
+    for n in range(1, 6):
+        ref = f"{tag}-{n}"
+        first = (n - 1) * 1_000_000 + 1
+        batch = dict(
+            serialFirst=first,
+            serialLast=first + 999_999,
+            periodStart=1,
+            periodEnd=2,
+            issuanceReference=ref,
+            metadataURI="",
+        )
+        token_id = registry.addBatch(project_id, batch, n - 1, sender=registrar).return_value
+        registry.verifyBatch(token_id, sender=verifier)
+        refs.append(ref)
+    return refs
+
+
+def _throughput(rows: int, seconds: float, summary: Any) -> dict[str, Any]:
     return {
         "rows": rows,
         "seconds": round(seconds, 2),

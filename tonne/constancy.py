@@ -1,7 +1,9 @@
-"""Gas of the 1st, 2nd, ..., 10,000th batch registration, verification and issuance of one project.
+"""Gas of the 1st, 2nd, ..., 10,000th batch registration, verification, issuance and retirement of one project.
 
-No transaction path may loop over stored batches, so the 10,000th addBatch must cost what the 2nd does (the
-1st of a project takes the list-head branch instead of the append branch, and is reported as such). Raw gas
+No transaction path may loop over stored batches or certificates, so the 10,000th addBatch must cost what the 2nd
+does (the 1st of a project takes the list-head branch instead of the append branch, and is reported as such), and
+the 10,000th retirement what the 2nd does (the 1st writes the certificate counter and the holder's certificate
+balance from zero, and is reported as such). Raw gas
 also carries the calldata price, which grows by a few gas as serials and references get longer; the
 *execution* gas (gas used minus the 21,000 base and the calldata price) is what must stay identical.
 
@@ -19,16 +21,20 @@ from eth_abi import encode
 from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector
 
-from tonne.gasbench import ZERO_REF, _batch
+from tonne.gasbench import ZERO_REF, _batch, retirement_input
 
 SAMPLE_POINTS = (1, 2, 10, 100, 1_000, 10_000)
 TX_PER_BLOCK = 150
 GAS_LIMIT_PER_TX = 1_000_000
 BATCH_TUPLE = "(uint64,uint64,uint40,uint40,string,string)"
+RETIREMENT_INPUT = "(address,string,string,string,uint40,uint40,bytes32)"
+# Operations whose 1st call takes another branch than every later one (and is reported, not held to the rest).
+FIRST_DIFFERS = ("add batch", "retire 1 id")
 SELECTORS = {
     "addBatch": function_signature_to_4byte_selector(f"addBatch(uint64,{BATCH_TUPLE},uint64)"),
     "verifyBatch": function_signature_to_4byte_selector("verifyBatch(uint256)"),
     "issue": function_signature_to_4byte_selector("issue(uint256,address,uint256,bytes32)"),
+    "retire": function_signature_to_4byte_selector(f"retire(uint256[],uint256[],{RETIREMENT_INPUT})"),
 }
 
 
@@ -99,15 +105,19 @@ def measure_constancy(
     roles: dict[str, Any],
     holder: Any,
     count: int = 10_000,
+    retirement: Any = None,
 ) -> dict[str, dict[int, dict[str, int]]]:
-    """Append ``count`` batches to ``project_id``, then verify each, then issue each to ``holder``.
+    """Append ``count`` batches to ``project_id``, then verify each, then issue each to ``holder``, then (given the
+    ``retirement`` contract) have ``holder`` retire from each, one certificate each, with fixed-width texts.
 
-    ``roles`` maps "registrar", "verifier", "issuer" to accounts with private keys. Returns
+    ``roles`` maps "registrar", "verifier", "issuer" to accounts with private keys; ``holder`` has one too. Returns
     ``{operation: {n: {"gas": used, "execution": execution gas}}}`` for each sample point and the last
     operation, after checking that
     every sampled transaction succeeded and that the registry holds exactly the batches sent.
     """
     senders = {name: RawSender(w3, roles[name]) for name in ("registrar", "verifier", "issuer")}
+    if retirement is not None:
+        senders["holder"] = RawSender(w3, holder)
     existing = int(registry.project(project_id).batchCount)
     numbers = list(range(existing + 1, existing + count + 1))
     ids = [(project_id << 64) | n for n in numbers]
@@ -139,6 +149,9 @@ def measure_constancy(
             ],
         ),
     }
+    if retirement is not None:
+        datas = [_retire_data(i, n) for i, n in zip(ids, numbers, strict=True)]
+        phases["retire 1 id"] = ("holder", str(retirement.address), datas)
     result: dict[str, dict[int, dict[str, int]]] = {}
     with requests.Session() as session:
         for op, (role, target, datas) in phases.items():
@@ -155,4 +168,21 @@ def measure_constancy(
         raise RuntimeError(f"expected {existing + count} batches, the registry holds {batch_count}")
     if int(credit.totalIssued(ids[-1])) != 1_000:
         raise RuntimeError("the last batch was not issued")
+    if retirement is not None and int(credit.totalRetired(ids[-1])) != 1_000:
+        raise RuntimeError("the last batch was not retired")
     return result
+
+
+def _retire_data(token_id: int, n: int) -> bytes:
+    """``retire([token_id], [1000], input)`` with reference ``n`` and texts of the same width for every n."""
+    i = retirement_input(n)
+    data = (
+        i["beneficiary"],
+        i["beneficiaryName"],
+        i["reason"],
+        i["jurisdiction"],
+        i["periodStart"],
+        i["periodEnd"],
+        i["retirementRef"],
+    )
+    return SELECTORS["retire"] + encode(["uint256[]", "uint256[]", RETIREMENT_INPUT], [[token_id], [1_000], data])

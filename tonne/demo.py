@@ -3,7 +3,9 @@
 Deploys the suite in permissioned mode, registers and approves projects at three standards, adds batches
 (one out of serial order, one refused by the on-chain overlap guard), verifies them, puts buyers on the KYC
 allowlist, issues credits from a CSV file with the resumable issuance tool, moves credits between KYC'd
-accounts, shows the refusals a regulated deployment must make, and prints a summary.
+accounts, shows the refusals a regulated deployment must make, retires credits (one batch, two batches in one
+certificate, and an issue-and-retire), prints each certificate's data, writes one rendered certificate, and prints a
+summary.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ from typing import Any
 from ape.exceptions import ContractLogicError
 
 from tonne.bridge.demo import run_bridge_demo
+from tonne.certificate import DEFAULT_OUT, CertificateData, load_deployed, write_documents
 from tonne.deploy import deploy_and_record
+from tonne.deployments import Deployed
 from tonne.ids import describe
 from tonne.issuance import issue_from_csv
+from tonne.pledge.demo_steps import demo_pledge_options, run_pledge_steps
 from tonne.registry_ops import ProjectStatus, add_batch, parse_period
 from tonne.report import table
+from tonne.retirement import command_request, retire_request
 from tonne.suite import REGISTRY_ROLES, TOKEN_ROLES
 from tonne.units import format_tonnes, tonnes_to_units
 
@@ -97,12 +103,20 @@ class Actors:
         return cls(*accounts[:6], buyers=list(accounts[6:9]), outsider=accounts[9])
 
 
-def run_demo(project: Any, provider: Any, accounts: list[Any], echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the whole demo and return its summary (also printed through ``echo``)."""
+def run_demo(
+    project: Any,
+    provider: Any,
+    accounts: list[Any],
+    echo: Callable[[str], None] = print,
+    *,
+    out: Path | str = DEFAULT_OUT,
+) -> dict[str, Any]:
+    """Run the whole demo and return its summary (also printed through ``echo``); one rendered certificate is
+    written under ``out``."""
     actors = Actors.from_accounts(accounts)
     gas = Ledger()
 
-    echo("[1/7] Deploying the suite (permissioned mode)")
+    echo("[1/8] Deploying the suite (permissioned mode)")
     roles = {
         "REGISTRAR_ROLE": [actors.registrar],
         "VERIFIER_ROLE": [actors.verifier],
@@ -112,7 +126,15 @@ def run_demo(project: Any, provider: Any, accounts: list[Any], echo: Callable[[s
     }
     assert set(roles) == set(REGISTRY_ROLES + TOKEN_ROLES)
     network = f"{provider.network.ecosystem.name}:{provider.network.name}:{provider.name}"
-    deployed = deploy_and_record(project, provider, network, actors.admin, permissioned=True, roles=roles)
+    deployed = deploy_and_record(
+        project,
+        provider,
+        network,
+        actors.admin,
+        permissioned=True,
+        roles=roles,
+        pledge=demo_pledge_options(actors.admin),
+    )
     registry, credit = deployed.suite.registry, deployed.suite.credit
     for receipt in deployed.suite.receipts.values():
         gas.add("deploy", receipt)
@@ -121,7 +143,7 @@ def run_demo(project: Any, provider: Any, accounts: list[Any], echo: Callable[[s
     echo(f"      record: {deployed.path}" + (f" ({deployed.replaced})" if deployed.replaced else ""))
     start_block = min(e["blockNumber"] for e in deployed.record["contracts"].values())
 
-    echo("[2/7] Registering and approving projects")
+    echo("[2/8] Registering and approving projects")
     project_ids = []
     for spec in PROJECTS:
         receipt = gas.add(
@@ -147,7 +169,7 @@ def run_demo(project: Any, provider: Any, accounts: list[Any], echo: Callable[[s
         project_ids.append(project_id)
         echo(f"      project {project_id}: {spec['standard']}:{spec['externalId']} {spec['name']} (Approved)")
 
-    echo("[3/7] Adding batches (vintages) and verifying them")
+    echo("[3/8] Adding batches (vintages) and verifying them")
     token_ids = []
     for index, (first, last), period, reference in BATCHES:
         project_id = project_ids[index]
@@ -183,12 +205,12 @@ def run_demo(project: Any, provider: Any, accounts: list[Any], echo: Callable[[s
     )
     echo(f"      refused on-chain, serials 49990-50010 of project {project_ids[0]}: {overlap_error}")
 
-    echo("[4/7] KYC: the compliance officer allowlists the buyers")
+    echo("[4/8] KYC: the compliance officer allowlists the buyers")
     gas.add("allowlist", credit.setAllowed([b.address for b in actors.buyers], True, sender=actors.compliance))
     for buyer in actors.buyers:
         echo(f"      allowed {buyer.address}")
 
-    echo("[5/7] Issuing credits from a CSV file")
+    echo("[5/8] Issuing credits from a CSV file")
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "issuance.csv"
         rows = _issuance_rows(actors.buyers)
@@ -197,7 +219,7 @@ def run_demo(project: Any, provider: Any, accounts: list[Any], echo: Callable[[s
     gas.steps.setdefault("issue (CSV)", []).append(summary.gas_used)
     echo(f"      {summary.issued} rows issued in {summary.txs} transaction(s), {summary.gas_used:,} gas")
 
-    echo("[6/7] Trading between KYC'd accounts, and what a regulated deployment refuses")
+    echo("[6/8] Trading between KYC'd accounts, and what a regulated deployment refuses")
     a, b, c = actors.buyers
     vcs_2021 = token_ids[0]
     gas.add("transfer", credit.safeTransferFrom(a, b, vcs_2021, tonnes_to_units(250), b"", sender=a))
@@ -232,11 +254,16 @@ def run_demo(project: Any, provider: Any, accounts: list[Any], echo: Callable[[s
     gas.add("transfer", credit.safeTransferFrom(c, a, token_ids[3], tonnes_to_units(10), b"", sender=c))
     echo(f"      after reinstatement: {_short(c)} -> {_short(a)}: 10 t of {describe(token_ids[3])}")
 
-    echo("[7/7] Summary")
-    result = _summary(registry, credit, project_ids, token_ids, actors, gas)
+    echo("[7/8] Retiring credits, each retirement with its certificate")
+    record = Deployed(record=deployed.record, registry=registry, credit=credit, retirement=deployed.suite.retirement)
+    certificates = _retire(record, token_ids, actors, gas, echo, out=out)
+
+    echo("[8/8] Summary")
+    result = _summary(registry, credit, project_ids, token_ids, actors, gas, certificates)
     for block in result["tables"]:
         echo("")
         echo(block)
+    result["pledge"] = run_pledge_steps(provider, actors, vcs_2021, echo, _expect_refusal)  # see docs/pledge.md
 
     echo("")
     result["bridge"] = run_bridge_demo(
@@ -249,6 +276,56 @@ def run_demo(project: Any, provider: Any, accounts: list[Any], echo: Callable[[s
         echo=echo,
     )
     return result
+
+
+# (who retires, credits as (token index, tonnes), beneficiary name, reason, jurisdiction, period; issue-and-retire)
+RETIREMENTS = [
+    ("buyer 0", [(0, "100")], "Acme Logistics GmbH", "Scope 1 emissions FY2025 (fleet)", "DE", "2025", False),
+    ("buyer 2", [(0, "40"), (3, "500")], "Outsider Shipping Ltd", "Scope 3 freight, H1", "GB-ENG", "2025-H1", False),
+    ("issuer", [(2, "250")], "Kumasi Metropolitan Assembly", "Municipal operations 2025", "GH-AH", "2025", True),
+]
+
+
+def _retire(
+    deployed: Deployed,
+    token_ids: list[int],
+    actors: Actors,
+    gas: Ledger,
+    echo: Callable[[str], None],
+    *,
+    out: Path | str,
+) -> list[CertificateData]:
+    """The three retirements through the retire tool; returns their certificates, read back from the chain."""
+    certificates = []
+    for who, credits, name, reason, jurisdiction, period, issue in RETIREMENTS:
+        account = actors.issuer if who == "issuer" else actors.buyers[int(who.split()[1])]
+        beneficiary = actors.outsider.address if name.startswith("Outsider") else None
+        request = command_request(
+            project=None,
+            batches=[],
+            ids=[token_ids[i] for i, _ in credits],
+            amounts=[tonnes for _, tonnes in credits],
+            beneficiary=str(beneficiary) if beneficiary else None,
+            name=name,
+            reason=reason,
+            jurisdiction=jurisdiction,
+            period="2025-01-01:2025-06-30" if period == "2025-H1" else period,
+            reference=f"DEMO-RETIRE-{len(certificates) + 1:04d}",
+            issue=issue,
+            sender=str(account.address),
+        )
+        summary = retire_request(request, deployed, account)
+        step = "issue and retire" if issue else f"retire ({len(credits)} id{'s' * (len(credits) > 1)})"
+        gas.steps.setdefault(step, []).append(summary.gas_used)
+        (made,) = summary.certified
+        (data,) = load_deployed(deployed, certificate_id=made.certificate_id)
+        certificates.append(data)
+        echo(f"      {_short(account)} {step}: certificate #{made.certificate_id}, {summary.gas_used:,} gas")
+        for line in data.describe().splitlines():
+            echo(f"        {line}")
+    paths = write_documents(certificates[1], out)
+    echo(f"      certificate #{certificates[1].certificate_id} rendered: {paths['svg']} and {paths['html']}")
+    return certificates
 
 
 def _issuance_rows(buyers: list[Any]) -> list[dict[str, str]]:
@@ -322,7 +399,7 @@ def _short(account: Any) -> str:
     return f"{address[:6]}..{address[-4:]}"
 
 
-def _summary(registry, credit, project_ids, token_ids, actors, gas: Ledger) -> dict[str, Any]:
+def _summary(registry, credit, project_ids, token_ids, actors, gas: Ledger, certificates=()) -> dict[str, Any]:
     projects = []
     for project_id in project_ids:
         p = registry.project(project_id)
@@ -350,6 +427,7 @@ def _summary(registry, credit, project_ids, token_ids, actors, gas: Ledger) -> d
                 f"{b.serialFirst}-{b.serialLast}",
                 format_tonnes(credit.issuanceCap(token_id)),
                 format_tonnes(credit.totalIssued(token_id)),
+                format_tonnes(credit.totalRetired(token_id)),
                 format_tonnes(supply),
             ]
         )
@@ -360,14 +438,25 @@ def _summary(registry, credit, project_ids, token_ids, actors, gas: Ledger) -> d
     total_gas = sum(sum(v) for v in gas.steps.values())
     tables = [
         table(["id", "project", "name", "country", "status", "batches"], projects, title="Projects"),
-        table(["batch", "issuance ref", "serials", "quantity", "issued", "supply"], batches, title="Batches"),
+        table(
+            ["batch", "issuance ref", "serials", "quantity", "issued", "retired", "supply"], batches, title="Batches"
+        ),
         table(["holder", "batch", "balance"], holders, title="Holders"),
+        table(
+            ["certificate", "amount", "beneficiary", "batches", "jurisdiction"],
+            [
+                [f"#{c.certificate_id}", format_tonnes(c.total_units), c.beneficiary_name, len(c.lines), c.jurisdiction]
+                for c in certificates
+            ],
+            title="Retirement certificates",
+        ),
         table(["step", "txs", "gas", "gas/tx"], gas_rows, title=f"Gas used: {total_gas:,} in all"),
     ]
     return {
         "projects": projects,
         "batches": batches,
         "holders": holders,
+        "certificates": [c.as_dict() for c in certificates],
         "gas": gas.steps,
         "total_gas": total_gas,
         "tables": tables,

@@ -42,6 +42,7 @@ def deploy_and_record(
     roles: dict[str, list[str]] | None = None,
     force: bool = False,
     directory: Path | str | None = None,
+    pledge: Any | None = None,
 ) -> DeployResult:
     """Deploy registry + credit token, grant ``roles``, and write ``deployments/<chainId>.json``.
 
@@ -79,6 +80,12 @@ def deploy_and_record(
         "CarbonCredit": contract_entry(suite.credit, suite.receipts["CarbonCredit"]),
         "CarbonRetirement": contract_entry(suite.retirement, suite.receipts["CarbonRetirement"]),
     }
+    pledge_config = None
+    if pledge is not None:  # the collateral-pledge contracts (tonne.pledge.deploy.PledgeOptions)
+        from tonne.pledge.deploy import deploy_for_record
+
+        pledge_contracts, pledge_config = deploy_for_record(project, suite, deployer, pledge, admin_delay)
+        contracts.update(pledge_contracts)
     record = build_record(
         chain_id=chain_id,
         network=network,
@@ -90,6 +97,7 @@ def deploy_and_record(
             "adminDelaySeconds": admin_delay,
             "admin": str(deployer.address),
             "roles": {role: [str(a) for a in accounts] for role, accounts in roles.items()},
+            **({"pledge": pledge_config} if pledge_config else {}),
         },
     )
     return DeployResult(suite=suite, record=record, path=write_record(record, directory), replaced=replaced)

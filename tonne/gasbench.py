@@ -25,6 +25,10 @@ COMPARISONS = {
     "issue to an existing id vs ERC1155Supply mint": ("issue existing id", "oz-supply mint existing id"),
     "10-id batch transfer vs ERC1155": ("batch transfer 10 ids open", "oz batch transfer 10 ids"),
     "issue new id with order reference vs ERC1155Supply mint": ("issue new id with order ref", "oz-supply mint new id"),
+    # Context, not like for like: a retirement burns, mints a locked ERC-721 certificate and stores two slots.
+    "retire 1 id with certificate vs ERC1155Supply mint": ("retire 1 id", "oz-supply mint new id"),
+    "retire 10 ids with one certificate vs ERC1155 10-id batch transfer": ("retire 10 ids", "oz batch transfer 10 ids"),
+    "issue and retire vs ERC1155Supply mint": ("issue and retire", "oz-supply mint new id"),
 }
 
 
@@ -111,6 +115,19 @@ def measure_gas(project: Any, accounts: list[Any]) -> GasReport:
     orders = [(batch_ids[i], bob, 1_000, ZERO_REF) for i in range(10)]
     report.record("issueMany 10 orders, 10 ids", credit.issueMany(orders, sender=issuer))
 
+    # --- retirement: as the retire tool sends it (a retirement reference, a certificate to the beneficiary) -----
+    retirement = suite.retirement
+    report.gas["deploy CarbonRetirement"] = _deploy_gas(retirement)
+    retirement.retire([second], [1_000], retirement_input(0), sender=alice)  # the certificate counter is warm now
+    report.record("retire 1 id", retirement.retire([second], [1_000], retirement_input(1), sender=alice))
+    no_ref = dict(retirement_input(4), retirementRef=ZERO_REF)
+    report.record("retire 1 id, no reference", retirement.retire([second], [1_000], no_ref, sender=alice))
+    report.record("retire 10 ids", retirement.retire(batch_ids, [1_000] * 10, retirement_input(2), sender=alice))
+    report.record(
+        "issue and retire",
+        retirement.issueAndRetire(third, 1_000, b"\x03" * 32, retirement_input(3), sender=issuer),
+    )
+
     # --- Tonne, permissioned mode ----------------------------------------------------------------------------
     psuite = deploy_suite(project, admin, permissioned=True, roles=roles)
     preg, pcredit = psuite.registry, psuite.credit
@@ -139,6 +156,20 @@ def measure_gas(project: Any, accounts: list[Any]) -> GasReport:
     report.record("freeze account", credit.setFrozen(carol, True, "bench", sender=regulator))
     report.record("pause", credit.pause(sender=regulator))
     return report
+
+
+def retirement_input(n: int, *, beneficiary: str = "0x" + "00" * 20) -> dict[str, Any]:
+    """A RetirementInput as the retire tool sends it: texts of a typical length and reference number ``n``; the
+    fixed-width texts keep the calldata (and so the gas) the same for every ``n`` of the same width."""
+    return dict(
+        beneficiary=beneficiary,
+        beneficiaryName=f"Bench Holdings {n:06d}",
+        reason="Scope 1 emissions FY2025",
+        jurisdiction="DE",
+        periodStart=1_735_689_600,
+        periodEnd=1_767_225_599,
+        retirementRef=(n + 1).to_bytes(32, "big"),
+    )
 
 
 def _register(report: GasReport | None, registry: Any, registrar: Any, issuer: Any, owner: Any, tag: str) -> int:

@@ -17,15 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from tonne.ids import encode_id
 from tonne.localchain import ANVIL
+from tonne.retirement import RETIREMENT_RECORDED_TOPIC
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+RECORDED_DATA = ["uint256[]", "uint256[]", "string", "string", "string", "uint40", "uint40", "uint8", "bytes32"]
 ISSUED_TOPIC = "0x" + keccak(text="Issued(uint256,address,address,uint256,bytes32)").hex()
 
 
@@ -62,16 +65,18 @@ class Anvil:
         )
 
 
-def ape_command(script: str, *args: str, anvil: Anvil) -> list[str]:
-    """`ape run <script> ... --account TEST::0 --network <our anvil>`, as a user types it."""
-    return [str(ROOT / ".venv/bin/ape"), "run", script, *args, "--account", "TEST::0", "--network", anvil.url]
+def ape_command(script: str, *args: str, anvil: Anvil, account: str | None = "TEST::0") -> list[str]:
+    """`ape run <script> ... --account TEST::0 --network <our anvil>`, as a user types it (no --account for
+    read-only commands: ``account=None``)."""
+    signer = ["--account", account] if account else []
+    return [str(ROOT / ".venv/bin/ape"), "run", script, *args, *signer, "--network", anvil.url]
 
 
 def ape_run(
-    script: str, *args: str, anvil: Anvil, directory: Path, timeout: float = 180
+    script: str, *args: str, anvil: Anvil, directory: Path, timeout: float = 180, account: str | None = "TEST::0"
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ape_command(script, *args, anvil=anvil),
+        ape_command(script, *args, anvil=anvil, account=account),
         cwd=ROOT,
         env=script_env(directory),
         capture_output=True,
@@ -90,6 +95,7 @@ class Deployment:
     registry: Any
     credit: Any
     admin: str  # the deployer: holds every role (--dev-roles), and is the issue script's TEST::0 account
+    retirement: Any = None
 
     @property
     def w3(self) -> Web3:
@@ -99,16 +105,20 @@ class Deployment:
     def start_block(self) -> int:
         return min(c["blockNumber"] for c in self.record["contracts"].values())
 
-    def run(self, script: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-        """Run a script against this deployment and wait for it."""
-        return ape_run(script, *args, anvil=self.anvil, directory=self.directory, timeout=timeout)
+    def run(
+        self, script: str, *args: str, timeout: float = 180, account: str | None = "TEST::0"
+    ) -> subprocess.CompletedProcess:
+        """Run a script against this deployment and wait for it (``account=None``: no --account option)."""
+        return ape_run(script, *args, anvil=self.anvil, directory=self.directory, timeout=timeout, account=account)
 
-    def start(self, script: str, *args: str, out: Path) -> tuple[subprocess.Popen, Path]:
+    def start(
+        self, script: str, *args: str, out: Path, account: str | None = "TEST::0"
+    ) -> tuple[subprocess.Popen, Path]:
         """Start a script in the background; stdout goes to ``out``, stderr to ``out`` with suffix ``.err``."""
         err = out.with_suffix(".err")
         with out.open("w") as stdout, err.open("w") as stderr:
             process = subprocess.Popen(
-                ape_command(script, *args, anvil=self.anvil),
+                ape_command(script, *args, anvil=self.anvil, account=account),
                 cwd=ROOT,
                 env=script_env(self.directory),
                 stdout=stdout,
@@ -188,4 +198,52 @@ def deploy(anvil: Anvil, directory: Path, *flags: str) -> Deployment:
         registry=contracts["CarbonRegistry"],
         credit=contracts["CarbonCredit"],
         admin=to_checksum_address(record["deployer"]),
+        retirement=contracts["CarbonRetirement"],
     )
+
+
+def stocked(deployment: Any, *, batches: int = 2, tonnes: int = 10_000) -> list[tuple[int, str, int, str]]:
+    """A fresh project with ``batches`` verified batches, all issued to TEST::0; returns
+    [(project id, 'STANDARD:EXTERNAL_ID', token id, issuance reference)]."""
+    project_id, name = deployment.project()
+    out = []
+    for _ in range(batches):
+        token_id, reference = deployment.batch(project_id, tonnes)
+        deployment.transact(deployment.credit.functions.issue(token_id, deployment.admin, tonnes * 1000, b"\0" * 32))
+        out.append((project_id, name, token_id, reference))
+    return out
+
+
+def recorded(deployment: Any, from_block: int = 0) -> list[dict[str, Any]]:
+    """Every RetirementRecorded event of the deployment since ``from_block``, decoded."""
+    logs = deployment.anvil.rpc(
+        "eth_getLogs",
+        [
+            {
+                "address": deployment.retirement.address,
+                "fromBlock": hex(from_block or deployment.start_block),
+                "toBlock": "latest",
+                "topics": [RETIREMENT_RECORDED_TOPIC],
+            }
+        ],
+    )
+    out = []
+    for log in logs:
+        ids, amounts, name, reason, jurisdiction, start, end, purpose, ref = decode(
+            RECORDED_DATA, bytes.fromhex(log["data"][2:])
+        )
+        out.append(
+            dict(
+                certificate=int(log["topics"][1], 16),
+                beneficiary=to_checksum_address("0x" + log["topics"][2][-40:]),
+                retiring=to_checksum_address("0x" + log["topics"][3][-40:]),
+                ids=list(ids),
+                amounts=list(amounts),
+                name=name,
+                reason=reason,
+                jurisdiction=jurisdiction,
+                period=(start, end),
+                ref=ref,
+            )
+        )
+    return out

@@ -20,6 +20,7 @@ from tonne.issuance import (
     ChainView,
     Contracts,
     IssuanceError,
+    PendingTransactionsError,
     Web3Sender,
     execute,
     prepare,
@@ -343,7 +344,7 @@ def test_run_file__pending_transaction_never_mined__times_out_and_sends_nothing(
     anvil.rpc("evm_setAutomine", [False])
     try:
         deployment.credit.functions.setFrozen(fresh_address(), True, "pending").transact({"from": deployment.admin})
-        with pytest.raises(IssuanceError, match="still has 1 pending transaction"):
+        with pytest.raises(PendingTransactionsError, match="still has 1 pending transaction"):
             run_file(path, view, contracts, sender, pending_timeout=0.5)
     finally:
         anvil.rpc("evm_mine")

@@ -5,7 +5,7 @@ A change that moves a figure past the tolerance must update the pin here and the
 
 import pytest
 
-from tonne.constancy import measure_constancy
+from tonne.constancy import FIRST_DIFFERS, measure_constancy
 from tonne.gasbench import TARGETS, _register, measure_gas
 from tonne.suite import deploy_suite
 
@@ -22,6 +22,10 @@ PINNED = {
     "add batch (first of project)": 151_499,
     "add batch (append)": 156_773,
     "verify batch": 68_545,
+    "retire 1 id": 161_113,
+    "retire 1 id, no reference": 138_840,
+    "retire 10 ids": 282_195,
+    "issue and retire": 203_605,
 }
 TOLERANCE = 0.02
 
@@ -52,7 +56,15 @@ def test_gas__transfer_slow_path__costs_more_only_when_something_is_frozen(repor
     )
 
 
-def test_gas__batch_registration_and_issuance__do_not_grow_with_batch_count(project, accounts, chain):
+def test_gas__retirement__within_its_budget_and_ten_ids_cheaper_than_ten_retirements(report):
+    # docs/retirement.md: one retirement with its certificate within 150,000 gas; the idempotency reference the
+    # tools send costs one more fresh slot (~22k).
+    assert report.gas["retire 1 id, no reference"] < 150_000
+    assert 20_000 < report.gas["retire 1 id"] - report.gas["retire 1 id, no reference"] < 25_000
+    assert report.gas["retire 10 ids"] < 2 * report.gas["retire 1 id"]
+
+
+def test_gas__batch_registration_issuance_and_retirement__do_not_grow_with_count(project, accounts, chain):
     a = list(accounts)
     roles = {"REGISTRAR_ROLE": [a[1]], "VERIFIER_ROLE": [a[2]], "ISSUER_ROLE": [a[3]]}
     suite = deploy_suite(project, a[0], roles=roles)
@@ -66,10 +78,14 @@ def test_gas__batch_registration_and_issuance__do_not_grow_with_batch_count(proj
         dict(registrar=a[1], verifier=a[2], issuer=a[3]),
         a[6],
         count=300,
+        retirement=suite.retirement,
     )
+    assert set(result) == {"add batch", "verify batch", "issue new id", "retire 1 id"}
     for operation, points in result.items():
         execution = {n: p["execution"] for n, p in points.items()}
         # The 1st batch of a project is a list-head insertion; every later one is an append and must cost the same.
-        later = {n: g for n, g in execution.items() if n > 1} if operation == "add batch" else execution
-        assert len(set(later.values())) == 1, f"{operation} execution gas varies with the batch count: {execution}"
+        # The 1st retirement writes the certificate counter and the holder's certificate balance from zero.
+        later = {n: g for n, g in execution.items() if n > 1} if operation in FIRST_DIFFERS else execution
+        assert len(set(later.values())) == 1, f"{operation} execution gas varies with the count: {execution}"
     assert result["add batch"][1]["execution"] < result["add batch"][300]["execution"]
+    assert result["retire 1 id"][1]["execution"] > result["retire 1 id"][300]["execution"]

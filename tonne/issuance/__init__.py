@@ -5,7 +5,7 @@ The CSV format (``project,batch,recipient,tonnes,reference``) is described in ``
 A run is a pipeline, one module a stage:
 
 1. parse (``rows``): read the file and check every row statically; duplicate references are problems too.
-2. chain checks (``checks``, reading through the generic ``chainview``): wait until the sending account has no
+2. chain checks (``checks``, reading through the generic ``tonne.chain.view``): wait until the sending account has no
    pending transaction, read the chain (batched JSON-RPC calls, pinned to one block), drop the rows whose orderRef
    is already used (the chain, not a local file, says what is done), and check the remaining rows against the chain.
 3. plan (``plan``): resolve rows to orders, keep each project's orders contiguous, and cut them into ``issueMany``
@@ -18,7 +18,7 @@ the run before anything is sent, with a report naming ``file:line: field: messag
 (``IssuanceError``, ``Problem`` in ``errors``).
 """
 
-from tonne.issuance.chainview import RPC_BATCH_SIZE, Call, ChainView, Reverted, error_names
+from tonne.chain.view import RPC_BATCH_SIZE, Call, ChainView, Reverted, error_names
 from tonne.issuance.checks import (
     BatchInfo,
     ChainState,

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from tonne.chain.checks import APPROVED, BATCH_VIEW, other_lines, status_name, unknown_project, view_value
+from tonne.chain.view import Call, ChainView, Reverted, hex_bytes
 from tonne.ids import describe, encode_id
-from tonne.issuance.chainview import Call, ChainView, Reverted, hex_bytes
 from tonne.issuance.errors import Problem
 from tonne.issuance.rows import HEADER, BatchRef, ProjectRef, Row
 from tonne.units import format_tonnes
 
 ISSUE_MANY = "issueMany((uint256,address,uint256,bytes32)[])"
-
-_STATUS_NAMES = ("None", "Pending", "Approved", "Suspended", "Terminated")
-_APPROVED = 2
-_BATCH_VIEW = "(uint64,uint64,uint64,uint40,uint40,bool,address,uint64,string,string)"
 
 
 # ---------------------------------------------------------------------------------------------------- chain state
@@ -119,7 +115,7 @@ def read_state(rows: Sequence[Row], view: ChainView, contracts: Contracts, sende
             call
             for tid in token_ids
             for call in (
-                Call(registry, "batch(uint256)", (tid,), (_BATCH_VIEW,)),
+                Call(registry, "batch(uint256)", (tid,), (BATCH_VIEW,)),
                 Call(credit, "issuanceCap(uint256)", (tid,), ("uint256",)),
                 Call(credit, "totalIssued(uint256)", (tid,), ("uint256",)),
             )
@@ -177,12 +173,6 @@ def check_receivers(rows: Sequence[Row], state: ChainState, view: ChainView, con
             state.rejections[address] = result.error
 
 
-def view_value(result: Any, what: str) -> Any:
-    if isinstance(result, Reverted):
-        raise RuntimeError(f"the view call {what} reverted unexpectedly ({result.error}); is this a Tonne deployment?")
-    return result
-
-
 # ---------------------------------------------------------------------------------------------------- chain pass
 
 
@@ -202,7 +192,7 @@ def check_against_chain(rows: Sequence[Row], state: ChainState, sender: str, pat
     for row in rows:
         _check_row(row, state, sender, add)
     for (column, message), lines in grouped.items():
-        problems.append(Problem(path, lines[0], column, message + _other_lines(lines)))
+        problems.append(Problem(path, lines[0], column, message + other_lines(lines)))
     problems.extend(_cap_problems(rows, state, path))
     problems.sort(key=lambda p: (p.line or 0, HEADER.index(p.field) if p.field in HEADER else -1))
     return problems
@@ -212,11 +202,11 @@ def _check_row(row: Row, state: ChainState, sender: str, add: Callable[[Row, str
     project_id = state.project_ids.get(row.project, 0)
     info = state.projects.get(project_id) if project_id else None
     if info is None or info.status == 0:
-        add(row, "project", _unknown_project(row.project))
+        add(row, "project", unknown_project(row.project))
     else:
         label = f"project {row.project}" + (f" (id {project_id})" if row.project.project_id is None else "")
-        if info.status != _APPROVED:
-            status = _STATUS_NAMES[info.status] if info.status < len(_STATUS_NAMES) else str(info.status)
+        if info.status != APPROVED:
+            status = status_name(info.status)
             add(row, "project", f"{label} is {status}; credits can be issued only while it is Approved")
         elif info.restricted:
             add(row, "project", f"credits of {label} are restricted in the token")
@@ -273,18 +263,5 @@ def _cap_problems(rows: Sequence[Row], state: ChainState, path: str) -> list[Pro
             f"(cap {format_tonnes(batch.cap)}, {format_tonnes(batch.issued)} issued), but its {len(batch_rows)} "
             f"row(s) still to issue need {format_tonnes(total)}; the cap is passed on this line"
         )
-        problems.append(Problem(path, crossing.line, "tonnes", message + _other_lines([r.line for r in batch_rows])))
+        problems.append(Problem(path, crossing.line, "tonnes", message + other_lines([r.line for r in batch_rows])))
     return problems
-
-
-def _unknown_project(project: ProjectRef) -> str:
-    if project.project_id is not None:
-        return f"project {project.project_id} does not exist"
-    return f"no project {project.external_id!r} of standard {project.standard!r} is registered"
-
-
-def _other_lines(lines: Sequence[int], shown: int = 10) -> str:
-    if len(lines) < 2:
-        return ""
-    listed = ", ".join(str(n) for n in lines[:shown]) + (", ..." if len(lines) > shown else "")
-    return f" [{len(lines)} rows: lines {listed}]"

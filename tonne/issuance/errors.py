@@ -1,45 +1,12 @@
-"""The problems of an issuance file and the errors a run raises."""
+"""The errors an issuance run raises; ``Problem`` and the shared errors live in ``tonne.chain.errors``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from tonne.chain.errors import PendingTransactionsError, Problem, SendFailed, ToolError, problem_summary
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the input: ``file:line: field: message`` (no line for file-wide problems)."""
-
-    path: str
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        return f"{where}: {self.field}: {self.message}"
-
-
-class IssuanceError(RuntimeError):
+class IssuanceError(ToolError):
     """The input cannot be issued as it is; ``problems`` lists every problem found."""
 
-    def __init__(self, summary: str, problems: Sequence[Problem] = ()) -> None:
-        self.summary = summary
-        self.problems = list(problems)
-        super().__init__(self.report())
 
-    def report(self) -> str:
-        return "\n".join([self.summary, *(str(p) for p in self.problems)])
-
-
-class PendingTransactionsError(IssuanceError):
-    """The sending account still has transactions in the mempool after the timeout."""
-
-
-class SendFailed(RuntimeError):
-    """A transaction could not be sent, was not mined in time, or reverted."""
-
-
-def problem_summary(name: str, problems: Sequence[Problem]) -> str:
-    count = len(problems)
-    return f"{name}: {count} problem{'s' * (count != 1)} found, nothing was sent"
+__all__ = ["IssuanceError", "PendingTransactionsError", "Problem", "SendFailed", "ToolError", "problem_summary"]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from eth_abi import encode as abi_encode
 
+from tonne.chain.view import ChainView, selector
 from tonne.ids import describe, project_of
-from tonne.issuance.chainview import ChainView, selector
 from tonne.issuance.checks import (
     ISSUE_MANY,
     ChainState,

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tonne.issuance.chainview import ChainView, error_names
+from tonne.chain.send import ApeSender, Sender, Web3Sender, ape_abi
+from tonne.chain.view import ChainView, error_names
 from tonne.issuance.checks import Contracts
 from tonne.issuance.plan import DEFAULT_CHUNK_SIZE, Plan, prepare
 from tonne.issuance.rows import read_rows
-from tonne.issuance.send import ApeSender, IssueSummary, Sender, Web3Sender, execute
+from tonne.issuance.send import IssueSummary, execute
 
 
 def run_file(
@@ -51,11 +52,6 @@ def run_file(
         return execute(
             plan, view, contracts, sender, progress=bar, pending_timeout=pending_timeout, log=log, started=started
         )
-
-
-def ape_abi(contract: Any) -> list[dict[str, Any]]:
-    """The JSON ABI of an ape contract instance."""
-    return [item.model_dump(mode="json", by_alias=True) for item in contract.contract_type.abi]
 
 
 def issue_from_csv(

@@ -1,4 +1,4 @@
-"""Sending a plan: senders that sign and wait for receipts, and the send loop that survives lost races."""
+"""Sending a plan: the send loop that survives lost races (the senders themselves are in ``tonne.chain.send``)."""
 
 from __future__ import annotations
 
@@ -7,103 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tonne.issuance.chainview import Call, ChainView
+from tonne.chain.errors import SendFailed
+from tonne.chain.send import ApeSender, Sender, Sent, Web3Sender, wait_for_receipt
+from tonne.chain.view import Call, ChainView
 from tonne.issuance.checks import Contracts, view_value
-from tonne.issuance.errors import IssuanceError, SendFailed
+from tonne.issuance.errors import IssuanceError
 from tonne.issuance.plan import Order, Plan, encode_issue_many
-
-
-@dataclass(frozen=True)
-class Sent:
-    """A mined, successful transaction."""
-
-    tx_hash: str
-    gas_used: int
-
-
-class Sender(Protocol):
-    """Signs and sends a transaction, waits until it is mined; raises ``SendFailed`` unless it succeeded."""
-
-    address: str
-
-    def send(self, to: str, data: bytes) -> Sent: ...
-
-
-class ApeSender:
-    """Sends through an ape account (any kind: test, keyfile, hardware wallet): ape fills nonce, gas and fees and
-    signs; the signed transaction goes out raw and its receipt is polled quickly and read unformatted (ape's own
-    send path polls every 0.1 s and formats every log of a 200-order receipt, about half the run time)."""
-
-    def __init__(self, account: Any, provider: Any, *, timeout: float | None = None) -> None:
-        self.account = account
-        self.provider = provider
-        self.address = str(account.address)
-        self.timeout = timeout if timeout is not None else float(provider.network.transaction_acceptance_timeout)
-
-    def send(self, to: str, data: bytes) -> Sent:
-        try:
-            txn = self.provider.network.ecosystem.create_transaction(receiver=to, data=data, sender=self.address)
-            txn = self.account.prepare_transaction(txn)
-            signed = self.account.sign_transaction(txn)
-            if not signed:
-                raise SendFailed(f"{self.address} did not sign the transaction")
-            tx_hash = _hash_text(self.provider.web3.eth.send_raw_transaction(signed.serialize_transaction()))
-        except SendFailed:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure is re-checked against the chain by the caller
-            raise SendFailed(f"{type(exc).__name__}: {exc}") from exc
-        return wait_for_receipt(self.provider.web3, tx_hash, self.timeout)
-
-
-def wait_for_receipt(w3: Any, tx_hash: str, timeout: float) -> Sent:
-    """Poll for the raw receipt (5 ms at first, backing off to 1 s); raise ``SendFailed`` if reverted or late."""
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while True:
-        response = w3.provider.make_request("eth_getTransactionReceipt", [tx_hash])
-        receipt = response.get("result")
-        if receipt:
-            if int(receipt["status"], 16) != 1:
-                raise SendFailed(f"transaction {tx_hash} reverted")
-            return Sent(tx_hash=tx_hash, gas_used=int(receipt["gasUsed"], 16))
-        if time.monotonic() > deadline:
-            raise SendFailed(f"transaction {tx_hash} was not mined within {timeout:.0f} s")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 1.0)
-
-
-class Web3Sender:
-    """Sends with plain web3.py and a local key (``eth_account`` account): for tests and benchmarks."""
-
-    def __init__(self, w3: Any, account: Any, *, timeout: float = 120.0, gas_margin: float = 1.2) -> None:
-        self.w3 = w3
-        self.account = account
-        self.address = str(account.address)
-        self.timeout = timeout
-        self.gas_margin = gas_margin
-        self.chain_id = int(w3.eth.chain_id)
-
-    def send(self, to: str, data: bytes) -> Sent:
-        eth = self.w3.eth
-        tx: dict[str, Any] = {"from": self.address, "to": to, "data": data, "chainId": self.chain_id}
-        try:
-            tx["gas"] = int(eth.estimate_gas(tx) * self.gas_margin)
-            tx["nonce"] = eth.get_transaction_count(self.address, "pending")
-            base = eth.get_block("latest").get("baseFeePerGas", 0)
-            tx["maxPriorityFeePerGas"] = 1
-            tx["maxFeePerGas"] = 2 * base + 1
-            signed = self.account.sign_transaction(tx)
-            tx_hash = _hash_text(eth.send_raw_transaction(signed.raw_transaction))
-        except Exception as exc:  # noqa: BLE001 - any failure is re-checked against the chain by the caller
-            raise SendFailed(f"{type(exc).__name__}: {exc}") from exc
-        return wait_for_receipt(self.w3, tx_hash, self.timeout)
-
-
-def _hash_text(value: Any) -> str:
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    text = str(value)
-    return text if text.startswith("0x") else "0x" + text
 
 
 @dataclass
@@ -211,3 +120,15 @@ def _drop_raced(
         f"sending the other {len(still)}"
     )
     return still
+
+
+__all__ = [
+    "ApeSender",
+    "IssueSummary",
+    "Progress",
+    "Sender",
+    "Sent",
+    "Web3Sender",
+    "execute",
+    "wait_for_receipt",
+]

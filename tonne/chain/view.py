@@ -1,7 +1,7 @@
 """Batched, block-pinned ``eth_call`` reads through one web3 instance, with readable revert errors.
 
-Nothing here knows about issuance: ``Call`` is one view call, ``ChainView.call_many`` sends many in JSON-RPC
-batches, and ``error_names`` turns contract ABIs into the selector map used to name reverts.
+Nothing here knows about issuance or retirement: ``Call`` is one view call, ``ChainView.call_many`` sends many in
+JSON-RPC batches, and ``error_names`` turns contract ABIs into the selector map used to name reverts.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
-from tonne.issuance.errors import PendingTransactionsError
+from tonne.chain.errors import PendingTransactionsError
 
 RPC_BATCH_SIZE = 1000
 
@@ -124,25 +124,45 @@ class ChainView:
 
     def call_many(self, calls: Sequence[Call]) -> list[Any]:
         """Results of ``calls`` (a single output is unwrapped); a reverted call gives a falsy ``Reverted``."""
+        responses = self._eth_calls([(call.to, call.data(), call.sender) for call in calls])
+        return [self._decode(call, response) for call, response in zip(calls, responses, strict=True)]
+
+    def estimate_many(self, calls: Sequence[tuple[str, bytes, str | None]]) -> list[int | Reverted]:
+        """Gas estimates of ``(to, calldata, sender)`` transactions at the pinned block, in JSON-RPC batches; a call
+        that would revert gives a falsy ``Reverted`` (so this doubles as a simulation)."""
+        out: list[int | Reverted] = []
+        for (_, data, _), response in zip(calls, self._eth_calls(calls, "eth_estimateGas"), strict=True):
+            if "error" in response:
+                out.append(self._reverted(data[:4].hex(), response))
+            else:
+                out.append(int(response["result"], 16))
+        return out
+
+    def _eth_calls(
+        self, calls: Sequence[tuple[str, bytes, str | None]], method: str = "eth_call"
+    ) -> list[dict[str, Any]]:
         block = hex(self.block) if isinstance(self.block, int) else self.block
         requests = []
-        for call in calls:
-            tx: dict[str, Any] = {"to": call.to, "data": "0x" + call.data().hex()}
-            if call.sender:
-                tx["from"] = call.sender
-            requests.append(("eth_call", [tx, block]))
-        return [self._decode(call, response) for call, response in zip(calls, self.rpc_many(requests), strict=True)]
+        for to, data, sender in calls:
+            tx: dict[str, Any] = {"to": to, "data": "0x" + data.hex()}
+            if sender:
+                tx["from"] = sender
+            requests.append((method, [tx, block]))
+        return self.rpc_many(requests)
 
     def call(self, call: Call) -> Any:
         return self.call_many([call])[0]
 
+    def _reverted(self, what: str, response: dict[str, Any]) -> Reverted:
+        error = response["error"] or {}
+        data = hex_bytes(error.get("data"))
+        if not data and "revert" not in str(error.get("message", "")).lower():
+            raise RuntimeError(f"eth_call {what} failed: {error}")
+        return Reverted(data, self.error_name(data) or str(error.get("message", "reverted")))
+
     def _decode(self, call: Call, response: dict[str, Any]) -> Any:
         if "error" in response:
-            error = response["error"] or {}
-            data = hex_bytes(error.get("data"))
-            if not data and "revert" not in str(error.get("message", "")).lower():
-                raise RuntimeError(f"eth_call {call.signature} failed: {error}")
-            return Reverted(data, self.error_name(data) or str(error.get("message", "reverted")))
+            return self._reverted(call.signature, response)
         result = hex_bytes(response.get("result"))
         if call.outputs in (("bool",), ("uint8",), ("uint64",), ("uint256",)) and len(result) == 32:
             value = int.from_bytes(result, "big")

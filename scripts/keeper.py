@@ -1,0 +1,50 @@
+"""The liquidation keeper: find unhealthy or matured positions from the facility's events and liquidate them.
+
+    ape run keeper --account keeper --network ...          # safe to run on a schedule (cron, systemd timer)
+    ape run keeper --dry-run
+
+Idempotent: the chain is its only state. Each liquidation is dry-run first; a position already brought back
+to health is skipped; while the account's earlier transactions are pending, a run does nothing.
+"""
+
+import click
+from ape.cli import ConnectedProviderCommand, account_option
+
+from tonne.deployments import DeploymentError
+from tonne.pledge.chain import connect_pledge
+from tonne.pledge.ids import describe_class
+from tonne.pledge.keeper import Keeper, ape_send
+
+
+@click.command(cls=ConnectedProviderCommand)
+@account_option()
+@click.option("--dry-run", is_flag=True, help="Find and dry-run liquidations; send nothing.")
+@click.option("--max-liquidations", type=click.IntRange(min=1), default=None, help="At most this many per run.")
+def cli(provider, account, dry_run, max_liquidations):
+    """Liquidate every position the facility would accept now."""
+    try:
+        d = connect_pledge(provider)
+    except DeploymentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    send = ape_send(account, provider)
+
+    keeper = Keeper(
+        provider.web3,
+        d.facility.address,
+        d.record["contracts"]["CreditFacility"]["abi"],
+        d.record["contracts"]["CreditPriceOracle"]["abi"],
+        account.address,
+        send,
+        start_block=d.start_block,
+        log=lambda m: click.echo(m, err=True),
+    )
+    report = keeper.run(dry_run=dry_run, max_liquidations=max_liquidations)
+    for item in report.liquidations:
+        click.echo(
+            f"{'would liquidate' if dry_run else 'liquidated'} position {item.position_id}: repaid "
+            f"{d.money(item.repaid)}, received {item.seized} units of {describe_class(item.token_id)}"
+            + (f" (tx {item.tx_hash})" if item.tx_hash else "")
+        )
+    for line in report.skipped:
+        click.echo(f"skipped: {line}")
+    click.echo(report.describe())

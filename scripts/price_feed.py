@@ -1,0 +1,48 @@
+"""Post credit prices from a CSV or JSON file (class,price,observed_at; see tonne/pledge/prices.py).
+
+    ape run price_feed --source prices.csv --account feeder --network ...
+    ape run price_feed --source prices.json --dry-run
+
+The whole file is checked first, on its own and against the chain; any problem is reported as
+file:line: field: message and nothing is sent. Rows the oracle already has are skipped, so a run can be
+repeated (or scheduled on a growing file) safely.
+"""
+
+import sys
+
+import click
+from ape.cli import ConnectedProviderCommand, account_option
+
+from tonne.deployments import DeploymentError
+from tonne.pledge.chain import connect_pledge
+from tonne.pledge.ids import describe_class
+from tonne.pledge.prices import PriceFileError, check_feed, post_plan
+
+
+@click.command(cls=ConnectedProviderCommand)
+@account_option()
+@click.option("--source", required=True, type=click.Path(exists=True, dir_okay=False), help="CSV or JSON file.")
+@click.option("--dry-run", is_flag=True, help="Check and show what would be posted; send nothing.")
+def cli(provider, account, source, dry_run):
+    """Post every price of SOURCE the oracle does not have yet."""
+    try:
+        d = connect_pledge(provider)
+    except DeploymentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        plan = check_feed(d, source, provider.get_block("latest").timestamp)
+    except PriceFileError as exc:
+        click.echo(exc.report(), err=True)
+        sys.exit(1)
+    for row in plan.to_post:
+        click.echo(
+            f"{'would post' if dry_run else 'posting'} {describe_class(row.class_id)} {d.money(row.price)} "
+            f"observed {row.observed_at}"
+        )
+    if not dry_run and plan.to_post:
+        if not d.oracle.hasRole(d.oracle.PRICE_FEEDER_ROLE(), account.address):
+            raise click.ClickException(f"--account {account.address} does not hold PRICE_FEEDER_ROLE at the oracle")
+        post_plan(d, plan, account)
+    click.echo(
+        f"{len(plan.to_post)} price(s) {'to post' if dry_run else 'posted'}, {len(plan.already)} already on-chain"
+    )

@@ -1,0 +1,46 @@
+"""Gas of the pledge operations is deterministic: pinned within 2 %, and bounded by the 16-id worst case.
+
+A change that moves a figure past the tolerance must update the pin here and the README table together.
+"""
+
+import pytest
+
+from tonne.pledge.gasbench import measure_pledge_gas
+
+PINNED = {
+    "open position + pledge 1 id": 114_702,
+    "pledge 1 more id": 110_533,
+    "pledge to an id held": 73_457,
+    "borrow, 2 ids": 110_894,
+    "borrow again, 2 ids": 93_794,
+    "repay part": 65_401,
+    "repay all": 60_817,
+    "withdraw part, with debt, 2 ids": 88_814,
+    "withdraw all of an id, no debt": 53_175,
+    "borrow, 16 ids (worst case)": 290_104,
+    "withdraw part, with debt, 16 ids (worst case)": 272_099,
+    "liquidate part": 136_131,
+    "liquidate last unit + bad debt": 137_457,
+    "post 1 price": 36_186,
+    "bilateral: create pledge, 1 id": 184_360,
+    "bilateral: claim": 71_449,
+    "bilateral: reclaim": 58_097,
+}
+TOLERANCE = 0.02
+
+
+@pytest.fixture(scope="module")
+def gas(project, chain, accounts):
+    return measure_pledge_gas(project, chain, list(accounts))
+
+
+@pytest.mark.parametrize(("operation", "pinned"), sorted(PINNED.items()))
+def test_pledge_gas__operation__stays_within_tolerance_of_pin(gas, operation, pinned):
+    measured = gas[operation]
+    assert abs(measured - pinned) <= pinned * TOLERANCE, f"{operation}: {measured} gas, pinned {pinned}"
+
+
+def test_pledge_gas__worst_case_health_check__bounded(gas):
+    # 16 ids is the most a position holds; a borrow then reads 16 entries, quotes and restriction flags.
+    assert gas["borrow, 16 ids (worst case)"] < 400_000
+    assert gas["borrow, 16 ids (worst case)"] > gas["borrow, 2 ids"]

@@ -1,0 +1,79 @@
+"""Pure Python of the pledge tooling: price files, class names, money and maturity parsing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tonne.ids import encode_id
+from tonne.pledge.chain import AmountError, format_money, parse_money
+from tonne.pledge.ids import describe_class, parse_class, parse_token_id, vintage_class
+from tonne.pledge.ops import InputError, parse_collateral, parse_maturity
+from tonne.pledge.prices import PriceFileError, read_price_file
+
+
+def test_price_csv__every_bad_field_reported_with_file_and_line(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("class,price,observed_at\nP1/B2,12.5,1700000000\nnope,1.0000001,yesterday\nvintage:3:2021,0,\n")
+    with pytest.raises(PriceFileError) as info:
+        read_price_file(path, 6)
+    assert info.value.problems == [
+        f"{path}:3: class: not a credit id: 'nope' (a number, or P<project>/B<batch>)",
+        f"{path}:3: price: 1.0000001 has more than 6 decimals",
+        f"{path}:3: observed_at: not unix seconds or ISO 8601: 'yesterday'",
+        f"{path}:4: price: must be above zero",
+        f"{path}:4: observed_at: missing",
+    ]
+
+
+def test_price_csv__missing_column__reported_on_the_header(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("class,price\nP1/B1,3\n")
+    with pytest.raises(PriceFileError) as info:
+        read_price_file(path, 6)
+    assert info.value.problems == [f"{path}:1: header: missing column(s) observed_at; need class,price,observed_at"]
+
+
+def test_price_json__both_shapes_and_iso_times(tmp_path):
+    rows = [{"class": "P1/B2", "price": "12.5", "observed_at": "2026-11-20T10:00:00Z"}]
+    for data in (rows, {"prices": rows}):
+        path = tmp_path / "p.json"
+        path.write_text(json.dumps(data))
+        (row,) = read_price_file(path, 6)
+        assert (row.class_id, row.price, row.observed_at) == (encode_id(1, 2), 12_500_000, 1_795_168_800)
+
+
+def test_price_json__bad_entry__named_by_its_position(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([{"class": "P1/B1", "price": "1", "observed_at": 5}, {"class": "P1/B1"}]))
+    with pytest.raises(PriceFileError) as info:
+        read_price_file(path, 6)
+    assert info.value.problems == [f"{path}:entry 2: price: missing", f"{path}:entry 2: observed_at: missing"]
+
+
+def test_class_names__round_trip():
+    assert parse_token_id("P3/B2") == encode_id(3, 2) == parse_class(str(encode_id(3, 2)))
+    assert parse_class("vintage:3:2021") == vintage_class(3, 2021) == (1 << 255) | (3 << 64) | 2021
+    assert describe_class(vintage_class(3, 2021)) == "vintage:3:2021"
+    assert describe_class(encode_id(3, 2)) == "P3/B2"
+    with pytest.raises(ValueError, match="not a credit id"):
+        parse_token_id("0")
+
+
+def test_money__exact_and_refusals():
+    assert parse_money("1,234.5", 6) == 1_234_500_000
+    assert format_money(1_234_500_000, 6, "tUSD") == "1,234.5 tUSD"
+    with pytest.raises(AmountError, match="more than 6 decimals"):
+        parse_money("0.0000001", 6)
+    with pytest.raises(AmountError, match="non-negative"):
+        parse_money("-1", 6)
+
+
+def test_collateral_and_maturity__parsed_or_refused_naming_the_option():
+    assert [(c.token_id, c.units) for c in parse_collateral(["P1/B2:100.5"])] == [(encode_id(1, 2), 100_500)]
+    with pytest.raises(InputError, match="--collateral 'P1/B2': expected ID:TONNES"):
+        parse_collateral(["P1/B2"])
+    assert parse_maturity("+2d", 1_000) == 1_000 + 2 * 86_400
+    with pytest.raises(InputError, match="is not after the chain's time"):
+        parse_maturity("999", 1_000)

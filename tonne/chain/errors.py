@@ -1,0 +1,49 @@
+"""The problems of an input file or command, and the errors the bulk tools raise.
+
+Shared by the issuance and retirement tools: a run that finds any problem before sending raises a ``ToolError``
+subclass listing every ``Problem`` as ``file:line: field: message``, and sends nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input: ``file:line: field: message`` (no line for file-wide problems)."""
+
+    path: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.field}: {self.message}"
+
+
+class ToolError(RuntimeError):
+    """The input cannot be processed as it is; ``problems`` lists every problem found."""
+
+    def __init__(self, summary: str, problems: Sequence[Problem] = ()) -> None:
+        self.summary = summary
+        self.problems = list(problems)
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        return "\n".join([self.summary, *(str(p) for p in self.problems)])
+
+
+class PendingTransactionsError(ToolError):
+    """The sending account still has transactions in the mempool after the timeout."""
+
+
+class SendFailed(RuntimeError):
+    """A transaction could not be sent, was not mined in time, or reverted."""
+
+
+def problem_summary(name: str, problems: Sequence[Problem]) -> str:
+    count = len(problems)
+    return f"{name}: {count} problem{'s' * (count != 1)} found, nothing was sent"

@@ -1,0 +1,285 @@
+"""The chain pass: read what the chain says about the requests at one block, then check them against it.
+
+Everything a retirement needs is checked before anything is sent: the project is Approved and its credits are not
+restricted, the batch exists and belongs to it, each holder holds enough of each batch for all its requests still to
+do, the sending account may retire the holder's credits (it is the holder, or the holder approved it on the credit
+token), the holder is not frozen and, in permissioned mode, is on the allowlist, and the token is not paused. For
+issue-and-retire: the batch is verified, the sending account is an authorised issuer, the cap has room, and the
+reference is not already an issuance order reference. Last, every request still to do is simulated (``eth_call``
+from the sending account): a revert no check above foresaw is reported too, with the contract's own error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from tonne.chain.checks import APPROVED, BATCH_VIEW, other_lines, status_name, unknown_project, view_value
+from tonne.chain.errors import Problem
+from tonne.chain.view import Call, ChainView, Reverted
+from tonne.ids import describe, encode_id
+from tonne.retirement.rows import Credit, Request
+from tonne.units import format_tonnes
+
+
+@dataclass(frozen=True)
+class Contracts:
+    """Addresses of the deployment the requests are retired on."""
+
+    credit: str
+    registry: str
+    retirement: str
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    status: int
+    restricted: bool
+    issuer_ok: bool
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    project_id: int
+    verified: bool
+    cap: int
+    issued: int
+
+
+@dataclass
+class ChainState:
+    """What the chain says about the requests, read at one block. Pure data, so the checks are testable."""
+
+    project_ids: dict = field(default_factory=dict)  # ProjectRef -> id (0: unknown)
+    projects: dict[int, ProjectInfo] = field(default_factory=dict)
+    batch_ids: dict = field(default_factory=dict)  # (project id, BatchRef) -> token id (0: unknown)
+    batches: dict[int, BatchInfo] = field(default_factory=dict)
+    done: dict[bytes, int] = field(default_factory=dict)  # retirementRef -> certificate id, for refs already used
+    order_refs_used: set[bytes] = field(default_factory=set)  # issue-and-retire references used as order refs
+    balances: dict[tuple[str, int], int] = field(default_factory=dict)  # (holder, token id) -> units
+    approved: dict[str, bool] = field(default_factory=dict)  # holder -> has approved the sender
+    frozen: dict[str, bool] = field(default_factory=dict)
+    allowed: dict[str, bool] = field(default_factory=dict)
+    permissioned: bool = False
+    paused: bool = False
+    block: int | None = None
+
+    def token_id(self, credit: Credit) -> int:
+        """The credit's token id, or 0 when its project or batch is unknown."""
+        project_id = self.project_ids.get(credit.project, 0)
+        return self.batch_ids.get((project_id, credit.batch), 0) if project_id else 0
+
+
+def read_state(requests: Sequence[Request], view: ChainView, contracts: Contracts, sender: str) -> ChainState:
+    """Everything the chain pass needs about ``requests``, in two rounds of batched calls at the pinned block."""
+    credit, registry, retirement = contracts.credit, contracts.registry, contracts.retirement
+    state = ChainState(block=view.block if isinstance(view.block, int) else None)
+    credits = [c for r in requests for c in r.credits]
+    named = sorted({c.project for c in credits if c.project.project_id is None}, key=str)
+    batch_refs = sorted({c.batch.reference for c in credits if c.batch.reference is not None})
+    holders = sorted({r.holder_or(sender) for r in requests if not r.issue})
+    issue_refs = sorted({r.retirement_ref for r in requests if r.issue})
+    first_round = [
+        *(Call(registry, "projectIdOf(string,string)", (p.standard, p.external_id), ("uint64",)) for p in named),
+        *(Call(registry, "batchOfIssuanceReference(string)", (ref,), ("uint256",)) for ref in batch_refs),
+        Call(credit, "permissioned()", (), ("bool",)),
+        Call(credit, "paused()", (), ("bool",)),
+        *(Call(retirement, "certificateOfReference(bytes32)", (r.retirement_ref,), ("uint256",)) for r in requests),
+        *(Call(credit, "isOrderReferenceUsed(bytes32)", (ref,), ("bool",)) for ref in issue_refs),
+        *(Call(credit, "isFrozen(address)", (h,), ("bool",)) for h in holders),
+        *(Call(credit, "isApprovedForAll(address,address)", (h, sender), ("bool",)) for h in holders if h != sender),
+    ]
+    results = iter(view.call_many(first_round))
+    for project in named:
+        state.project_ids[project] = view_value(next(results), "projectIdOf")
+    for c in credits:
+        if c.project.project_id is not None:
+            state.project_ids[c.project] = c.project.project_id
+    id_of_reference = {ref: view_value(next(results), "batchOfIssuanceReference") for ref in batch_refs}
+    state.permissioned = view_value(next(results), "permissioned")
+    state.paused = view_value(next(results), "paused")
+    for r in requests:
+        certificate_id = view_value(next(results), "certificateOfReference")
+        if certificate_id:
+            state.done[r.retirement_ref] = certificate_id
+    state.order_refs_used = {ref for ref in issue_refs if view_value(next(results), "isOrderReferenceUsed")}
+    state.frozen = {h: view_value(next(results), "isFrozen") for h in holders}
+    state.approved = {h: h == sender or view_value(next(results), "isApprovedForAll") for h in holders}
+
+    for c in credits:
+        project_id = state.project_ids[c.project]
+        if project_id and c.batch.number is not None:
+            state.batch_ids[(project_id, c.batch)] = encode_id(project_id, c.batch.number)
+        elif project_id:
+            state.batch_ids[(project_id, c.batch)] = id_of_reference[c.batch.reference or ""]
+    project_ids = sorted({pid for pid in state.project_ids.values() if pid})
+    token_ids = sorted({tid for tid in state.batch_ids.values() if tid})
+    pairs = sorted({(r.holder_or(sender), state.token_id(c)) for r in requests if not r.issue for c in r.credits})
+    pairs = [(h, t) for h, t in pairs if t]
+    second_round = [
+        *(
+            call
+            for pid in project_ids
+            for call in (
+                Call(registry, "projectStatus(uint64)", (pid,), ("uint8",)),
+                Call(credit, "isProjectRestricted(uint64)", (pid,), ("bool",)),
+                Call(registry, "isProjectIssuer(uint64,address)", (pid, sender), ("bool",)),
+            )
+        ),
+        *(
+            call
+            for tid in token_ids
+            for call in (
+                Call(registry, "batch(uint256)", (tid,), (BATCH_VIEW,)),
+                Call(credit, "issuanceCap(uint256)", (tid,), ("uint256",)),
+                Call(credit, "totalIssued(uint256)", (tid,), ("uint256",)),
+            )
+        ),
+        *(Call(credit, "balanceOf(address,uint256)", (h, t), ("uint256",)) for h, t in pairs),
+        *(Call(credit, "isAllowed(address)", (h,), ("bool",)) for h in holders if state.permissioned),
+    ]
+    results = iter(view.call_many(second_round))
+    for pid in project_ids:
+        status, restricted, issuer_ok = (view_value(next(results), "project") for _ in range(3))
+        state.projects[pid] = ProjectInfo(status=status, restricted=restricted, issuer_ok=issuer_ok)
+    for tid in token_ids:
+        batch, cap, issued = next(results), view_value(next(results), "cap"), view_value(next(results), "issued")
+        if not isinstance(batch, Reverted):  # registry.batch reverts for unknown ids
+            state.batches[tid] = BatchInfo(project_id=batch[0], verified=batch[5], cap=cap, issued=issued)
+    state.balances = {pair: view_value(next(results), "balanceOf") for pair in pairs}
+    if state.permissioned:
+        state.allowed = {h: view_value(next(results), "isAllowed") for h in holders}
+    return state
+
+
+# ---------------------------------------------------------------------------------------------------- checks
+
+
+def check_against_chain(requests: Sequence[Request], state: ChainState, sender: str, path: str) -> list[Problem]:
+    """Problems of the requests still to do, given the chain state. A problem of a project, batch or holder is
+    reported once, on the first line it affects, with the other lines it affects."""
+    problems: list[Problem] = []
+    if state.paused:
+        problems.append(
+            Problem(path, None, "token", "the credit token is paused by the regulator: nothing can be retired")
+        )
+    grouped: dict[tuple[str, str], list[int | None]] = {}
+
+    def add(request: Request, column: str, message: str) -> None:
+        grouped.setdefault((field_name(request, column), message), []).append(request.line)
+
+    for request in requests:
+        _check_request(request, state, sender, add)
+    for (column, message), lines in grouped.items():
+        problems.append(Problem(path, lines[0], column, message + other_lines(lines)))
+    problems.extend(_balance_problems(requests, state, sender, path))
+    problems.sort(key=lambda p: p.line or 0)
+    return problems
+
+
+def _check_request(request: Request, state: ChainState, sender: str, add: Callable[[Request, str, str], None]) -> None:
+    for credit in request.credits:
+        project_id = state.project_ids.get(credit.project, 0)
+        info = state.projects.get(project_id) if project_id else None
+        if info is None or info.status == 0:
+            add(request, "project", unknown_project(credit.project))
+            continue
+        label = f"project {credit.project}" + (f" (id {project_id})" if credit.project.project_id is None else "")
+        if info.status != APPROVED:
+            status = status_name(info.status)
+            add(
+                request,
+                "project",
+                f"{label} is {status}: its credits cannot be retired (only the registrar's cancel removes them)",
+            )
+        elif info.restricted:
+            add(request, "project", f"credits of {label} are restricted in the token")
+        if request.issue and not info.issuer_ok:
+            add(request, "project", f"{sender} is not an authorised issuer of {label} (ISSUER_ROLE + setProjectIssuer)")
+        _check_batch(request, credit, project_id, state, add)
+    if request.issue:
+        if request.retirement_ref in state.order_refs_used:
+            add(request, "reference", f"{request.reference!r} is already used as an issuance order reference")
+        return
+    holder = request.holder_or(sender)
+    if not state.approved.get(holder, False):
+        add(
+            request,
+            "holder",
+            f"{sender} may not retire credits of {holder}: the holder has not approved it on the credit token "
+            "(setApprovalForAll)",
+        )
+    if state.frozen.get(holder):
+        add(request, "holder", f"{holder} is frozen by the regulator")
+    if state.permissioned and not state.allowed.get(holder, False):
+        add(request, "holder", f"{holder} is not on the allowlist (the token is permissioned)")
+
+
+def _check_batch(
+    request: Request, credit: Credit, project_id: int, state: ChainState, add: Callable[[Request, str, str], None]
+) -> None:
+    token_id = state.batch_ids.get((project_id, credit.batch), 0)
+    batch = state.batches.get(token_id) if token_id else None
+    if batch is None:
+        if credit.batch.number is not None:
+            add(request, "batch", f"project {credit.project} has no batch number {credit.batch.number}")
+        else:
+            add(request, "batch", f"no batch has the issuance reference {credit.batch.reference!r}")
+    elif batch.project_id != project_id:
+        add(
+            request,
+            "batch",
+            f"{credit.batch} is batch {describe(token_id)} of project {batch.project_id}, "
+            f"not of project {credit.project}",
+        )
+    elif request.issue and not batch.verified:
+        add(request, "batch", f"{credit.batch} ({describe(token_id)}) is not verified yet")
+
+
+def _balance_problems(requests: Sequence[Request], state: ChainState, sender: str, path: str) -> list[Problem]:
+    """Per holder and batch: the requests still to do must fit in the balance (or, to issue, in the cap)."""
+    needs: dict[tuple[str, int], list[tuple[Request, int]]] = {}
+    for request in requests:
+        for credit in request.credits:
+            token_id = state.token_id(credit)
+            batch = state.batches.get(token_id)
+            if batch is None or batch.project_id != state.project_ids.get(credit.project):
+                continue
+            if request.issue and not batch.verified:
+                continue  # reported as unverified; its cap is 0 until it is verified
+            key = ("(issue)" if request.issue else request.holder_or(sender), token_id)
+            needs.setdefault(key, []).append((request, credit.units))
+    problems = []
+    for (holder, token_id), items in needs.items():
+        batch = state.batches[token_id]
+        have = batch.cap - batch.issued if holder == "(issue)" else state.balances.get((holder, token_id), 0)
+        total = sum(units for _, units in items)
+        if total <= have:
+            continue
+        running, crossing = 0, items[-1][0]
+        for request, units in items:
+            running += units
+            if running > have:
+                crossing = request
+                break
+        named = items[0][0].credits[0].batch if len(items[0][0].credits) == 1 else "batch"
+        if holder == "(issue)":
+            what = (
+                f"batch {describe(token_id)} has {format_tonnes(have)} left to issue (cap {format_tonnes(batch.cap)}, "
+                f"{format_tonnes(batch.issued)} issued)"
+            )
+        else:
+            what = f"{holder} holds {format_tonnes(have)} of batch {describe(token_id)} ({named})"
+        message = (
+            f"{what}, but the {len(items)} retirement(s) still to do need {format_tonnes(total)}; that is passed here"
+        )
+        lines = [r.line for r, _ in items]
+        problems.append(Problem(path, crossing.line, field_name(crossing, "tonnes"), message + other_lines(lines)))
+    return problems
+
+
+def field_name(request: Request, column: str) -> str:
+    """The CSV column, or for a command-line request the option that gave the value."""
+    if request.line is not None:
+        return column
+    return "--" + {"tonnes": "amount"}.get(column, column)
