@@ -1,6 +1,7 @@
 """`make bench`: gas per operation with OpenZeppelin baselines, the throughput of the issue script over 10,000
-CSV rows and of the retire script over 1,000, and gas constancy over 10,000 batches and retirements, printed and
-written to bench/results.json.
+CSV rows and of the retire script over 1,000, gas constancy over 10,000 batches and retirements, and the
+bridge (gas per path, relay throughput and latency over 1,000 transfers on two Anvils of its own), printed
+and written to bench/results.json.
 
 The constancy run goes last: its 40,000 transactions slow the chain down, which would skew the throughput
 figures. The retire throughput goes first of the two: Anvil's cost per block grows with the chain's whole state
@@ -27,6 +28,7 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
+from tonne.bridge.bench import run_bridge_bench
 from tonne.constancy import FIRST_DIFFERS, measure_constancy
 from tonne.deployments import git_commit
 from tonne.gasbench import TARGETS, _register, measure_gas
@@ -47,6 +49,7 @@ def run_bench(
     batches: int = 10_000,
     rows: int = 10_000,
     retire_rows: int = 1_000,
+    bridge_transfers: int = 1_000,
     out: Path = RESULTS,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -105,6 +108,10 @@ def run_bench(
             rows_out.append([op, f"{int(n):,}", f"{p['gas']:,}", f"{p['execution']:,}"])
     echo(table(["operation", "n", "gas used", "execution gas"], rows_out))
     echo(f"execution gas constant from the 2nd to the {batches:,}th: {_yes(constancy['constant'])}")
+
+    echo("")
+    echo(f"Bridge: gas of each path on two chains, relay throughput over {bridge_transfers:,} transfers")
+    results["bridge"] = run_bridge_bench(bridge_transfers, echo)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -22,6 +22,7 @@ from typing import Any
 
 from ape.exceptions import ContractLogicError
 
+from tonne.bridge.demo import run_bridge_demo
 from tonne.certificate import DEFAULT_OUT, CertificateData, load_deployed, write_documents
 from tonne.deploy import deploy_and_record
 from tonne.deployments import Deployed
@@ -263,6 +264,17 @@ def run_demo(
         echo("")
         echo(block)
     result["pledge"] = run_pledge_steps(provider, actors, vcs_2021, echo, _expect_refusal)  # see docs/pledge.md
+
+    echo("")
+    result["bridge"] = run_bridge_demo(
+        provider.uri,
+        credit.address,
+        vcs_2021,
+        admin=actors.admin.address,
+        compliance=actors.compliance.address,
+        holders=[buyer.address for buyer in actors.buyers],
+        echo=echo,
+    )
     return result
 
 

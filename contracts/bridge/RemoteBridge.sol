@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IMirrorCredit} from "../interfaces/IMirrorCredit.sol";
+import {IRemoteBridge} from "../interfaces/IRemoteBridge.sol";
+import {BridgeMessages} from "../libraries/BridgeMessages.sol";
+import {CreditBridgeBase} from "./CreditBridgeBase.sol";
+
+/// @title RemoteBridge
+/// @notice Mints mirror credits on a remote chain for credits locked at home, and burns them to send them home.
+/// @dev Links only to the mirror's origin chain, so bridged credits can go back only where they came from.
+contract RemoteBridge is IRemoteBridge, CreditBridgeBase {
+    IMirrorCredit private immutable _mirror;
+
+    /// @param mirror_ The mirror credit token (its bridge must be bound to this contract).
+    /// @param windowSeconds_ Length of a rate-limit window.
+    /// @param defaultLimit Units per id per window, both directions, for ids without their own limit.
+    /// @param adminDelay Seconds the two-step admin transfer waits.
+    /// @param admin The DEFAULT_ADMIN_ROLE holder.
+    constructor(address mirror_, uint256 windowSeconds_, uint256 defaultLimit, uint48 adminDelay, address admin)
+        CreditBridgeBase(windowSeconds_, defaultLimit, adminDelay, admin)
+    {
+        _mirror = IMirrorCredit(mirror_);
+    }
+
+    /// @inheritdoc IRemoteBridge
+    function send(uint256 id, uint256 amount, bytes calldata to) external nonReentrant returns (bytes32 messageId) {
+        _requireActive(Direction.Outbound);
+        if (amount == 0) revert BridgeZeroAmount(id);
+        address recipient = _destination(to);
+        _consume(Direction.Outbound, id, amount);
+        _mirror.bridgeBurn(msg.sender, id, amount);
+        messageId = _sendToRemote(BridgeMessages.encode(BridgeMessages.BURN, id, amount, msg.sender, recipient, ""));
+        emit CreditsBurned(messageId, id, msg.sender, recipient, amount);
+    }
+
+    /// @inheritdoc IRemoteBridge
+    function mirror() external view returns (address) {
+        return address(_mirror);
+    }
+
+    /// @notice Whether this contract implements `interfaceId` (ERC-165).
+    function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
+        return interfaceId == type(IRemoteBridge).interfaceId || super.supportsInterface(interfaceId);
+    }
+
+    /// @dev A lock at home: mint the mirror to the addressee.
+    function _processMessage(address, bytes32 receiveId, bytes calldata, bytes calldata payload)
+        internal
+        override
+        nonReentrant
+    {
+        _requireActive(Direction.Inbound);
+        (uint8 kind, uint256 id, uint256 amount, address from, address to, bytes memory metadata) =
+            BridgeMessages.decode(payload);
+        if (kind != BridgeMessages.LOCK) revert BridgeUnexpectedMessage(kind, BridgeMessages.LOCK);
+        _consume(Direction.Inbound, id, amount);
+        emit CreditsMinted(receiveId, id, to, from, amount);
+        _mirror.bridgeMint(to, id, amount, metadata);
+    }
+
+    /// @dev Only the mirror's origin chain.
+    function _checkRemoteChain(uint256 chainId, bytes calldata counterpart) internal view override {
+        if (chainId != _mirror.originChainId()) revert BridgeInvalidCounterpart(counterpart);
+    }
+}

@@ -1,0 +1,39 @@
+"""Run one validator: sign every bridge message that checks out against chain data; publish into the store.
+
+ape run attest --home URL --remote URL --key-file validator1.key --db attestations.sqlite
+ape run attest ... --ape-account validator1          # or an ape account (keyfile or TEST::n)
+"""
+
+import click
+
+from tonne.bridge.attest import ape_signer, key_signer, run_attester
+from tonne.bridge.cli import chain_options, connect_pair, read_key
+from tonne.bridge.store import Store
+
+
+@click.command()
+@chain_options
+@click.option("--key-file", type=click.Path(exists=True, dir_okay=False), help="Validator private key (hex) file.")
+@click.option("--ape-account", help="Validator as an ape account alias (e.g. TEST::1).")
+@click.option("--db", type=click.Path(dir_okay=False), required=True, help="The shared attestation store.")
+@click.option("--confirmations", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--poll", type=float, default=0.5, show_default=True, help="Seconds between scans.")
+@click.option("--once", is_flag=True, help="Scan once and exit.")
+def cli(home, remote, record, key_file, ape_account, db, confirmations, poll, once):
+    """Watch both gateways and attest each bridge message (one process per validator key)."""
+    if bool(key_file) == bool(ape_account):
+        raise click.ClickException("give exactly one of --key-file and --ape-account")
+    if key_file:
+        signer = key_signer(read_key(key_file))
+    else:
+        from ape import accounts
+
+        signer = ape_signer(accounts.load(ape_account) if "::" not in ape_account else _test_account(ape_account))
+    pair = connect_pair(home, remote, record)
+    run_attester(pair, signer, Store(db), confirmations=confirmations, poll=poll, once=once, log=click.echo)
+
+
+def _test_account(alias):
+    from ape import accounts
+
+    return accounts.test_accounts[int(alias.split("::")[1])]

@@ -1,0 +1,32 @@
+"""The bridge's part of `make bench` on its own: gas per path, relay throughput and latency.
+
+    ape run bridge_bench [--transfers 1000] [--out bench/bridge-results.json]
+
+Starts its own two Anvils (chain ids 7101/7102 for gas, 7301/7302 for the relay run) and stops them.
+"""
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from tonne.bridge.bench import run_bridge_bench
+from tonne.deployments import git_commit
+
+
+@click.command()
+@click.option("--transfers", type=click.IntRange(min=1), default=1_000, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("bench/bridge-results.json"),
+    show_default=True,
+)
+def cli(transfers, out):
+    """Measure the bridge and write the figures."""
+    results = run_bridge_bench(transfers, click.echo)
+    results["meta"] = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "git": git_commit()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    click.echo(f"written to {out}")

@@ -1,0 +1,57 @@
+"""Deploy the bridge between the home chain (where the Tonne suite is deployed) and a remote chain.
+
+ape run bridge_deploy --home http://127.0.0.1:8545 --remote http://127.0.0.1:8546 --sender 0x.. \
+    --validator 0x.. --validator 0x.. --validator 0x.. --threshold 2
+
+Reads the home suite's record (deployments/<homeChainId>.json) and writes deployments/bridge-<home>-<remote>.json.
+In permissioned mode it puts the home bridge on the allowlist when the sender holds COMPLIANCE_ROLE.
+"""
+
+import click
+
+from tonne.bridge.cli import chain_options, deployments_dir, sending_account
+from tonne.bridge.deploy import DEFAULT_LIMIT, WINDOW_SECONDS, deploy_bridge_pair, transact, write_record
+from tonne.bridge.watch import connect
+from tonne.deployments import DeploymentError, read_record
+
+
+@click.command()
+@chain_options
+@click.option("--sender", help="Admin account, unlocked on both nodes.")
+@click.option("--key-file", type=click.Path(exists=True, dir_okay=False), help="Admin private key (hex) file.")
+@click.option("--validator", "validators", multiple=True, required=True, help="Validator address (repeat, N).")
+@click.option("--threshold", type=click.IntRange(min=1), required=True, help="Signatures per delivery (M).")
+@click.option("--window", type=click.IntRange(min=1), default=WINDOW_SECONDS, show_default=True)
+@click.option("--limit", type=click.IntRange(min=0), default=DEFAULT_LIMIT, show_default=True, help="Units/id/window.")
+def cli(home, remote, record, sender, key_file, validators, threshold, window, limit):
+    """Deploy gateways, home bridge, mirror and remote bridge, link them, and write the bridge record."""
+    home_w3, remote_w3 = connect(home), connect(remote)
+    admin = sending_account([home_w3, remote_w3], sender, key_file)
+    try:
+        suite = read_record(home_w3.eth.chain_id)
+    except DeploymentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if threshold > len(validators):
+        raise click.ClickException(f"--threshold {threshold} is more than the {len(validators)} validators given")
+    credit = suite["contracts"]["CarbonCredit"]["address"]
+    pair = deploy_bridge_pair(
+        home_w3,
+        remote_w3,
+        credit,
+        home_admin=admin,
+        remote_admin=admin,
+        validators=list(validators),
+        threshold=threshold,
+        window_seconds=window,
+        default_limit=limit,
+        pauser=(admin, admin),
+    )
+    if suite["config"]["mode"] == "permissioned":
+        token = pair.home.token.functions
+        if token.hasRole(token.COMPLIANCE_ROLE().call(), admin).call():
+            transact(home_w3, token.setAllowed([pair.home.bridge.address], True), admin)
+            click.echo(f"home bridge {pair.home.bridge.address} put on the allowlist")
+        else:
+            click.echo(f"permissioned token: COMPLIANCE must allowlist the home bridge {pair.home.bridge.address}")
+    path = write_record(pair, record or deployments_dir())
+    click.echo(f"bridge {pair.home.chain_id} <-> {pair.remote.chain_id} recorded in {path}")

@@ -1,0 +1,177 @@
+"""The bridge's tools as a user runs them, each its own process on two Anvil chains: `bridge_deploy`, three
+`attest` validators (2 of 3 needed), `relay` (killed with SIGKILL mid-batch, then started again) and
+`bridge-audit`. Every message is delivered exactly once and the books balance."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_keys import keys as eth_keys
+from eth_utils import keccak
+from web3 import Web3
+
+from e2e_support import ROOT, Anvil, Deployment, deploy, script_env
+from tonne.bridge.deploy import contract_at, load_pair
+from tonne.bridge.messages import interop_address
+from tonne.localchain import plain_anvil
+
+HOME_ID, REMOTE_ID = 7_201, 7_202
+KEYS = [keccak(text=f"tonne-e2e-validator-{i}") for i in range(3)]
+MESSAGES = 60
+
+
+def run(script: str, *args: str, directory: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/ape"), "run", script, *args],
+        cwd=ROOT,
+        env=script_env(directory),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start(script: str, *args: str, directory: Path, out: Path) -> subprocess.Popen:
+    with out.open("w") as fh:
+        return subprocess.Popen(
+            [str(ROOT / ".venv/bin/ape"), "run", script, *args],
+            cwd=ROOT,
+            env=script_env(directory),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def two() -> Iterator[tuple[Anvil, Anvil]]:
+    with plain_anvil(chain_id=HOME_ID) as (home_url, hp), plain_anvil(chain_id=REMOTE_ID) as (remote_url, rp):
+        yield (
+            Anvil(hp, home_url, Web3(Web3.HTTPProvider(home_url, request_kwargs={"timeout": 30}))),
+            Anvil(rp, remote_url, Web3(Web3.HTTPProvider(remote_url, request_kwargs={"timeout": 30}))),
+        )
+
+
+@pytest.fixture(scope="module")
+def setup(two, tmp_path_factory):
+    home, remote = two
+    directory = tmp_path_factory.mktemp("bridge-deployments")
+    suite: Deployment = deploy(home, directory)
+    admin = suite.admin
+    validators = [_address(k) for k in KEYS]
+    args = ["--home", home.url, "--remote", remote.url, "--sender", admin, "--threshold", "2"]
+    for v in validators:
+        args += ["--validator", v]
+    result = run("bridge_deploy", *args, directory=directory)
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads((directory / f"bridge-{HOME_ID}-{REMOTE_ID}.json").read_text())
+    pair = load_pair(record, home.w3, remote.w3)
+    key_files = []
+    for i, key in enumerate(KEYS):
+        path = directory / f"validator{i}.key"
+        path.write_text(key.hex())
+        key_files.append(path)
+    return suite, pair, directory, key_files
+
+
+def _address(key: bytes) -> str:
+    return eth_keys.PrivateKey(key).public_key.to_checksum_address()
+
+
+def test_attest_relay_killed_mid_batch_audit(two, setup, tmp_path):
+    home, remote = two
+    suite, pair, directory, key_files = setup
+    holder = home.w3.eth.accounts[6]
+    relayer_account = home.w3.eth.accounts[7]
+    chains = ["--home", home.url, "--remote", remote.url]
+    db = tmp_path / "attestations.sqlite"
+
+    # Credits for the holder, approved to the bridge, then 60 locks of 10 units each.
+    project_id, _ = suite.project()
+    token_id, _ = suite.batch(project_id, 1_000)
+    suite.transact(suite.credit.functions.issue(token_id, holder, 1_000_000, b"\x00" * 32))
+    credit = contract_at(home.w3, "CarbonCredit", suite.credit.address)
+    home.w3.eth.wait_for_transaction_receipt(
+        credit.functions.setApprovalForAll(pair.home.bridge.address, True).transact({"from": holder})
+    )
+    to = interop_address(REMOTE_ID, holder)
+    ids = []
+    for _ in range(MESSAGES):
+        receipt = home.w3.eth.wait_for_transaction_receipt(
+            pair.home.bridge.functions.send(token_id, 10, to).transact({"from": holder})
+        )
+        assert receipt["status"] == 1
+        (log,) = pair.home.bridge.events.CreditsLocked().process_receipt(receipt)
+        ids.append(bytes(log["args"]["messageId"]))
+
+    attesters = [
+        start("attest", *chains, "--key-file", str(k), "--db", str(db), directory=directory, out=tmp_path / f"a{i}.log")
+        for i, k in enumerate(key_files)
+    ]
+    relay = None
+    try:
+        relay = start(
+            "relay", *chains, "--db", str(db), "--sender", relayer_account, directory=directory, out=tmp_path / "r1.log"
+        )
+        gateway = pair.remote.gateway.functions
+        deadline = time.monotonic() + 120
+        while sum(gateway.isProcessed(i).call() for i in ids[:10]) < 5:
+            assert time.monotonic() < deadline, (tmp_path / "r1.log").read_text()
+            assert relay.poll() is None, (tmp_path / "r1.log").read_text()
+            time.sleep(0.02)
+        os.kill(relay.pid, signal.SIGKILL)  # mid-batch: no chance to record anything
+        relay.wait()
+        done_at_kill = sum(gateway.isProcessed(i).call() for i in ids)
+        assert 0 < done_at_kill < MESSAGES, f"the relayer was not killed mid-batch ({done_at_kill} delivered)"
+
+        second = run(
+            "relay", *chains, "--db", str(db), "--sender", relayer_account, "--until-idle", "2", directory=directory
+        )
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert f"home->remote: {MESSAGES}/{MESSAGES} delivered" in second.stdout
+    finally:
+        for p in attesters + ([relay] if relay else []):
+            stop(p)
+
+    delivered = {}
+    for log in pair.remote.gateway.events.MessageDelivered.get_logs(from_block=pair.remote.start_block):
+        mid = bytes(log["args"]["messageId"])
+        delivered[mid] = delivered.get(mid, 0) + 1
+    assert [delivered.get(i) for i in ids] == [1] * MESSAGES
+    assert pair.remote.token.functions.balanceOf(holder, token_id).call() == 10 * MESSAGES
+
+    audit = run("bridge-audit", *chains, "--db", str(db), directory=directory)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert "books balance for every id" in audit.stdout
+    assert audit.stdout.count("delivered") >= MESSAGES
+
+
+def test_bridge_audit__record_of_other_chains__names_the_field(two, setup, tmp_path):
+    home, remote = two
+    _, pair, directory, _ = setup
+    wrong = tmp_path / "wrong.json"
+    record = json.loads((directory / f"bridge-{HOME_ID}-{REMOTE_ID}.json").read_text())
+    record["remote"]["chainId"] = 1
+    wrong.write_text(json.dumps(record))
+    result = run(
+        "bridge-audit", "--home", home.url, "--remote", remote.url, "--record", str(wrong), directory=directory
+    )
+    assert result.returncode != 0
+    assert "record field remote.chainId is 1, but that RPC serves chain 7202" in result.stdout + result.stderr

@@ -1,0 +1,144 @@
+"""A validator: watch both gateways, check each message against chain data, sign it, publish the signature.
+
+One process per validator key. It keeps its own cursor per source chain in the store, so it resumes where it
+stopped; signing the same message twice yields the same signature (RFC 6979), so a crash between signing and
+saving the cursor costs nothing.
+
+What a validator checks before it signs (and records as a refusal otherwise):
+- the message is in the source gateway's logs, in a successful transaction, ``confirmations`` blocks deep;
+- it goes to the other chain of this bridge, from this bridge's bridge contract to its counterpart;
+- the same transaction has the bridge's own event for that message id with the same id, amount and accounts
+  (CreditsLocked at home, CreditsBurned on the remote side): the payload says what the bridge really did.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_keys import keys
+from web3.logs import DISCARD
+
+from tonne.bridge.deploy import BridgePair, Side
+from tonne.bridge.messages import BURN, LOCK, Transfer, sign_digest
+from tonne.bridge.store import Store
+from tonne.bridge.watch import Sent, check_sent, sent_messages
+
+MAX_BLOCK_RANGE = 2_000
+
+
+@dataclass
+class Signer:
+    """Signs 32-byte digests; ``address`` is the validator's address."""
+
+    address: str
+    sign: Callable[[bytes], bytes]
+
+
+def key_signer(private_key: bytes) -> Signer:
+    address = keys.PrivateKey(private_key).public_key.to_checksum_address()
+    return Signer(address, lambda digest: sign_digest(private_key, digest))
+
+
+def ape_signer(account: Any) -> Signer:
+    """A signer backed by an ape account (keyfile or test account); it signs the raw digest."""
+
+    def sign(digest: bytes) -> bytes:
+        sig = account.sign_raw_msghash(digest)
+        v = sig.v if sig.v >= 27 else sig.v + 27
+        return bytes(sig.r) + bytes(sig.s) + bytes([v])
+
+    return Signer(str(account.address), sign)
+
+
+def refusal(pair: BridgePair, source: Side, sent: Sent, confirmations: int) -> str | None:
+    """Why this validator must not sign ``sent`` (None when it may)."""
+    destination = pair.other(source)
+    message = sent.message
+    if sent.destination_chain_id != destination.chain_id:
+        return f"goes to chain {sent.destination_chain_id}, not {destination.chain_id}"
+    if message.sender != source.bridge.address or message.recipient != destination.bridge.address:
+        return f"not from bridge {source.bridge.address} to {destination.bridge.address}"
+    receipt = source.w3.eth.get_transaction_receipt(sent.transaction_hash)
+    why = check_sent(source, sent, confirmations, receipt)
+    if why:
+        return why
+    try:
+        transfer = Transfer.decode(message.payload)
+    except Exception as exc:  # noqa: BLE001 - any decoding failure is a refusal, with its reason
+        return f"payload does not decode: {exc}"
+    expected_kind, event_name = (LOCK, "CreditsLocked") if source is pair.home else (BURN, "CreditsBurned")
+    if transfer.kind != expected_kind:
+        return f"payload kind {transfer.kind}, expected {expected_kind}"
+    event = getattr(source.bridge.events, event_name)()
+    matches = [
+        log
+        for log in event.process_receipt(receipt, errors=DISCARD)
+        if bytes(log["args"]["messageId"]) == message.id
+        and log["address"] == source.bridge.address
+        and log["args"]["id"] == transfer.token_id
+        and log["args"]["amount"] == transfer.amount
+        and log["args"]["from"] == transfer.sender
+        and log["args"]["to"] == transfer.to
+    ]
+    if len(matches) != 1:
+        return f"no matching {event_name} event in {sent.transaction_hash}"
+    return None
+
+
+def attest_once(
+    pair: BridgePair,
+    signer: Signer,
+    store: Store,
+    *,
+    confirmations: int = 0,
+    log: Callable[[str], None] = lambda _: None,
+) -> int:
+    """Scan both gateways from this validator's cursors to the latest confirmed block; sign what checks out.
+    Returns the number of new signatures."""
+    signed = 0
+    reader = f"attest:{signer.address}"
+    for source in (pair.home, pair.remote):
+        destination = pair.other(source)
+        start = store.cursor(reader, source.chain_id, source.start_block)
+        head = source.w3.eth.block_number - confirmations
+        while start <= head:
+            end = min(head, start + MAX_BLOCK_RANGE - 1)
+            for sent in sent_messages(source, start, end):
+                why = refusal(pair, source, sent, confirmations)
+                if why:
+                    store.add_refusal(sent.id, signer.address, why)
+                    log(f"refused message 0x{sent.id.hex()} (nonce {sent.message.nonce}): {why}")
+                    continue
+                block_time = source.w3.eth.get_block(sent.block_number)["timestamp"]
+                store.add_message(sent.message, destination.chain_id, sent.block_number, block_time)
+                digest = sent.message.digest(destination.chain_id, destination.gateway.address)
+                store.add_attestation(sent.id, signer.address, signer.sign(digest))
+                signed += 1
+            store.set_cursor(reader, source.chain_id, end + 1)
+            start = end + 1
+    return signed
+
+
+def run_attester(
+    pair: BridgePair,
+    signer: Signer,
+    store: Store,
+    *,
+    confirmations: int = 0,
+    poll: float = 0.5,
+    once: bool = False,
+    log: Callable[[str], None] = print,
+) -> None:
+    """Attest forever (or once), polling every ``poll`` seconds."""
+    if not pair.home.gateway.functions.isValidator(signer.address).call():
+        log(f"warning: {signer.address} is not a validator of the home gateway; its signatures will not count")
+    while True:
+        count = attest_once(pair, signer, store, confirmations=confirmations, log=log)
+        if count:
+            log(f"{signer.address}: signed {count} message(s)")
+        if once:
+            return
+        time.sleep(poll)

@@ -1,0 +1,71 @@
+"""What the bridge's scripts share: connecting to both chains, finding the bridge record, loading keys.
+
+The bridge spans two chains while an ape network option names one, so the bridge scripts are plain click
+commands run by `ape run`, with `--home` and `--remote` RPC URLs (or TONNE_HOME_RPC / TONNE_REMOTE_RPC).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+from eth_account import Account
+from web3 import Web3
+from web3.middleware import SignAndSendRawMiddlewareBuilder
+
+from tonne.bridge.deploy import BridgeDeployError, BridgePair, load_pair, record_path
+from tonne.bridge.watch import connect
+
+
+def deployments_dir() -> Path:
+    return Path(os.environ.get("TONNE_DEPLOYMENTS_DIR") or "deployments")
+
+
+def chain_options(func):
+    func = click.option("--remote", envvar="TONNE_REMOTE_RPC", required=True, help="RPC URL of the remote chain.")(func)
+    func = click.option("--home", envvar="TONNE_HOME_RPC", required=True, help="RPC URL of the home chain.")(func)
+    return click.option(
+        "--record",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Bridge record (default: <deployments>/bridge-<home>-<remote>.json).",
+    )(func)
+
+
+def connect_pair(home: str, remote: str, record: str | None) -> BridgePair:
+    home_w3, remote_w3 = connect(home), connect(remote)
+    path = Path(record) if record else record_path(deployments_dir(), home_w3.eth.chain_id, remote_w3.eth.chain_id)
+    if not path.exists():
+        raise click.ClickException(f"no bridge record at {path}; run `ape run bridge_deploy` first")
+    try:
+        return load_pair(json.loads(path.read_text()), home_w3, remote_w3)
+    except (BridgeDeployError, KeyError, json.JSONDecodeError) as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+
+
+def read_key(path: str) -> bytes:
+    """A private key from a file holding its hex (with or without 0x)."""
+    text = Path(path).read_text().strip().removeprefix("0x")
+    try:
+        key = bytes.fromhex(text)
+    except ValueError as exc:
+        raise click.ClickException(f"{path}: not a hex private key") from exc
+    if len(key) != 32:
+        raise click.ClickException(f"{path}: a private key is 32 bytes, found {len(key)}")
+    return key
+
+
+def sending_account(w3s: list[Web3], sender: str | None, key_file: str | None) -> str:
+    """The address transactions come from: a key file's (signed locally on every chain), or ``sender``, an
+    account the nodes hold unlocked (Anvil's dev accounts)."""
+    if key_file:
+        account: Any = Account.from_key(read_key(key_file))
+        for w3 in w3s:
+            w3.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(account), layer=0)
+        return account.address
+    if not sender:
+        raise click.ClickException("give --key-file, or --sender with an account the node holds unlocked")
+    return Web3.to_checksum_address(sender)
