@@ -56,7 +56,7 @@ def year_period(first_year: int, last_year: int | None = None) -> tuple[int, int
 
 
 @dataclass
-class World:
+class Batches:
     """Module state. VCS project `vcs` with batches v2019, v2021, v2023 (calendar years) and straddle
     (2020-07-01 to 2021-06-30); GS project `gs` with batch gs2021. `holder` holds 100,000 units of each id;
     `other_holder` holds 50,000 units of v2021. The `issuer` fixture is authorised for both projects."""
@@ -82,7 +82,7 @@ def add_batch(registry, registrar, verifier, project_id: int, first: int, period
 
 
 @pytest.fixture(scope="module")
-def world(registry, credit, registrar, verifier, issuer, holder, other_holder) -> World:
+def batches(registry, credit, registrar, verifier, issuer, holder, other_holder) -> Batches:
     ids = {}
     projects = {}
     for standard in ("VCS", "GS"):
@@ -100,7 +100,7 @@ def world(registry, credit, registrar, verifier, issuer, holder, other_holder) -
     orders = [dict(id=token_id, to=holder, amount=100_000, orderRef=ZERO_REF) for token_id in ids.values()]
     orders.append(dict(id=ids["v2021"], to=other_holder, amount=50_000, orderRef=ZERO_REF))
     credit.issueMany(orders, sender=issuer)
-    return World(vcs=vcs, gs=gs, **ids)
+    return Batches(vcs=vcs, gs=gs, **ids)
 
 
 def open_period(periods, period_regulator, **overrides) -> int:
@@ -292,14 +292,14 @@ def test_open_period__too_many_standards__reverts(periods, period_regulator):
 
 
 @pytest.mark.parametrize("which", ["zero", "next"])
-def test_period_views__unknown_period__revert(periods, period_regulator, stranger, world, which):
+def test_period_views__unknown_period__revert(periods, period_regulator, stranger, batches, which):
     open_period(periods, period_regulator)
     period_id = 0 if which == "zero" else 2
     for view, args in (
         (periods.period, []),
         (periods.isEligibleStandard, ["VCS"]),
         (periods.status, [stranger]),
-        (periods.requireEligible, [world.v2021]),
+        (periods.requireEligible, [batches.v2021]),
     ):
         with reverts(periods.ComplianceUnknownPeriod, periodId=period_id):
             view.transact(period_id, *args, sender=stranger)
@@ -364,13 +364,13 @@ def test_set_obligations__raise_lower_rename_and_unchanged__only_changes_written
 
 
 def test_set_obligations__zero__removes_an_obligation_nothing_surrendered_against(
-    periods, period_regulator, holder, world
+    periods, period_regulator, holder, batches
 ):
     period_id = with_obligations(periods, period_regulator, {holder: 500})
     periods.setObligations(period_id, [holder], [ACME], [0], sender=period_regulator)
     assert status(periods, period_id, holder) == standing(0, 0)
     with reverts(periods.ComplianceNoObligation, periodId=period_id, entity=holder):
-        periods.surrender(period_id, [world.v2021], [1], ZERO_REF, sender=holder)
+        periods.surrender(period_id, [batches.v2021], [1], ZERO_REF, sender=holder)
 
 
 def test_set_obligations__same_entity_twice_in_one_call__last_wins_each_emitted(periods, period_regulator, holder):
@@ -381,10 +381,10 @@ def test_set_obligations__same_entity_twice_in_one_call__last_wins_each_emitted(
 
 
 def test_set_obligations__below_surrendered__reverts_and_down_to_it__compliant(
-    periods, period_regulator, holder, world
+    periods, period_regulator, holder, batches
 ):
     period_id = with_obligations(periods, period_regulator, {holder: 5_000})
-    periods.surrender(period_id, [world.v2021], [3_000], ZERO_REF, sender=holder)
+    periods.surrender(period_id, [batches.v2021], [3_000], ZERO_REF, sender=holder)
 
     with reverts(
         periods.ComplianceObligationBelowSurrendered, periodId=period_id, entity=holder, obligation=2_999,
@@ -469,26 +469,26 @@ def test_set_obligations__deadline_second__accepted_then_refused(chain, periods,
 
 
 def test_surrender__one_id__burns_certifies_books_and_emits(chain, credit, retirement, periods, period_regulator,
-                                                            holder, world):  # fmt: skip
+                                                            holder, batches):  # fmt: skip
     period_id = open_period(periods, period_regulator, jurisdiction="DE-BY")
     periods.setObligations(period_id, [holder], [ACME], [10_000], sender=period_regulator)
     terms = periods.period(period_id)
-    supply = credit.totalSupply(world.v2021)
+    supply = credit.totalSupply(batches.v2021)
 
-    receipt = periods.surrender(period_id, [world.v2021], [4_000], order_ref(7), sender=holder)
+    receipt = periods.surrender(period_id, [batches.v2021], [4_000], order_ref(7), sender=holder)
 
     certificate_id = receipt.return_value
     assert certificate_id == retirement.certificateCount() == 1
-    assert credit.balanceOf(holder, world.v2021) == 100_000 - 4_000
-    assert credit.totalSupply(world.v2021) == supply - 4_000
-    assert credit.totalRetired(world.v2021) == 4_000
+    assert credit.balanceOf(holder, batches.v2021) == 100_000 - 4_000
+    assert credit.totalSupply(batches.v2021) == supply - 4_000
+    assert credit.totalRetired(batches.v2021) == 4_000
     assert status(periods, period_id, holder) == standing(10_000, 4_000)
     view = retirement.certificate(certificate_id)
     assert plain(list(view)) == plain(
         [
             holder,  # beneficiary: the entity
             holder,  # retiring account: the entity
-            world.v2021,
+            batches.v2021,
             4_000,
             1,
             COMPLIANCE_PURPOSE,
@@ -504,7 +504,7 @@ def test_surrender__one_id__burns_certifies_books_and_emits(chain, credit, retir
             certificateId=certificate_id,
             beneficiary=holder,
             retiringAccount=holder,
-            ids=[world.v2021],
+            ids=[batches.v2021],
             amounts=[4_000],
             beneficiaryName=ACME,
             reason=terms.name,
@@ -524,73 +524,75 @@ def test_surrender__one_id__burns_certifies_books_and_emits(chain, credit, retir
 
 
 def test_surrender__several_ids_of_two_standards__one_certificate_and_total_booked(
-    credit, retirement, periods, period_regulator, holder, world
+    credit, retirement, periods, period_regulator, holder, batches
 ):
     period_id = with_obligations(periods, period_regulator, {holder: 50_000})
-    ids, amounts = [world.v2019, world.gs2021, world.v2019], [1_000, 2_500, 500]
+    ids, amounts = [batches.v2019, batches.gs2021, batches.v2019], [1_000, 2_500, 500]
 
     receipt = periods.surrender(period_id, ids, amounts, ZERO_REF, sender=holder)
 
     assert periods.status(period_id, holder).surrendered == 4_000
     view = retirement.certificate(receipt.return_value)
-    assert (view.totalAmount, view.idCount, view.firstId, view.purpose) == (4_000, 3, world.v2019, 1)
-    assert credit.balanceOfBatch([holder] * 2, [world.v2019, world.gs2021]) == [100_000 - 1_500, 100_000 - 2_500]
+    assert (view.totalAmount, view.idCount, view.firstId, view.purpose) == (4_000, 3, batches.v2019, 1)
+    assert credit.balanceOfBatch([holder] * 2, [batches.v2019, batches.gs2021]) == [100_000 - 1_500, 100_000 - 2_500]
     assert events(receipt, periods, "Surrendered")[0]["amount"] == 4_000
 
 
-def test_surrender__in_parts_up_to_obligation__compliant_then_refuses_more(periods, period_regulator, holder, world):
+def test_surrender__in_parts_up_to_obligation__compliant_then_refuses_more(periods, period_regulator, holder, batches):
     period_id = with_obligations(periods, period_regulator, {holder: 10_000})
-    periods.surrender(period_id, [world.v2021], [6_000], ZERO_REF, sender=holder)
-    second = periods.surrender(period_id, [world.v2023], [4_000], ZERO_REF, sender=holder)
+    periods.surrender(period_id, [batches.v2021], [6_000], ZERO_REF, sender=holder)
+    second = periods.surrender(period_id, [batches.v2023], [4_000], ZERO_REF, sender=holder)
 
     assert events(second, periods, "Surrendered")[0]["surrendered"] == 10_000
     assert status(periods, period_id, holder) == standing(10_000, 10_000)
     with reverts(periods.ComplianceExceedsObligation, periodId=period_id, entity=holder, amount=1, remaining=0):
-        periods.surrender(period_id, [world.v2021], [1], ZERO_REF, sender=holder)
+        periods.surrender(period_id, [batches.v2021], [1], ZERO_REF, sender=holder)
 
 
-def test_surrender__more_than_remaining__reverts_nothing_burned(credit, periods, period_regulator, holder, world):
+def test_surrender__more_than_remaining__reverts_nothing_burned(credit, periods, period_regulator, holder, batches):
     period_id = with_obligations(periods, period_regulator, {holder: 10_000})
-    periods.surrender(period_id, [world.v2021], [9_000], ZERO_REF, sender=holder)
+    periods.surrender(period_id, [batches.v2021], [9_000], ZERO_REF, sender=holder)
 
     with reverts(periods.ComplianceExceedsObligation, periodId=period_id, entity=holder, amount=1_001, remaining=1_000):
-        periods.surrender(period_id, [world.v2021, world.v2023], [1_000, 1], ZERO_REF, sender=holder)
+        periods.surrender(period_id, [batches.v2021, batches.v2023], [1_000, 1], ZERO_REF, sender=holder)
     assert periods.status(period_id, holder).surrendered == 9_000
-    assert credit.balanceOf(holder, world.v2023) == 100_000
+    assert credit.balanceOf(holder, batches.v2023) == 100_000
 
 
-def test_surrender__no_obligation__reverts(periods, period_regulator, holder, other_holder, world):
+def test_surrender__no_obligation__reverts(periods, period_regulator, holder, other_holder, batches):
     period_id = with_obligations(periods, period_regulator, {holder: 10})
     with reverts(periods.ComplianceNoObligation, periodId=period_id, entity=other_holder):
-        periods.surrender(period_id, [world.v2021], [1], ZERO_REF, sender=other_holder)
+        periods.surrender(period_id, [batches.v2021], [1], ZERO_REF, sender=other_holder)
 
 
-def test_surrender__obligation_in_another_period_only__reverts(periods, period_regulator, holder, world):
+def test_surrender__obligation_in_another_period_only__reverts(periods, period_regulator, holder, batches):
     first = with_obligations(periods, period_regulator, {holder: 10})
     second = open_period(periods, period_regulator)
     with reverts(periods.ComplianceNoObligation, periodId=second, entity=holder):
-        periods.surrender(second, [world.v2021], [1], ZERO_REF, sender=holder)
+        periods.surrender(second, [batches.v2021], [1], ZERO_REF, sender=holder)
     assert periods.status(first, holder).surrendered == 0
 
 
 @pytest.mark.parametrize("period_id", [0, 1])
-def test_surrender__unknown_period__reverts(periods, holder, world, period_id):
+def test_surrender__unknown_period__reverts(periods, holder, batches, period_id):
     with reverts(periods.ComplianceUnknownPeriod, periodId=period_id):
-        periods.surrender(period_id, [world.v2021], [1], ZERO_REF, sender=holder)
+        periods.surrender(period_id, [batches.v2021], [1], ZERO_REF, sender=holder)
 
 
 @pytest.mark.parametrize(("n_ids", "n_amounts"), [(0, 0), (1, 0), (1, 2), (2, 1)])
-def test_surrender__lists_invalid__reverts(periods, period_regulator, holder, world, n_ids, n_amounts):
+def test_surrender__lists_invalid__reverts(periods, period_regulator, holder, batches, n_ids, n_amounts):
     period_id = with_obligations(periods, period_regulator, {holder: 10_000})
     with reverts(periods.ComplianceInvalidLists, ids=n_ids, amounts=n_amounts):
-        periods.surrender(period_id, [world.v2021] * n_ids, [1] * n_amounts, ZERO_REF, sender=holder)
+        periods.surrender(period_id, [batches.v2021] * n_ids, [1] * n_amounts, ZERO_REF, sender=holder)
 
 
-def test_surrender__more_than_max_ids__reverts_and_max__accepted(retirement, periods, period_regulator, holder, world):
+def test_surrender__more_than_max_ids__reverts_and_max__accepted(
+    retirement, periods, period_regulator, holder, batches
+):
     period_id = with_obligations(periods, period_regulator, {holder: 10_000})
     with reverts(periods.ComplianceTooManyIds, count=MAX_IDS + 1, max=MAX_IDS):
-        periods.surrender(period_id, [world.v2021] * (MAX_IDS + 1), [1] * (MAX_IDS + 1), ZERO_REF, sender=holder)
-    receipt = periods.surrender(period_id, [world.v2021] * MAX_IDS, [1] * MAX_IDS, ZERO_REF, sender=holder)
+        periods.surrender(period_id, [batches.v2021] * (MAX_IDS + 1), [1] * (MAX_IDS + 1), ZERO_REF, sender=holder)
+    receipt = periods.surrender(period_id, [batches.v2021] * MAX_IDS, [1] * MAX_IDS, ZERO_REF, sender=holder)
     assert retirement.certificate(receipt.return_value).idCount == MAX_IDS
     assert periods.status(period_id, holder).surrendered == MAX_IDS
 
@@ -598,48 +600,50 @@ def test_surrender__more_than_max_ids__reverts_and_max__accepted(retirement, per
 # ------------------------------------------------------------------ the deadline
 
 
-def test_surrender__at_the_deadline_second__accepted(chain, periods, period_regulator, holder, world):
+def test_surrender__at_the_deadline_second__accepted(chain, periods, period_regulator, holder, batches):
     deadline = soon(chain)
     period_id = with_obligations(periods, period_regulator, {holder: 10_000}, periodEnd=deadline - 5, deadline=deadline)
     chain.pending_timestamp = deadline
-    receipt = periods.surrender(period_id, [world.v2021], [2_000], ZERO_REF, sender=holder)
+    receipt = periods.surrender(period_id, [batches.v2021], [2_000], ZERO_REF, sender=holder)
     assert chain.blocks[receipt.block_number].timestamp == deadline
     assert periods.status(period_id, holder).surrendered == 2_000
 
 
 @pytest.mark.parametrize("late", [1, 86_400 * 365])
 def test_surrender__after_the_deadline__reverts_nothing_burned(
-    chain, credit, retirement, periods, period_regulator, holder, world, late
+    chain, credit, retirement, periods, period_regulator, holder, batches, late
 ):
     deadline = soon(chain)
     period_id = with_obligations(periods, period_regulator, {holder: 10_000}, periodEnd=deadline - 5, deadline=deadline)
-    periods.surrender(period_id, [world.v2021], [2_000], ZERO_REF, sender=holder)
+    periods.surrender(period_id, [batches.v2021], [2_000], ZERO_REF, sender=holder)
 
     chain.pending_timestamp = deadline + late
     with reverts(periods.ComplianceDeadlinePassed, periodId=period_id, deadline=deadline, timestamp=deadline + late):
-        periods.surrender(period_id, [world.v2021], [1_000], ZERO_REF, sender=holder)
+        periods.surrender(period_id, [batches.v2021], [1_000], ZERO_REF, sender=holder)
     assert periods.status(period_id, holder).surrendered == 2_000
-    assert credit.balanceOf(holder, world.v2021) == 100_000 - 2_000
+    assert credit.balanceOf(holder, batches.v2021) == 100_000 - 2_000
     assert retirement.certificateCount() == 1
 
 
-def test_surrender_from__after_the_deadline__reverts(chain, credit, periods, period_regulator, holder, stranger, world):
+def test_surrender_from__after_the_deadline__reverts(
+    chain, credit, periods, period_regulator, holder, stranger, batches
+):
     deadline = soon(chain)
     period_id = with_obligations(periods, period_regulator, {holder: 10_000}, periodEnd=deadline - 5, deadline=deadline)
     credit.setApprovalForAll(stranger, True, sender=holder)
     chain.pending_timestamp = deadline + 1
     with reverts(periods.ComplianceDeadlinePassed, periodId=period_id, deadline=deadline, timestamp=deadline + 1):
-        periods.surrenderFrom(holder, period_id, [world.v2021], [1], ZERO_REF, sender=stranger)
+        periods.surrenderFrom(holder, period_id, [batches.v2021], [1], ZERO_REF, sender=stranger)
 
 
 def test_status__before_and_after_the_deadline__final_after(chain, periods, period_regulator, holder, other_holder,
-                                                            world):  # fmt: skip
+                                                            batches):  # fmt: skip
     deadline = soon(chain)
     period_id = with_obligations(
         periods, period_regulator, {holder: 10_000, other_holder: 8_000}, periodEnd=deadline - 5, deadline=deadline
     )
-    periods.surrender(period_id, [world.v2021], [10_000], ZERO_REF, sender=holder)
-    periods.surrender(period_id, [world.v2021], [4_500], ZERO_REF, sender=other_holder)
+    periods.surrender(period_id, [batches.v2021], [10_000], ZERO_REF, sender=holder)
+    periods.surrender(period_id, [batches.v2021], [4_500], ZERO_REF, sender=other_holder)
     chain.mine(timestamp=deadline)
     assert status(periods, period_id, holder) == standing(10_000, 10_000, passed=False)
     assert status(periods, period_id, other_holder) == standing(8_000, 4_500, passed=False)
@@ -658,7 +662,7 @@ def test_status__before_and_after_the_deadline__final_after(chain, periods, peri
         periods.setObligations(period_id, [other_holder], [BOREALIS], [4_500], sender=period_regulator)
     chain.pending_timestamp = deadline + 3
     with reverts(periods.ComplianceDeadlinePassed, periodId=period_id, deadline=deadline, timestamp=deadline + 3):
-        periods.surrender(period_id, [world.v2021], [3_500], ZERO_REF, sender=other_holder)
+        periods.surrender(period_id, [batches.v2021], [3_500], ZERO_REF, sender=other_holder)
     assert status(periods, period_id, other_holder)["shortfall"] == 3_500
 
 
@@ -675,12 +679,12 @@ def test_status__account_without_obligation__zero_and_trivially_compliant(period
     ("batch", "years"),
     [("v2019", (2019, 2019)), ("v2021", (2021, 2021)), ("straddle", (2020, 2021)), ("gs2021", (2021, 2021))],
 )
-def test_vintage_of__batches__years_of_monitoring_start_and_end(periods, world, batch, years):
-    assert tuple(periods.vintageOf(getattr(world, batch))) == years
+def test_vintage_of__batches__years_of_monitoring_start_and_end(periods, batches, batch, years):
+    assert tuple(periods.vintageOf(getattr(batches, batch))) == years
 
 
-def test_vintage_of__unknown_id__registry_error(registry, periods, stranger, world):
-    unknown = world.v2021 + 100
+def test_vintage_of__unknown_id__registry_error(registry, periods, stranger, batches):
+    unknown = batches.v2021 + 100
     with reverts(registry.RegistryUnknownBatch, id=unknown):
         periods.vintageOf.transact(unknown, sender=stranger)
 
@@ -696,10 +700,10 @@ def test_vintage_of__unknown_id__registry_error(registry, periods, stranger, wor
     ],
 )
 def test_surrender__ineligible_vintage__reverts_nothing_burned(
-    credit, periods, period_regulator, holder, world, vfrom, vto, batch, years
+    credit, periods, period_regulator, holder, batches, vfrom, vto, batch, years
 ):
     period_id = with_obligations(periods, period_regulator, {holder: 10_000}, vintageFrom=vfrom, vintageTo=vto)
-    token_id = getattr(world, batch)
+    token_id = getattr(batches, batch)
     error = dict(
         periodId=period_id, id=token_id, firstYear=years[0], lastYear=years[1], vintageFrom=vfrom, vintageTo=vto
     )
@@ -715,34 +719,34 @@ def test_surrender__ineligible_vintage__reverts_nothing_burned(
     ("vfrom", "vto", "batch"),
     [(2019, 2019, "v2019"), (2020, 2021, "straddle"), (2021, 0, "v2023"), (0, 2021, "v2019"), (0, 0, "straddle")],
 )
-def test_surrender__eligible_vintage_at_bounds__accepted(periods, period_regulator, holder, world, vfrom, vto, batch):
+def test_surrender__eligible_vintage_at_bounds__accepted(periods, period_regulator, holder, batches, vfrom, vto, batch):
     period_id = with_obligations(periods, period_regulator, {holder: 10_000}, vintageFrom=vfrom, vintageTo=vto)
-    token_id = getattr(world, batch)
+    token_id = getattr(batches, batch)
     periods.requireEligible(period_id, token_id)
     periods.surrender(period_id, [token_id], [1_000], ZERO_REF, sender=holder)
     assert periods.status(period_id, holder).surrendered == 1_000
 
 
-def test_surrender__ineligible_standard__reverts_naming_it(credit, periods, period_regulator, holder, world):
+def test_surrender__ineligible_standard__reverts_naming_it(credit, periods, period_regulator, holder, batches):
     period_id = with_obligations(periods, period_regulator, {holder: 10_000}, eligibleStandards=["VCS", "CCER"])
-    with reverts(periods.ComplianceIneligibleStandard, periodId=period_id, id=world.gs2021, standard="GS"):
-        periods.surrender(period_id, [world.gs2021], [1_000], ZERO_REF, sender=holder)
-    with reverts(periods.ComplianceIneligibleStandard, periodId=period_id, id=world.gs2021, standard="GS"):
-        periods.requireEligible.transact(period_id, world.gs2021, sender=holder)
-    periods.surrender(period_id, [world.v2021], [1_000], ZERO_REF, sender=holder)
-    assert credit.balanceOf(holder, world.gs2021) == 100_000
+    with reverts(periods.ComplianceIneligibleStandard, periodId=period_id, id=batches.gs2021, standard="GS"):
+        periods.surrender(period_id, [batches.gs2021], [1_000], ZERO_REF, sender=holder)
+    with reverts(periods.ComplianceIneligibleStandard, periodId=period_id, id=batches.gs2021, standard="GS"):
+        periods.requireEligible.transact(period_id, batches.gs2021, sender=holder)
+    periods.surrender(period_id, [batches.v2021], [1_000], ZERO_REF, sender=holder)
+    assert credit.balanceOf(holder, batches.gs2021) == 100_000
     assert periods.status(period_id, holder).surrendered == 1_000
 
 
 def test_surrender__one_ineligible_id_among_eligible__whole_surrender_reverts(
-    credit, retirement, periods, period_regulator, holder, world
+    credit, retirement, periods, period_regulator, holder, batches
 ):
     period_id = with_obligations(
         periods, period_regulator, {holder: 10_000}, vintageFrom=2021, eligibleStandards=["VCS", "GS"]
     )
-    ids = [world.v2021, world.gs2021, world.v2019, world.v2023]
+    ids = [batches.v2021, batches.gs2021, batches.v2019, batches.v2023]
     with reverts(
-        periods.ComplianceIneligibleVintage, periodId=period_id, id=world.v2019, firstYear=2019, lastYear=2019,
+        periods.ComplianceIneligibleVintage, periodId=period_id, id=batches.v2019, firstYear=2019, lastYear=2019,
         vintageFrom=2021, vintageTo=0,
     ):  # fmt: skip
         periods.surrender(period_id, ids, [100] * 4, ZERO_REF, sender=holder)
@@ -750,11 +754,11 @@ def test_surrender__one_ineligible_id_among_eligible__whole_surrender_reverts(
     assert retirement.certificateCount() == 0
 
 
-def test_surrender__both_restrictions_met__accepted(periods, period_regulator, holder, world):
+def test_surrender__both_restrictions_met__accepted(periods, period_regulator, holder, batches):
     period_id = with_obligations(
         periods, period_regulator, {holder: 10_000}, vintageFrom=2021, vintageTo=2023, eligibleStandards=["GS", "VCS"]
     )
-    periods.surrender(period_id, [world.v2021, world.gs2021, world.v2023], [1, 2, 3], ZERO_REF, sender=holder)
+    periods.surrender(period_id, [batches.v2021, batches.gs2021, batches.v2023], [1, 2, 3], ZERO_REF, sender=holder)
     assert periods.status(period_id, holder).surrendered == 6
 
 
@@ -783,53 +787,53 @@ def _year_of(timestamp: int) -> int:
 
 
 def test_surrender__more_than_balance__token_refuses_nothing_booked(credit, periods, period_regulator, other_holder,
-                                                                   world):  # fmt: skip
+                                                                   batches):  # fmt: skip
     period_id = with_obligations(periods, period_regulator, {other_holder: 100_000})
     with reverts(
-        credit.ERC1155InsufficientBalance, sender=other_holder, balance=50_000, needed=50_001, tokenId=world.v2021
+        credit.ERC1155InsufficientBalance, sender=other_holder, balance=50_000, needed=50_001, tokenId=batches.v2021
     ):
-        periods.surrender(period_id, [world.v2021], [50_001], ZERO_REF, sender=other_holder)
+        periods.surrender(period_id, [batches.v2021], [50_001], ZERO_REF, sender=other_holder)
     assert periods.status(period_id, other_holder).surrendered == 0
 
 
-def test_surrender__zero_amount__token_refuses(credit, periods, period_regulator, holder, world):
+def test_surrender__zero_amount__token_refuses(credit, periods, period_regulator, holder, batches):
     period_id = with_obligations(periods, period_regulator, {holder: 100})
-    with reverts(credit.CreditZeroAmount, id=world.v2023):
-        periods.surrender(period_id, [world.v2021, world.v2023], [5, 0], ZERO_REF, sender=holder)
+    with reverts(credit.CreditZeroAmount, id=batches.v2023):
+        periods.surrender(period_id, [batches.v2021, batches.v2023], [5, 0], ZERO_REF, sender=holder)
     assert periods.status(period_id, holder).surrendered == 0
 
 
 def test_surrender__suspended_project__token_refuses(credit, registry, periods, period_regulator, registrar, holder,
-                                                    world):  # fmt: skip
+                                                    batches):  # fmt: skip
     period_id = with_obligations(periods, period_regulator, {holder: 100})
-    registry.setProjectStatus(world.gs, SUSPENDED, "reversal under investigation", sender=registrar)
-    with reverts(credit.CreditProjectRestricted, id=world.gs2021, projectId=world.gs):
-        periods.surrender(period_id, [world.gs2021], [5], ZERO_REF, sender=holder)
+    registry.setProjectStatus(batches.gs, SUSPENDED, "reversal under investigation", sender=registrar)
+    with reverts(credit.CreditProjectRestricted, id=batches.gs2021, projectId=batches.gs):
+        periods.surrender(period_id, [batches.gs2021], [5], ZERO_REF, sender=holder)
     assert periods.status(period_id, holder).surrendered == 0
 
 
-def test_surrender__frozen_entity__token_refuses(credit, periods, period_regulator, regulator, holder, world):
+def test_surrender__frozen_entity__token_refuses(credit, periods, period_regulator, regulator, holder, batches):
     period_id = with_obligations(periods, period_regulator, {holder: 100})
     credit.setFrozen(holder, True, "court order", sender=regulator)
     with reverts(credit.CreditAccountFrozen, account=holder):
-        periods.surrender(period_id, [world.v2021], [5], ZERO_REF, sender=holder)
+        periods.surrender(period_id, [batches.v2021], [5], ZERO_REF, sender=holder)
     assert periods.status(period_id, holder).surrendered == 0
 
 
-def test_surrender__token_paused__token_refuses(credit, periods, period_regulator, regulator, holder, world):
+def test_surrender__token_paused__token_refuses(credit, periods, period_regulator, regulator, holder, batches):
     period_id = with_obligations(periods, period_regulator, {holder: 100})
     credit.pause(sender=regulator)
     with reverts(credit.CreditPaused):
-        periods.surrender(period_id, [world.v2021], [5], ZERO_REF, sender=holder)
+        periods.surrender(period_id, [batches.v2021], [5], ZERO_REF, sender=holder)
     assert periods.status(period_id, holder).surrendered == 0
 
 
 def test_surrender__retirement_reference_used__refused_nothing_booked(retirement, periods, period_regulator, holder,
-                                                                     world):  # fmt: skip
+                                                                     batches):  # fmt: skip
     period_id = with_obligations(periods, period_regulator, {holder: 100})
-    first = periods.surrender(period_id, [world.v2021], [5], order_ref(3), sender=holder).return_value
+    first = periods.surrender(period_id, [batches.v2021], [5], order_ref(3), sender=holder).return_value
     with reverts(retirement.RetirementReferenceUsed, retirementRef=order_ref(3), certificateId=first):
-        periods.surrender(period_id, [world.v2021], [5], order_ref(3), sender=holder)
+        periods.surrender(period_id, [batches.v2021], [5], order_ref(3), sender=holder)
     assert periods.status(period_id, holder).surrendered == 5
 
 
@@ -858,18 +862,18 @@ def test_surrender__permissioned_mode__entity_must_be_on_the_allowlist(
 
 
 def test_surrender_from__approved_operator__entity_surrenders_operator_recorded(
-    credit, retirement, periods, period_regulator, holder, stranger, world
+    credit, retirement, periods, period_regulator, holder, stranger, batches
 ):
     period_id = with_obligations(periods, period_regulator, {holder: 10_000})
     credit.setApprovalForAll(stranger, True, sender=holder)
 
-    receipt = periods.surrenderFrom(holder, period_id, [world.v2021], [2_500], ZERO_REF, sender=stranger)
+    receipt = periods.surrenderFrom(holder, period_id, [batches.v2021], [2_500], ZERO_REF, sender=stranger)
 
     certificate_id = receipt.return_value
     assert retirement.ownerOf(certificate_id) == holder.address
     assert retirement.certificate(certificate_id).retiringAccount == holder.address
-    assert credit.balanceOf(holder, world.v2021) == 100_000 - 2_500
-    assert credit.balanceOf(stranger, world.v2021) == 0
+    assert credit.balanceOf(holder, batches.v2021) == 100_000 - 2_500
+    assert credit.balanceOf(stranger, batches.v2021) == 0
     assert events(receipt, periods, "Surrendered") == [
         plain(
             periodId=period_id,
@@ -882,37 +886,37 @@ def test_surrender_from__approved_operator__entity_surrenders_operator_recorded(
     ]
 
 
-def test_surrender_from__entity_itself__accepted_without_approval(periods, period_regulator, holder, world):
+def test_surrender_from__entity_itself__accepted_without_approval(periods, period_regulator, holder, batches):
     period_id = with_obligations(periods, period_regulator, {holder: 10_000})
-    periods.surrenderFrom(holder, period_id, [world.v2021], [10], ZERO_REF, sender=holder)
+    periods.surrenderFrom(holder, period_id, [batches.v2021], [10], ZERO_REF, sender=holder)
     assert periods.status(period_id, holder).surrendered == 10
 
 
-def test_surrender_from__approval_revoked__refused(credit, periods, period_regulator, holder, stranger, world):
+def test_surrender_from__approval_revoked__refused(credit, periods, period_regulator, holder, stranger, batches):
     period_id = with_obligations(periods, period_regulator, {holder: 10_000})
     credit.setApprovalForAll(stranger, True, sender=holder)
     credit.setApprovalForAll(stranger, False, sender=holder)
     with reverts(periods.ComplianceOperatorNotApproved, entity=holder, operator=stranger):
-        periods.surrenderFrom(holder, period_id, [world.v2021], [10], ZERO_REF, sender=stranger)
+        periods.surrenderFrom(holder, period_id, [batches.v2021], [10], ZERO_REF, sender=stranger)
     assert periods.status(period_id, holder).surrendered == 0
 
 
 def test_surrender_from__operator_with_its_own_obligation__books_the_entity_not_itself(
-    credit, periods, period_regulator, holder, other_holder, world
+    credit, periods, period_regulator, holder, other_holder, batches
 ):
     period_id = with_obligations(periods, period_regulator, {holder: 1_000, other_holder: 1_000})
     credit.setApprovalForAll(other_holder, True, sender=holder)
-    periods.surrenderFrom(holder, period_id, [world.v2021], [300], ZERO_REF, sender=other_holder)
+    periods.surrenderFrom(holder, period_id, [batches.v2021], [300], ZERO_REF, sender=other_holder)
     assert periods.status(period_id, holder).surrendered == 300
     assert periods.status(period_id, other_holder).surrendered == 0
-    assert credit.balanceOf(other_holder, world.v2021) == 50_000
+    assert credit.balanceOf(other_holder, batches.v2021) == 50_000
 
 
 # ------------------------------------------------------------------ invariant over a scenario
 
 
 def test_surrendered_per_period__equals_compliance_certificate_totals_for_that_period(
-    chain, credit, retirement, periods, period_regulator, holder, other_holder, world
+    chain, credit, retirement, periods, period_regulator, holder, other_holder, batches
 ):
     deadline = soon(chain, 10_000)
     p1 = with_obligations(periods, period_regulator, {holder: 20_000, other_holder: 9_000}, deadline=deadline)
@@ -920,13 +924,13 @@ def test_surrendered_per_period__equals_compliance_certificate_totals_for_that_p
         periods, period_regulator, {holder: 7_000}, periodStart=ts(2026), periodEnd=ts(2027) - 1, deadline=ts(2090)
     )
     receipts = [
-        periods.surrender(p1, [world.v2021, world.v2019], [3_000, 1_000], ZERO_REF, sender=holder),
-        periods.surrender(p2, [world.gs2021], [7_000], ZERO_REF, sender=holder),
-        periods.surrender(p1, [world.v2021], [9_000], ZERO_REF, sender=other_holder),
-        periods.surrender(p1, [world.straddle], [500], ZERO_REF, sender=holder),
+        periods.surrender(p1, [batches.v2021, batches.v2019], [3_000, 1_000], ZERO_REF, sender=holder),
+        periods.surrender(p2, [batches.gs2021], [7_000], ZERO_REF, sender=holder),
+        periods.surrender(p1, [batches.v2021], [9_000], ZERO_REF, sender=other_holder),
+        periods.surrender(p1, [batches.straddle], [500], ZERO_REF, sender=holder),
     ]
     # A voluntary retirement in between must not count for any period.
-    retirement.retire([world.v2023], [777], retirement_input(), sender=holder)
+    retirement.retire([batches.v2023], [777], retirement_input(), sender=holder)
 
     totals: dict[int, int] = {p1: 0, p2: 0}
     for receipt in receipts:
@@ -941,7 +945,7 @@ def test_surrendered_per_period__equals_compliance_certificate_totals_for_that_p
     assert totals[p2] == periods.status(p2, holder).surrendered == 7_000
     compliance_certificates = [retirement.certificate(i) for i in range(1, retirement.certificateCount() + 1)]
     assert sum(c.totalAmount for c in compliance_certificates if c.purpose == COMPLIANCE_PURPOSE) == 20_500
-    retired = sum(credit.totalRetired(i) for i in world.all_ids)
+    retired = sum(credit.totalRetired(i) for i in batches.all_ids)
     assert retired == 20_500 + 777
 
 
@@ -951,11 +955,11 @@ INCOMING = 300
 
 
 @pytest.fixture
-def contract_entity(project, credit, admin, issuer, periods, period_regulator, world):
+def contract_entity(project, credit, admin, issuer, periods, period_regulator, batches):
     """A ReentrantCertificateReceiver (ERC-1155 and ERC-721 hooks, both replaying an armed call) as a regulated
     entity: it holds 5,000 units of v2021 and owes 2,000 units in period 1."""
     entity = project.ReentrantCertificateReceiver.deploy(sender=admin)
-    credit.issue(world.v2021, entity, 5_000, ZERO_REF, sender=issuer)  # unarmed: the hook replays nothing
+    credit.issue(batches.v2021, entity, 5_000, ZERO_REF, sender=issuer)  # unarmed: the hook replays nothing
     period_id = open_period(periods, period_regulator)
     periods.setObligations(period_id, [entity], ["Contract Entity BV"], [2_000], sender=period_regulator)
     return entity
@@ -966,48 +970,48 @@ def surrender_call(periods, period_id: int, token_id: int, amount: int, ref: byt
 
 
 def test_surrender__armed_contract_entity__no_receiver_hook_runs(
-    credit, retirement, periods, other_holder, world, contract_entity
+    credit, retirement, periods, other_holder, batches, contract_entity
 ):
     entity = contract_entity
     # Armed with a second surrender: any hook during the surrender (ERC-1155 or the certificate's ERC-721) would
     # replay it, and could book a second surrender in the middle of the first.
-    entity.arm(periods, surrender_call(periods, 1, world.v2021, 1_000), sender=other_holder)
+    entity.arm(periods, surrender_call(periods, 1, batches.v2021, 1_000), sender=other_holder)
 
-    receipt = entity.execute(periods, surrender_call(periods, 1, world.v2021, 1_000), sender=other_holder)
+    receipt = entity.execute(periods, surrender_call(periods, 1, batches.v2021, 1_000), sender=other_holder)
 
     assert entity.attempts() == 0 and entity.armed() is True
     assert retirement.ownerOf(1) == entity.address and retirement.certificateCount() == 1
     assert periods.status(1, entity).surrendered == 1_000
-    assert credit.balanceOf(entity, world.v2021) == 4_000
+    assert credit.balanceOf(entity, batches.v2021) == 4_000
     assert [e["amount"] for e in events(receipt, periods, "Surrendered")] == [1_000]
 
 
 @pytest.mark.parametrize("how", ["safeTransferFrom", "safeBatchTransferFrom"])
 def test_incoming_transfer_hook__surrenders_what_arrives__allowed_and_counted_once(
-    credit, retirement, periods, holder, other_holder, world, contract_entity, how
+    credit, retirement, periods, holder, other_holder, batches, contract_entity, how
 ):
     entity = contract_entity
-    entity.arm(periods, surrender_call(periods, 1, world.v2021, 1_800), sender=other_holder)
+    entity.arm(periods, surrender_call(periods, 1, batches.v2021, 1_800), sender=other_holder)
 
     if how == "safeTransferFrom":
-        credit.safeTransferFrom(holder, entity, world.v2021, INCOMING, b"", sender=holder)
+        credit.safeTransferFrom(holder, entity, batches.v2021, INCOMING, b"", sender=holder)
     else:
-        credit.safeBatchTransferFrom(holder, entity, [world.v2021], [INCOMING], b"", sender=holder)
+        credit.safeBatchTransferFrom(holder, entity, [batches.v2021], [INCOMING], b"", sender=holder)
 
     assert entity.attempts() == 1 and entity.lastSucceeded() is True
     assert periods.status(1, entity).surrendered == 1_800
     assert retirement.certificate(1).totalAmount == 1_800
-    assert credit.balanceOf(entity, world.v2021) == 5_000 + INCOMING - 1_800
-    assert credit.totalRetired(world.v2021) == 1_800
+    assert credit.balanceOf(entity, batches.v2021) == 5_000 + INCOMING - 1_800
+    assert credit.totalRetired(batches.v2021) == 1_800
 
 
 def test_incoming_transfer_hook__surrenders_past_its_obligation__refused_transfer_still_lands(
-    credit, retirement, periods, holder, other_holder, world, contract_entity
+    credit, retirement, periods, holder, other_holder, batches, contract_entity
 ):
     entity = contract_entity
-    entity.arm(periods, surrender_call(periods, 1, world.v2021, 2_001), sender=other_holder)
+    entity.arm(periods, surrender_call(periods, 1, batches.v2021, 2_001), sender=other_holder)
 
-    credit.safeTransferFrom(holder, entity, world.v2021, INCOMING, b"", sender=holder)
+    credit.safeTransferFrom(holder, entity, batches.v2021, INCOMING, b"", sender=holder)
 
     assert entity.attempts() == 1 and entity.lastSucceeded() is False
     assert decode_error(periods, entity.lastRevertData()) == (
@@ -1015,27 +1019,27 @@ def test_incoming_transfer_hook__surrenders_past_its_obligation__refused_transfe
         dict(periodId=1, entity=entity.address.lower(), amount=2_001, remaining=2_000),
     )
     assert periods.status(1, entity).surrendered == 0 and retirement.certificateCount() == 0
-    assert credit.balanceOf(entity, world.v2021) == 5_000 + INCOMING
+    assert credit.balanceOf(entity, batches.v2021) == 5_000 + INCOMING
 
 
 def test_issuance_hook__surrenders_from_inside__token_guard_refuses(
-    credit, retirement, periods, issuer, other_holder, world, contract_entity
+    credit, retirement, periods, issuer, other_holder, batches, contract_entity
 ):
     entity = contract_entity
-    entity.arm(periods, surrender_call(periods, 1, world.v2021, 1_000), sender=other_holder)
+    entity.arm(periods, surrender_call(periods, 1, batches.v2021, 1_000), sender=other_holder)
 
-    credit.issue(world.v2021, entity, INCOMING, ZERO_REF, sender=issuer)
+    credit.issue(batches.v2021, entity, INCOMING, ZERO_REF, sender=issuer)
 
     assert entity.attempts() == 1 and entity.lastSucceeded() is False
     # Every surrender burns through the token, whose guard is held for the whole issuance.
     assert decode_error(credit, entity.lastRevertData()) == ("ReentrancyGuardReentrantCall", {})
     assert periods.status(1, entity).surrendered == 0
     assert retirement.certificateCount() == 0
-    assert credit.balanceOf(entity, world.v2021) == 5_000 + INCOMING
+    assert credit.balanceOf(entity, batches.v2021) == 5_000 + INCOMING
 
 
 def test_operator_hook__surrenders_for_the_entity_twice_over__second_refused_books_balance(
-    project, credit, retirement, periods, admin, period_regulator, holder, other_holder, world
+    project, credit, retirement, periods, admin, period_regulator, holder, other_holder, batches
 ):
     # A contract operator of `holder`, armed to surrender for it from inside its own ERC-1155 hook, while it is
     # itself surrendering for `holder` the whole remaining obligation: the hook is never reached, because a
@@ -1043,12 +1047,12 @@ def test_operator_hook__surrenders_for_the_entity_twice_over__second_refused_boo
     operator = project.ReentrantCertificateReceiver.deploy(sender=admin)
     credit.setApprovalForAll(operator, True, sender=holder)
     period_id = with_obligations(periods, period_regulator, {holder: 1_000})
-    again = periods.surrenderFrom.encode_input(holder, period_id, [world.v2021], [1_000], ZERO_REF)
+    again = periods.surrenderFrom.encode_input(holder, period_id, [batches.v2021], [1_000], ZERO_REF)
     operator.arm(periods, again, sender=other_holder)
 
     operator.execute(periods, again, sender=other_holder)
     assert operator.attempts() == 0
-    credit.safeTransferFrom(holder, operator, world.v2021, INCOMING, b"", sender=holder)
+    credit.safeTransferFrom(holder, operator, batches.v2021, INCOMING, b"", sender=holder)
 
     assert operator.attempts() == 1 and operator.lastSucceeded() is False
     assert decode_error(periods, operator.lastRevertData()) == (
@@ -1057,5 +1061,5 @@ def test_operator_hook__surrenders_for_the_entity_twice_over__second_refused_boo
     )
     assert periods.status(period_id, holder).surrendered == 1_000
     assert retirement.certificateCount() == 1
-    assert credit.totalRetired(world.v2021) == 1_000
-    assert credit.balanceOf(holder, world.v2021) == 100_000 - 1_000 - INCOMING
+    assert credit.totalRetired(batches.v2021) == 1_000
+    assert credit.balanceOf(holder, batches.v2021) == 100_000 - 1_000 - INCOMING
