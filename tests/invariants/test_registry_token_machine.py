@@ -331,13 +331,19 @@ class Env:
 
 
 def send_expecting(
-    outcomes: Counter[str], label: str, expected: str | set[str] | None, send: Callable[[], Any]
+    outcomes: Counter[str],
+    label: str,
+    expected: str | set[str] | None,
+    send: Callable[[], Any],
+    decoders: Iterable[Any] = (),
 ) -> Any | None:
     """Send a transaction; it must succeed when `expected` is None, else revert with one of those custom errors.
 
     Returns the receipt, or None after the expected revert, and counts the outcome in `outcomes`.
     ape-foundry prints the call trace of every reverted transaction (to the `sys.stdout` of import time, so
     it cannot be redirected); for expected reverts that is noise and some 40 ms each, so it is skipped.
+    An error that bubbles up from a contract below the one called (the token's, under the retirement module)
+    may reach ape undecoded: it is decoded with the first of `decoders` whose ABI has its selector.
     """
     if expected is None:
         receipt = send()
@@ -348,11 +354,24 @@ def send_expecting(
         with mock.patch.object(Trace, "show", lambda *_args, **_kwargs: None):
             send()
     except ContractLogicError as err:
-        name = getattr(err, "name", None) or repr(err)
+        name = getattr(err, "name", None) or _decode_raw(err, decoders) or repr(err)
         assert name in names, f"{label}: reverted with {name} ({err}), expected one of {sorted(names)}"
         outcomes[f"{label}: {name}"] += 1
         return None
     raise AssertionError(f"{label}: transaction succeeded, expected a revert with one of {sorted(names)}")
+
+
+def _decode_raw(err: ContractLogicError, decoders: Iterable[Any]) -> str | None:
+    data = getattr(err, "revert_message", None)
+    if not isinstance(data, str) or not data.startswith("0x") or len(data) < 10:
+        return None
+    selector = bytes.fromhex(data[2:10])
+    for contract in decoders:
+        try:
+            return contract.contract_type.errors[selector].name
+        except KeyError:
+            continue
+    return None
 
 
 class RegistryTokenMachine(RuleBasedStateMachine):
@@ -377,7 +396,8 @@ class RegistryTokenMachine(RuleBasedStateMachine):
     # -------------------------------------------------------------------------------- helpers
 
     def _send(self, label: str, expected: str | set[str] | None, send: Callable[[], Any]) -> Any | None:
-        return send_expecting(self.env.outcomes, label, expected, send)
+        env = self.env
+        return send_expecting(env.outcomes, label, expected, send, (env.credit, env.registry, env.retirement))
 
     def _fresh_reference(self) -> str:
         self.next_reference += 1
