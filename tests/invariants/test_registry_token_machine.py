@@ -647,6 +647,17 @@ class RegistryTokenMachine(RuleBasedStateMachine):
         self._set_status(projects[2], Status.SUSPENDED)
         # The first holder lets the second retire for it; every other (holder, operator) pair is unapproved.
         self.env.credit.setApprovalForAll(self.holders[1], True, sender=self.env.holders[0])
+        # Every sequence also meets a reversal smaller than what it cancels, which the chain must refuse whole
+        # (the random cancels reach it too, but too rarely to count on in 40 sequences). No draw is made here,
+        # so the sequences that follow are unchanged.
+        b = self.model.batches()[0]
+        h = next(h for h in self.holders if self.model.balance(h, b.token_id) > 0)
+        registry, registrar = self.env.registry, self.env.registrar
+        self._send(
+            "cancelCredits",
+            self.model.cancel_error(b.token_id, [(h, 1)], 0),
+            lambda: registry.cancelCredits(b.token_id, [h], [1], 0, "reversal", sender=registrar),
+        )
 
     @rule(data=st.data())
     def act(self, data: st.DataObject) -> None:
