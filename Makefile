@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
-ANVIL_DIR := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin
+ANVIL_DIR := $(CURDIR)/toolchain/bin
 
 # Keep every tool's state inside the checkout: nothing is read from or written to $HOME.
 export APE_DATA_FOLDER := $(CURDIR)/.ape-data
@@ -17,7 +17,9 @@ export PIP_CACHE_DIR := $(CURDIR)/.pip-cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-PY_STAMP := $(VENV)/.installed
+# The stamp names this checkout: a virtualenv made in another folder (a moved or copied checkout) is
+# rebuilt, never reused, since its scripts and its editable install point at the folder that made it.
+PY_STAMP := $(VENV)/.installed-$(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
 NODE_STAMP := node_modules/.installed
 
 .PHONY: help install demo test test-fast lint bench clean
@@ -32,10 +34,10 @@ install: $(PY_STAMP) $(NODE_STAMP)
 
 $(PY_STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is required (found %s)" % sys.version.split()[0])'
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --requirement requirements.lock
-	@# Make the `tonne` package importable from the checkout (what an editable install does, minus the build).
-	$(BIN)/python -c 'import sysconfig, pathlib; pathlib.Path(sysconfig.get_paths()["purelib"], "tonne-checkout.pth").write_text(r"$(CURDIR)")'
+	$(BIN)/pip install --quiet --no-deps --editable .
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json

@@ -18,7 +18,9 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-ANVIL = ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+# The checkout's wrapper around the npm Anvil: it keeps chain states off disk and out of $HOME.
+ANVIL = ROOT / "toolchain/bin/anvil"
+ANVIL_REAL = ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 GAS_LIMIT = 30_000_000
 
 
@@ -31,7 +33,7 @@ def free_port() -> int:
 
 def anvil_binary() -> str:
     """The checkout's Anvil (from npm), or one on PATH."""
-    if ANVIL.exists():
+    if ANVIL_REAL.exists():
         return str(ANVIL)
     found = shutil.which("anvil")
     if not found:
