@@ -1,0 +1,171 @@
+"""Administration of a deployment: roles on the contract that checks them, the allowlist, freezes, pause, and the
+two-step admin transfer. Each action is checked against the chain before anything is sent, so a refusal names the
+contract, the role and the account instead of surfacing as a reverted transaction.
+
+The roles are OpenZeppelin ``AccessControlDefaultAdminRules``: holders are not enumerable on-chain, so
+``role_holders`` rebuilds them from ``RoleGranted`` / ``RoleRevoked`` events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_utils import keccak
+
+from tonne.chain.errors import Problem, ToolError, problem_summary
+from tonne.csvinput import FieldError, parse_address, read_table, read_text
+
+DEFAULT_ADMIN = "DEFAULT_ADMIN"
+_ZERO_ROLE = b"\x00" * 32
+
+# Which contract of the suite grants and checks each role (the deployment record's contract names).
+ROLE_CONTRACTS: dict[str, str] = {
+    "REGISTRAR": "CarbonRegistry",
+    "VERIFIER": "CarbonRegistry",
+    "ISSUER": "CarbonRegistry",
+    "COMPLIANCE": "CarbonCredit",
+    "REGULATOR": "CarbonCredit",
+    "PERIOD_REGULATOR": "CompliancePeriods",
+}
+CONTRACT_ALIASES: dict[str, str] = {
+    "registry": "CarbonRegistry",
+    "token": "CarbonCredit",
+    "credit": "CarbonCredit",
+    "retirement": "CarbonRetirement",
+    "compliance": "CompliancePeriods",
+}
+
+
+class AdminError(ToolError):
+    """An administrative action that cannot be done as asked; the message says why and what would work."""
+
+
+@dataclass(frozen=True)
+class RoleRef:
+    """A role as the tools name it (``ISSUER``), its on-chain id, and the contract that checks it."""
+
+    name: str
+    role_id: bytes
+    contract: str
+
+
+def role_id(name: str) -> bytes:
+    """The role's bytes32 id: zero for the default admin, else keccak256("<NAME>_ROLE")."""
+    return _ZERO_ROLE if name == DEFAULT_ADMIN else keccak(text=f"{name}_ROLE")
+
+
+def resolve_role(name: str, contract: str | None = None) -> RoleRef:
+    """``ISSUER``, ``issuer`` or ``ISSUER_ROLE`` -> the role; DEFAULT_ADMIN needs ``contract`` (each has one)."""
+    key = name.strip().upper().removesuffix("_ROLE")
+    if key in ("ADMIN", "DEFAULT_ADMIN"):
+        if contract is None:
+            raise AdminError(f"--role {name}: every contract has its own admin; name one with --contract")
+        return RoleRef(DEFAULT_ADMIN, _ZERO_ROLE, resolve_contract(contract))
+    if key not in ROLE_CONTRACTS:
+        known = ", ".join(sorted(ROLE_CONTRACTS))
+        raise AdminError(f"--role {name}: no such role of the suite (known: {known}, DEFAULT_ADMIN)")
+    home = ROLE_CONTRACTS[key]
+    if contract is not None and resolve_contract(contract) != home:
+        raise AdminError(f"--role {key} is granted and checked on {home}, not on {resolve_contract(contract)}")
+    return RoleRef(key, role_id(key), home)
+
+
+def resolve_contract(name: str) -> str:
+    """``registry`` / ``token`` / ``CarbonRegistry`` ... -> the record's contract name."""
+    key = name.strip()
+    if key.lower() in CONTRACT_ALIASES:
+        return CONTRACT_ALIASES[key.lower()]
+    if key in CONTRACT_ALIASES.values():
+        return key
+    known = ", ".join(sorted({*CONTRACT_ALIASES, *CONTRACT_ALIASES.values()}))
+    raise AdminError(f"--contract {name}: not a contract of the suite (known: {known})")
+
+
+def parse_account(value: str, option: str) -> str:
+    """An address given on the command line, checked as the CSV tools check one."""
+    try:
+        return parse_address(value.strip())
+    except FieldError as exc:
+        raise AdminError(f"{option}: {exc}") from exc
+
+
+def require_role(contract: Any, contract_name: str, role: bytes, role_name: str, account: str) -> None:
+    """Refuse before sending when ``account`` lacks ``role`` on ``contract``."""
+    if not contract.hasRole(role, account):
+        raise AdminError(
+            f"{account} does not hold {role_name} on {contract_name} ({contract.address}); "
+            f"the role's admin can grant it: ape run admin grant {role_name} {account}"
+        )
+
+
+def role_admin_check(contract: Any, ref: RoleRef, sender: str) -> None:
+    """The sender must hold the role's admin role (for the suite's roles, the contract's DEFAULT_ADMIN)."""
+    admin_role = bytes(contract.getRoleAdmin(ref.role_id))
+    admin_name = DEFAULT_ADMIN if admin_role == _ZERO_ROLE else "0x" + admin_role.hex()
+    if ref.name == DEFAULT_ADMIN:
+        raise AdminError(
+            f"DEFAULT_ADMIN of {ref.contract} moves only by the two-step transfer: "
+            "ape run admin transfer-admin --contract ... NEW_ADMIN, then accept-admin from the new admin"
+        )
+    require_role(contract, ref.contract, admin_role, admin_name, sender)
+
+
+def role_holders(contract: Any, start_block: int, stop_block: int) -> dict[bytes, set[str]]:
+    """Every role's current holders on ``contract``, from its RoleGranted / RoleRevoked events in block order."""
+    logs = [*contract.RoleGranted.range(start_block, stop_block), *contract.RoleRevoked.range(start_block, stop_block)]
+    holders: dict[bytes, set[str]] = {}
+    for log in sorted(logs, key=lambda entry: (entry.block_number, entry.log_index)):
+        role = bytes(log.event_arguments["role"])
+        account = log.event_arguments["account"]
+        if log.event_name == "RoleGranted":
+            holders.setdefault(role, set()).add(account)
+        else:
+            holders.setdefault(role, set()).discard(account)
+    return holders
+
+
+def role_names() -> dict[bytes, str]:
+    return {role_id(name): name for name in (*ROLE_CONTRACTS, DEFAULT_ADMIN)}
+
+
+# ---------------------------------------------------------------------------------------------------- allowlist
+
+
+@dataclass(frozen=True)
+class AllowRow:
+    line: int
+    account: str
+
+
+def read_allowlist(path: Path | str) -> list[str]:
+    """Accounts from a CSV file with an ``account`` column (one per row, each once); every problem reported
+    as ``file:line: field: message`` and nothing returned while any remains."""
+    name = str(path)
+    text = read_text(path, AdminError)
+
+    def parse_row(values: dict[str, str], line: int, problems: list[Problem]) -> AllowRow | None:
+        try:
+            return AllowRow(line, parse_address(values["account"]))
+        except FieldError as exc:
+            problems.append(Problem(name, line, "account", str(exc)))
+            return None
+
+    rows, problems = read_table(
+        text, name, required=("account",), optional=("note",), unique="account", parse_row=parse_row
+    )
+    seen: dict[str, int] = {}
+    for row in rows:
+        first = seen.setdefault(row.account, row.line)
+        if first != row.line:
+            problems.append(Problem(name, row.line, "account", f"{row.account} is already listed on line {first}"))
+    if problems:
+        raise AdminError(problem_summary(name, problems), problems)
+    return [row.account for row in rows]
+
+
+def allowlist_changes(credit: Any, accounts: Sequence[str], allowed: bool) -> list[str]:
+    """The accounts whose allowlist state differs from ``allowed`` (the rest are already as asked: idempotent)."""
+    return [account for account in accounts if bool(credit.isAllowed(account)) != allowed]
