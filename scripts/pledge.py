@@ -32,7 +32,7 @@ from tonne.pledge.ops import (
     transact,
 )
 from tonne.pledge.position import format_history, format_report, position_history, position_report
-from tonne.units import format_tonnes, tonnes_to_units
+from tonne.units import format_tonnes, parse_tonnes_amount
 
 
 def _deployed(provider):
@@ -117,10 +117,11 @@ def borrow(provider, account, position, amount):
                 f"AMOUNT {amount}: above the borrow limit: limit {d.money(h.borrowLimit)}, debt {d.money(h.debt)}, "
                 f"at most {d.money(room)} more"
             )
-        return transact(d.facility.borrow, position, units, sender=account)
+        transact(d.facility.borrow, position, units, sender=account)
+        return units
 
-    _run(act)
-    click.echo(f"borrowed {amount} {d.symbol} on position {position}; debt now {d.money(d.facility.debtOf(position))}")
+    units = _run(act)
+    click.echo(f"borrowed {d.money(units)} on position {position}; debt now {d.money(d.facility.debtOf(position))}")
 
 
 @cli.command(cls=ConnectedProviderCommand)
@@ -135,7 +136,7 @@ def repay(provider, account, position, amount):
         owed = d.facility.debtOf(position)
         if owed == 0:
             raise InputError(f"POSITION {position}: no debt to repay")
-        units = 2**256 - 1 if amount.strip().lower() == "all" else amount_arg(d, amount)
+        units = 2**256 - 1 if amount == "all" else amount_arg(d, amount)
         if units != 2**256 - 1 and units > owed:
             raise InputError(f"AMOUNT {amount}: more than the {d.money(owed)} owed; use `all` to repay exactly")
         ensure_allowance(d, account, owed + owed // 100 + 1)
@@ -157,16 +158,17 @@ def withdraw(provider, account, position, credit_id, tonnes):
     def act():
         view = require_owner(d, position, account)
         try:
-            token_id, units = parse_token_id(credit_id), tonnes_to_units(tonnes)
+            token_id, units = parse_token_id(credit_id), parse_tonnes_amount(tonnes, allow_zero=True)
         except ValueError as exc:
             raise InputError(f"CREDIT_ID/TONNES: {exc}") from exc
         held = dict(zip(view.ids, view.amounts, strict=True)).get(token_id, 0)
         if units == 0 or units > held:
             raise InputError(f"TONNES {tonnes}: position {position} holds {format_tonnes(held)} of {credit_id}")
-        return transact(d.facility.withdraw, position, token_id, units, sender=account)
+        transact(d.facility.withdraw, position, token_id, units, sender=account)
+        return units
 
-    _run(act)
-    click.echo(f"withdrew {tonnes} t of {credit_id} from position {position}")
+    units = _run(act)
+    click.echo(f"withdrew {format_tonnes(units)} of {credit_id} from position {position}")
 
 
 @cli.command(cls=ConnectedProviderCommand)
@@ -210,10 +212,11 @@ def supply(provider, account, amount):
         if not d.facility.hasRole(d.facility.LENDER_ROLE(), account.address):
             raise InputError(f"--account {account.address} does not hold LENDER_ROLE at the facility")
         ensure_allowance(d, account, units)
-        return transact(d.facility.supplyLiquidity, units, sender=account)
+        transact(d.facility.supplyLiquidity, units, sender=account)
+        return units
 
-    _run(act)
-    click.echo(f"supplied {amount} {d.symbol}; unborrowed cash {d.money(d.facility.cash())}")
+    units = _run(act)
+    click.echo(f"supplied {d.money(units)}; unborrowed cash {d.money(d.facility.cash())}")
 
 
 @cli.command("set-class", cls=ConnectedProviderCommand)

@@ -9,7 +9,7 @@ import pytest
 from tonne.ids import encode_id
 from tonne.pledge.chain import AmountError, format_money, parse_money
 from tonne.pledge.ids import describe_class, parse_class, parse_token_id, vintage_class
-from tonne.pledge.ops import InputError, parse_collateral, parse_maturity
+from tonne.pledge.ops import InputError, amount_arg, parse_collateral, parse_maturity
 from tonne.pledge.prices import PriceFileError, read_price_file
 
 
@@ -62,12 +62,44 @@ def test_class_names__round_trip():
 
 
 def test_money__exact_and_refusals():
-    assert parse_money("1,234.5", 6) == 1_234_500_000
+    assert parse_money("1234.5", 6) == 1_234_500_000
     assert format_money(1_234_500_000, 6, "tUSD") == "1,234.5 tUSD"
     with pytest.raises(AmountError, match="more than 6 decimals"):
         parse_money("0.0000001", 6)
-    with pytest.raises(AmountError, match="non-negative"):
+    with pytest.raises(AmountError, match="not a plain decimal"):
         parse_money("-1", 6)
+
+
+@pytest.mark.parametrize("bad", ["12,50", "1,5", "1_000", "12_5", "1e3", "\u0661\u0662", " 12", "12 ", "", "+1", ".5", "1."])
+def test_parse_money__separators_exponents_spaces_other_digits__refused(bad):
+    with pytest.raises(AmountError):
+        parse_money(bad, 6)
+
+
+@pytest.mark.parametrize("bad", ["12,50", "1_000", "1e3", "\u0661\u0662", " 12", ""])
+def test_amount_arg__not_plain_decimal__refused_naming_the_argument(bad):
+    class D:
+        decimals = 6
+
+    with pytest.raises(InputError, match=r"^AMOUNT "):
+        amount_arg(D(), bad)
+
+
+@pytest.mark.parametrize("bad", ["12,50", "1_000", "1e3", "\u0661\u0662", " 12", ""])
+def test_parse_collateral__not_plain_decimal_tonnes__refused_naming_the_option(bad):
+    with pytest.raises(InputError, match="--collateral"):
+        parse_collateral([f"P1/B2:{bad}"])
+
+
+@pytest.mark.parametrize("bad", ["12,50", "1_000", "1e3", "\u0661\u0662", " 12", ""])
+def test_price_file__decimal_comma_and_other_non_plain_prices__refused_naming_the_field(tmp_path, bad):
+    from tonne.pledge.prices import PriceFileError, read_price_file
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([{"class": "P1/B2", "price": bad, "observed_at": 100}]))
+    with pytest.raises(PriceFileError) as info:
+        read_price_file(path, 6)
+    assert any(": price: " in p for p in info.value.problems), info.value.problems
 
 
 def test_collateral_and_maturity__parsed_or_refused_naming_the_option():

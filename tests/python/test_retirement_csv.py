@@ -456,3 +456,10 @@ def test_execute__real_failure__stops_submitting_and_names_the_line():
     with pytest.raises(RetirementError, match=r"the retirement of line 5 \(R-5\) failed: node refused"):
         execute(plan_of(8), FakeView(), CONTRACTS, sender, window=3)
     assert sender.submitted == [keccak(f"R-{n}".encode()) for n in (2, 3, 4)]  # nothing after line 5
+
+
+@pytest.mark.parametrize("bad", ["12,50", "1_000", "1e3", "\u0661\u0662", " 12", ""])
+def test_command_request__amount_not_plain_decimal__refused_naming_amount(bad):
+    with pytest.raises(RetirementError) as info:
+        one(amounts=[bad])
+    assert any(str(p).startswith("retire one: --amount: ") for p in info.value.problems), info.value.problems

@@ -271,7 +271,7 @@ def command_request(
         problems.append(
             Problem(COMMAND, None, "--amount", f"{len(amounts)} amount(s) for {len(refs)} batch(es): give one each")
         )
-    units = [field_value("--amount", parse_tonnes, a.strip()) for a in amounts]
+    units = [field_value("--amount", parse_tonnes, a) for a in amounts]
     if len(refs) > MAX_IDS:
         problems.append(Problem(COMMAND, None, "--id", f"{len(refs)} batches; one certificate lists at most {MAX_IDS}"))
     if issue and len(refs) > 1:
