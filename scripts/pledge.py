@@ -172,9 +172,8 @@ def withdraw(provider, account, position, credit_id, tonnes):
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
 @click.argument("position", type=int)
-def show(provider, account, position):
+def show(provider, position):
     """Collateral value, debt, health factor and liquidation prices of a position."""
     d = _deployed(provider)
     try:
@@ -185,9 +184,8 @@ def show(provider, account, position):
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
 @click.argument("position", type=int, required=False)
-def history(provider, account, position):
+def history(provider, position):
     """Every position event (of one position), and the positions rebuilt from events alone."""
     d = _deployed(provider)
     h = position_history(d, provider.web3, position)
