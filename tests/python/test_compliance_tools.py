@@ -402,3 +402,8 @@ def test_tonnes_text__exact_without_trailing_zeros(units, text):
 def test_pair_credits__amount_not_plain_decimal__refused_naming_amount(bad):
     with pytest.raises(InputError, match=r"^--amount "):
         pair_credits([encode_id(1, 1)], [bad])
+
+
+def test_period_input__period_before_1970__refused_clearly():
+    with pytest.raises(InputError, match="before 1970"):
+        period_input(name="EU ETS 1969", jurisdiction="DE", period="1969-01-01:1969-12-31", deadline="1970-06-30")
