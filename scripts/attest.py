@@ -45,3 +45,8 @@ def _test_account(alias):
     from ape import accounts
 
     return accounts.test_accounts[int(alias.split("::")[1])]
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "attest")

@@ -22,3 +22,8 @@ def cli(home, remote, record, db):
     report = audit(pair, open_store(db) if db else None)
     click.echo(report.render())
     sys.exit(0 if report.ok else 1)
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "bridge-audit")

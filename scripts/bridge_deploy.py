@@ -103,3 +103,8 @@ def cli(home, remote, record, sender, key_file, validators, threshold, window, l
         click.echo(f"the live record is kept as {archive_record(path)}")
     path = write_record(pair, path.parent, path=path)
     click.echo(f"bridge {pair.home.chain_id} <-> {pair.remote.chain_id} recorded in {path}")
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "bridge_deploy")

@@ -59,7 +59,7 @@ def cli():
 
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
-@click.option("--collateral", multiple=True, required=True, help="ID:TONNES, e.g. P1/B2:100 (repeatable).")
+@click.option("--collateral", multiple=True, required=True, help="ID:TONNES (t CO2e), e.g. P1/B2:100 (repeatable).")
 @click.option("--maturity", required=True, help="+DAYSd, YYYY-MM-DD or unix seconds.")
 def open(provider, account, collateral, maturity):  # noqa: A001 - the command's name
     """Open a position and pledge credits to it."""
@@ -104,7 +104,8 @@ def add(provider, account, position, collateral):
 @click.argument("position", type=int)
 @click.argument("amount")
 def borrow(provider, account, position, amount):
-    """Borrow AMOUNT of the loan currency against a position of yours."""
+    """Borrow AMOUNT of the loan currency (e.g. 1500.25 = 1,500.25 tUSD; a plain decimal, '.' as the point)
+    against POSITION, a position of yours."""
     d = _deployed(provider)
 
     def act():
@@ -129,7 +130,8 @@ def borrow(provider, account, position, amount):
 @click.argument("position", type=int)
 @click.argument("amount")
 def repay(provider, account, position, amount):
-    """Repay AMOUNT (or `all`) of a position's debt, from your account."""
+    """Repay AMOUNT of the loan currency (e.g. 500 = 500 tUSD; a plain decimal), or `all`, of POSITION's debt,
+    from your account."""
     d = _deployed(provider)
 
     def act():
@@ -152,7 +154,7 @@ def repay(provider, account, position, amount):
 @click.argument("credit_id")
 @click.argument("tonnes")
 def withdraw(provider, account, position, credit_id, tonnes):
-    """Withdraw TONNES of CREDIT_ID from a position of yours."""
+    """Withdraw TONNES (t CO2e, at most 3 decimals, e.g. 25.5) of CREDIT_ID from POSITION, a position of yours."""
     d = _deployed(provider)
 
     def act():
@@ -202,7 +204,7 @@ def history(provider, position):
 @account_option()
 @click.argument("amount")
 def supply(provider, account, amount):
-    """Supply AMOUNT of liquidity (LENDER_ROLE)."""
+    """Supply AMOUNT of the loan currency as liquidity (e.g. 100000 = 100,000 tUSD; a plain decimal); LENDER_ROLE."""
     d = _deployed(provider)
 
     def act():
@@ -239,3 +241,8 @@ def set_class(provider, account, price_class, ltv, threshold, max_age):
 
     _run(act)
     click.echo(f"{price_class}: LTV {ltv}%, liquidation threshold {threshold}%, prices usable {max_age} s")
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "pledge")

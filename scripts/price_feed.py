@@ -50,3 +50,8 @@ def cli(provider, account, source, dry_run):
     click.echo(
         f"{len(plan.to_post)} price(s) {'to post' if dry_run else 'posted'}, {len(plan.already)} already on-chain"
     )
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "price_feed")

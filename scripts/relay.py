@@ -24,3 +24,8 @@ def cli(home, remote, record, db, sender, key_file, poll, once, until_idle):
     account = sending_account([pair.home.w3, pair.remote.w3], sender, key_file)
     relayer = Relayer(pair, open_store(db), account, log=click.echo)
     relayer.run(poll=poll, once=once, until_idle=until_idle)
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "relay")
