@@ -23,7 +23,9 @@ PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
 MAX_DIGITS = 40  # more than any uint256 amount we handle needs in its whole part; refuses absurd inputs early
 
 
-def parse_amount(text: str, decimals: int, unit: str = "", *, allow_zero: bool = False, maximum: int | None = None) -> int:
+def parse_amount(
+    text: str, decimals: int, unit: str = "", *, allow_zero: bool = False, maximum: int | None = None
+) -> int:
     """A plain decimal (``PLAIN_DECIMAL``) with at most ``decimals`` decimals -> integer base units.
 
     Refuses (``UnitError``, a message the caller prefixes with the field or option name) anything else: ``12,50``,

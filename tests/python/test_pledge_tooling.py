@@ -73,7 +73,9 @@ def test_money__exact_and_refusals():
         parse_money("-1", 6)
 
 
-@pytest.mark.parametrize("bad", ["12,50", "1,5", "1_000", "12_5", "1e3", "\u0661\u0662", " 12", "12 ", "", "+1", ".5", "1."])
+@pytest.mark.parametrize(
+    "bad", ["12,50", "1,5", "1_000", "12_5", "1e3", "\u0661\u0662", " 12", "12 ", "", "+1", ".5", "1."]
+)
 def test_parse_money__separators_exponents_spaces_other_digits__refused(bad):
     with pytest.raises(AmountError):
         parse_money(bad, 6)

@@ -36,14 +36,18 @@ def _load(script: str):
     return module.cli
 
 
-@pytest.mark.parametrize(("args", "unit"), [(["borrow"], "tUSD"), (["repay"], "tUSD"), (["supply"], "tUSD"), (["withdraw"], "t CO2e")])
+@pytest.mark.parametrize(
+    ("args", "unit"), [(["borrow"], "tUSD"), (["repay"], "tUSD"), (["supply"], "tUSD"), (["withdraw"], "t CO2e")]
+)
 def test_pledge_help__amounts__name_their_unit(args, unit):
     from scripts.pledge import cli
 
     assert unit in _help(cli, *args)
 
 
-@pytest.mark.parametrize(("script", "option", "words"), [("bridge_deploy", "--window", "seconds"), ("attest", "--confirmations", "Blocks")])
+@pytest.mark.parametrize(
+    ("script", "option", "words"), [("bridge_deploy", "--window", "seconds"), ("attest", "--confirmations", "Blocks")]
+)
 def test_bridge_help__window_and_confirmations__described(script, option, words):
     text = " ".join(_help(_load(script)).split())
     assert option in text and words in text

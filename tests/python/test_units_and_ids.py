@@ -52,7 +52,9 @@ def test_parse_amount__plain_decimals__exact_base_units():
     assert parse_tonnes_amount("100.5") == 100_500
 
 
-@pytest.mark.parametrize("bad", ["12,50", "1_000", "12_5", "1e3", "\u0661\u0662", " 12", "12 ", "", "-1", "0", "1" * 80])
+@pytest.mark.parametrize(
+    "bad", ["12,50", "1_000", "12_5", "1e3", "\u0661\u0662", " 12", "12 ", "", "-1", "0", "1" * 80]
+)
 def test_parse_amount__anything_but_a_plain_decimal__refused(bad):
     from tonne.units import parse_amount
 

@@ -109,9 +109,7 @@ def _read_csv(text: str, name: str, problems: list[str]) -> list[tuple[str, dict
         return kept[-1]
 
     _, found = read_table(text, name, required=COLUMNS, unique="class", parse_row=keep)
-    problems.extend(
-        str(p) for p in found if not (p.field == "class" and " is already used on line " in p.message)
-    )
+    problems.extend(str(p) for p in found if not (p.field == "class" and " is already used on line " in p.message))
     return kept
 
 
