@@ -7,16 +7,24 @@ ape run attest ... --ape-account validator1          # or an ape account (keyfil
 import click
 
 from tonne.bridge.attest import ape_signer, key_signer, run_attester
-from tonne.bridge.cli import chain_options, connect_pair, read_key
-from tonne.bridge.store import Store
+from tonne.bridge.cli import chain_options, connect_pair, open_store, read_key
 
 
-@click.command()
+@click.command(
+    epilog="\b\nExample:\n  ape run attest --home http://127.0.0.1:8545 --remote http://127.0.0.1:8546 "
+    "--key-file validator1.key --db attestations.sqlite --confirmations 2"
+)
 @chain_options
 @click.option("--key-file", type=click.Path(exists=True, dir_okay=False), help="Validator private key (hex) file.")
 @click.option("--ape-account", help="Validator as an ape account alias (e.g. TEST::1).")
 @click.option("--db", type=click.Path(dir_okay=False), required=True, help="The shared attestation store.")
-@click.option("--confirmations", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--confirmations",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Blocks a message's block must have on top of it before it is signed (reorg safety).",
+)
 @click.option("--poll", type=float, default=0.5, show_default=True, help="Seconds between scans.")
 @click.option("--once", is_flag=True, help="Scan once and exit.")
 def cli(home, remote, record, key_file, ape_account, db, confirmations, poll, once):
@@ -30,10 +38,15 @@ def cli(home, remote, record, key_file, ape_account, db, confirmations, poll, on
 
         signer = ape_signer(accounts.load(ape_account) if "::" not in ape_account else _test_account(ape_account))
     pair = connect_pair(home, remote, record)
-    run_attester(pair, signer, Store(db), confirmations=confirmations, poll=poll, once=once, log=click.echo)
+    run_attester(pair, signer, open_store(db), confirmations=confirmations, poll=poll, once=once, log=click.echo)
 
 
 def _test_account(alias):
     from ape import accounts
 
     return accounts.test_accounts[int(alias.split("::")[1])]
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "attest")

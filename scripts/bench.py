@@ -53,3 +53,8 @@ def cli(batches, rows, retire_rows, out):
             out=out,
             echo=click.echo,
         )
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "bench")

@@ -10,8 +10,7 @@ import sys
 import click
 
 from tonne.bridge.audit import audit
-from tonne.bridge.cli import chain_options, connect_pair
-from tonne.bridge.store import Store
+from tonne.bridge.cli import chain_options, connect_pair, open_store
 
 
 @click.command()
@@ -20,6 +19,11 @@ from tonne.bridge.store import Store
 def cli(home, remote, record, db):
     """Check the cross-chain books and list every message."""
     pair = connect_pair(home, remote, record)
-    report = audit(pair, Store(db) if db else None)
+    report = audit(pair, open_store(db) if db else None)
     click.echo(report.render())
     sys.exit(0 if report.ok else 1)
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "bridge-audit")

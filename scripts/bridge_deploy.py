@@ -7,25 +7,61 @@ Reads the home suite's record (deployments/<homeChainId>.json) and writes deploy
 In permissioned mode it puts the home bridge on the allowlist when the sender holds COMPLIANCE_ROLE.
 """
 
+from pathlib import Path
+
 import click
 
-from tonne.bridge.cli import chain_options, deployments_dir, sending_account
-from tonne.bridge.deploy import DEFAULT_LIMIT, WINDOW_SECONDS, deploy_bridge_pair, transact, write_record
-from tonne.bridge.watch import connect
+from tonne.bridge.cli import chain_options, connect_both, deployments_dir, sending_account
+from tonne.bridge.deploy import (
+    DEFAULT_LIMIT,
+    WINDOW_SECONDS,
+    BridgeDeployError,
+    archive_record,
+    deploy_bridge_pair,
+    live_record,
+    record_path,
+    require_artifacts,
+    transact,
+    write_record,
+)
 from tonne.deployments import DeploymentError, read_record
 
+EPILOG = """\b
+Example:
+  ape run bridge_deploy --home http://127.0.0.1:8545 --remote http://127.0.0.1:8546 \\
+      --sender 0xf39F... --validator 0xA.. --validator 0xB.. --validator 0xC.. --threshold 2 \\
+      --window 86400 --limit 1000000000
+"""
 
-@click.command()
+
+@click.command(epilog=EPILOG)
 @chain_options
 @click.option("--sender", help="Admin account, unlocked on both nodes.")
 @click.option("--key-file", type=click.Path(exists=True, dir_okay=False), help="Admin private key (hex) file.")
 @click.option("--validator", "validators", multiple=True, required=True, help="Validator address (repeat, N).")
 @click.option("--threshold", type=click.IntRange(min=1), required=True, help="Signatures per delivery (M).")
-@click.option("--window", type=click.IntRange(min=1), default=WINDOW_SECONDS, show_default=True)
-@click.option("--limit", type=click.IntRange(min=0), default=DEFAULT_LIMIT, show_default=True, help="Units/id/window.")
-def cli(home, remote, record, sender, key_file, validators, threshold, window, limit):
+@click.option(
+    "--window",
+    type=click.IntRange(min=1),
+    default=WINDOW_SECONDS,
+    show_default=True,
+    help="Length of the rate-limit window, in seconds.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=DEFAULT_LIMIT,
+    show_default=True,
+    help="Most token units (1 unit = 1 kg; 1000 = 1 t) bridged per credit id per window.",
+)
+@click.option("--force", is_flag=True, help="Deploy even though a live bridge is recorded; the old record is kept.")
+def cli(home, remote, record, sender, key_file, validators, threshold, window, limit, force):
     """Deploy gateways, home bridge, mirror and remote bridge, link them, and write the bridge record."""
-    home_w3, remote_w3 = connect(home), connect(remote)
+    try:
+        require_artifacts()
+    except BridgeDeployError as exc:
+        raise click.ClickException(str(exc)) from exc
+    home_w3, remote_w3 = connect_both(home, remote)
     admin = sending_account([home_w3, remote_w3], sender, key_file)
     try:
         suite = read_record(home_w3.eth.chain_id)
@@ -33,19 +69,29 @@ def cli(home, remote, record, sender, key_file, validators, threshold, window, l
         raise click.ClickException(str(exc)) from exc
     if threshold > len(validators):
         raise click.ClickException(f"--threshold {threshold} is more than the {len(validators)} validators given")
+    path = Path(record) if record else record_path(deployments_dir(), home_w3.eth.chain_id, remote_w3.eth.chain_id)
+    live = live_record(path, home_w3, remote_w3)
+    if live and not force:
+        raise click.ClickException(
+            f"{path} records a live bridge ({live}). Use it, or pass --force to deploy a second one "
+            "(the old record is kept beside it)."
+        )
     credit = suite["contracts"]["CarbonCredit"]["address"]
-    pair = deploy_bridge_pair(
-        home_w3,
-        remote_w3,
-        credit,
-        home_admin=admin,
-        remote_admin=admin,
-        validators=list(validators),
-        threshold=threshold,
-        window_seconds=window,
-        default_limit=limit,
-        pauser=(admin, admin),
-    )
+    try:
+        pair = deploy_bridge_pair(
+            home_w3,
+            remote_w3,
+            credit,
+            home_admin=admin,
+            remote_admin=admin,
+            validators=list(validators),
+            threshold=threshold,
+            window_seconds=window,
+            default_limit=limit,
+            pauser=(admin, admin),
+        )
+    except BridgeDeployError as exc:
+        raise click.ClickException(str(exc)) from exc
     if suite["config"]["mode"] == "permissioned":
         token = pair.home.token.functions
         if token.hasRole(token.COMPLIANCE_ROLE().call(), admin).call():
@@ -53,5 +99,12 @@ def cli(home, remote, record, sender, key_file, validators, threshold, window, l
             click.echo(f"home bridge {pair.home.bridge.address} put on the allowlist")
         else:
             click.echo(f"permissioned token: COMPLIANCE must allowlist the home bridge {pair.home.bridge.address}")
-    path = write_record(pair, record or deployments_dir())
+    if live:
+        click.echo(f"the live record is kept as {archive_record(path)}")
+    path = write_record(pair, path.parent, path=path)
     click.echo(f"bridge {pair.home.chain_id} <-> {pair.remote.chain_id} recorded in {path}")
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "bridge_deploy")

@@ -46,3 +46,8 @@ def cli(provider, certificate_id, tx_hash, out):
         click.echo(data.describe())
         for kind, path in write_documents(data, out).items():
             click.echo(f"  {kind:<5} {path}")
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "certificate")

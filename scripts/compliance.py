@@ -198,3 +198,8 @@ def report(provider, period_id, csv_path):
         click.echo(f"written to {write_csv(result, csv_path)}")
     if result.inconsistent:
         sys.exit(2)
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "compliance")

@@ -20,3 +20,8 @@ def cli(ecosystem, network, provider):
         raise click.ClickException("the demo needs 10 funded development accounts (see ape-config.yaml, test:)")
     click.echo(f"Tonne demo on {ecosystem.name}:{network.name}:{provider.name} (chain {provider.chain_id})")
     run_demo(project, provider, test_accounts, echo=click.echo)
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "demo")

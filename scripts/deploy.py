@@ -110,3 +110,8 @@ def cli(
     for note in result.record["config"].get("pledge", {}).get("notes", []):
         click.echo(f"note: {note}")
     click.echo(f"mode {result.record['config']['mode']}; record written to {result.path}")
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "deploy")

@@ -78,3 +78,8 @@ def cli(provider, account, csv_path, chunk_size, dry_run, pending_timeout, quiet
         click.echo(exc.report(), err=True)
         sys.exit(1)
     click.echo(summary.describe())
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "issue")

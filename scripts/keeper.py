@@ -48,3 +48,8 @@ def cli(provider, account, dry_run, max_liquidations):
     for line in report.skipped:
         click.echo(f"skipped: {line}")
     click.echo(report.describe())
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "keeper")

@@ -32,7 +32,7 @@ from tonne.pledge.ops import (
     transact,
 )
 from tonne.pledge.position import format_history, format_report, position_history, position_report
-from tonne.units import format_tonnes, tonnes_to_units
+from tonne.units import format_tonnes, parse_tonnes_amount
 
 
 def _deployed(provider):
@@ -59,7 +59,7 @@ def cli():
 
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
-@click.option("--collateral", multiple=True, required=True, help="ID:TONNES, e.g. P1/B2:100 (repeatable).")
+@click.option("--collateral", multiple=True, required=True, help="ID:TONNES (t CO2e), e.g. P1/B2:100 (repeatable).")
 @click.option("--maturity", required=True, help="+DAYSd, YYYY-MM-DD or unix seconds.")
 def open(provider, account, collateral, maturity):  # noqa: A001 - the command's name
     """Open a position and pledge credits to it."""
@@ -104,7 +104,8 @@ def add(provider, account, position, collateral):
 @click.argument("position", type=int)
 @click.argument("amount")
 def borrow(provider, account, position, amount):
-    """Borrow AMOUNT of the loan currency against a position of yours."""
+    """Borrow AMOUNT of the loan currency (e.g. 1500.25 = 1,500.25 tUSD; a plain decimal, '.' as the point)
+    against POSITION, a position of yours."""
     d = _deployed(provider)
 
     def act():
@@ -117,10 +118,11 @@ def borrow(provider, account, position, amount):
                 f"AMOUNT {amount}: above the borrow limit: limit {d.money(h.borrowLimit)}, debt {d.money(h.debt)}, "
                 f"at most {d.money(room)} more"
             )
-        return transact(d.facility.borrow, position, units, sender=account)
+        transact(d.facility.borrow, position, units, sender=account)
+        return units
 
-    _run(act)
-    click.echo(f"borrowed {amount} {d.symbol} on position {position}; debt now {d.money(d.facility.debtOf(position))}")
+    units = _run(act)
+    click.echo(f"borrowed {d.money(units)} on position {position}; debt now {d.money(d.facility.debtOf(position))}")
 
 
 @cli.command(cls=ConnectedProviderCommand)
@@ -128,14 +130,15 @@ def borrow(provider, account, position, amount):
 @click.argument("position", type=int)
 @click.argument("amount")
 def repay(provider, account, position, amount):
-    """Repay AMOUNT (or `all`) of a position's debt, from your account."""
+    """Repay AMOUNT of the loan currency (e.g. 500 = 500 tUSD; a plain decimal), or `all`, of POSITION's debt,
+    from your account."""
     d = _deployed(provider)
 
     def act():
         owed = d.facility.debtOf(position)
         if owed == 0:
             raise InputError(f"POSITION {position}: no debt to repay")
-        units = 2**256 - 1 if amount.strip().lower() == "all" else amount_arg(d, amount)
+        units = 2**256 - 1 if amount == "all" else amount_arg(d, amount)
         if units != 2**256 - 1 and units > owed:
             raise InputError(f"AMOUNT {amount}: more than the {d.money(owed)} owed; use `all` to repay exactly")
         ensure_allowance(d, account, owed + owed // 100 + 1)
@@ -151,28 +154,28 @@ def repay(provider, account, position, amount):
 @click.argument("credit_id")
 @click.argument("tonnes")
 def withdraw(provider, account, position, credit_id, tonnes):
-    """Withdraw TONNES of CREDIT_ID from a position of yours."""
+    """Withdraw TONNES (t CO2e, at most 3 decimals, e.g. 25.5) of CREDIT_ID from POSITION, a position of yours."""
     d = _deployed(provider)
 
     def act():
         view = require_owner(d, position, account)
         try:
-            token_id, units = parse_token_id(credit_id), tonnes_to_units(tonnes)
+            token_id, units = parse_token_id(credit_id), parse_tonnes_amount(tonnes, allow_zero=True)
         except ValueError as exc:
             raise InputError(f"CREDIT_ID/TONNES: {exc}") from exc
         held = dict(zip(view.ids, view.amounts, strict=True)).get(token_id, 0)
         if units == 0 or units > held:
             raise InputError(f"TONNES {tonnes}: position {position} holds {format_tonnes(held)} of {credit_id}")
-        return transact(d.facility.withdraw, position, token_id, units, sender=account)
+        transact(d.facility.withdraw, position, token_id, units, sender=account)
+        return units
 
-    _run(act)
-    click.echo(f"withdrew {tonnes} t of {credit_id} from position {position}")
+    units = _run(act)
+    click.echo(f"withdrew {format_tonnes(units)} of {credit_id} from position {position}")
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
 @click.argument("position", type=int)
-def show(provider, account, position):
+def show(provider, position):
     """Collateral value, debt, health factor and liquidation prices of a position."""
     d = _deployed(provider)
     try:
@@ -183,9 +186,8 @@ def show(provider, account, position):
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
 @click.argument("position", type=int, required=False)
-def history(provider, account, position):
+def history(provider, position):
     """Every position event (of one position), and the positions rebuilt from events alone."""
     d = _deployed(provider)
     h = position_history(d, provider.web3, position)
@@ -202,7 +204,7 @@ def history(provider, account, position):
 @account_option()
 @click.argument("amount")
 def supply(provider, account, amount):
-    """Supply AMOUNT of liquidity (LENDER_ROLE)."""
+    """Supply AMOUNT of the loan currency as liquidity (e.g. 100000 = 100,000 tUSD; a plain decimal); LENDER_ROLE."""
     d = _deployed(provider)
 
     def act():
@@ -210,10 +212,11 @@ def supply(provider, account, amount):
         if not d.facility.hasRole(d.facility.LENDER_ROLE(), account.address):
             raise InputError(f"--account {account.address} does not hold LENDER_ROLE at the facility")
         ensure_allowance(d, account, units)
-        return transact(d.facility.supplyLiquidity, units, sender=account)
+        transact(d.facility.supplyLiquidity, units, sender=account)
+        return units
 
-    _run(act)
-    click.echo(f"supplied {amount} {d.symbol}; unborrowed cash {d.money(d.facility.cash())}")
+    units = _run(act)
+    click.echo(f"supplied {d.money(units)}; unborrowed cash {d.money(d.facility.cash())}")
 
 
 @cli.command("set-class", cls=ConnectedProviderCommand)
@@ -238,3 +241,8 @@ def set_class(provider, account, price_class, ltv, threshold, max_age):
 
     _run(act)
     click.echo(f"{price_class}: LTV {ltv}%, liquidation threshold {threshold}%, prices usable {max_age} s")
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "pledge")

@@ -9,6 +9,7 @@ repeated (or scheduled on a growing file) safely.
 """
 
 import sys
+import time
 
 import click
 from ape.cli import ConnectedProviderCommand, account_option
@@ -30,7 +31,10 @@ def cli(provider, account, source, dry_run):
     except DeploymentError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        plan = check_feed(d, source, provider.get_block("latest").timestamp)
+        # Wall-clock time: an idle chain's latest block lags behind, and the block that will carry the prices is
+        # stamped with the time it is mined. A chain that runs ahead of the clock (a test chain) keeps its time.
+        now = max(int(time.time()), int(provider.get_block("latest").timestamp))
+        plan = check_feed(d, source, now)
     except PriceFileError as exc:
         click.echo(exc.report(), err=True)
         sys.exit(1)
@@ -46,3 +50,8 @@ def cli(provider, account, source, dry_run):
     click.echo(
         f"{len(plan.to_post)} price(s) {'to post' if dry_run else 'posted'}, {len(plan.already)} already on-chain"
     )
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "price_feed")

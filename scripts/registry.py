@@ -217,3 +217,8 @@ def show(provider, project):
             f"issued {format_tonnes(d.credit.totalIssued(token_id))} of "
             f"{format_tonnes((r.last - r.first + 1) * 1000)}"
         )
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "registry")

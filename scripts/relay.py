@@ -6,9 +6,8 @@ ape run relay --home URL --remote URL --db attestations.sqlite --key-file relaye
 
 import click
 
-from tonne.bridge.cli import chain_options, connect_pair, sending_account
+from tonne.bridge.cli import chain_options, connect_pair, open_store, sending_account
 from tonne.bridge.relay import Relayer
-from tonne.bridge.store import Store
 
 
 @click.command()
@@ -23,5 +22,10 @@ def cli(home, remote, record, db, sender, key_file, poll, once, until_idle):
     """Deliver every message with enough attestations; show progress and lag."""
     pair = connect_pair(home, remote, record)
     account = sending_account([pair.home.w3, pair.remote.w3], sender, key_file)
-    relayer = Relayer(pair, Store(db), account, log=click.echo)
+    relayer = Relayer(pair, open_store(db), account, log=click.echo)
     relayer.run(poll=poll, once=once, until_idle=until_idle)
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "relay")

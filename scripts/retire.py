@@ -183,3 +183,8 @@ def csv(provider, account, csv_path, window, dry_run, pending_timeout, quiet):
         click.echo(exc.report(), err=True)
         sys.exit(1)
     _finish(summary)
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "retire")

@@ -94,6 +94,8 @@ def parse_period(text: str) -> tuple[int, int]:
         raise InputError(f"period {text!r}: {exc}") from exc
     if end < start:
         raise InputError(f"period {text!r}: ends before it starts")
+    if start.year < 1970:
+        raise InputError(f"period {text!r}: starts before 1970-01-01, the earliest time the contracts record")
     start_ts = int(datetime(start.year, start.month, start.day, tzinfo=timezone.utc).timestamp())
     end_ts = int(datetime(end.year, end.month, end.day, 23, 59, 59, tzinfo=timezone.utc).timestamp())
     return start_ts, end_ts

@@ -175,3 +175,34 @@ def test_bridge_audit__record_of_other_chains__names_the_field(two, setup, tmp_p
     )
     assert result.returncode != 0
     assert "record field remote.chainId is 1, but that RPC serves chain 7202" in result.stdout + result.stderr
+
+
+def test_bridge_audit__rpc_down__one_line_error_naming_the_url(two, setup):
+    home, _ = two
+    _, _, directory, _ = setup
+    down = "http://127.0.0.1:9"
+    result = run("bridge-audit", "--home", home.url, "--remote", down, directory=directory)
+    assert result.returncode != 0 and f"cannot reach the --remote RPC at {down}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bridge_deploy__again_over_a_live_record__refused_and_force_archives(two, setup, tmp_path):
+    # Last in the file: the forced run replaces the record the tests above use.
+    home, remote = two
+    suite, pair, directory, _ = setup
+    path = directory / f"bridge-{HOME_ID}-{REMOTE_ID}.json"
+    before = path.read_text()
+    args = ["--home", home.url, "--remote", remote.url, "--sender", suite.admin, "--threshold", "1"]
+    args += ["--validator", suite.admin]
+    refused = run("bridge_deploy", *args, directory=directory)
+    assert refused.returncode != 0 and "records a live bridge" in refused.stderr and "--force" in refused.stderr
+    assert path.read_text() == before
+    forced = run("bridge_deploy", *args, "--force", directory=directory)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    archived = directory / f"bridge-{HOME_ID}-{REMOTE_ID}.{pair.home.start_block}.json"
+    assert archived.read_text() == before and path.read_text() != before
+    # --record names a file: written there, no folder of that name.
+    target = tmp_path / "x.json"
+    ok = run("bridge_deploy", *args, "--record", str(target), directory=directory)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert target.is_file() and json.loads(target.read_text())["home"]["chainId"] == HOME_ID

@@ -86,8 +86,11 @@ def test_pledge_scripts__whole_loan__feed_borrow_keeper_liquidates_once(pledge_d
     refused = d.run("pledge", "borrow", "1", "5000")
     assert refused.returncode != 0 and "above the borrow limit" in refused.stderr
     assert facility.functions.debtOf(1).call() == 0
-    ok(d.run("pledge", "borrow", "1", "900"))
-    shown = ok(d.run("pledge", "show", "1"))
+    comma = d.run("pledge", "borrow", "1", "1,5")  # a decimal comma: refused, not read as 15
+    assert comma.returncode != 0 and "AMOUNT '1,5'" in comma.stderr
+    assert facility.functions.debtOf(1).call() == 0
+    assert "borrowed 900 tUSD" in ok(d.run("pledge", "borrow", "1", "900"))
+    shown = ok(d.run("pledge", "show", "1", account=None))  # read-only: no account needed
     assert "health factor" in shown and "liquidatable if prices fall" in shown
 
     assert "0 liquidated" in ok(d.run("keeper"))
@@ -112,7 +115,7 @@ def test_pledge_scripts__whole_loan__feed_borrow_keeper_liquidates_once(pledge_d
     assert facility.functions.debtOf(1).call() == 0
     rest = amounts_after[0] / 1000
     ok(d.run("pledge", "withdraw", "1", credit_name, f"{rest:g}"))
-    history = ok(d.run("pledge", "history", "1"))
+    history = ok(d.run("pledge", "history", "1", account=None))
     for event in ("PositionOpened", "Pledged", "Borrowed", "Liquidated", "Repaid", "Withdrawn"):
         assert event in history
     assert "collateral none; scaled debt 0" in history

@@ -246,7 +246,7 @@ def test_period_input__deadline_equal_to_period_end_and_now__accepted():
 
 def test_pair_credits__ids_and_amounts__units_in_order():
     ids = [encode_id(3, 2), encode_id(7, 1), encode_id(3, 2)]
-    assert pair_credits(ids, ["12.5", " 0.001 ", "3"]) == [(ids[0], 12_500), (ids[1], 1), (ids[2], 3_000)]
+    assert pair_credits(ids, ["12.5", "0.001", "3"]) == [(ids[0], 12_500), (ids[1], 1), (ids[2], 3_000)]
     assert pair_credits([encode_id(1, 1)] * 100, ["1"] * 100) == [(encode_id(1, 1), 1_000)] * 100
 
 
@@ -396,3 +396,14 @@ def test_report__surrender_without_obligation_event__report_error():
 @pytest.mark.parametrize(("units", "text"), [(0, "0"), (1, "0.001"), (1_500, "1.5"), (7_000, "7"), (12_340, "12.34")])
 def test_tonnes_text__exact_without_trailing_zeros(units, text):
     assert tonnes_text(units) == text
+
+
+@pytest.mark.parametrize("bad", ["12,50", "1_000", "1e3", "\u0661\u0662", " 12", ""])
+def test_pair_credits__amount_not_plain_decimal__refused_naming_amount(bad):
+    with pytest.raises(InputError, match=r"^--amount "):
+        pair_credits([encode_id(1, 1)], [bad])
+
+
+def test_period_input__period_before_1970__refused_clearly():
+    with pytest.raises(InputError, match="before 1970"):
+        period_input(name="EU ETS 1969", jurisdiction="DE", period="1969-01-01:1969-12-31", deadline="1970-06-30")

@@ -9,7 +9,7 @@ import pytest
 from tonne.ids import encode_id
 from tonne.pledge.chain import AmountError, format_money, parse_money
 from tonne.pledge.ids import describe_class, parse_class, parse_token_id, vintage_class
-from tonne.pledge.ops import InputError, parse_collateral, parse_maturity
+from tonne.pledge.ops import InputError, amount_arg, parse_collateral, parse_maturity
 from tonne.pledge.prices import PriceFileError, read_price_file
 
 
@@ -32,7 +32,10 @@ def test_price_csv__missing_column__reported_on_the_header(tmp_path):
     path.write_text("class,price\nP1/B1,3\n")
     with pytest.raises(PriceFileError) as info:
         read_price_file(path, 6)
-    assert info.value.problems == [f"{path}:1: header: missing column(s) observed_at; need class,price,observed_at"]
+    assert info.value.problems == [
+        f"{path}:1: header: missing column observed_at",
+        f"{path}:1: header: expected exactly: class,price,observed_at (any order)",
+    ]
 
 
 def test_price_json__both_shapes_and_iso_times(tmp_path):
@@ -62,12 +65,46 @@ def test_class_names__round_trip():
 
 
 def test_money__exact_and_refusals():
-    assert parse_money("1,234.5", 6) == 1_234_500_000
+    assert parse_money("1234.5", 6) == 1_234_500_000
     assert format_money(1_234_500_000, 6, "tUSD") == "1,234.5 tUSD"
     with pytest.raises(AmountError, match="more than 6 decimals"):
         parse_money("0.0000001", 6)
-    with pytest.raises(AmountError, match="non-negative"):
+    with pytest.raises(AmountError, match="not a plain decimal"):
         parse_money("-1", 6)
+
+
+@pytest.mark.parametrize(
+    "bad", ["12,50", "1,5", "1_000", "12_5", "1e3", "\u0661\u0662", " 12", "12 ", "", "+1", ".5", "1."]
+)
+def test_parse_money__separators_exponents_spaces_other_digits__refused(bad):
+    with pytest.raises(AmountError):
+        parse_money(bad, 6)
+
+
+@pytest.mark.parametrize("bad", ["12,50", "1_000", "1e3", "\u0661\u0662", " 12", ""])
+def test_amount_arg__not_plain_decimal__refused_naming_the_argument(bad):
+    class D:
+        decimals = 6
+
+    with pytest.raises(InputError, match=r"^AMOUNT "):
+        amount_arg(D(), bad)
+
+
+@pytest.mark.parametrize("bad", ["12,50", "1_000", "1e3", "\u0661\u0662", " 12", ""])
+def test_parse_collateral__not_plain_decimal_tonnes__refused_naming_the_option(bad):
+    with pytest.raises(InputError, match="--collateral"):
+        parse_collateral([f"P1/B2:{bad}"])
+
+
+@pytest.mark.parametrize("bad", ["12,50", "1_000", "1e3", "\u0661\u0662", " 12", ""])
+def test_price_file__decimal_comma_and_other_non_plain_prices__refused_naming_the_field(tmp_path, bad):
+    from tonne.pledge.prices import PriceFileError, read_price_file
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([{"class": "P1/B2", "price": bad, "observed_at": 100}]))
+    with pytest.raises(PriceFileError) as info:
+        read_price_file(path, 6)
+    assert any(": price: " in p for p in info.value.problems), info.value.problems
 
 
 def test_collateral_and_maturity__parsed_or_refused_naming_the_option():
@@ -77,3 +114,108 @@ def test_collateral_and_maturity__parsed_or_refused_naming_the_option():
     assert parse_maturity("+2d", 1_000) == 1_000 + 2 * 86_400
     with pytest.raises(InputError, match="is not after the chain's time"):
         parse_maturity("999", 1_000)
+
+
+class _Call:
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *a):
+        return self.fn(*a)
+
+
+class _FakeDeployed:
+    """Just enough of PledgeDeployed for plan_feed: an empty oracle, a registry with batch P1/B2 and project 1."""
+
+    decimals = 6
+
+    def __init__(self):
+        from types import SimpleNamespace
+
+        def batch_period(class_id):
+            if class_id != encode_id(1, 2):
+                raise RuntimeError("RegistryUnknownBatch")
+            return (0, 1)
+
+        self.oracle = SimpleNamespace(
+            maxMoveBps=lambda: 2_000, priceOf=lambda c: SimpleNamespace(price=10_000_000, updatedAt=50)
+        )
+        self.registry = SimpleNamespace(batchPeriod=batch_period, projectCount=lambda: 1)
+
+    def money(self, units):
+        return format_money(units, 6, "tUSD")
+
+
+def _plan(tmp_path, text, now=10**9):
+    from tonne.pledge.prices import check_feed
+
+    path = tmp_path / "p.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path, lambda: check_feed(_FakeDeployed(), path, now)
+
+
+def test_price_feed__same_class_and_time_two_prices__reported_as_conflict(tmp_path):
+    path, run = _plan(tmp_path, "class,price,observed_at\nP1/B2,10.5,100\nP1/B2,11,100\n")
+    with pytest.raises(PriceFileError) as info:
+        run()
+    assert len(info.value.problems) == 1 and "conflict" in info.value.problems[0], info.value.problems
+
+
+def test_price_feed__observed_at_zero__refused(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("class,price,observed_at\nP1/B2,10,0\n")
+    with pytest.raises(PriceFileError) as info:
+        read_price_file(path, 6)
+    assert info.value.problems[0].startswith(f"{path}:2: observed_at: 0 is not")
+
+
+def test_price_feed__bom_and_spaced_header__read(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes("\ufeffclass , price ,observed_at\nP1/B2,10,100\n".encode())
+    (row,) = read_price_file(path, 6)
+    assert row.price == 10_000_000
+
+
+def test_price_feed__extra_field__refused(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("class,price,observed_at\nP1/B2,12,50,100\n")
+    with pytest.raises(PriceFileError) as info:
+        read_price_file(path, 6)
+    assert info.value.problems == [f"{path}:2: row: 4 fields, expected 3 (class,price,observed_at)"]
+
+
+def test_price_feed__latin1_file__clear_error(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes("class,price,observed_at\nP1/B2,10,100 \xe9\n".encode("latin-1"))
+    with pytest.raises(PriceFileError) as info:
+        read_price_file(path, 6)
+    assert "not UTF-8" in info.value.problems[0]
+
+
+def test_price_feed__eighty_digit_price__clear_error(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(f"class,price,observed_at\nP1/B2,{'9' * 80},100\n")
+    with pytest.raises(PriceFileError) as info:
+        read_price_file(path, 6)
+    assert info.value.problems[0].startswith(f"{path}:2: price: ")
+
+
+def test_price_feed__class_with_no_batch__refused(tmp_path):
+    path, run = _plan(tmp_path, "class,price,observed_at\nP1/B9,10,100\nvintage:7:2021,10,100\n")
+    with pytest.raises(PriceFileError) as info:
+        run()
+    assert info.value.problems == [
+        f"{path}:2: class: P1/B9: no such batch in the registry",
+        f"{path}:3: class: vintage:7:2021: no project 7 in the registry",
+    ]
+
+
+def test_price_feed__future_judged_against_the_given_wall_clock_and_moves_in_money(tmp_path):
+    path, run = _plan(tmp_path, "class,price,observed_at\nP1/B2,10.5,100\n", now=99)
+    with pytest.raises(PriceFileError) as info:
+        run()
+    assert "in the future (now 99)" in info.value.problems[0]
+    path, run = _plan(tmp_path, "class,price,observed_at\nP1/B2,20,100\n")
+    with pytest.raises(PriceFileError) as info:
+        run()
+    assert "from 10 tUSD to 20 tUSD per tonne" in info.value.problems[0]

@@ -50,3 +50,10 @@ def test_parse_period__whole_days_in_utc():
     for bad in ("2021-01-01", "2021-12-31:2021-01-01", "2021-13-01:2021-12-31"):
         with pytest.raises(InputError):
             parse_period(bad)
+
+
+def test_parse_period__before_1970__refused_clearly():
+    from tonne.registry_ops import InputError, parse_period
+
+    with pytest.raises(InputError, match="before 1970"):
+        parse_period("1969-01-01:1969-12-31")

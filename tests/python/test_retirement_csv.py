@@ -456,3 +456,35 @@ def test_execute__real_failure__stops_submitting_and_names_the_line():
     with pytest.raises(RetirementError, match=r"the retirement of line 5 \(R-5\) failed: node refused"):
         execute(plan_of(8), FakeView(), CONTRACTS, sender, window=3)
     assert sender.submitted == [keccak(f"R-{n}".encode()) for n in (2, 3, 4)]  # nothing after line 5
+
+
+@pytest.mark.parametrize("bad", ["12,50", "1_000", "1e3", "\u0661\u0662", " 12", ""])
+def test_command_request__amount_not_plain_decimal__refused_naming_amount(bad):
+    with pytest.raises(RetirementError) as info:
+        one(amounts=[bad])
+    assert any(str(p).startswith("retire one: --amount: ") for p in info.value.problems), info.value.problems
+
+
+@pytest.mark.parametrize("period", ["1969", "1969-12-31:1970-01-31"])
+def test_command_request__period_before_1970__refused_naming_period(period):
+    with pytest.raises(RetirementError) as info:
+        one(period=period)
+    assert any(str(p).startswith("retire one: --period: ") and "before 1970" in str(p) for p in info.value.problems)
+
+
+def test_command_request__period_ending_after_2106__refused_under_period_not_reference():
+    with pytest.raises(RetirementError) as info:
+        one(period="2106-01-01:2106-12-31")
+    assert [p.field for p in info.value.problems] == ["--period"]
+    assert "2106-02-07" in str(info.value.problems[0])
+
+
+def test_retirement_csv__period_before_1970__reported_on_its_line(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "project,batch,tonnes,beneficiary_name,reason,jurisdiction,period,reference\n"
+        "VCS:VCS-1,1,1,Acme,Scope 1,DE,1969,R-1\n"
+    )
+    with pytest.raises(RetirementError) as info:
+        read_requests(path)
+    assert [(p.line, p.field) for p in info.value.problems] == [(2, "period")]

@@ -42,3 +42,21 @@ def test_ids__encode_and_split__round_trip():
 def test_ids__out_of_range__raises(project_id, batch_number):
     with pytest.raises(ValueError):
         encode_id(project_id, batch_number)
+
+
+def test_parse_amount__plain_decimals__exact_base_units():
+    from tonne.units import parse_amount, parse_tonnes_amount
+
+    assert parse_amount("12.50", 6) == 12_500_000
+    assert parse_amount("0", 6, allow_zero=True) == 0
+    assert parse_tonnes_amount("100.5") == 100_500
+
+
+@pytest.mark.parametrize(
+    "bad", ["12,50", "1_000", "12_5", "1e3", "\u0661\u0662", " 12", "12 ", "", "-1", "0", "1" * 80]
+)
+def test_parse_amount__anything_but_a_plain_decimal__refused(bad):
+    from tonne.units import parse_amount
+
+    with pytest.raises(UnitError):
+        parse_amount(bad, 6)

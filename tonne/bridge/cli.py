@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from web3 import Web3
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
 from tonne.bridge.deploy import BridgeDeployError, BridgePair, load_pair, record_path
+from tonne.bridge.store import Store
 from tonne.bridge.watch import connect
 
 
@@ -35,8 +37,33 @@ def chain_options(func):
     )(func)
 
 
+def connect_checked(url: str, option: str) -> Web3:
+    """A web3 connection to ``url`` that answers (its chain id is read), or a one-line error naming the URL."""
+    w3 = connect(url)
+    try:
+        w3.eth.chain_id  # noqa: B018 - the first request: fails here, not mid-run, when the node is down
+    except Exception as exc:  # noqa: BLE001 - requests' ConnectionError, timeouts, a non-RPC answer
+        reason = type(exc).__name__
+        raise click.ClickException(f"cannot reach the {option} RPC at {url} ({reason}); is the node running?") from exc
+    return w3
+
+
+def connect_both(home: str, remote: str) -> tuple[Web3, Web3]:
+    return connect_checked(home, "--home"), connect_checked(remote, "--remote")
+
+
+def open_store(path: str) -> Store:
+    """The attestation store at ``path``, or a one-line error (a missing folder, an unwritable or non-SQLite file)."""
+    try:
+        return Store(path)
+    except sqlite3.Error as exc:
+        where = Path(path).parent
+        hint = f"; the folder {where} does not exist" if not where.exists() else ""
+        raise click.ClickException(f"--db {path}: cannot open the attestation store ({exc}){hint}") from exc
+
+
 def connect_pair(home: str, remote: str, record: str | None) -> BridgePair:
-    home_w3, remote_w3 = connect(home), connect(remote)
+    home_w3, remote_w3 = connect_both(home, remote)
     path = Path(record) if record else record_path(deployments_dir(), home_w3.eth.chain_id, remote_w3.eth.chain_id)
     if not path.exists():
         raise click.ClickException(f"no bridge record at {path}; run `ape run bridge_deploy` first")

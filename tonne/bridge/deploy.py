@@ -41,12 +41,28 @@ def _artifacts() -> dict[str, Any]:
     return json.loads(ARTIFACTS.read_text())["contractTypes"]
 
 
+def _artifact(name: str) -> dict[str, Any]:
+    try:
+        return _artifacts()[name]
+    except KeyError as exc:
+        raise BridgeDeployError(f"{name} is not in {ARTIFACTS}: run `ape compile` first") from exc
+
+
 def abi_of(name: str) -> list[dict[str, Any]]:
-    return _artifacts()[name]["abi"]
+    return _artifact(name)["abi"]
 
 
 def bytecode_of(name: str) -> str:
-    return _artifacts()[name]["deploymentBytecode"]["bytecode"]
+    return _artifact(name)["deploymentBytecode"]["bytecode"]
+
+
+BRIDGE_CONTRACTS = ("TonneGateway", "HomeBridge", "RemoteBridge", "MirrorCredit")
+
+
+def require_artifacts() -> None:
+    """Refuse (``BridgeDeployError``) before sending anything when the contracts are not compiled."""
+    for name in BRIDGE_CONTRACTS:
+        bytecode_of(name)
 
 
 def transact(w3: Web3, call: Any, sender: str, gas: int | None = None) -> dict[str, Any]:
@@ -225,8 +241,44 @@ def record_path(directory: Path | str, home_chain: int, remote_chain: int) -> Pa
     return Path(directory) / f"bridge-{home_chain}-{remote_chain}.json"
 
 
-def write_record(pair: BridgePair, directory: Path | str) -> Path:
-    path = record_path(directory, pair.home.chain_id, pair.remote.chain_id)
+def live_record(path: Path, home_w3: Web3, remote_w3: Web3) -> str | None:
+    """What of the bridge recorded at ``path`` is still live on the two chains (its bridges have code), or None
+    when there is no record, it is unreadable, or records other chains or a chain since reset."""
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        home, remote = record["home"], record["remote"]
+        if (home["chainId"], remote["chainId"]) != (home_w3.eth.chain_id, remote_w3.eth.chain_id):
+            return None
+        home_bridge = home["contracts"]["HomeBridge"]["address"]
+        remote_bridge = remote["contracts"]["RemoteBridge"]["address"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if home_w3.eth.get_code(to_checksum_address(home_bridge)) and remote_w3.eth.get_code(
+        to_checksum_address(remote_bridge)
+    ):
+        return f"HomeBridge {home_bridge}, RemoteBridge {remote_bridge}"
+    return None
+
+
+def archive_record(path: Path) -> Path:
+    """Keep the record at ``path`` beside it as ``<name>.<homeStartBlock>.json`` (or a free numbered name)."""
+    try:
+        tag = str(json.loads(path.read_text())["home"]["startBlock"])
+    except (KeyError, TypeError, ValueError):
+        tag = "old"
+    archived = path.with_name(f"{path.stem}.{tag}.json")
+    n = 1
+    while archived.exists():
+        archived, n = path.with_name(f"{path.stem}.{tag}-{n}.json"), n + 1
+    archived.write_text(path.read_text())
+    return archived
+
+
+def write_record(pair: BridgePair, directory: Path | str, *, path: Path | str | None = None) -> Path:
+    """Write the record into ``directory`` under its standard name, or exactly at ``path`` when given."""
+    path = Path(path) if path is not None else record_path(directory, pair.home.chain_id, pair.remote.chain_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(pair.record(), indent=2) + "\n")

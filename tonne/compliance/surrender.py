@@ -48,7 +48,7 @@ def pair_credits(token_ids: Sequence[int], amounts: Sequence[str]) -> list[tuple
     units = []
     for text in amounts:
         try:
-            units.append(parse_tonnes(text.strip()))
+            units.append(parse_tonnes(text))
         except FieldError as exc:
             raise InputError(f"--amount {text!r}: {exc}") from exc
     return list(zip(token_ids, units, strict=True))

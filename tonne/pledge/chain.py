@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from tonne.deployments import DeploymentError, connect, load_contracts
+from tonne.units import UnitError, parse_amount
 
 ERC20_ABI = [
     {"type": "function", "name": name, "stateMutability": "view", "inputs": inputs, "outputs": outputs}
@@ -82,17 +82,12 @@ class AmountError(ValueError):
 
 
 def parse_money(text: str, decimals: int) -> int:
-    """``"1234.5"`` -> base units of a token with ``decimals``; refuses floats' imprecision and excess digits."""
+    """``"1234.5"`` -> base units of a token with ``decimals``, in the one amount grammar of ``tonne.units``
+    (``parse_amount``): ``"12,50"``, ``"1_000"``, ``"1e3"``, ``" 12"`` are refused, never reinterpreted."""
     try:
-        value = Decimal(str(text).strip().replace("_", "").replace(",", ""))
-    except InvalidOperation as exc:
-        raise AmountError(f"not an amount: {text!r}") from exc
-    if not value.is_finite() or value < 0:
-        raise AmountError(f"not a non-negative amount: {text!r}")
-    units = value * (10**decimals)
-    if units != units.to_integral_value():
-        raise AmountError(f"{text} has more than {decimals} decimals")
-    return int(units)
+        return parse_amount(text, decimals, allow_zero=True, maximum=2**256 - 1)
+    except UnitError as exc:
+        raise AmountError(str(exc)) from exc
 
 
 def format_money(units: int, decimals: int, symbol: str = "") -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from tonne.pledge.chain import PledgeDeployed, parse_money
 from tonne.pledge.ids import describe_class, parse_token_id
-from tonne.units import format_tonnes, tonnes_to_units
+from tonne.units import format_tonnes, parse_tonnes_amount
 
 
 class InputError(ValueError):
@@ -30,11 +30,9 @@ def parse_collateral(specs: tuple[str, ...] | list[str]) -> list[Collateral]:
         if not sep:
             raise InputError(f"--collateral {spec!r}: expected ID:TONNES, e.g. P1/B2:100.5")
         try:
-            out.append(Collateral(parse_token_id(token), tonnes_to_units(tonnes)))
+            out.append(Collateral(parse_token_id(token), parse_tonnes_amount(tonnes)))
         except ValueError as exc:
             raise InputError(f"--collateral {spec!r}: {exc}") from exc
-        if out[-1].units == 0:
-            raise InputError(f"--collateral {spec!r}: zero tonnes")
     return out
 
 

@@ -10,15 +10,16 @@ CSV columns: ``class,price,observed_at``. JSON: a list of objects with those key
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from tonne.chain.errors import Problem, ToolError
+from tonne.csvinput import read_table, read_text
 from tonne.pledge.chain import AmountError, PledgeDeployed, parse_money
-from tonne.pledge.ids import describe_class, parse_class
+from tonne.pledge.ids import CLASS_FLAG, describe_class, parse_class
 
 COLUMNS = ("class", "price", "observed_at")
 BPS = 10_000
@@ -27,6 +28,9 @@ CHUNK = 50
 
 class PriceFileError(ValueError):
     """A price file with problems; ``problems`` are ``file:line: field: message`` lines, all of them."""
+
+    class Tool(ToolError):
+        """What the shared reader (``tonne.csvinput``) raises; converted to a ``PriceFileError``."""
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__(f"{len(problems)} problem(s) in the price file")
@@ -58,9 +62,13 @@ def read_price_file(path: Path | str, decimals: int, problems: list[str] | None 
     path = Path(path)
     problems = problems if problems is not None else []
     raw: list[tuple[str, dict[str, Any]]] = []
+    try:
+        text = read_text(path, PriceFileError.Tool)
+    except PriceFileError.Tool as exc:
+        raise PriceFileError([str(p) for p in exc.problems] or [exc.summary]) from exc
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise PriceFileError([f"{path}:{exc.lineno}: json: {exc.msg}"]) from exc
         items = data.get("prices") if isinstance(data, dict) else data
@@ -68,14 +76,7 @@ def read_price_file(path: Path | str, decimals: int, problems: list[str] | None 
             raise PriceFileError([f'{path}: json: expected a list of prices, or {{"prices": [...]}}'])
         raw = [(f"{path}:entry {n}", item if isinstance(item, dict) else {}) for n, item in enumerate(items, 1)]
     else:
-        with path.open(newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise PriceFileError(
-                    [f"{path}:1: header: missing column(s) {', '.join(missing)}; need {','.join(COLUMNS)}"]
-                )
-            raw = [(f"{path}:{reader.line_num}", dict(row)) for row in reader]
+        raw = _read_csv(text, str(path), problems)
     rows: list[PriceRow] = []
     for where, item in raw:
         fields: dict[str, Any] = {}
@@ -90,11 +91,26 @@ def read_price_file(path: Path | str, decimals: int, problems: list[str] | None 
                 problems.append(f"{where}: {name}: {exc}")
         if len(fields) == 3:
             rows.append(PriceRow(where, fields["class"], fields["price"], fields["observed_at"]))
-    if not raw:
+    if not raw and not problems:
         problems.append(f"{path}: no prices")
     if problems and not collect:
         raise PriceFileError(problems)
     return rows
+
+
+def _read_csv(text: str, name: str, problems: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """The CSV through the reader every tool shares (``tonne.csvinput.read_table``: BOM, stripped header names,
+    field counts, blank lines). No column is unique in a price file: the reader's unique-column check (keyed on
+    ``class``) is discarded here, and every row kept."""
+    kept: list[tuple[str, dict[str, Any]]] = []
+
+    def keep(values: dict[str, str], line: int, _problems: list[Problem]) -> tuple[str, dict[str, Any]]:
+        kept.append((f"{name}:{line}", values))
+        return kept[-1]
+
+    _, found = read_table(text, name, required=COLUMNS, unique="class", parse_row=keep)
+    problems.extend(str(p) for p in found if not (p.field == "class" and " is already used on line " in p.message))
+    return kept
 
 
 def plan_feed(d: PledgeDeployed, rows: list[PriceRow], now: int, problems: list[str] | None = None) -> FeedPlan:
@@ -105,7 +121,22 @@ def plan_feed(d: PledgeDeployed, rows: list[PriceRow], now: int, problems: list[
     problems = list(problems or [])
     max_move = int(d.oracle.maxMoveBps())
     last: dict[int, tuple[int, int]] = {}
+    seen: dict[tuple[int, int], PriceRow] = {}
+    unknown: dict[int, str | None] = {}
     for row in sorted(rows, key=lambda r: (r.class_id, r.observed_at)):
+        earlier = seen.setdefault((row.class_id, row.observed_at), row)
+        if earlier is not row:
+            if earlier.price != row.price:
+                problems.append(
+                    f"{row.where}: price: conflict: {describe_class(row.class_id)} observed at {row.observed_at} is "
+                    f"{d.money(row.price)} here but {d.money(earlier.price)} at {earlier.where}"
+                )
+            continue  # the same observation twice: one price
+        if row.class_id not in unknown:
+            unknown[row.class_id] = _class_problem(d, row.class_id)
+        if unknown[row.class_id]:
+            problems.append(f"{row.where}: class: {unknown[row.class_id]}")
+            continue
         if row.class_id not in last:
             stored = d.oracle.priceOf(row.class_id)
             last[row.class_id] = (int(stored.price), int(stored.updatedAt))
@@ -114,12 +145,13 @@ def plan_feed(d: PledgeDeployed, rows: list[PriceRow], now: int, problems: list[
             plan.already.append(row)
             continue
         if row.observed_at > now:
-            problems.append(f"{row.where}: observed_at: {row.observed_at} is in the future (chain time {now})")
+            problems.append(f"{row.where}: observed_at: {row.observed_at} is in the future (now {now})")
             continue
         if price and abs(row.price - price) * BPS > price * max_move:
             problems.append(
-                f"{row.where}: price: {describe_class(row.class_id)} from {price} to {row.price} moves more than "
-                f"{max_move} bps in one update (the oracle would refuse it: PriceMoveTooLarge)"
+                f"{row.where}: price: {describe_class(row.class_id)} from {d.money(price)} to {d.money(row.price)} "
+                f"per tonne moves more than {max_move} bps in one update (the oracle would refuse it: "
+                "PriceMoveTooLarge)"
             )
             continue
         last[row.class_id] = (row.price, row.observed_at)
@@ -127,6 +159,20 @@ def plan_feed(d: PledgeDeployed, rows: list[PriceRow], now: int, problems: list[
     if problems:
         raise PriceFileError(sorted(problems, key=_line_order))
     return plan
+
+
+def _class_problem(d: PledgeDeployed, class_id: int) -> str | None:
+    """Why no credit can be in ``class_id`` (no such batch / project), or None."""
+    if class_id & CLASS_FLAG:
+        project = (class_id >> 64) & (2**64 - 1)
+        if not 0 < project <= int(d.registry.projectCount()):
+            return f"{describe_class(class_id)}: no project {project} in the registry"
+        return None
+    try:
+        d.registry.batchPeriod(class_id)
+    except Exception:  # noqa: BLE001 - the registry reverts for an unknown id, whatever the provider's error type
+        return f"{describe_class(class_id)}: no such batch in the registry"
+    return None
 
 
 def check_feed(d: PledgeDeployed, path: Path | str, now: int) -> FeedPlan:
@@ -158,6 +204,8 @@ def post_plan(d: PledgeDeployed, plan: FeedPlan, sender: Any, chunk: int = CHUNK
 
 def _price(text: str, decimals: int) -> int:
     units = parse_money(text, decimals)
+    if units > 2**128 - 1:
+        raise ValueError(f"{text[:20]}... is above the oracle's largest price")
     if units == 0:
         raise ValueError("must be above zero")
     return units
@@ -165,7 +213,11 @@ def _price(text: str, decimals: int) -> int:
 
 def _time(text: str) -> int:
     text = text.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
+        if int(text) == 0:
+            raise ValueError("0 is not a time of observation (unix seconds after 1970)")
+        if int(text) >= 2**40:
+            raise ValueError(f"{text[:20]} is too far in the future")
         return int(text)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -173,4 +225,7 @@ def _time(text: str) -> int:
         raise ValueError(f"not unix seconds or ISO 8601: {text!r}") from exc
     if moment.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone; add Z for UTC")
-    return int(moment.astimezone(timezone.utc).timestamp())
+    value = int(moment.astimezone(timezone.utc).timestamp())
+    if value <= 0:
+        raise ValueError(f"{text!r} is not after 1970")
+    return value

@@ -153,14 +153,22 @@ def parse_jurisdiction(text: str) -> str:
     raise FieldError(f"{what} is not an ISO 3166 code such as DE or US-CA{hint}")
 
 
+MAX_PERIOD_END = (1 << 32) - 1  # CarbonRetirement stores the period in uint32 seconds
+
+
 def parse_period(text: str) -> tuple[int, int]:
     """``YYYY`` (that calendar year, UTC) or ``YYYY-MM-DD:YYYY-MM-DD``: unix seconds, first to last second."""
     if _YEAR.fullmatch(text):
         text = f"{text}-01-01:{text}-12-31"
     try:
-        return parse_date_range(text)
+        start, end = parse_date_range(text)
     except InputError as exc:
         raise FieldError(f"{exc}; or a year, e.g. 2025") from exc
+    if end > MAX_PERIOD_END:
+        raise FieldError(
+            f"{text!r} ends after 2106-02-07 06:28:15 UTC, the latest period end a retirement records (uint32 seconds)"
+        )
+    return start, end
 
 
 def parse_reference(text: str) -> str:
@@ -271,7 +279,7 @@ def command_request(
         problems.append(
             Problem(COMMAND, None, "--amount", f"{len(amounts)} amount(s) for {len(refs)} batch(es): give one each")
         )
-    units = [field_value("--amount", parse_tonnes, a.strip()) for a in amounts]
+    units = [field_value("--amount", parse_tonnes, a) for a in amounts]
     if len(refs) > MAX_IDS:
         problems.append(Problem(COMMAND, None, "--id", f"{len(refs)} batches; one certificate lists at most {MAX_IDS}"))
     if issue and len(refs) > 1:

@@ -1,0 +1,76 @@
+"""Pure Python of the bridge tools' error paths: an RPC that is down, a store in a missing folder, uncompiled
+contracts, and a bridge record deployed over."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import click
+import pytest
+
+from tonne.bridge import deploy as bridge_deploy
+from tonne.bridge.cli import connect_checked, open_store
+
+
+def test_connect_checked__rpc_down__one_line_error_naming_the_url():
+    url = "http://127.0.0.1:9"  # the discard port: nothing listens
+    with pytest.raises(click.ClickException) as info:
+        connect_checked(url, "--home")
+    assert f"cannot reach the --home RPC at {url}" in info.value.message and "\n" not in info.value.message
+
+
+def test_open_store__missing_folder__clear_error(tmp_path):
+    path = tmp_path / "no-such-folder" / "a.sqlite"
+    with pytest.raises(click.ClickException) as info:
+        open_store(str(path))
+    assert f"--db {path}" in info.value.message and "does not exist" in info.value.message
+
+
+def test_require_artifacts__not_compiled__says_to_compile(tmp_path, monkeypatch):
+    monkeypatch.setattr(bridge_deploy, "ARTIFACTS", tmp_path / "__local__.json")
+    bridge_deploy._artifacts.cache_clear()
+    try:
+        with pytest.raises(bridge_deploy.BridgeDeployError, match="ape compile"):
+            bridge_deploy.require_artifacts()
+    finally:
+        bridge_deploy._artifacts.cache_clear()
+
+
+def _w3(chain_id, code):
+    return SimpleNamespace(eth=SimpleNamespace(chain_id=chain_id, get_code=lambda address: code))
+
+
+def _record(path, start=7):
+    address = "0x" + "11" * 20
+    path.write_text(
+        json.dumps(
+            {
+                "home": {"chainId": 1, "startBlock": start, "contracts": {"HomeBridge": {"address": address}}},
+                "remote": {"chainId": 2, "contracts": {"RemoteBridge": {"address": address}}},
+            }
+        )
+    )
+
+
+def test_live_record__bridges_with_code__live_else_not(tmp_path):
+    path = tmp_path / "x.json"
+    assert bridge_deploy.live_record(path, _w3(1, b"\x01"), _w3(2, b"\x01")) is None  # no record
+    _record(path)
+    assert "HomeBridge" in bridge_deploy.live_record(path, _w3(1, b"\x01"), _w3(2, b"\x01"))
+    assert bridge_deploy.live_record(path, _w3(1, b""), _w3(2, b"\x01")) is None  # chain reset
+    assert bridge_deploy.live_record(path, _w3(5, b"\x01"), _w3(2, b"\x01")) is None  # other chains
+
+
+def test_archive_record__kept_beside_under_its_start_block(tmp_path):
+    path = tmp_path / "bridge-1-2.json"
+    _record(path, start=42)
+    archived = bridge_deploy.archive_record(path)
+    assert archived == tmp_path / "bridge-1-2.42.json" and archived.read_text() == path.read_text()
+    assert bridge_deploy.archive_record(path) == tmp_path / "bridge-1-2.42-1.json"
+
+
+def test_write_record__record_option_is_a_file_path__no_folder_created(tmp_path):
+    pair = SimpleNamespace(home=SimpleNamespace(chain_id=1), remote=SimpleNamespace(chain_id=2), record=lambda: {})
+    path = bridge_deploy.write_record(pair, tmp_path, path=tmp_path / "x.json")
+    assert path == tmp_path / "x.json" and path.is_file()

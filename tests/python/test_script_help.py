@@ -1,0 +1,53 @@
+"""Every script's --help shows an example, and amounts name their unit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+SCRIPTS = sorted(p.stem for p in (Path(__file__).parents[2] / "scripts").glob("*.py") if p.stem != "__init__")
+
+
+def _help(command: click.Command, *args: str) -> str:
+    result = CliRunner().invoke(command, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_help__every_command__shows_an_example(script):
+    cli = _load(script)
+    assert "Example" in _help(cli)
+    if isinstance(cli, click.Group):
+        for name in cli.commands:
+            assert f"ape run {script} {name}" in _help(cli, name), name
+
+
+def _load(script: str):
+    import importlib.util
+
+    path = Path(__file__).parents[2] / "scripts" / f"{script}.py"
+    spec = importlib.util.spec_from_file_location(script.replace("-", "_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.cli
+
+
+@pytest.mark.parametrize(
+    ("args", "unit"), [(["borrow"], "tUSD"), (["repay"], "tUSD"), (["supply"], "tUSD"), (["withdraw"], "t CO2e")]
+)
+def test_pledge_help__amounts__name_their_unit(args, unit):
+    from scripts.pledge import cli
+
+    assert unit in _help(cli, *args)
+
+
+@pytest.mark.parametrize(
+    ("script", "option", "words"), [("bridge_deploy", "--window", "seconds"), ("attest", "--confirmations", "Blocks")]
+)
+def test_bridge_help__window_and_confirmations__described(script, option, words):
+    text = " ".join(_help(_load(script)).split())
+    assert option in text and words in text
