@@ -171,13 +171,16 @@ abstract contract CreditBridgeBase is
         if (paused(direction)) revert BridgeDirectionPaused(direction);
     }
 
-    /// @dev The recipient address of `to`, which must be on the linked chain.
+    /// @dev The recipient address of `to`, which must be on the linked chain, and neither zero nor the counterpart.
     function _destination(bytes calldata to) internal view returns (address recipient) {
         uint256 expected = _remoteChainId;
         if (expected == 0) revert BridgeNotLinked();
         (bool ok, uint256 chainId, address addr) = InteroperableAddress.tryParseEvmV1Calldata(to);
         if (!ok || addr == address(0)) revert BridgeInvalidRecipient(to);
         if (chainId != expected) revert BridgeWrongDestinationChain(chainId, expected);
+        // The counterpart bridge as recipient would release (or mint) into the bridge itself, outside the escrow
+        // ledger: stuck for good.
+        if (addr == _remoteBridge) revert BridgeRecipientIsBridge(addr);
         return addr;
     }
 

@@ -7,9 +7,11 @@ pragma solidity ^0.8.28;
 /// pledgor can neither transfer, retire nor bridge them.
 /// Lifecycle and timing (all times unix seconds, `now` is the block time):
 /// - Active: the pledgee may `release` at any time, and may `declareDefault` when maturity <= now <= claimDeadline;
-/// - Defaulted: the pledgee may `claim` (the credits go where it says) while now <= claimDeadline, or `release`;
+/// - Defaulted: the pledgee may `claim` (the credits go where it says) at any time, or `release`; the claim
+///   deadline binds only the declaration, so a claim blocked by the registry or the regulator (a suspended
+///   project, the allowlist, a freeze) never expires, and the pledgor cannot `reclaim` a Defaulted pledge;
 /// - Released: the pledgor may `reclaim`;
-/// - Active or Defaulted with now > claimDeadline (the pledgee never claimed): the pledgor may `reclaim`;
+/// - Active with now > claimDeadline (the pledgee never declared a default): the pledgor may `reclaim`;
 /// - Claimed and Reclaimed are final.
 /// @dev Warning: the terms (maturity, claim deadline) are the pledgor's; the pledgee is trusted to check them in
 /// the `PledgeCreated` event before it lends, and nothing on-chain ties the pledge to the off-chain loan. In
@@ -57,10 +59,11 @@ interface IBilateralPledge {
     error PledgeWrongStatus(uint256 pledgeId, Status status);
     /// @notice Pledge `pledgeId` matures at `maturity`; it is `now`: no default can be declared yet.
     error PledgeNotMatured(uint256 pledgeId, uint256 maturity, uint256 now);
-    /// @notice The claim deadline `claimDeadline` of pledge `pledgeId` has passed (it is `now`).
+    /// @notice The claim deadline `claimDeadline` of pledge `pledgeId` has passed (it is `now`): no default can
+    /// be declared any more.
     error PledgeClaimWindowClosed(uint256 pledgeId, uint256 claimDeadline, uint256 now);
-    /// @notice Pledge `pledgeId` is `status` and its claim deadline `claimDeadline` has not passed (it is `now`):
-    /// the pledgor may reclaim only after a release, or after the deadline.
+    /// @notice Pledge `pledgeId` is `status` (claim deadline `claimDeadline`, it is `now`): the pledgor may
+    /// reclaim only after a release, or an Active pledge after the deadline (a Defaulted one never).
     error PledgeNotReclaimable(uint256 pledgeId, Status status, uint256 claimDeadline, uint256 now);
     /// @notice This contract accepts credits only from its own pulls; `operator` sent credits of `from`.
     error PledgeUnsolicitedTransfer(address operator, address from);
@@ -103,11 +106,12 @@ interface IBilateralPledge {
     /// deadline. Only the pledgee.
     function declareDefault(uint256 pledgeId) external;
 
-    /// @notice Sends the credits of pledge `pledgeId` (Defaulted, now <= claim deadline) to `to`. Only the pledgee.
+    /// @notice Sends the credits of pledge `pledgeId` (Defaulted, at any time: a declared default has no claim
+    /// deadline) to `to`. Only the pledgee.
     function claim(uint256 pledgeId, address to) external;
 
     /// @notice Sends the credits of pledge `pledgeId` back to the pledgor: after a release, or once the claim
-    /// deadline has passed unclaimed. Only the pledgor.
+    /// deadline has passed with no default declared (never for a Defaulted pledge). Only the pledgor.
     function reclaim(uint256 pledgeId) external;
 
     /// @notice Pledge `pledgeId` as stored.

@@ -8,6 +8,9 @@ pragma solidity ^0.8.28;
 /// that resets itself when the window changes, so a limit check costs the same at any traffic and loops over
 /// nothing. Outbound limits refuse a user's send up front; inbound limits cap what forged or runaway messages
 /// could do per window (a delivery over the limit reverts and can be retried in a later window).
+/// Bound: windows are fixed, not sliding, so sends astride a window boundary can pass up to twice an id's limit
+/// within `windowSeconds`; no span of `windowSeconds` seconds passes more than twice the limit (it touches at
+/// most two windows). Size limits for 2x.
 /// Warning: the admin links the bridge once (a counterpart and gateway cannot be changed afterwards) and sets the
 /// limits; the PAUSER can stop either direction. The linked gateway is trusted to deliver only messages that the
 /// counterpart really sent: with Tonne's gateway, that trust lies with its M-of-N validators.
@@ -28,6 +31,9 @@ interface ICreditBridge {
     error BridgeWrongDestinationChain(uint256 chainId, uint256 expected);
     /// @notice `to` is not an ERC-7930 EVM interoperable address with a non-zero address.
     error BridgeInvalidRecipient(bytes to);
+    /// @notice `recipient` is the counterpart bridge: credits released or minted to it would be stuck there,
+    /// outside the escrow ledger.
+    error BridgeRecipientIsBridge(address recipient);
     /// @notice A transfer of zero units of `id`.
     error BridgeZeroAmount(uint256 id);
     /// @notice `direction` is paused.
@@ -87,7 +93,8 @@ interface ICreditBridge {
     /// @notice Length of a rate-limit window, in seconds.
     function windowSeconds() external view returns (uint256);
 
-    /// @notice The per-window limit of `id` in `direction`, in units.
+    /// @notice The per-window limit of `id` in `direction`, in units (up to twice this can pass astride a window
+    /// boundary).
     function limitOf(Direction direction, uint256 id) external view returns (uint256);
 
     /// @notice Units of `id` that can still move in `direction` in the current window.

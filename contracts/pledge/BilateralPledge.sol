@@ -98,10 +98,9 @@ contract BilateralPledge is IBilateralPledge, ERC1155Holder, ReentrancyGuardTran
     /// @inheritdoc IBilateralPledge
     function claim(uint256 pledgeId, address to) external nonReentrant {
         Pledge storage p = _asPledgee(pledgeId);
+        // No deadline here: a declared default (made by the deadline) gives the credits to the pledgee, so a
+        // claim blocked by the registry or the regulator (suspended project, allowlist, freeze) never expires.
         if (p.status != Status.Defaulted) revert PledgeWrongStatus(pledgeId, p.status);
-        if (block.timestamp > p.claimDeadline) {
-            revert PledgeClaimWindowClosed(pledgeId, p.claimDeadline, block.timestamp);
-        }
         p.status = Status.Claimed;
         emit PledgeClaimed(pledgeId, msg.sender, to);
         _sendOut(pledgeId, p.idCount, to);
@@ -112,7 +111,8 @@ contract BilateralPledge is IBilateralPledge, ERC1155Holder, ReentrancyGuardTran
         Pledge storage p = _existing(pledgeId);
         if (p.pledgor != msg.sender) revert PledgeCallerNotPledgor(pledgeId, msg.sender);
         Status status = p.status;
-        bool expired = (status == Status.Active || status == Status.Defaulted) && block.timestamp > p.claimDeadline;
+        // Only an Active pledge expires: once default is declared the pledgor gets the credits back only by release.
+        bool expired = status == Status.Active && block.timestamp > p.claimDeadline;
         if (status != Status.Released && !expired) {
             revert PledgeNotReclaimable(pledgeId, status, p.claimDeadline, block.timestamp);
         }

@@ -294,6 +294,25 @@ def test_pause__each_direction_on_its_own(bridges, held, holder, stranger, regul
     assert home.locked(held) == 10
 
 
+def test_send_home__recipient_is_home_bridge_or_zero__reverts(bridges, held, holder, stranger):
+    _, lock = bridges.lock(holder, held, 1_000)
+    bridges.deliver(lock, stranger)
+    remote, home = bridges.remote, bridges.home
+    with reverts(remote.BridgeRecipientIsBridge, recipient=home):
+        remote.send(held, 1_000, bridges.to_home(home), sender=holder)
+    zero = interop_address(HOME_CHAIN, "0x" + "00" * 20)
+    with reverts(remote.BridgeInvalidRecipient, to=zero):
+        remote.send(held, 1_000, zero, sender=holder)
+    assert bridges.mirror.balanceOf(holder, held) == 1_000 and home.locked(held) == 1_000
+
+
+def test_send__recipient_is_remote_bridge__reverts(bridges, held, holder):
+    bridges.credit.setApprovalForAll(bridges.home, True, sender=holder)
+    with reverts(bridges.home.BridgeRecipientIsBridge, recipient=bridges.remote):
+        bridges.home.send(held, 1_000, bridges.to_remote(bridges.remote), sender=holder)
+    assert bridges.home.locked(held) == 0
+
+
 # ------------------------------------------------------------------ rate limits
 
 
@@ -314,6 +333,25 @@ def test_rate_limit__outbound__per_id_per_window(chain, bridges, admin, held, ho
     chain.pending_timestamp = window_end
     bridges.lock(holder, held, 5_000)  # a new window
     assert home.availableOf(OUT, held) == 0
+
+
+def test_rate_limit__across_a_window_boundary__at_most_twice_the_limit(chain, bridges, admin, held, holder):
+    """Fixed windows (documented): two seconds astride a boundary pass 2x the limit, and not one unit more."""
+    home = bridges.home
+    home.setIdLimit(OUT, held, 5_000, True, sender=admin)
+    boundary = (chain.pending_timestamp // WINDOW + 2) * WINDOW
+    chain.pending_timestamp = boundary - 1  # last second of a window
+    bridges.lock(holder, held, 5_000)
+    chain.pending_timestamp = boundary  # first second of the next
+    bridges.lock(holder, held, 5_000)
+    assert home.locked(held) == 10_000  # 2x the limit inside one window's length
+    chain.pending_timestamp = boundary + WINDOW - 1  # still within a window's length of the first send
+    with reverts(
+        home.BridgeRateLimited, direction=OUT, id=held, requested=1, available=0, windowEnds=boundary + WINDOW
+    ):
+        home.send(held, 1, bridges.to_remote(holder), sender=holder)
+    chain.pending_timestamp = boundary + WINDOW
+    bridges.lock(holder, held, 1)
 
 
 def test_rate_limit__inbound__delivery_waits_for_next_window(chain, bridges, admin, held, holder, stranger):

@@ -196,16 +196,52 @@ def test_claim__without_declared_default__reverts(world, bank, pledged):
         world.bilateral.claim(1, bank, sender=bank)
 
 
-def test_claim__one_second_after_deadline__reverts_and_pledgor_reclaims(world, bank, pledged, credit):
+def test_claim__one_second_after_deadline__still_allowed_and_pledgor_cannot_reclaim(world, bank, pledged, credit):
+    # Behaviour changed: the deadline binds only the declaration; a declared default never expires into a reclaim.
     b = world.bilateral
     _, maturity, deadline = pledged
     world.chain.pending_timestamp = maturity
     b.declareDefault(1, sender=bank)
     world.chain.pending_timestamp = deadline + 1
-    with reverts(b.PledgeClaimWindowClosed, pledgeId=1, claimDeadline=deadline, now=deadline + 1):
+    with reverts(b.PledgeNotReclaimable, pledgeId=1, status=Status.DEFAULTED, claimDeadline=deadline, now=deadline + 1):
+        b.reclaim(1, sender=world.borrower)
+    b.claim(1, bank, sender=bank)
+    assert credit.balanceOf(bank, world.id_a) == 100 * UNITS
+    assert status(world, 1) == Status.CLAIMED
+
+
+@pytest.mark.parametrize("after", [0, 1, 365 * DAY], ids=["at_deadline", "deadline_plus_1", "a_year_later"])
+def test_claim__blocked_by_suspension_past_deadline__pledgee_claims_after_reapproval_pledgor_cannot_reclaim(
+    world, bank, pledged, credit, registry, registrar, after
+):
+    """The audit sequence: default, suspension blocks the claim, the deadline passes, re-approval, reclaim."""
+    b = world.bilateral
+    _, maturity, deadline = pledged
+    world.chain.pending_timestamp = maturity
+    b.declareDefault(1, sender=bank)
+    registry.setProjectStatus(world.project_id, 3, "reversal under investigation", sender=registrar)
+    with reverts(credit.CreditProjectRestricted, id=world.id_a, projectId=world.project_id):
         b.claim(1, bank, sender=bank)
-    b.reclaim(1, sender=world.borrower)  # declared, never claimed by the deadline
-    assert credit.balanceOf(world.borrower, world.id_a) == HOLDING
+    world.chain.pending_timestamp = deadline + after
+    registry.setProjectStatus(world.project_id, 2, "investigation closed", sender=registrar)
+    now = world.now() + 1
+    world.chain.pending_timestamp = now
+    with reverts(b.PledgeNotReclaimable, pledgeId=1, status=Status.DEFAULTED, claimDeadline=deadline, now=now):
+        b.reclaim(1, sender=world.borrower)
+    b.claim(1, bank, sender=bank)
+    assert credit.balanceOf(bank, world.id_a) == 100 * UNITS
+    assert credit.balanceOf(bank, world.id_b) == 50 * UNITS
+    assert credit.balanceOf(world.borrower, world.id_a) == HOLDING - 100 * UNITS
+
+
+def test_declare_default__at_deadline_allowed__then_claim_after_deadline(world, bank, pledged, credit):
+    b = world.bilateral
+    _, _, deadline = pledged
+    world.chain.pending_timestamp = deadline
+    b.declareDefault(1, sender=bank)
+    world.chain.pending_timestamp = deadline + 1
+    b.claim(1, bank, sender=bank)
+    assert credit.balanceOf(bank, world.id_b) == 50 * UNITS
 
 
 def test_reclaim__defaulted_before_deadline__reverts(world, bank, pledged):
