@@ -94,9 +94,13 @@ def test_read_rows__bom_crlf_spaces_and_any_column_order__are_accepted(tmp_path)
 
 
 def test_parse__quoted_field_over_two_lines__keeps_line_numbers_of_the_rows_after_it():
+    # A line break inside a reference is refused (a control character), on the line the record starts.
     rows, problems = parse(f'1,1,{ALICE},1,"INV\nONE"\n1,1,{ALICE},-1,INV-2\n')
-    assert rows[0].reference == "INV\nONE"
-    assert [str(p) for p in problems] == ["f.csv:4: tonnes: '-1' is not a decimal number of tonnes (e.g. 12.5)"]
+    assert rows == []
+    assert [str(p) for p in problems] == [
+        "f.csv:2: reference: contains the control character U+000A; not allowed",
+        "f.csv:4: tonnes: '-1' is not a decimal number of tonnes (e.g. 12.5)",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- bad fields
@@ -508,7 +512,7 @@ def test_execute__ref_used_meanwhile_by_a_different_issuance__conflict_raised_no
 
 @pytest.mark.parametrize("recorded", ["same", "other-recipient", "other-amount", "other-batch"])
 def test_split_done__ref_recorded_on_chain__done_only_when_it_is_this_rows_issuance(recorded):
-    (row,) = parse_text(HEADER + "VCS:VCS-1,ISS-1,%s,1.5,INV-1\n" % ALICE)[0]
+    (row,) = parse_text(HEADER + f"VCS:VCS-1,ISS-1,{ALICE},1.5,INV-1\n")[0]
     token = encode_id(1, 1)
     digest = {
         "same": order_digest(token, ALICE, 1500),
@@ -525,3 +529,24 @@ def test_split_done__ref_recorded_on_chain__done_only_when_it_is_this_rows_issua
             f"f.csv:2: reference: 'INV-1' was already used in project VCS:VCS-1 by a different issuance "
             f"(not 1.5 t of this batch to {ALICE}); nothing is sent"
         ]
+
+
+def test_parse_text__unterminated_quote__reported_on_the_line_it_opened():
+    text = HEADER + f'VCS:VCS-1,ISS-1,{ALICE},1,"INV-1\nVCS:VCS-1,ISS-1,{ALICE},1,INV-2\n'
+    rows, problems = parse_text(text, "f.csv")
+    assert rows == [] and [(p.line, p.field) for p in problems] == [(2, "row")]
+    assert "quoted field is not closed" in problems[0].message
+
+
+@pytest.mark.parametrize("reference", ['"INV\x001"', '"INV\n1"', '"INV\x1b1"'])
+def test_parse_text__control_character_in_reference__refused(reference):
+    rows, problems = parse_text(HEADER + f"VCS:VCS-1,ISS-1,{ALICE},1,{reference}\n", "f.csv")
+    assert rows == [] and [(p.line, p.field) for p in problems] == [(2, "reference")]
+    assert "control character" in problems[0].message
+
+
+def test_parse_text__same_reference_nfc_and_nfd__one_reference_nfc():
+    text = HEADER + f"VCS:VCS-1,ISS-1,{ALICE},1,Caf\u00e9\nVCS:VCS-1,ISS-1,{ALICE},1,Cafe\u0301\n"
+    rows, problems = parse_text(text, "f.csv")
+    assert [r.reference for r in rows] == ["Caf\u00e9"] and rows[0].order_ref == keccak("Caf\u00e9".encode())
+    assert [str(p) for p in problems] == ["f.csv:3: reference: 'Caf\u00e9' is already used on line 2"]

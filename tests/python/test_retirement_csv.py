@@ -456,3 +456,20 @@ def test_execute__real_failure__stops_submitting_and_names_the_line():
     with pytest.raises(RetirementError, match=r"the retirement of line 5 \(R-5\) failed: node refused"):
         execute(plan_of(8), FakeView(), CONTRACTS, sender, window=3)
     assert sender.submitted == [keccak(f"R-{n}".encode()) for n in (2, 3, 4)]  # nothing after line 5
+
+
+def test_parse__unterminated_quote__reported_on_the_line_it_opened():
+    requests, problems = parse('7,2,1,Acme,"Scope 1,DE,2025,RET-1\n7,2,1,Acme,Scope 1,DE,2025,RET-2\n')
+    assert requests == [] and [(p.line, p.field) for p in problems] == [(2, "row")]
+    assert "quoted field is not closed" in problems[0].message
+
+
+def test_parse__control_character_in_reference__refused():
+    requests, problems = parse('7,2,1,Acme,Scope 1,DE,2025,"RET\x001"\n7,2,1,Acme,Scope 1,DE,2025,"RET\n2"\n')
+    assert requests == [] and [(p.line, p.field) for p in problems] == [(2, "reference"), (3, "reference")]
+
+
+def test_parse__same_reference_nfc_and_nfd__one_reference_nfc():
+    requests, problems = parse("7,2,1,Acme,Scope 1,DE,2025,R\u00c9T\n7,2,1,Acme,Scope 1,DE,2025,RE\u0301T\n")
+    assert [r.retirement_ref for r in requests] == [keccak("R\u00c9T".encode())]
+    assert [str(p) for p in problems] == ["r.csv:3: reference: 'R\u00c9T' is already used on line 2"]
