@@ -13,6 +13,7 @@ import csv
 import functools
 import io
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ _UINT64_MAX = (1 << 64) - 1
 _DIGITS = re.compile(r"[0-9]+")
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+# C0 and C1 control characters (NUL, newline, tab, ESC, ...): never part of a value the tools accept.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 T = TypeVar("T")
 
@@ -175,7 +178,7 @@ def read_table(
     and values of the ``unique`` column seen on an earlier line, reported on the later one).
 
     ``parse_row`` gets the row's stripped values by column name, its line and the problem list to add to."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
     problems: list[Problem] = []
     columns: dict[str, int] | None = None
     rows: list[T] = []
@@ -186,6 +189,8 @@ def read_table(
             start, end = end + 1, reader.line_num
             if not any(value.strip() for value in record):
                 continue
+            # One Unicode form for every value: the same text typed as NFC or NFD is the same reference.
+            record = [unicodedata.normalize("NFC", value) for value in record]
             if columns is None:
                 columns = _read_header(record, name, start, problems, required, optional)
                 if columns is None:
@@ -201,14 +206,27 @@ def read_table(
             else:
                 values = {column: record[index].strip() for column, index in columns.items()}
                 key = values[unique]
-                row = parse_row(values, start, problems)
+                control = _CONTROL.search(key)
+                if control:  # a NUL, line break, tab, ... in a reference: refused, never hashed into a key
+                    code = f"U+{ord(control.group()):04X}"
+                    problems.append(Problem(name, start, unique, f"contains the control character {code}; not allowed"))
+                    key, row = "", None
+                else:
+                    row = parse_row(values, start, problems)
             first = first_line_of.setdefault(key, start) if key else start
             if first != start:
                 problems.append(Problem(name, start, unique, f"{key!r} is already used on line {first}"))
             elif row is not None:
                 rows.append(row)
     except csv.Error as exc:
-        problems.append(Problem(name, reader.line_num, "file", f"malformed CSV: {exc}"))
+        if "end of data" in str(exc):  # a quote opened in the record after `end` and never closed
+            message = (
+                "a quoted field is not closed: the quote opened on this line swallows every line after it; "
+                "close the quote or remove it"
+            )
+            problems.append(Problem(name, end + 1, "row", message))
+        else:
+            problems.append(Problem(name, end + 1, "file", f"malformed CSV: {exc}"))
         return rows, problems
     if columns is None:
         problems.append(Problem(name, 1, "header", f"the file is empty; expected the header {','.join(required)}"))

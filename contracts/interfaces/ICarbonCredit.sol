@@ -17,7 +17,8 @@ import {ICreditLedger} from "./ICreditLedger.sol";
 interface ICarbonCredit is ICreditLedger {
     /// @notice One issuance instruction of `issueMany`.
     /// @param orderRef Caller's idempotency key (e.g. the hash of a CSV row's reference), or zero for none.
-    /// A non-zero `orderRef` can be used once ever: a replayed order reverts instead of issuing twice.
+    /// A non-zero `orderRef` can be used once ever within the id's project: a replayed order reverts instead of
+    /// issuing twice. References are scoped to the project, so an issuer of another project cannot use one up.
     struct IssueOrder {
         uint256 id;
         address to;
@@ -45,7 +46,7 @@ interface ICarbonCredit is ICreditLedger {
     error CreditIssuanceExceedsCap(uint256 id, uint256 requested, uint256 available);
     /// @notice An issuance of zero units of `id`.
     error CreditZeroAmount(uint256 id);
-    /// @notice `orderRef` was already used by an earlier issuance.
+    /// @notice `orderRef` was already used by an earlier issuance of the same project.
     error CreditOrderReferenceUsed(bytes32 orderRef);
     /// @notice `issueMany` was called with no order.
     error CreditNoOrders();
@@ -120,8 +121,12 @@ interface ICarbonCredit is ICreditLedger {
     /// @notice Whether credits of `projectId` are restricted (project Suspended or Terminated).
     function isProjectRestricted(uint64 projectId) external view returns (bool);
 
-    /// @notice Whether a non-zero issuance `orderRef` was used.
-    function isOrderReferenceUsed(bytes32 orderRef) external view returns (bool);
+    /// @notice Whether a non-zero issuance `orderRef` was used within project `projectId`.
+    function isOrderReferenceUsed(uint64 projectId, bytes32 orderRef) external view returns (bool);
+
+    /// @notice keccak256(abi.encode(id, to, amount)) of the issuance of project `projectId` that used `orderRef`
+    /// (`to` is the zero address for an issueRetired), or zero when the reference is unused in that project.
+    function orderDigest(uint64 projectId, bytes32 orderRef) external view returns (bytes32);
 
     /// @notice Units of `id` in circulation: issued - retired - cancelled.
     function totalSupply(uint256 id) external view returns (uint256);

@@ -58,7 +58,9 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
     mapping(address account => uint8 flags) private _accountFlags;
     mapping(uint64 projectId => bool) private _projectRestricted;
     mapping(uint256 id => Ledger) private _ledgers;
-    mapping(bytes32 orderRef => bool) private _orderRefUsed;
+    // keccak256(abi.encode(projectId, orderRef)) => keccak256(abi.encode(id, to, amount)) of the issuance that used
+    // it (never zero once used): a reference is scoped to its project, so no issuer of another project can use it up.
+    mapping(bytes32 scopedRef => bytes32 orderDigest) private _orderRefs;
     mapping(uint256 id => uint256) private _shortfalls;
 
     /// @param registry_ The registry that verifies batches and authorises issuers.
@@ -297,8 +299,13 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
     }
 
     /// @inheritdoc ICarbonCredit
-    function isOrderReferenceUsed(bytes32 orderRef) external view returns (bool) {
-        return _orderRefUsed[orderRef];
+    function isOrderReferenceUsed(uint64 projectId, bytes32 orderRef) external view returns (bool) {
+        return _orderRefs[_scopedRef(projectId, orderRef)] != bytes32(0);
+    }
+
+    /// @inheritdoc ICarbonCredit
+    function orderDigest(uint64 projectId, bytes32 orderRef) external view returns (bytes32) {
+        return _orderRefs[_scopedRef(projectId, orderRef)];
     }
 
     /// @inheritdoc ICarbonCredit
@@ -379,10 +386,16 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
             _ledgers[id].issued = l.issued + uint64(amount);
         }
         if (orderRef != bytes32(0)) {
-            if (_orderRefUsed[orderRef]) revert CreditOrderReferenceUsed(orderRef);
-            _orderRefUsed[orderRef] = true;
+            bytes32 scoped = _scopedRef(CreditIds.projectOf(id), orderRef);
+            if (_orderRefs[scoped] != bytes32(0)) revert CreditOrderReferenceUsed(orderRef);
+            _orderRefs[scoped] = keccak256(abi.encode(id, to, amount));
         }
         emit Issued(id, to, issuer, amount, orderRef);
+    }
+
+    /// @dev The storage key of an order reference: the reference within its project.
+    function _scopedRef(uint64 projectId, bytes32 orderRef) private pure returns (bytes32) {
+        return keccak256(abi.encode(projectId, orderRef));
     }
 
     /// @dev Every balance change passes here: mint (from = 0), transfer, and burn (to = 0).

@@ -15,6 +15,7 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
+from tonne.ids import project_of
 from tonne.issuance import (
     Call,
     ChainView,
@@ -91,7 +92,13 @@ def assert_issued_exactly_once(deployment: Any, scenario: Scenario) -> None:
     assert sorted(refs) == sorted(keccak(text=row[4]) for row in scenario.rows)
     view = ChainView(deployment.w3)
     credit = deployment.credit.address
-    used = view.call_many([Call(credit, "isOrderReferenceUsed(bytes32)", (r,), ("bool",)) for r in refs])
+    ids = [int(t if isinstance(t, str) else t.hex(), 16) for t in (log["topics"][1] for log in logs)]
+    used = view.call_many(
+        [
+            Call(credit, "isOrderReferenceUsed(uint64,bytes32)", (project_of(i), r), ("bool",))
+            for i, r in zip(ids, refs, strict=True)
+        ]
+    )
     assert all(used)
     expected = scenario.expected()
     balances = view.call_many(

@@ -162,7 +162,7 @@ class Model:
     retired: dict[int, int] = field(default_factory=dict)  # id -> units retired
     cancelled: dict[int, int] = field(default_factory=dict)  # id -> units cancelled by the registrar
     shortfall: dict[int, int] = field(default_factory=dict)  # id -> reversal units not recovered on-chain
-    used_refs: set[bytes] = field(default_factory=set)
+    used_refs: set[tuple[int, bytes]] = field(default_factory=set)  # (project id, order reference): scoped
     references: set[str] = field(default_factory=set)
     retirement_refs: set[bytes] = field(default_factory=set)
     certificates: list[CertificateModel] = field(default_factory=list)
@@ -196,9 +196,9 @@ class Model:
                 return "CreditIssuanceExceedsCap"
             issued[token_id] = issued.get(token_id, 0) + amount
             if ref != ZERO_REF:
-                if ref in used:
+                if (project_of(token_id), ref) in used:  # order references are scoped to the project
                     return "CreditOrderReferenceUsed"
-                used.add(ref)
+                used.add((project_of(token_id), ref))
             if p.restricted:
                 return "CreditProjectRestricted"
         return None
@@ -208,7 +208,7 @@ class Model:
             self.issued[token_id] = self.issued.get(token_id, 0) + amount
             self.balances[(to, token_id)] = self.balance(to, token_id) + amount
             if ref != ZERO_REF:
-                self.used_refs.add(ref)
+                self.used_refs.add((project_of(token_id), ref))
 
     def transfer_error(self, sender: str, to: str, items: list[tuple[int, int]]) -> str | None:
         """The error a (batch) transfer must revert with: restriction first, then balances in order."""
@@ -488,7 +488,9 @@ class RegistryTokenMachine(RuleBasedStateMachine):
             else:
                 amount = self._amount(data, available, f"order {i} amount")
             if kind == "replay":
-                ref = data.draw(st.sampled_from(sorted(self.model.used_refs)), label=f"order {i} ref")
+                ref = data.draw(
+                    st.sampled_from(sorted({ref for _, ref in self.model.used_refs})), label=f"order {i} ref"
+                )
             elif data.draw(st.booleans(), label=f"order {i} has ref"):
                 self.next_order_ref += 1
                 ref = self.next_order_ref.to_bytes(32, "big")
@@ -847,7 +849,7 @@ class RegistryTokenMachine(RuleBasedStateMachine):
             return
         self.model.issued[token_id] = self.model.issued.get(token_id, 0) + amount
         if order_ref != ZERO_REF:
-            self.model.used_refs.add(order_ref)
+            self.model.used_refs.add((project_of(token_id), order_ref))
         self.model.retired[token_id] = self.model.retired.get(token_id, 0) + amount
         if ref != ZERO_REF:
             self.model.retirement_refs.add(ref)
@@ -981,7 +983,8 @@ class RegistryTokenMachine(RuleBasedStateMachine):
         pairs = [(h, b.token_id) for h in self.holders for b in batches]
         reads.add("balances", env.credit, "balanceOfBatch", [h for h, _ in pairs], [i for _, i in pairs])
         for ref in self.tried_refs:
-            reads.add(("refUsed", ref), env.credit, "isOrderReferenceUsed", ref)
+            for pid in self.model.projects:
+                reads.add(("refUsed", pid, ref), env.credit, "isOrderReferenceUsed", pid, ref)
         state = reads.execute()
 
         self._check_projects(state)
@@ -998,7 +1001,9 @@ class RegistryTokenMachine(RuleBasedStateMachine):
             assert state[("restricted", pid)] == p.restricted, f"project {pid}: restricted flag"
             assert state[("isIssuer", pid)] == p.issuer_authorized, f"project {pid}: issuer authorisation"
         for ref in self.tried_refs:
-            assert state[("refUsed", ref)] == (ref in self.model.used_refs), f"order reference {ref.hex()}"
+            for pid in self.model.projects:
+                used = (pid, ref) in self.model.used_refs
+                assert state[("refUsed", pid, ref)] == used, f"order reference {ref.hex()} of project {pid}"
 
     def _check_batch_lists(self, state: dict[Hashable, Any]) -> None:
         """Walks each project's list firstBatchNumber -> nextBatchNumber: strictly increasing, disjoint ranges,

@@ -29,6 +29,7 @@ from tonne.issuance import (
     parse_text,
     read_rows,
 )
+from tonne.issuance.checks import order_digest, split_done
 
 ALICE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 BOB = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
@@ -93,9 +94,13 @@ def test_read_rows__bom_crlf_spaces_and_any_column_order__are_accepted(tmp_path)
 
 
 def test_parse__quoted_field_over_two_lines__keeps_line_numbers_of_the_rows_after_it():
+    # A line break inside a reference is refused (a control character), on the line the record starts.
     rows, problems = parse(f'1,1,{ALICE},1,"INV\nONE"\n1,1,{ALICE},-1,INV-2\n')
-    assert rows[0].reference == "INV\nONE"
-    assert [str(p) for p in problems] == ["f.csv:4: tonnes: '-1' is not a decimal number of tonnes (e.g. 12.5)"]
+    assert rows == []
+    assert [str(p) for p in problems] == [
+        "f.csv:2: reference: contains the control character U+000A; not allowed",
+        "f.csv:4: tonnes: '-1' is not a decimal number of tonnes (e.g. 12.5)",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- bad fields
@@ -412,12 +417,13 @@ class FakeView:
 
     def __init__(self, used: set[bytes]):
         self.used = used
+        self.recorded: dict[bytes, bytes] = {}  # ref -> digest of the issuance that used it
 
     def wait_settled(self, address, timeout, log):
         pass
 
     def call_many(self, calls):
-        return [call.args[0] in self.used for call in calls]
+        return [self.recorded.get(call.args[1], b"\x00" * 32) for call in calls]
 
 
 class FakeSender:
@@ -425,8 +431,8 @@ class FakeSender:
 
     address = SENDER
 
-    def __init__(self, view: FakeView, race: set[bytes] = frozenset(), fail: bool = False):
-        self.view, self.race, self.fail = view, set(race), fail
+    def __init__(self, view: FakeView, race: set[bytes] = frozenset(), fail: bool = False, foreign: bool = False):
+        self.view, self.race, self.fail, self.foreign = view, set(race), fail, foreign
         self.sent: list[list[bytes]] = []
 
     def send(self, to, data):
@@ -434,11 +440,16 @@ class FakeSender:
         refs = [o[3] for o in orders]
         if self.race & set(refs):  # someone else issued some of these just before us
             self.view.used |= self.race
+            for o in orders:
+                if o[3] in self.race:  # the same row's issuance, or (foreign) a different one under its reference
+                    self.view.recorded[o[3]] = order_digest(o[0], o[1], o[2] + self.foreign)
             self.race = set()
             raise SendFailed("ContractLogicError: CreditOrderReferenceUsed")
         if self.fail:
             raise SendFailed("ContractLogicError: CreditPaused()")
         self.view.used |= set(refs)
+        for o in orders:
+            self.view.recorded[o[3]] = order_digest(o[0], o[1], o[2])
         self.sent.append(refs)
         return Sent(tx_hash=f"0x{len(self.sent):064x}", gas_used=100 * len(refs))
 
@@ -488,3 +499,54 @@ def test_summary__describe_says_when_nothing_was_left():
         "issued 4 rows now; 1 were already done before this run; 2 transaction(s), 4,000 gas (1,000/row); "
         "2.0 s, 2 rows/s"
     )
+
+
+def test_execute__ref_used_meanwhile_by_a_different_issuance__conflict_raised_nothing_more_sent():
+    rows = [_row(n) for n in range(2, 9)]
+    view = FakeView(set())
+    sender = FakeSender(view, race={rows[4].order_ref}, foreign=True)
+    with pytest.raises(issuance.IssuanceError, match="line\\(s\\) 6 was used meanwhile by a different issuance"):
+        execute(_plan(rows, 3), view, issuance.Contracts("0xc", "0xr"), sender)
+    assert len(sender.sent) == 1  # the first chunk only
+
+
+@pytest.mark.parametrize("recorded", ["same", "other-recipient", "other-amount", "other-batch"])
+def test_split_done__ref_recorded_on_chain__done_only_when_it_is_this_rows_issuance(recorded):
+    (row,) = parse_text(HEADER + f"VCS:VCS-1,ISS-1,{ALICE},1.5,INV-1\n")[0]
+    token = encode_id(1, 1)
+    digest = {
+        "same": order_digest(token, ALICE, 1500),
+        "other-recipient": order_digest(token, BOB, 1500),
+        "other-amount": order_digest(token, ALICE, 1501),
+        "other-batch": order_digest(encode_id(1, 2), ALICE, 1500),
+    }[recorded]
+    done, todo, conflicts = split_done([row], _state(recorded={row.order_ref: digest}), "f.csv")
+    assert todo == []
+    if recorded == "same":
+        assert (done, conflicts) == ([row], [])
+    else:
+        assert done == [] and [str(p) for p in conflicts] == [
+            f"f.csv:2: reference: 'INV-1' was already used in project VCS:VCS-1 by a different issuance "
+            f"(not 1.5 t of this batch to {ALICE}); nothing is sent"
+        ]
+
+
+def test_parse_text__unterminated_quote__reported_on_the_line_it_opened():
+    text = HEADER + f'VCS:VCS-1,ISS-1,{ALICE},1,"INV-1\nVCS:VCS-1,ISS-1,{ALICE},1,INV-2\n'
+    rows, problems = parse_text(text, "f.csv")
+    assert rows == [] and [(p.line, p.field) for p in problems] == [(2, "row")]
+    assert "quoted field is not closed" in problems[0].message
+
+
+@pytest.mark.parametrize("reference", ['"INV\x001"', '"INV\n1"', '"INV\x1b1"'])
+def test_parse_text__control_character_in_reference__refused(reference):
+    rows, problems = parse_text(HEADER + f"VCS:VCS-1,ISS-1,{ALICE},1,{reference}\n", "f.csv")
+    assert rows == [] and [(p.line, p.field) for p in problems] == [(2, "reference")]
+    assert "control character" in problems[0].message
+
+
+def test_parse_text__same_reference_nfc_and_nfd__one_reference_nfc():
+    text = HEADER + f"VCS:VCS-1,ISS-1,{ALICE},1,Caf\u00e9\nVCS:VCS-1,ISS-1,{ALICE},1,Cafe\u0301\n"
+    rows, problems = parse_text(text, "f.csv")
+    assert [r.reference for r in rows] == ["Caf\u00e9"] and rows[0].order_ref == keccak("Caf\u00e9".encode())
+    assert [str(p) for p in problems] == ["f.csv:3: reference: 'Caf\u00e9' is already used on line 2"]

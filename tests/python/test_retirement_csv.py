@@ -488,3 +488,20 @@ def test_retirement_csv__period_before_1970__reported_on_its_line(tmp_path):
     with pytest.raises(RetirementError) as info:
         read_requests(path)
     assert [(p.line, p.field) for p in info.value.problems] == [(2, "period")]
+
+
+def test_parse__unterminated_quote__reported_on_the_line_it_opened():
+    requests, problems = parse('7,2,1,Acme,"Scope 1,DE,2025,RET-1\n7,2,1,Acme,Scope 1,DE,2025,RET-2\n')
+    assert requests == [] and [(p.line, p.field) for p in problems] == [(2, "row")]
+    assert "quoted field is not closed" in problems[0].message
+
+
+def test_parse__control_character_in_reference__refused():
+    requests, problems = parse('7,2,1,Acme,Scope 1,DE,2025,"RET\x001"\n7,2,1,Acme,Scope 1,DE,2025,"RET\n2"\n')
+    assert requests == [] and [(p.line, p.field) for p in problems] == [(2, "reference"), (3, "reference")]
+
+
+def test_parse__same_reference_nfc_and_nfd__one_reference_nfc():
+    requests, problems = parse("7,2,1,Acme,Scope 1,DE,2025,R\u00c9T\n7,2,1,Acme,Scope 1,DE,2025,RE\u0301T\n")
+    assert [r.retirement_ref for r in requests] == [keccak("R\u00c9T".encode())]
+    assert [str(p) for p in problems] == ["r.csv:3: reference: 'R\u00c9T' is already used on line 2"]

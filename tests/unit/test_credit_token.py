@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from support import (
@@ -94,7 +95,7 @@ def test_issue__valid_order__mints_records_and_emits(credit, issuer, holder, boo
 
     assert credit.balanceOf(holder, book.a) == 1500
     assert (credit.totalSupply(book.a), credit.totalIssued(book.a), credit.exists(book.a)) == (1500, 1500, True)
-    assert credit.isOrderReferenceUsed(order_ref(1))
+    assert credit.isOrderReferenceUsed(book.p1, order_ref(1))
     assert events(receipt, credit, "Issued") == [
         plain(id=book.a, to=holder, issuer=issuer, amount=1500, orderRef=order_ref(1))
     ]
@@ -122,7 +123,7 @@ def test_issue__one_unit_over_the_cap__reverts(credit, issuer, holder, book):
 def test_issue__zero_amount__reverts(credit, issuer, holder, book):
     with reverts(credit.CreditZeroAmount, id=book.a):
         credit.issue(book.a, holder, 0, order_ref(2), sender=issuer)
-    assert not credit.isOrderReferenceUsed(order_ref(2))
+    assert not credit.isOrderReferenceUsed(book.p1, order_ref(2))
 
 
 @pytest.mark.parametrize("batch", ["unverified", "nonexistent"])
@@ -178,7 +179,7 @@ def test_issue_many__many_recipients_ids_and_projects__mints_each_in_order(credi
     pairs = [(holder, book.a), (other_holder, book.a), (other_holder, book.b), (holder, book.d)]
     assert balances(credit, pairs) == [100, 300, 200, 50]
     assert issued(credit, book.a, book.b, book.d) == [400, 200, 50]
-    assert credit.isOrderReferenceUsed(order_ref(3)) and credit.isOrderReferenceUsed(order_ref(4))
+    assert credit.isOrderReferenceUsed(book.p1, order_ref(3)) and credit.isOrderReferenceUsed(book.p1, order_ref(4))
 
 
 def test_issue_many__single_order__same_as_issue(credit, issuer, holder, book):
@@ -224,7 +225,7 @@ def test_issue_many__one_bad_order__nothing_issued(registry, credit, registrar, 
 
     assert credit.balanceOf(holder, book.a) == 0
     assert issued(credit, book.a, book.b, book.d) == [0, 0, 0]
-    assert not credit.isOrderReferenceUsed(order_ref(6))
+    assert not credit.isOrderReferenceUsed(book.p1, order_ref(6))
 
 
 def test_issue_many__orders_together_over_the_cap__reverts(credit, issuer, holder, other_holder, book):
@@ -239,19 +240,43 @@ def test_issue_many__orders_together_over_the_cap__reverts(credit, issuer, holde
 
 def test_issue__order_ref_reused_in_later_call__reverts(credit, issuer, holder, book):
     credit.issue(book.a, holder, 10, order_ref(7), sender=issuer)
-    # The reference is global: a different id and recipient does not make the order new.
+    # The reference is per project: a different id and recipient of the same project does not make the order new.
     with reverts(credit.CreditOrderReferenceUsed, orderRef=order_ref(7)):
         credit.issue(book.b, holder, 10, order_ref(7), sender=issuer)
     with reverts(credit.CreditOrderReferenceUsed, orderRef=order_ref(7)):
-        credit.issueMany([order(book.d, holder, 10, order_ref(7))], sender=issuer)
+        credit.issueMany([order(book.b, holder, 10, order_ref(7))], sender=issuer)
     assert issued(credit, book.a, book.b, book.d) == [10, 0, 0]
+    assert credit.orderDigest(book.p1, order_ref(7)) == keccak(
+        abi_encode(["uint256", "address", "uint256"], [book.a, str(holder), 10])
+    )
+
+
+def test_issue__other_projects_issuer_uses_the_ref_first__owner_project_still_issues(
+    registry, credit, admin, registrar, verifier, issuer, holder, other_holder, stranger, book
+):
+    # `stranger` is issuer of its own project only; it front-runs p2's reference 30 under its project.
+    registry.grantRole(registry.ISSUER_ROLE(), stranger, sender=admin)
+    make = Factory(registry, credit, registrar, verifier, stranger, holder)
+    own = make.project()
+    own_batch = make.batch(own, 1, 10, ref="ISS-STRANGER-30")
+    assert not registry.isProjectIssuer(book.p2, stranger)
+    credit.issue(own_batch, other_holder, 5, order_ref(30), sender=stranger)
+
+    assert credit.isOrderReferenceUsed(own, order_ref(30))
+    assert not credit.isOrderReferenceUsed(book.p2, order_ref(30))
+    assert credit.orderDigest(book.p2, order_ref(30)) == ZERO_REF
+    credit.issue(book.d, holder, 7, order_ref(30), sender=issuer)
+    assert credit.balanceOf(holder, book.d) == 7
+    assert credit.orderDigest(book.p2, order_ref(30)) == keccak(
+        abi_encode(["uint256", "address", "uint256"], [book.d, str(holder), 7])
+    )
 
 
 def test_issue_many__order_ref_twice_in_one_call__reverts(credit, issuer, holder, book):
     orders = [order(book.a, holder, 10, order_ref(8)), order(book.a, holder, 10, order_ref(8))]
     with reverts(credit.CreditOrderReferenceUsed, orderRef=order_ref(8)):
         credit.issueMany(orders, sender=issuer)
-    assert not credit.isOrderReferenceUsed(order_ref(8))
+    assert not credit.isOrderReferenceUsed(book.p1, order_ref(8))
     assert credit.totalIssued(book.a) == 0
 
 
@@ -261,7 +286,7 @@ def test_issue__zero_order_ref__may_repeat(credit, issuer, holder, book):
     credit.issueMany([order(book.a, holder, 10), order(book.a, holder, 10)], sender=issuer)
 
     assert credit.balanceOf(holder, book.a) == 40
-    assert not credit.isOrderReferenceUsed(ZERO_REF)
+    assert not credit.isOrderReferenceUsed(book.p1, ZERO_REF)
 
 
 # ------------------------------------------------------------------ metadata and interfaces

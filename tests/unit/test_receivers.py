@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from support import CREDIT_MOVES, ZERO_REF, Factory, move_credits, order_ref, reverts
+from tonne.ids import project_of
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
 pytestmark = pytest.mark.usefixtures("other_holder")
@@ -43,7 +44,7 @@ def snapshot(credit, token_id: int, holder, receiver, ref: bytes) -> dict:
         receiver=credit.balanceOf(receiver, token_id),
         supply=credit.totalSupply(token_id),
         issued=credit.totalIssued(token_id),
-        ref_used=credit.isOrderReferenceUsed(ref),
+        ref_used=credit.isOrderReferenceUsed(project_of(token_id), ref),
     )
 
 
@@ -108,7 +109,10 @@ def test_issue_many__one_recipient_refuses__no_order_issued(credit, issuer, hold
 
     assert credit.balanceOf(holder, setup.token_id) == 1000
     assert credit.totalIssued(setup.token_id) == 1000
-    assert not credit.isOrderReferenceUsed(order_ref(4)) and not credit.isOrderReferenceUsed(order_ref(5))
+    project = project_of(setup.token_id)
+    assert not credit.isOrderReferenceUsed(project, order_ref(4)) and not credit.isOrderReferenceUsed(
+        project, order_ref(5)
+    )
 
 
 def test_accepting_receiver__credits_received__can_be_passed_on(credit, issuer, other_holder, setup):

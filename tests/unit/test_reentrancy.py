@@ -28,6 +28,7 @@ from support import (
     plain,
     retirement_input,
 )
+from tonne.ids import project_of
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
 pytestmark = pytest.mark.usefixtures("accounts", "other_holder", "retirement")
@@ -97,7 +98,8 @@ def test_issuance_hook__reenters_issuance__blocked_and_outer_issues_once(
     assert credit.totalSupply(arena.small) == credit.totalIssued(arena.small) == 6_000
     assert credit.balanceOf(attacker, arena.small) == 6_000
     assert credit.balanceOf(other_holder, arena.small) == 0
-    assert credit.isOrderReferenceUsed(order_ref(8)) and not credit.isOrderReferenceUsed(order_ref(9))
+    project = project_of(arena.small)
+    assert credit.isOrderReferenceUsed(project, order_ref(8)) and not credit.isOrderReferenceUsed(project, order_ref(9))
 
     # Control: the same call made outside the hook is valid, so only the guard refused it above.
     attacker.execute(credit, nested, sender=other_holder)

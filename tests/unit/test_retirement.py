@@ -18,6 +18,7 @@ from support import (
     retirement_input,
     reverts,
 )
+from tonne.ids import project_of
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
 pytestmark = pytest.mark.usefixtures(
@@ -311,7 +312,7 @@ def test_issue_and_retire__authorised_issuer__issued_equals_retired_and_no_balan
     assert credit.balanceOf(issuer, book.fresh) == 0
     assert credit.balanceOf(other_holder, book.fresh) == 0
     assert credit.exists(book.fresh)
-    assert credit.isOrderReferenceUsed(order_ref(1))
+    assert credit.isOrderReferenceUsed(project_of(book.fresh), order_ref(1))
     assert events(receipt, credit, "Issued") == [
         plain(id=book.fresh, to=ZERO_ADDRESS, issuer=issuer, amount=2_500, orderRef=order_ref(1))
     ]
@@ -415,7 +416,7 @@ def test_issue_and_retire__invalid_input__nothing_issued(credit, retirement, iss
     with reverts(retirement.RetirementEmptyField, field="reason"):
         retirement.issueAndRetire(book.fresh, 1, order_ref(6), retirement_input(reason=""), sender=issuer)
     assert credit.totalIssued(book.fresh) == 0
-    assert not credit.isOrderReferenceUsed(order_ref(6))
+    assert not credit.isOrderReferenceUsed(project_of(book.fresh), order_ref(6))
 
 
 # ------------------------------------------------------------------ retirement references

@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
+
 from tonne.chain.checks import APPROVED, BATCH_VIEW, other_lines, status_name, unknown_project, view_value
 from tonne.chain.view import Call, ChainView, Reverted, hex_bytes
 from tonne.ids import describe, encode_id
 from tonne.issuance.errors import Problem
 from tonne.issuance.rows import HEADER, BatchRef, ProjectRef, Row
 from tonne.units import format_tonnes
+
+ORDER_DIGEST = "orderDigest(uint64,bytes32)"
+
+
+def order_digest(token_id: int, recipient: str, units: int) -> bytes:
+    """What the token records under a used order reference: keccak256(abi.encode(id, to, amount))."""
+    return keccak(abi_encode(["uint256", "address", "uint256"], [token_id, recipient, units]))
+
 
 ISSUE_MANY = "issueMany((uint256,address,uint256,bytes32)[])"
 
@@ -45,7 +56,8 @@ class ChainState:
     projects: dict[int, ProjectInfo] = field(default_factory=dict)
     batch_ids: dict[tuple[int, BatchRef], int] = field(default_factory=dict)  # 0: unknown
     batches: dict[int, BatchInfo] = field(default_factory=dict)
-    used: set[bytes] = field(default_factory=set)
+    # order_ref -> the digest recorded under it in the row's project (rows of a known project whose ref is used)
+    recorded: dict[bytes, bytes] = field(default_factory=dict)
     permissioned: bool = False
     paused: bool = False
     allowed: dict[str, bool] = field(default_factory=dict)
@@ -81,7 +93,6 @@ def read_state(rows: Sequence[Row], view: ChainView, contracts: Contracts, sende
         *(Call(registry, "batchOfIssuanceReference(string)", (ref,), ("uint256",)) for ref in batch_refs),
         Call(credit, "permissioned()", (), ("bool",)),
         Call(credit, "paused()", (), ("bool",)),
-        *(Call(credit, "isOrderReferenceUsed(bytes32)", (r.order_ref,), ("bool",)) for r in rows),
     ]
     results = iter(view.call_many(first_round))
     for project in named:
@@ -91,7 +102,6 @@ def read_state(rows: Sequence[Row], view: ChainView, contracts: Contracts, sende
     id_of_reference = {ref: view_value(next(results), "batchOfIssuanceReference") for ref in batch_refs}
     state.permissioned = view_value(next(results), "permissioned")
     state.paused = view_value(next(results), "paused")
-    state.used = {r.order_ref for r in rows if view_value(next(results), "isOrderReferenceUsed")}
 
     for r in rows:
         project_id = state.project_ids[r.project]
@@ -101,6 +111,7 @@ def read_state(rows: Sequence[Row], view: ChainView, contracts: Contracts, sende
             state.batch_ids[(project_id, r.batch)] = id_of_reference[r.batch.reference or ""]
     project_ids = sorted({pid for pid in state.project_ids.values() if pid})
     token_ids = sorted({tid for tid in state.batch_ids.values() if tid})
+    scoped = [r for r in rows if state.project_ids[r.project]]  # order references live in their project
     second_round = [
         *(
             call
@@ -122,6 +133,7 @@ def read_state(rows: Sequence[Row], view: ChainView, contracts: Contracts, sende
         ),
         *(Call(credit, "isFrozen(address)", (a,), ("bool",)) for a in recipients),
         *(Call(credit, "isAllowed(address)", (a,), ("bool",)) for a in recipients if state.permissioned),
+        *(Call(credit, ORDER_DIGEST, (state.project_ids[r.project], r.order_ref), ("bytes32",)) for r in scoped),
     ]
     results = iter(view.call_many(second_round))
     for pid in project_ids:
@@ -139,7 +151,34 @@ def read_state(rows: Sequence[Row], view: ChainView, contracts: Contracts, sende
     state.frozen = {a: view_value(next(results), "isFrozen") for a in recipients}
     if state.permissioned:
         state.allowed = {a: view_value(next(results), "isAllowed") for a in recipients}
+    for r in scoped:
+        digest = bytes(view_value(next(results), "orderDigest"))
+        if any(digest):
+            state.recorded[r.order_ref] = digest
     return state
+
+
+def split_done(rows: Sequence[Row], state: ChainState, path: str) -> tuple[list[Row], list[Row], list[Problem]]:
+    """(done, todo, conflicts): a row is done only when its project's issuance under its reference is this row's
+    (same token id, recipient and units); a reference used by anything else is a conflict and blocks the run."""
+    done, todo, conflicts = [], [], []
+    for row in rows:
+        recorded = state.recorded.get(row.order_ref)
+        if recorded is None:
+            todo.append(row)
+        elif recorded == order_digest(state.token_id(row), row.recipient, row.units):
+            done.append(row)
+        else:
+            conflicts.append(
+                Problem(
+                    path,
+                    row.line,
+                    "reference",
+                    f"{row.reference!r} was already used in project {row.project} by a different issuance "
+                    f"(not {format_tonnes(row.units)} of this batch to {row.recipient}); nothing is sent",
+                )
+            )
+    return done, todo, conflicts
 
 
 def check_receivers(rows: Sequence[Row], state: ChainState, view: ChainView, contracts: Contracts, sender: str) -> None:

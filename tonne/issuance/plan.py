@@ -16,6 +16,7 @@ from tonne.issuance.checks import (
     check_against_chain,
     check_receivers,
     read_state,
+    split_done,
 )
 from tonne.issuance.errors import IssuanceError, problem_summary
 from tonne.issuance.rows import Row
@@ -143,13 +144,13 @@ def prepare(
     view.pin()
     try:
         state = read_state(rows, view, contracts, sender)
-        done = [r for r in rows if r.order_ref in state.used]
-        todo = [r for r in rows if r.order_ref not in state.used]
+        done, todo, conflicts = split_done(rows, state, path)
         if todo:
             check_receivers(todo, state, view, contracts, sender)
     finally:
         view.unpin()
-    problems = check_against_chain(todo, state, sender, path)
+    problems = conflicts + check_against_chain(todo, state, sender, path)
+    problems.sort(key=lambda p: p.line or 0)
     if problems:
         raise IssuanceError(problem_summary(path, problems), problems)
     orders = group_by_project([Order(r, state.token_id(r)) for r in todo])

@@ -10,7 +10,8 @@ from typing import Any, Protocol
 from tonne.chain.errors import SendFailed
 from tonne.chain.send import ApeSender, Sender, Sent, Web3Sender, wait_for_receipt
 from tonne.chain.view import Call, ChainView
-from tonne.issuance.checks import Contracts, view_value
+from tonne.ids import project_of
+from tonne.issuance.checks import ORDER_DIGEST, Contracts, order_digest, view_value
 from tonne.issuance.errors import IssuanceError
 from tonne.issuance.plan import Order, Plan, encode_issue_many
 
@@ -102,11 +103,24 @@ def _drop_raced(
     pending_timeout: float,
     log: Callable[[str], None],
 ) -> list[Order]:
-    """The orders of a failed chunk whose orderRef is still unused; raises when none got used meanwhile."""
+    """The orders of a failed chunk whose orderRef is still unused in their project; raises when none got used
+    meanwhile, or when one got used by an issuance other than the row's (a conflict)."""
     view.wait_settled(address, pending_timeout, log)
-    calls = [Call(contracts.credit, "isOrderReferenceUsed(bytes32)", (o.row.order_ref,), ("bool",)) for o in remaining]
-    used = [bool(view_value(result, "isOrderReferenceUsed")) for result in view.call_many(calls)]
-    still = [order for order, is_used in zip(remaining, used, strict=True) if not is_used]
+    calls = [
+        Call(contracts.credit, ORDER_DIGEST, (project_of(o.token_id), o.row.order_ref), ("bytes32",)) for o in remaining
+    ]
+    digests = [bytes(view_value(result, "orderDigest")) for result in view.call_many(calls)]
+    clashes = [
+        o.row.line
+        for o, d in zip(remaining, digests, strict=True)
+        if any(d) and d != order_digest(o.token_id, o.row.recipient, o.row.units)
+    ]
+    if clashes:
+        raise IssuanceError(
+            f"transaction {index}/{total} failed: {exc}. The reference of line(s) {', '.join(map(str, clashes))} "
+            "was used meanwhile by a different issuance of its project (a conflict); nothing more is sent."
+        ) from exc
+    still = [order for order, d in zip(remaining, digests, strict=True) if not any(d)]
     if len(still) == len(remaining):
         lines = f"lines {remaining[0].row.line}..{remaining[-1].row.line}"
         raise IssuanceError(

@@ -78,14 +78,12 @@ def read_state(requests: Sequence[Request], view: ChainView, contracts: Contract
     named = sorted({c.project for c in credits if c.project.project_id is None}, key=str)
     batch_refs = sorted({c.batch.reference for c in credits if c.batch.reference is not None})
     holders = sorted({r.holder_or(sender) for r in requests if not r.issue})
-    issue_refs = sorted({r.retirement_ref for r in requests if r.issue})
     first_round = [
         *(Call(registry, "projectIdOf(string,string)", (p.standard, p.external_id), ("uint64",)) for p in named),
         *(Call(registry, "batchOfIssuanceReference(string)", (ref,), ("uint256",)) for ref in batch_refs),
         Call(credit, "permissioned()", (), ("bool",)),
         Call(credit, "paused()", (), ("bool",)),
         *(Call(retirement, "certificateOfReference(bytes32)", (r.retirement_ref,), ("uint256",)) for r in requests),
-        *(Call(credit, "isOrderReferenceUsed(bytes32)", (ref,), ("bool",)) for ref in issue_refs),
         *(Call(credit, "isFrozen(address)", (h,), ("bool",)) for h in holders),
         *(Call(credit, "isApprovedForAll(address,address)", (h, sender), ("bool",)) for h in holders if h != sender),
     ]
@@ -102,9 +100,22 @@ def read_state(requests: Sequence[Request], view: ChainView, contracts: Contract
         certificate_id = view_value(next(results), "certificateOfReference")
         if certificate_id:
             state.done[r.retirement_ref] = certificate_id
-    state.order_refs_used = {ref for ref in issue_refs if view_value(next(results), "isOrderReferenceUsed")}
     state.frozen = {h: view_value(next(results), "isFrozen") for h in holders}
     state.approved = {h: h == sender or view_value(next(results), "isApprovedForAll") for h in holders}
+    # Issuance order references are scoped to the project (CarbonCredit.isOrderReferenceUsed(projectId, ref)).
+    scoped = sorted(
+        {
+            (pid, r.retirement_ref)
+            for r in requests
+            if r.issue
+            for c in r.credits
+            if (pid := state.project_ids[c.project])
+        }
+    )
+    used = view.call_many([Call(credit, "isOrderReferenceUsed(uint64,bytes32)", key, ("bool",)) for key in scoped])
+    state.order_refs_used = {
+        ref for (_, ref), u in zip(scoped, used, strict=True) if view_value(u, "isOrderReferenceUsed")
+    }
 
     for c in credits:
         project_id = state.project_ids[c.project]
