@@ -36,8 +36,6 @@ from tonne.admin import (
 from tonne.chain.errors import ToolError
 from tonne.deployments import DeploymentError, connect
 
-EPILOG = "Example: ape run admin grant ISSUER 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --account admin"
-
 
 def _deployed(provider):
     try:
@@ -69,7 +67,7 @@ def cli():
     """Administer a Tonne deployment (roles, allowlist, freeze, pause, admin transfer)."""
 
 
-@cli.command(cls=ConnectedProviderCommand, epilog="Example: ape run admin roles --network ethereum:local:node")
+@cli.command(cls=ConnectedProviderCommand)
 def roles(provider):
     """List every role with the contract that checks it and its holders (rebuilt from RoleGranted/RoleRevoked)."""
     d = _deployed(provider)
@@ -88,7 +86,11 @@ def roles(provider):
 def _role_command(name: str, grant: bool):
     verb = "grant" if grant else "revoke"
 
-    @cli.command(name=name, cls=ConnectedProviderCommand, epilog=EPILOG.replace("grant", verb))
+    @cli.command(
+        name=name,
+        cls=ConnectedProviderCommand,
+        help=f"{verb.capitalize()} ROLE (ISSUER, REGISTRAR, COMPLIANCE, ...) {'to' if grant else 'from'} MEMBER.",
+    )
     @account_option()
     @click.argument("role")
     @click.argument("member")
@@ -108,9 +110,6 @@ def _role_command(name: str, grant: bool):
             f"{verb}ed {ref.name} on {ref.contract} ({target.address}) {'to' if grant else 'from'} {member_address}"
         )
 
-    command.__doc__ = (
-        f"{verb.capitalize()} ROLE (ISSUER, REGISTRAR, COMPLIANCE, ...) {'to' if grant else 'from'} MEMBER."
-    )
     return command
 
 
@@ -118,7 +117,7 @@ _role_command("grant", True)
 _role_command("revoke", False)
 
 
-@cli.command(cls=ConnectedProviderCommand, epilog="Example: ape run admin allow --csv kyc.csv --account compliance")
+@cli.command(cls=ConnectedProviderCommand)
 @account_option()
 @click.argument("accounts", nargs=-1)
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="CSV file with an `account` column.")
@@ -156,7 +155,7 @@ def _freeze_command(name: str, frozen: bool):
     @cli.command(
         name=name,
         cls=ConnectedProviderCommand,
-        epilog=f'Example: ape run admin {name} 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --reason "court order"',
+        help=f"{'Freeze' if frozen else 'Unfreeze'} TARGET on the credit token (REGULATOR role).",
     )
     @account_option()
     @click.argument("target")
@@ -173,7 +172,6 @@ def _freeze_command(name: str, frozen: bool):
         _run(lambda: d.credit.setFrozen(address, frozen, reason, sender=account))
         click.echo(f"{'froze' if frozen else 'unfroze'} {address}: {reason}")
 
-    command.__doc__ = f"{'Freeze' if frozen else 'Unfreeze'} TARGET on the credit token (REGULATOR role)."
     return command
 
 
@@ -182,7 +180,11 @@ _freeze_command("unfreeze", False)
 
 
 def _pause_command(name: str, paused: bool):
-    @cli.command(name=name, cls=ConnectedProviderCommand, epilog=f"Example: ape run admin {name} --account regulator")
+    @cli.command(
+        name=name,
+        cls=ConnectedProviderCommand,
+        help=f"{'Pause' if paused else 'Unpause'} every transfer, issue and retirement (REGULATOR role).",
+    )
     @account_option()
     def command(provider, account):
         d = _deployed(provider)
@@ -193,7 +195,6 @@ def _pause_command(name: str, paused: bool):
         _run(lambda: (d.credit.pause if paused else d.credit.unpause)(sender=account))
         click.echo(f"the credit token is now {'paused: no credit moves' if paused else 'running'}")
 
-    command.__doc__ = f"{'Pause' if paused else 'Unpause'} every transfer, issue and retirement (REGULATOR role)."
     return command
 
 
@@ -204,7 +205,6 @@ _pause_command("unpause", False)
 @cli.command(
     name="transfer-admin",
     cls=ConnectedProviderCommand,
-    epilog=EPILOG.replace("grant ISSUER", "transfer-admin --contract registry"),
 )
 @account_option()
 @click.argument("new_admin")
@@ -223,7 +223,6 @@ def transfer_admin(provider, account, new_admin, contract_name):
 @cli.command(
     name="accept-admin",
     cls=ConnectedProviderCommand,
-    epilog="Example: ape run admin accept-admin --contract registry --account new-admin",
 )
 @account_option()
 @click.option("--contract", "contract_name", required=True, help="registry, token, retirement or compliance.")
@@ -239,3 +238,8 @@ def accept_admin(provider, account, contract_name):
         raise click.ClickException(f"{name}: the transfer can be accepted from unix time {schedule}; it is {now}")
     _run(lambda: target.acceptDefaultAdminTransfer(sender=account))
     click.echo(f"{account.address} is now DEFAULT_ADMIN of {name}")
+
+
+from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "admin")

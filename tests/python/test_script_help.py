@@ -40,9 +40,7 @@ def _load(script: str):
     ("args", "unit"), [(["borrow"], "tUSD"), (["repay"], "tUSD"), (["supply"], "tUSD"), (["withdraw"], "t CO2e")]
 )
 def test_pledge_help__amounts__name_their_unit(args, unit):
-    from scripts.pledge import cli
-
-    assert unit in _help(cli, *args)
+    assert unit in _help(_load("pledge"), *args)
 
 
 @pytest.mark.parametrize(
