@@ -22,12 +22,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 PY_STAMP := $(VENV)/.installed-$(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install demo test test-fast lint bench clean
+.PHONY: help install demo test test-fast lint bench audit clean
 help:
 	@echo "make demo   - install what is missing, run the main job on a local Anvil chain"
 	@echo "make test   - install what is missing, run the whole test suite"
 	@echo "make bench  - gas per operation vs OpenZeppelin baselines, script throughput -> bench/results.json"
 	@echo "make lint   - ruff"
+	@echo "make audit  - Slither on contracts/ (not contracts/test/); fails on untriaged High/Medium findings"
 	@echo "make clean  - remove build output and installed tools"
 
 install: $(PY_STAMP) $(NODE_STAMP)
@@ -58,5 +59,31 @@ lint: install
 bench: install
 	$(BIN)/ape run bench
 
+# Static analysis: Slither in its own venv (ape's pins stay untouched), compiling through forge from its own npm
+# prefix (so `make test` never downloads it). forge's out/cache, Slither's report and the HOME that forge and
+# solc-select write to all live in .audit/ (gitignored). Needs node_modules (solc-js, OpenZeppelin), not ape.
+AUDIT_VENV := .venv-audit
+AUDIT_STAMP := $(AUDIT_VENV)/.installed
+FORGE_STAMP := toolchain/audit/node_modules/.installed
+FORGE_DIR := $(CURDIR)/toolchain/audit/node_modules/@foundry-rs/forge-linux-amd64/bin
+
+$(AUDIT_STAMP): requirements-audit.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is required (found %s)" % sys.version.split()[0])'
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/pip install --quiet --requirement requirements-audit.lock
+	@touch $@
+
+$(FORGE_STAMP): toolchain/audit/package.json toolchain/audit/package-lock.json
+	npm install --prefix toolchain/audit --no-audit --no-fund --loglevel=error
+	@touch $@
+
+audit: $(NODE_STAMP) $(AUDIT_STAMP) $(FORGE_STAMP)
+	@mkdir -p .audit/home
+	@rm -f .audit/slither.json
+	HOME=$(CURDIR)/.audit/home PATH=$(FORGE_DIR):$$PATH $(AUDIT_VENV)/bin/slither . \
+	  --filter-paths 'contracts/test/|node_modules/' --exclude-dependencies \
+	  --json .audit/slither.json > .audit/slither.log 2>&1 || test -s .audit/slither.json || { cat .audit/slither.log; exit 1; }
+	$(AUDIT_VENV)/bin/python toolchain/audit/triage.py .audit/slither.json audit/triage.json
+
 clean:
-	rm -rf .build .ape-data .npm-cache .pip-cache $(VENV) node_modules
+	rm -rf .build .ape-data .npm-cache .pip-cache $(VENV) node_modules .audit $(AUDIT_VENV) toolchain/audit/node_modules
