@@ -660,6 +660,13 @@ class RegistryTokenMachine(RuleBasedStateMachine):
             self.model.cancel_error(b.token_id, [(h, 1)], 0),
             lambda: registry.cancelCredits(b.token_id, [h], [1], 0, "reversal", sender=registrar),
         )
+        # Likewise, without draws: one unit over the cap, and an issueMany whose last order is of the restricted
+        # project behind a valid one (a check made once per call would miss it). The model predicts both.
+        over = b.cap - self.model.issued.get(b.token_id, 0) + 1
+        self._issue([(b.token_id, self.holders[0], over, ZERO_REF)], many=False, label="issue")
+        restricted = self.model.batches()[2]
+        orders = [(b.token_id, self.holders[0], 1, ZERO_REF), (restricted.token_id, self.holders[1], 1, ZERO_REF)]
+        self._issue(orders, many=True, label="issueMany (restricted id last)")
 
     @rule(data=st.data())
     def act(self, data: st.DataObject) -> None:
