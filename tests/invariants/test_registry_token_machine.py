@@ -660,8 +660,15 @@ class RegistryTokenMachine(RuleBasedStateMachine):
             self.model.cancel_error(b.token_id, [(h, 1)], 0),
             lambda: registry.cancelCredits(b.token_id, [h], [1], 0, "reversal", sender=registrar),
         )
-        # Likewise, without draws: one unit over the cap, and an issueMany whose last order is of the restricted
+        # Likewise, without draws: a cancel of one unit more than the holder has (refused whole, before the
+        # reversal is looked at), one unit over the cap, and an issueMany whose last order is of the restricted
         # project behind a valid one (a check made once per call would miss it). The model predicts both.
+        held = self.model.balance(h, b.token_id)
+        self._send(
+            "cancelCredits",
+            self.model.cancel_error(b.token_id, [(h, held + 1)], held + 1),
+            lambda: registry.cancelCredits(b.token_id, [h], [held + 1], held + 1, "reversal", sender=registrar),
+        )
         over = b.cap - self.model.issued.get(b.token_id, 0) + 1
         self._issue([(b.token_id, self.holders[0], over, ZERO_REF)], many=False, label="issue")
         restricted = self.model.batches()[2]
