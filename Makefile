@@ -17,6 +17,14 @@ export PIP_CACHE_DIR := $(CURDIR)/.pip-cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
+# npm trusts only its own CA list; where the machine adds its certificates to the system store (as a proxy here
+# does), point Node at that store unless the caller already chose one.
+ifeq ($(origin NODE_EXTRA_CA_CERTS),undefined)
+ifneq ($(wildcard /etc/ssl/certs/ca-certificates.crt),)
+export NODE_EXTRA_CA_CERTS := /etc/ssl/certs/ca-certificates.crt
+endif
+endif
+
 # The stamp names this checkout: a virtualenv made in another folder (a moved or copied checkout) is
 # rebuilt, never reused, since its scripts and its editable install point at the folder that made it.
 PY_STAMP := $(VENV)/.installed-$(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
