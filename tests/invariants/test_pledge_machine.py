@@ -11,7 +11,8 @@ model first. After every step the invariants check, on-chain:
 - totalScaledDebt equals the sum of scaled debts, and totalDebt <= the sum of the positions' debts, by less
   than one unit per position (rounding favours the facility);
 - no healthy position is liquidatable (the `health` view agrees with the model's rule, and every liquidation
-  of a healthy position in the run was refused with FacilityPositionHealthy);
+  of a healthy position in the run was refused with FacilityPositionHealthy); in liquidation a class with a
+  stale price counts for zero (it never shields a position), while pledging it is refused (PriceStale);
 - a position whose collateral reached zero has no debt: it was repaid, or the rest was recorded as bad debt
   (badDebt and cash equal the model's).
 
@@ -68,6 +69,7 @@ CLASSES = [(5_000, 7_000, 20 * USD), (6_000, 8_000, 10 * USD), (4_000, 6_000, 50
 HOLDING = 200 * UNITS
 LIQUIDITY = 50_000 * USD
 MAX_POSITIONS = 6
+MAX_INDEX = 2**128 - 1  # CreditFacility.MAX_INDEX: the borrow index saturates there
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -114,7 +116,7 @@ class Model:
         elapsed = t - self.last_accrual
         if elapsed == 0 or self.rate_per_second == 0:
             return self.index
-        return self.index + ceil_div(self.index * self.rate_per_second * elapsed, RAY)
+        return min(self.index + ceil_div(self.index * self.rate_per_second * elapsed, RAY), MAX_INDEX)
 
     def accrue(self, t: int) -> int:
         self.index, self.last_accrual = self.index_at(t), t
@@ -124,21 +126,34 @@ class Model:
     def debt(scaled: int, index: int) -> int:
         return ceil_div(scaled * index, RAY)
 
+    def is_stale(self, token_id: int, t: int) -> bool:
+        return t - self.prices[token_id][1] > MAX_AGE
+
     def assess(self, entries: list[list[int]], t: int, fresh: bool) -> tuple[str | None, int, int, bool]:
         """(stale error or None, borrow limit, liquidation limit, any stale), as CreditFacility._assess."""
-        borrow = liquidation = 0
+        error, borrow, liquidation, _, stale = self.assess_all(entries, t, fresh)
+        return error, borrow, liquidation, stale
+
+    def assess_all(self, entries: list[list[int]], t: int, fresh: bool) -> tuple[str | None, int, int, int, bool]:
+        """(stale error or None, borrow limit, liquidation limit, fresh liquidation limit, any stale): the fresh
+        limit leaves stale classes out (they count for zero in liquidation)."""
+        borrow = liquidation = fresh_liquidation = 0
         stale = False
         for token_id, amount in entries:
             ltv, threshold = self.params[token_id]
-            price, updated = self.prices[token_id]
-            if t - updated > MAX_AGE:
+            price, _ = self.prices[token_id]
+            is_stale = self.is_stale(token_id, t)
+            if is_stale:
                 if fresh:
-                    return "PriceStale", 0, 0, True
+                    return "PriceStale", 0, 0, 0, True
                 stale = True
             value = amount * price // UNITS
             borrow += value * ltv // BPS
-            liquidation += value * threshold // BPS
-        return None, borrow, liquidation, stale
+            limit = value * threshold // BPS
+            liquidation += limit
+            if not is_stale:
+                fresh_liquidation += limit
+        return None, borrow, liquidation, fresh_liquidation, stale
 
 
 @dataclass
@@ -276,11 +291,16 @@ class FacilityMachine(RuleBasedStateMachine):
             held = m.balances[(owner.address, token_id)]
             over = data.draw(st.sampled_from([False] * 9 + [True]), label="overdraw")
             amounts.append(held + 1 if over or held == 0 else data.draw(st.integers(1, held), label="amount"))
-        t = self._at(self._dt(data))
+        # Sometimes a day late: no price was posted since, so the pledge is refused (PriceStale).
+        late = data.draw(st.sampled_from([False] * 9 + [True]), label="late")
+        t = self._at(MAX_AGE + 1 if late else self._dt(data))
         maturity = t + data.draw(st.sampled_from([7 * DAY, 60 * DAY, 60 * DAY]), label="maturity")
         expected = None
+        if any(m.is_stale(token_id, t) for token_id in ids):
+            # CreditFacility._pledge checks every id's price before the transfer.
+            expected = "PriceStale"
         for token_id, amount in zip(ids, amounts, strict=True):
-            if amount > m.balances[(owner.address, token_id)]:
+            if expected is None and amount > m.balances[(owner.address, token_id)]:
                 expected = "ERC1155InsufficientBalance"
                 break
         receipt = self._send(
@@ -339,7 +359,7 @@ class FacilityMachine(RuleBasedStateMachine):
         t = self._at(self._dt(data))
         index = m.index_at(t)
         owed = m.debt(pos.scaled, index)
-        kind = data.draw(st.sampled_from(["part", "all", "max", "over"]), label="repay kind")
+        kind = data.draw(st.sampled_from(["part", "all", "max", "max", "over"]), label="repay kind")
         amount = {
             "part": data.draw(st.integers(1, max(owed - 1, 1)), label="amount"),
             "all": owed,
@@ -388,11 +408,27 @@ class FacilityMachine(RuleBasedStateMachine):
         m.balances[(pos.owner, token_id)] += amount
 
     def move_price(self, data: st.DataObject, force: str | None = None) -> None:
-        """Posts every class in one call (so all prices stay fresh): mostly a market-wide fall by up to the
-        bound, so that positions turn unhealthy and some run out of collateral; else one class moves."""
+        """Mostly posts every class in one call (so all prices stay fresh): mostly a market-wide fall by up to the
+        bound, so that positions turn unhealthy and some run out of collateral; else one class moves. Sometimes
+        ("solo") only one class is posted, sometimes a day on, so that the others go stale while it stays fresh."""
         m = self.model
-        kinds = ["market down"] * 3 + ["one down", "up", "refresh", "too far"]
+        kinds = ["market down"] * 3 + ["one down", "up", "refresh", "too far", "solo"]
         kind = force or data.draw(st.sampled_from(kinds), label="move")
+        if kind == "solo":
+            token_id = data.draw(st.sampled_from(m.ids), label="class")
+            price = m.prices[token_id][0]
+            price = max(price - data.draw(st.sampled_from([0, price * MAX_MOVE // BPS]), label="by"), 1)
+            # Sometimes a day on: the other classes go stale while this one is fresh.
+            late = data.draw(st.sampled_from([False, False, True]), label="late")
+            t = self._at(MAX_AGE + 1 if late else self._dt(data))
+            sent = self._send(
+                "postPrices (one class)",
+                None,
+                lambda: self.env.oracle.postPrices([token_id], [price], [t], sender=self.env.feeder),
+            )
+            if sent is not None:
+                m.prices[token_id] = (price, t)
+            return
         moved = m.ids if kind == "market down" else [data.draw(st.sampled_from(m.ids), label="class")]
         prices = []
         for i in m.ids:
@@ -445,42 +481,52 @@ class FacilityMachine(RuleBasedStateMachine):
         index = m.index_at(t)
         debt = m.debt(pos.scaled, index)
         matured = t >= pos.maturity
-        max_repay = debt if matured else ceil_div(debt * CLOSE_FACTOR, BPS)
+        price, _ = m.prices[token_id]
+        premium = BPS + BONUS
+        # Dust (the whole debt buys less than one unit of the id) may be closed at once, else the close factor.
+        dust = debt * premium * UNITS // (BPS * price) == 0
+        max_repay = debt if matured or dust else ceil_div(debt * CLOSE_FACTOR, BPS)
         kinds = ["max", "max", "over"] if after_crash else ["max", "half", "over"]
         kind = data.draw(st.sampled_from(kinds), label="repay kind")
         repay = {"max": max_repay, "half": max(max_repay // 2, 1), "over": max_repay + 1}[kind]
         expected = None
+        _, _, limit, fresh_limit, any_stale = m.assess_all(pos.entries, t, fresh=False)
         if repay == 0:
             expected = "FacilityZeroAmount"
         elif debt == 0:
             expected = "FacilityNoDebt"
-        elif not matured:
-            stale, _, liquidation_limit, _ = m.assess(pos.entries, t, fresh=True)
-            if stale:
-                expected = stale
-            elif debt <= liquidation_limit:
-                expected = "FacilityPositionHealthy"
-        price, updated = m.prices[token_id]
+        elif m.is_stale(token_id, t):
+            expected = "PriceStale"  # the seized id itself needs a fresh price
+        elif not matured and debt <= fresh_limit:
+            expected = "FacilityPositionHealthy"
         seized = repaid = 0
+        offered, closed_dust = repay, False
         if expected is None:
-            if repay > max_repay:
-                expected = "FacilityRepayExceedsCloseFactor"
-            elif t - updated > MAX_AGE:
-                expected = "PriceStale"
-            else:
-                seized, repaid = repay * (BPS + BONUS) * UNITS // (BPS * price), repay
-                if seized >= pledged:
-                    seized = pledged
-                    repaid = min(repay, ceil_div(pledged * price * BPS, UNITS * (BPS + BONUS)))
-                if seized == 0:
-                    expected = "FacilityNothingToSeize"
+            repay = min(repay, max_repay)  # capped, not refused
+            seized, repaid = repay * premium * UNITS // (BPS * price), repay
+            closed_dust = seized == 0 and repay == debt
+            if closed_dust:
+                seized = 1
+            if seized >= pledged:
+                seized = pledged
+                repaid = min(repay, ceil_div(pledged * price * BPS, UNITS * premium))
+            if seized == 0:
+                expected = "FacilityNothingToSeize"
         liquidator = self.env.liquidator
         label = "liquidate" + (" (matured)" if matured else "")
         receipt = self._send(
-            label, expected, lambda: self.env.facility.liquidate(pid, token_id, repay, sender=liquidator)
+            label, expected, lambda: self.env.facility.liquidate(pid, token_id, offered, sender=liquidator)
         )
         if receipt is None:
             return
+        if offered > max_repay:
+            self.env.outcomes["liquidate: offer above the maximum capped"] += 1
+        if closed_dust:
+            self.env.outcomes["liquidate: dust closed for one unit"] += 1
+        if not matured and any_stale:
+            self.env.outcomes["liquidate: stale class valued at zero"] += 1
+            if debt <= limit:
+                self.env.outcomes["liquidate: stale class valued at zero (it would have shielded)"] += 1
         bad_before = m.bad_debt
         m.accrue(t)
         pos.set_amount(token_id, pledged - seized)
@@ -497,8 +543,8 @@ class FacilityMachine(RuleBasedStateMachine):
         m = self.model
         if t >= pos.maturity:
             return True
-        stale, _, liquidation_limit, _ = m.assess(pos.entries, t, fresh=True)
-        return not stale and m.debt(pos.scaled, m.index_at(t)) > liquidation_limit
+        _, _, _, fresh_limit, _ = m.assess_all(pos.entries, t, fresh=False)
+        return m.debt(pos.scaled, m.index_at(t)) > fresh_limit
 
     # ------------------------------------------------------------------ invariants
 
@@ -532,11 +578,17 @@ class FacilityMachine(RuleBasedStateMachine):
         total = f.totalDebt()
         debts = sum(h.debt for h in health)
         assert 0 <= debts - total <= len(pids), f"total debt {total}, positions owe {debts}"
+        m = self.model
         for pid, h in zip(pids, health, strict=True):
-            healthy = h.debt == 0 or (not h.matured and not h.stale and h.debt <= h.liquidationLimit)
+            # The view's time is the head block's: stale classes count for zero in the liquidation test.
+            _, _, limit, fresh_limit, any_stale = m.assess_all(m.positions[pid].entries, self.now, fresh=False)
+            assert (h.liquidationLimit, h.stale) == (limit, any_stale), f"position {pid}: {h}"
+            if not h.stale:
+                assert fresh_limit == h.liquidationLimit
+            healthy = h.debt == 0 or (not h.matured and h.debt <= fresh_limit)
             if healthy:
                 assert not h.liquidatable, f"position {pid} is healthy yet liquidatable: {h}"
-            expected = h.debt != 0 and (h.matured or (not h.stale and h.debt > h.liquidationLimit))
+            expected = h.debt != 0 and (h.matured or h.debt > fresh_limit)
             assert h.liquidatable == expected, f"position {pid}: {h}"
 
 
@@ -551,6 +603,7 @@ def _events(receipt: Any, contract: Any, name: str) -> list[dict]:
 REQUIRED_OUTCOMES = (
     "openPosition: ok",
     "openPosition: ERC1155InsufficientBalance",
+    "openPosition: PriceStale",
     "borrow: ok",
     "borrow: FacilityBorrowExceedsLimit",
     "borrow: PriceStale",
@@ -564,7 +617,9 @@ REQUIRED_OUTCOMES = (
     "postPrices (too far): PriceMoveTooLarge",
     "liquidate: ok | liquidate (matured): ok",
     "liquidate: FacilityPositionHealthy",
-    "liquidate: FacilityRepayExceedsCloseFactor | liquidate (matured): FacilityRepayExceedsCloseFactor",
+    "liquidate: offer above the maximum capped",
+    "liquidate: dust closed for one unit",
+    "liquidate: stale class valued at zero",
     "liquidate: bad debt recorded",
 )
 
