@@ -45,8 +45,9 @@ interface ICreditFacility {
     }
 
     /// @notice A position's standing now. `healthFactor` is liquidationLimit / debt in 1e18 (type(uint256).max
-    /// without debt). `stale` is true when some counted price is older than its class allows (a keeper must
-    /// not rely on the figures then); `liquidatable` says whether `liquidate` would accept the position now.
+    /// without debt). `stale` is true when some counted price is older than its class allows (the values use
+    /// the stored prices then); `liquidatable` says whether `liquidate` would accept the position now (on an id
+    /// with a fresh price): it counts stale collateral at zero.
     struct Health {
         uint256 collateralValue;
         uint256 borrowLimit;
@@ -94,8 +95,6 @@ interface ICreditFacility {
     error FacilityWithdrawUnhealthy(uint256 positionId, uint256 debt, uint256 limit);
     /// @notice Position `positionId` is healthy (debt `debt` within liquidation limit `limit`) and not matured.
     error FacilityPositionHealthy(uint256 positionId, uint256 debt, uint256 limit);
-    /// @notice A liquidation repaying `offered` of `positionId`'s debt, more than the close factor's `maxRepay`.
-    error FacilityRepayExceedsCloseFactor(uint256 positionId, uint256 offered, uint256 maxRepay);
     /// @notice Repaying `repay` buys less than one unit of id `id` of position `positionId`.
     error FacilityNothingToSeize(uint256 positionId, uint256 id, uint256 repay);
     /// @notice The facility accepts credits only from its own pulls; `operator` sent credits of `from`.
@@ -153,14 +152,16 @@ interface ICreditFacility {
     // ------------------------------------------------------------------ borrower
 
     /// @notice Opens a position of the caller, due at `maturity` (after now), and pledges `amounts` of `ids`
-    /// (both may be empty). The facility must be the caller's approved ERC-1155 operator when pledging.
+    /// (both may be empty). The facility must be the caller's approved ERC-1155 operator when pledging. Each
+    /// pledged id needs a listed class with a fresh price (`PriceStale` otherwise).
     /// @return positionId The new position's id (counting from 1).
     function openPosition(uint256 maturity, uint256[] calldata ids, uint256[] calldata amounts)
         external
         returns (uint256 positionId);
 
     /// @notice Pledges `amounts` of `ids` from the caller, the owner, to position `positionId`: the credits move
-    /// into the facility. Ids of a class without risk parameters are refused; at most MAX_COLLATERAL_IDS ids.
+    /// into the facility. Ids of a class without risk parameters, or without a fresh price (`PriceStale`), are
+    /// refused; at most MAX_COLLATERAL_IDS ids.
     function pledge(uint256 positionId, uint256[] calldata ids, uint256[] calldata amounts) external;
 
     /// @notice Borrows `amount` of the loan currency against position `positionId`, paid to the caller, its owner.
@@ -178,10 +179,13 @@ interface ICreditFacility {
 
     // ------------------------------------------------------------------ liquidation
 
-    /// @notice Liquidates position `positionId`, which must be unhealthy (fresh prices) or at/after maturity:
-    /// the caller repays `repay` (at most the close factor of the debt; all of it once matured) and receives
-    /// units of `id` worth `repay * (1 + bonus)` at its fresh price, rounded down. When `id` holds less, the
-    /// caller gets all of it and repays only its worth. Debt left once no collateral remains is bad debt.
+    /// @notice Liquidates position `positionId`, which must be unhealthy or at/after maturity. Health counts
+    /// collateral with a stale price at zero (it never reverts on it); `id` itself needs a fresh price. The
+    /// caller offers `repay`, capped (not refused) at the close factor of the debt, rounded up (all of it once
+    /// matured, or when the whole debt buys less than one unit of `id`), and receives units of `id` worth the
+    /// repayment times (1 + bonus) at its fresh price, rounded down; closing such a dust debt takes one unit.
+    /// When `id` holds less, the caller gets all of it and repays only its worth. Debt left once no
+    /// collateral remains is bad debt.
     /// @return repaid What was taken from the caller.
     /// @return seized The units of `id` sent to the caller.
     function liquidate(uint256 positionId, uint256 id, uint256 repay) external returns (uint256 repaid, uint256 seized);
@@ -225,7 +229,8 @@ interface ICreditFacility {
     /// @notice The risk parameters of `classId`.
     function classParams(uint256 classId) external view returns (ClassParams memory);
 
-    /// @notice The borrow index now, in RAY.
+    /// @notice The borrow index now, in RAY. It saturates at 2^128 - 1 (interest then stops accruing), so that
+    /// accrual never reverts at any allowed rate over any horizon.
     function borrowIndex() external view returns (uint256);
 
     /// @notice The sum of all scaled debts.

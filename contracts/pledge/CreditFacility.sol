@@ -34,6 +34,8 @@ contract CreditFacility is ICreditFacility, ERC1155Holder, AccessControlDefaultA
     uint256 public constant MAX_COLLATERAL_IDS = 16;
     /// @notice Fixed-point unit of the borrow index.
     uint256 public constant RAY = 1e27;
+    /// @notice The borrow index saturates here (about 3.4e11 times its start): interest stops accruing.
+    uint256 public constant MAX_INDEX = type(uint128).max;
 
     uint256 private constant _BPS = 10_000;
     uint256 private constant _UNITS_PER_TONNE = CreditIds.UNITS_PER_TONNE;
@@ -72,6 +74,8 @@ contract CreditFacility is ICreditFacility, ERC1155Holder, AccessControlDefaultA
         uint256 value;
         uint256 borrowLimit;
         uint256 liquidationLimit;
+        /// @dev The liquidation limit of the collateral with a fresh price only (stale prices count for zero).
+        uint256 freshLiquidationLimit;
         bool stale;
     }
 
@@ -224,19 +228,29 @@ contract CreditFacility is ICreditFacility, ERC1155Holder, AccessControlDefaultA
         if (scaled == 0) revert FacilityNoDebt(positionId);
         uint256 debt = _debt(scaled, index);
         Params memory params = _params;
-        uint256 maxRepay = debt;
-        if (block.timestamp < p.maturity) {
-            Assessment memory s = _assess(positionId, p.idCount, true);
-            if (debt <= s.liquidationLimit) revert FacilityPositionHealthy(positionId, debt, s.liquidationLimit);
-            // Rounded up, so that a dust debt can always be closed.
-            maxRepay = Math.mulDiv(debt, params.closeFactorBps, _BPS, Math.Rounding.Ceil);
-        }
-        if (repayAmount > maxRepay) revert FacilityRepayExceedsCloseFactor(positionId, repayAmount, maxRepay);
         (uint256 slot, uint256 pledged) = _find(positionId, p.idCount, id);
         uint256 price = _freshPrice(id);
         uint256 premium = _BPS + params.bonusBps;
+        uint256 maxRepay = debt;
+        if (block.timestamp < p.maturity) {
+            // Stale prices count for zero here (never revert): no class the borrower holds can shield the
+            // position; the seized id itself must have a fresh price.
+            Assessment memory s = _assess(positionId, p.idCount, false);
+            if (debt <= s.freshLiquidationLimit) {
+                revert FacilityPositionHealthy(positionId, debt, s.freshLiquidationLimit);
+            }
+            // Dust (the whole debt buys less than one unit of `id`) may be closed at once; otherwise the close
+            // factor applies, rounded up.
+            if (Math.mulDiv(debt * premium, _UNITS_PER_TONNE, _BPS * price) != 0) {
+                maxRepay = Math.mulDiv(debt, params.closeFactorBps, _BPS, Math.Rounding.Ceil);
+            }
+        }
+        // Capped, not refused: a repayment landing just before cannot make an exact offer fail.
+        if (repayAmount > maxRepay) repayAmount = maxRepay;
         // Units worth repay * (1 + bonus), rounded down.
         seized = Math.mulDiv(repayAmount * premium, _UNITS_PER_TONNE, _BPS * price);
+        // Closing a dust debt takes one unit, rounded up (at most one unit's worth above the bonus).
+        if (seized == 0 && repayAmount == debt) seized = 1;
         repaid = repayAmount;
         if (seized >= pledged) {
             // The id runs out: take all of it, and repay only its worth (rounded up), never more than offered.
@@ -456,8 +470,13 @@ contract CreditFacility is ICreditFacility, ERC1155Holder, AccessControlDefaultA
             uint256 id = ids[i];
             uint256 amount = amounts[i];
             if (amount == 0) revert FacilityZeroAmount(id);
-            uint256 classId = _oracle.classOf(id);
-            if (_classParams[classId].liquidationThresholdBps == 0) revert FacilityClassNotListed(id, classId);
+            (uint256 classId,, uint256 updatedAt) = _oracle.quote(id);
+            ClassParams memory params = _classParams[classId];
+            if (params.liquidationThresholdBps == 0) revert FacilityClassNotListed(id, classId);
+            // Only collateral with a fresh price is taken: a liquidation can then value (or seize) it.
+            if (_isStale(updatedAt, params.maxPriceAge)) {
+                revert PriceStale(classId, updatedAt, params.maxPriceAge, block.timestamp);
+            }
             uint256 slot = _slotOf(positionId, count, id);
             if (slot == count) {
                 if (count == MAX_COLLATERAL_IDS) {
@@ -545,11 +564,12 @@ contract CreditFacility is ICreditFacility, ERC1155Holder, AccessControlDefaultA
         h.debt = _debt(_scaledDebts[positionId], index);
         h.matured = p.owner != address(0) && block.timestamp >= p.maturity;
         h.healthFactor = h.debt == 0 ? type(uint256).max : Math.mulDiv(s.liquidationLimit, _WAD, h.debt);
-        h.liquidatable = h.debt != 0 && (h.matured || (!s.stale && h.debt > s.liquidationLimit));
+        h.liquidatable = h.debt != 0 && (h.matured || h.debt > s.freshLiquidationLimit);
     }
 
     /// @dev Values the position's `count` entries. Collateral of a restricted project, or of a class without
-    /// risk parameters, counts for nothing (and needs no price). With `requireFresh`, a stale price reverts.
+    /// risk parameters, counts for nothing (and needs no price). With `requireFresh`, a stale price reverts;
+    /// without, it is flagged and left out of `freshLiquidationLimit`.
     function _assess(uint256 positionId, uint256 count, bool requireFresh) private view returns (Assessment memory s) {
         for (uint256 i; i < count; ++i) {
             Collateral memory c = _collateral[positionId][i];
@@ -557,14 +577,17 @@ contract CreditFacility is ICreditFacility, ERC1155Holder, AccessControlDefaultA
             (uint256 classId, uint256 price, uint256 updatedAt) = _oracle.quote(c.id);
             ClassParams memory params = _classParams[classId];
             if (params.liquidationThresholdBps == 0) continue;
-            if (_isStale(updatedAt, params.maxPriceAge)) {
+            bool stale = _isStale(updatedAt, params.maxPriceAge);
+            if (stale) {
                 if (requireFresh) revert PriceStale(classId, updatedAt, params.maxPriceAge, block.timestamp);
                 s.stale = true;
             }
             uint256 value = Math.mulDiv(c.amount, price, _UNITS_PER_TONNE);
+            uint256 limit = Math.mulDiv(value, params.liquidationThresholdBps, _BPS);
             s.value += value;
             s.borrowLimit += Math.mulDiv(value, params.ltvBps, _BPS);
-            s.liquidationLimit += Math.mulDiv(value, params.liquidationThresholdBps, _BPS);
+            s.liquidationLimit += limit;
+            if (!stale) s.freshLiquidationLimit += limit;
         }
     }
 
@@ -589,7 +612,10 @@ contract CreditFacility is ICreditFacility, ERC1155Holder, AccessControlDefaultA
         index = a.index;
         uint256 elapsed = block.timestamp - a.lastAccrual;
         if (elapsed != 0 && a.ratePerSecond != 0) {
+            // Cannot overflow: index < 2^128 and rate * elapsed < 2^66 * 2^40.
             index += Math.mulDiv(index, uint256(a.ratePerSecond) * elapsed, RAY, Math.Rounding.Ceil);
+            // Saturates: once at MAX_INDEX the index (and interest) stops growing, so accrual never reverts.
+            if (index > MAX_INDEX) index = MAX_INDEX;
         }
     }
 
@@ -598,7 +624,8 @@ contract CreditFacility is ICreditFacility, ERC1155Holder, AccessControlDefaultA
         Accrual memory a = _accrual;
         if (a.lastAccrual == block.timestamp) return a.index;
         index = _currentIndex();
-        _accrual = Accrual(SafeCast.toUint128(index), uint40(block.timestamp), a.ratePerSecond);
+        // Cannot truncate: index <= MAX_INDEX = 2^128 - 1.
+        _accrual = Accrual(uint128(index), uint40(block.timestamp), a.ratePerSecond);
         if (index != a.index) emit InterestAccrued(index, block.timestamp);
     }
 

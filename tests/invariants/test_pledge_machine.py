@@ -11,11 +11,15 @@ model first. After every step the invariants check, on-chain:
 - totalScaledDebt equals the sum of scaled debts, and totalDebt <= the sum of the positions' debts, by less
   than one unit per position (rounding favours the facility);
 - no healthy position is liquidatable (the `health` view agrees with the model's rule, and every liquidation
-  of a healthy position in the run was refused with FacilityPositionHealthy);
+  of a healthy position in the run was refused with FacilityPositionHealthy); in liquidation a class with a
+  stale price counts for zero (it never shields a position), while pledging it is refused (PriceStale);
 - a position whose collateral reached zero has no debt: it was repaid, or the rest was recorded as bad debt
   (badDebt and cash equal the model's).
 
-Runs are deterministic (``derandomize=True``). For a deeper local run:
+Every sequence opens with the same scripted steps (``open_with_every_required_outcome``: no draws, the model
+predicts each outcome) that reach each outcome of ``REQUIRED_OUTCOMES`` at least once, so the coverage check does
+not depend on what the derandomized sequences happen to reach. Runs are deterministic (``derandomize=True``).
+For a deeper local run:
 ``TONNE_HYPOTHESIS_PROFILE=tonne-deep ape test tests/invariants/test_pledge_machine.py``.
 """
 
@@ -33,7 +37,7 @@ from ape.exceptions import ContractLogicError
 from ape_ethereum.trace import Trace
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from support import ZERO_REF, Factory
 from tonne.pledge.deploy import deploy_pledge, grant_pledge_roles
@@ -68,6 +72,7 @@ CLASSES = [(5_000, 7_000, 20 * USD), (6_000, 8_000, 10 * USD), (4_000, 6_000, 50
 HOLDING = 200 * UNITS
 LIQUIDITY = 50_000 * USD
 MAX_POSITIONS = 6
+MAX_INDEX = 2**128 - 1  # CreditFacility.MAX_INDEX: the borrow index saturates there
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -114,7 +119,7 @@ class Model:
         elapsed = t - self.last_accrual
         if elapsed == 0 or self.rate_per_second == 0:
             return self.index
-        return self.index + ceil_div(self.index * self.rate_per_second * elapsed, RAY)
+        return min(self.index + ceil_div(self.index * self.rate_per_second * elapsed, RAY), MAX_INDEX)
 
     def accrue(self, t: int) -> int:
         self.index, self.last_accrual = self.index_at(t), t
@@ -124,21 +129,34 @@ class Model:
     def debt(scaled: int, index: int) -> int:
         return ceil_div(scaled * index, RAY)
 
+    def is_stale(self, token_id: int, t: int) -> bool:
+        return t - self.prices[token_id][1] > MAX_AGE
+
     def assess(self, entries: list[list[int]], t: int, fresh: bool) -> tuple[str | None, int, int, bool]:
         """(stale error or None, borrow limit, liquidation limit, any stale), as CreditFacility._assess."""
-        borrow = liquidation = 0
+        error, borrow, liquidation, _, stale = self.assess_all(entries, t, fresh)
+        return error, borrow, liquidation, stale
+
+    def assess_all(self, entries: list[list[int]], t: int, fresh: bool) -> tuple[str | None, int, int, int, bool]:
+        """(stale error or None, borrow limit, liquidation limit, fresh liquidation limit, any stale): the fresh
+        limit leaves stale classes out (they count for zero in liquidation)."""
+        borrow = liquidation = fresh_liquidation = 0
         stale = False
         for token_id, amount in entries:
             ltv, threshold = self.params[token_id]
-            price, updated = self.prices[token_id]
-            if t - updated > MAX_AGE:
+            price, _ = self.prices[token_id]
+            is_stale = self.is_stale(token_id, t)
+            if is_stale:
                 if fresh:
-                    return "PriceStale", 0, 0, True
+                    return "PriceStale", 0, 0, 0, True
                 stale = True
             value = amount * price // UNITS
             borrow += value * ltv // BPS
-            liquidation += value * threshold // BPS
-        return None, borrow, liquidation, stale
+            limit = value * threshold // BPS
+            liquidation += limit
+            if not is_stale:
+                fresh_liquidation += limit
+        return None, borrow, liquidation, fresh_liquidation, stale
 
 
 @dataclass
@@ -171,6 +189,19 @@ def send_expecting(outcomes: Counter[str], label: str, expected: str | None, sen
         outcomes[f"{label}: {name}"] += 1
         return None
     raise AssertionError(f"{label}: succeeded, the model expected {expected}")
+
+
+class Script:
+    """Stands in for Hypothesis's data object in the opening steps: each draw returns the next value scripted
+    for its label (a list is a queue, any other value repeats); the strategy is not drawn from. So the opening
+    makes no draws, and the rules' own code (the model's prediction first, then the exact outcome) judges it."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = {k: list(v) if isinstance(v, list) else v for k, v in values.items()}
+
+    def draw(self, _strategy: Any, label: str) -> Any:
+        value = self.values[label]
+        return value.pop(0) if isinstance(value, list) else value
 
 
 class FacilityMachine(RuleBasedStateMachine):
@@ -231,6 +262,82 @@ class FacilityMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ rules
 
+    def _entry(self, pid: int, token_id: int) -> list[int]:
+        return next(list(e) for e in self.model.positions[pid].entries if e[0] == token_id)
+
+    def _last_position(self) -> int:
+        return max(self.model.positions)
+
+    @initialize()
+    def open_with_every_required_outcome(self) -> None:
+        """Opens every sequence with the same scripted steps (no draws), through the rules' own code, so the
+        model predicts each outcome: the random sequences reached dust closes, a stale class beside a fresh
+        seized id, bad debt, a stale open and an unhealthy withdrawal too rarely to count on. Three positions:
+        P1 (id0 and id1) borrows, repays, withdraws, is refused as healthy, then is liquidated with id1 stale
+        and an offer above the maximum (capped); P2 (one unit of id1) is closed as dust after two falls; P3
+        (id1, a week) is liquidated after maturity and a third fall, its rest recorded as bad debt."""
+        b0, b1 = self.env.borrowers
+        id0, id1, _ = self.model.ids
+
+        def go(step: Callable[[Any], None], **values: Any) -> None:
+            values = {k.replace("_", " "): v for k, v in values.items()}
+            values.setdefault("seconds", 1)
+            step(Script(values))
+
+        def down() -> None:
+            by = [price * MAX_MOVE // BPS for price, _ in (self.model.prices[i] for i in self.model.ids)]
+            go(lambda d: self.move_price(d, force="market down"), by=by)
+
+        # Opens: one unit more than held (refused), P1, P2, P3.
+        go(self.open_position, owner=b0, ids=[[id0]], overdraw=[True], late=False, maturity=60 * DAY)
+        go(
+            self.open_position,
+            owner=b0,
+            ids=[[id0, id1]],
+            overdraw=False,
+            amount=[10_000, 20_000],
+            late=False,
+            maturity=60 * DAY,
+        )
+        p1 = self._last_position()
+        go(self.open_position, owner=b1, ids=[[id1]], overdraw=False, amount=[1], late=False, maturity=60 * DAY)
+        p2 = self._last_position()
+        go(self.open_position, owner=b1, ids=[[id1]], overdraw=False, amount=[10_000], late=False, maturity=7 * DAY)
+        p3 = self._last_position()
+        # P1: limit $220. Above it (refused), then $200; P2 $0.0059 of $0.006; P3 $59 of $60.
+        go(self.borrow, position=p1, borrow_kind="above", excess=1)
+        go(self.borrow, position=p1, borrow_kind="within", amount=200 * USD)
+        go(self.borrow, position=p2, borrow_kind="within", amount=5_900)
+        go(self.borrow, position=p3, borrow_kind="within", amount=59 * USD)
+        # P1 repays a part, then one unit more than it owes (refused).
+        go(self.repay, position=p1, repay_kind="part", amount=USD)
+        go(self.repay, position=p1, repay_kind="over", amount=USD)
+        # P1 withdraws all its id1 with debt (refused: unhealthy), then one unit; repays all, withdraws a unit.
+        go(self.withdraw, with_debt=True, position=p1, entry=[self._entry(p1, id1)], amount=20_000)
+        go(self.withdraw, with_debt=True, position=p1, entry=[self._entry(p1, id1)], amount=1)
+        go(self.repay, position=p1, repay_kind="max", amount=USD)
+        go(self.withdraw, with_debt=False, position=p1, entry=[self._entry(p1, id1)], amount=1)
+        # P1 borrows $190 again; its liquidation is refused (healthy); a price move beyond the bound is refused.
+        go(self.borrow, position=p1, borrow_kind="within", amount=190 * USD)
+        go(self.liquidate, unhealthy=False, debt=True, position=p1, entry=[self._entry(p1, id0)], repay_kind="max")
+        go(self.move_price, move="too far", **{"class": id0}, up=True)
+        # A day on, only id0 is posted: id1 is stale. Pledging it is refused, so is borrowing against it; the
+        # liquidation of P1 seizing id0 values id1 at zero (P1 is unhealthy so), and the offer above the
+        # maximum is capped.
+        go(self.move_price, move="solo", **{"class": id0}, by=0, late=True)
+        go(self.open_position, owner=b0, ids=[[id1]], overdraw=False, amount=[1], late=False, maturity=60 * DAY)
+        go(self.borrow, position=p1, borrow_kind="within", amount=1)
+        go(self.liquidate, unhealthy=True, position=p1, entry=[self._entry(p1, id0)], repay_kind="over")
+        # Every class posted again; two market-wide falls: P2's debt buys less than its one unit (dust).
+        go(self.move_price, move="refresh", **{"class": id0})
+        down()
+        down()
+        go(self.liquidate, unhealthy=True, position=p2, entry=[self._entry(p2, id1)], repay_kind="max")
+        # A week on P3 is matured; after a third fall its collateral is worth less than its debt: bad debt.
+        go(self.time_jump, jump=7 * DAY + 1)
+        down()
+        go(self.liquidate, unhealthy=True, position=p3, entry=[self._entry(p3, id1)], repay_kind="max")
+
     @rule(data=st.data())
     def act(self, data: st.DataObject) -> None:
         """One action, weighted by what the state allows: open a position first; then mostly borrow, repay,
@@ -276,11 +383,16 @@ class FacilityMachine(RuleBasedStateMachine):
             held = m.balances[(owner.address, token_id)]
             over = data.draw(st.sampled_from([False] * 9 + [True]), label="overdraw")
             amounts.append(held + 1 if over or held == 0 else data.draw(st.integers(1, held), label="amount"))
-        t = self._at(self._dt(data))
+        # Sometimes a day late: no price was posted since, so the pledge is refused (PriceStale).
+        late = data.draw(st.sampled_from([False] * 9 + [True]), label="late")
+        t = self._at(MAX_AGE + 1 if late else self._dt(data))
         maturity = t + data.draw(st.sampled_from([7 * DAY, 60 * DAY, 60 * DAY]), label="maturity")
         expected = None
+        if any(m.is_stale(token_id, t) for token_id in ids):
+            # CreditFacility._pledge checks every id's price before the transfer.
+            expected = "PriceStale"
         for token_id, amount in zip(ids, amounts, strict=True):
-            if amount > m.balances[(owner.address, token_id)]:
+            if expected is None and amount > m.balances[(owner.address, token_id)]:
                 expected = "ERC1155InsufficientBalance"
                 break
         receipt = self._send(
@@ -339,7 +451,7 @@ class FacilityMachine(RuleBasedStateMachine):
         t = self._at(self._dt(data))
         index = m.index_at(t)
         owed = m.debt(pos.scaled, index)
-        kind = data.draw(st.sampled_from(["part", "all", "max", "over"]), label="repay kind")
+        kind = data.draw(st.sampled_from(["part", "all", "max", "max", "over"]), label="repay kind")
         amount = {
             "part": data.draw(st.integers(1, max(owed - 1, 1)), label="amount"),
             "all": owed,
@@ -388,11 +500,27 @@ class FacilityMachine(RuleBasedStateMachine):
         m.balances[(pos.owner, token_id)] += amount
 
     def move_price(self, data: st.DataObject, force: str | None = None) -> None:
-        """Posts every class in one call (so all prices stay fresh): mostly a market-wide fall by up to the
-        bound, so that positions turn unhealthy and some run out of collateral; else one class moves."""
+        """Mostly posts every class in one call (so all prices stay fresh): mostly a market-wide fall by up to the
+        bound, so that positions turn unhealthy and some run out of collateral; else one class moves. Sometimes
+        ("solo") only one class is posted, sometimes a day on, so that the others go stale while it stays fresh."""
         m = self.model
-        kinds = ["market down"] * 3 + ["one down", "up", "refresh", "too far"]
+        kinds = ["market down"] * 3 + ["one down", "up", "refresh", "too far", "solo"]
         kind = force or data.draw(st.sampled_from(kinds), label="move")
+        if kind == "solo":
+            token_id = data.draw(st.sampled_from(m.ids), label="class")
+            price = m.prices[token_id][0]
+            price = max(price - data.draw(st.sampled_from([0, price * MAX_MOVE // BPS]), label="by"), 1)
+            # Sometimes a day on: the other classes go stale while this one is fresh.
+            late = data.draw(st.sampled_from([False, False, True]), label="late")
+            t = self._at(MAX_AGE + 1 if late else self._dt(data))
+            sent = self._send(
+                "postPrices (one class)",
+                None,
+                lambda: self.env.oracle.postPrices([token_id], [price], [t], sender=self.env.feeder),
+            )
+            if sent is not None:
+                m.prices[token_id] = (price, t)
+            return
         moved = m.ids if kind == "market down" else [data.draw(st.sampled_from(m.ids), label="class")]
         prices = []
         for i in m.ids:
@@ -445,42 +573,52 @@ class FacilityMachine(RuleBasedStateMachine):
         index = m.index_at(t)
         debt = m.debt(pos.scaled, index)
         matured = t >= pos.maturity
-        max_repay = debt if matured else ceil_div(debt * CLOSE_FACTOR, BPS)
+        price, _ = m.prices[token_id]
+        premium = BPS + BONUS
+        # Dust (the whole debt buys less than one unit of the id) may be closed at once, else the close factor.
+        dust = debt * premium * UNITS // (BPS * price) == 0
+        max_repay = debt if matured or dust else ceil_div(debt * CLOSE_FACTOR, BPS)
         kinds = ["max", "max", "over"] if after_crash else ["max", "half", "over"]
         kind = data.draw(st.sampled_from(kinds), label="repay kind")
         repay = {"max": max_repay, "half": max(max_repay // 2, 1), "over": max_repay + 1}[kind]
         expected = None
+        _, _, limit, fresh_limit, any_stale = m.assess_all(pos.entries, t, fresh=False)
         if repay == 0:
             expected = "FacilityZeroAmount"
         elif debt == 0:
             expected = "FacilityNoDebt"
-        elif not matured:
-            stale, _, liquidation_limit, _ = m.assess(pos.entries, t, fresh=True)
-            if stale:
-                expected = stale
-            elif debt <= liquidation_limit:
-                expected = "FacilityPositionHealthy"
-        price, updated = m.prices[token_id]
+        elif m.is_stale(token_id, t):
+            expected = "PriceStale"  # the seized id itself needs a fresh price
+        elif not matured and debt <= fresh_limit:
+            expected = "FacilityPositionHealthy"
         seized = repaid = 0
+        offered, closed_dust = repay, False
         if expected is None:
-            if repay > max_repay:
-                expected = "FacilityRepayExceedsCloseFactor"
-            elif t - updated > MAX_AGE:
-                expected = "PriceStale"
-            else:
-                seized, repaid = repay * (BPS + BONUS) * UNITS // (BPS * price), repay
-                if seized >= pledged:
-                    seized = pledged
-                    repaid = min(repay, ceil_div(pledged * price * BPS, UNITS * (BPS + BONUS)))
-                if seized == 0:
-                    expected = "FacilityNothingToSeize"
+            repay = min(repay, max_repay)  # capped, not refused
+            seized, repaid = repay * premium * UNITS // (BPS * price), repay
+            closed_dust = seized == 0 and repay == debt
+            if closed_dust:
+                seized = 1
+            if seized >= pledged:
+                seized = pledged
+                repaid = min(repay, ceil_div(pledged * price * BPS, UNITS * premium))
+            if seized == 0:
+                expected = "FacilityNothingToSeize"
         liquidator = self.env.liquidator
         label = "liquidate" + (" (matured)" if matured else "")
         receipt = self._send(
-            label, expected, lambda: self.env.facility.liquidate(pid, token_id, repay, sender=liquidator)
+            label, expected, lambda: self.env.facility.liquidate(pid, token_id, offered, sender=liquidator)
         )
         if receipt is None:
             return
+        if offered > max_repay:
+            self.env.outcomes["liquidate: offer above the maximum capped"] += 1
+        if closed_dust:
+            self.env.outcomes["liquidate: dust closed for one unit"] += 1
+        if not matured and any_stale:
+            self.env.outcomes["liquidate: stale class valued at zero"] += 1
+            if debt <= limit:
+                self.env.outcomes["liquidate: stale class valued at zero (it would have shielded)"] += 1
         bad_before = m.bad_debt
         m.accrue(t)
         pos.set_amount(token_id, pledged - seized)
@@ -497,8 +635,8 @@ class FacilityMachine(RuleBasedStateMachine):
         m = self.model
         if t >= pos.maturity:
             return True
-        stale, _, liquidation_limit, _ = m.assess(pos.entries, t, fresh=True)
-        return not stale and m.debt(pos.scaled, m.index_at(t)) > liquidation_limit
+        _, _, _, fresh_limit, _ = m.assess_all(pos.entries, t, fresh=False)
+        return m.debt(pos.scaled, m.index_at(t)) > fresh_limit
 
     # ------------------------------------------------------------------ invariants
 
@@ -532,11 +670,17 @@ class FacilityMachine(RuleBasedStateMachine):
         total = f.totalDebt()
         debts = sum(h.debt for h in health)
         assert 0 <= debts - total <= len(pids), f"total debt {total}, positions owe {debts}"
+        m = self.model
         for pid, h in zip(pids, health, strict=True):
-            healthy = h.debt == 0 or (not h.matured and not h.stale and h.debt <= h.liquidationLimit)
+            # The view's time is the head block's: stale classes count for zero in the liquidation test.
+            _, _, limit, fresh_limit, any_stale = m.assess_all(m.positions[pid].entries, self.now, fresh=False)
+            assert (h.liquidationLimit, h.stale) == (limit, any_stale), f"position {pid}: {h}"
+            if not h.stale:
+                assert fresh_limit == h.liquidationLimit
+            healthy = h.debt == 0 or (not h.matured and h.debt <= fresh_limit)
             if healthy:
                 assert not h.liquidatable, f"position {pid} is healthy yet liquidatable: {h}"
-            expected = h.debt != 0 and (h.matured or (not h.stale and h.debt > h.liquidationLimit))
+            expected = h.debt != 0 and (h.matured or h.debt > fresh_limit)
             assert h.liquidatable == expected, f"position {pid}: {h}"
 
 
@@ -551,6 +695,7 @@ def _events(receipt: Any, contract: Any, name: str) -> list[dict]:
 REQUIRED_OUTCOMES = (
     "openPosition: ok",
     "openPosition: ERC1155InsufficientBalance",
+    "openPosition: PriceStale",
     "borrow: ok",
     "borrow: FacilityBorrowExceedsLimit",
     "borrow: PriceStale",
@@ -564,7 +709,9 @@ REQUIRED_OUTCOMES = (
     "postPrices (too far): PriceMoveTooLarge",
     "liquidate: ok | liquidate (matured): ok",
     "liquidate: FacilityPositionHealthy",
-    "liquidate: FacilityRepayExceedsCloseFactor | liquidate (matured): FacilityRepayExceedsCloseFactor",
+    "liquidate: offer above the maximum capped",
+    "liquidate: dust closed for one unit",
+    "liquidate: stale class valued at zero",
     "liquidate: bad debt recorded",
 )
 

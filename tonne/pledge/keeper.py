@@ -146,14 +146,14 @@ class Keeper:
         if not health[7]:
             report.skipped.append(f"position {position_id}: healthy again")
             return
-        debt, matured = health[3], health[6]
+        debt = health[3]
         token_id = self._richest_id(view[4], view[5])
         if token_id is None:
             report.skipped.append(f"position {position_id}: no priced collateral to seize")
             return
-        close_factor = f.closeFactorBps().call()
-        max_repay = debt if matured else -(-debt * close_factor // BPS)
-        repay = min(max_repay, self.loan_token.functions.balanceOf(self.liquidator).call())
+        # The facility caps the offer at what it may take (close factor, whole debt once matured or for dust)
+        # and pulls only that; a margin above the debt covers the interest of the blocks until inclusion.
+        repay = min(debt + debt // 100 + 1, self.loan_token.functions.balanceOf(self.liquidator).call())
         if repay == 0:
             report.skipped.append(f"position {position_id}: the liquidator holds no loan currency")
             return
@@ -173,8 +173,12 @@ class Keeper:
 
     def _richest_id(self, ids: list[int], amounts: list[int]) -> int | None:
         best, best_value = None, 0
+        now = self.w3.eth.get_block("latest")["timestamp"]
         for token_id, amount in zip(ids, amounts, strict=True):
-            _, price, _ = self.oracle.functions.quote(token_id).call()
+            class_id, price, updated_at = self.oracle.functions.quote(token_id).call()
+            max_age = self.facility.functions.classParams(class_id).call()[2]
+            if updated_at == 0 or now - updated_at > max_age:
+                continue  # a stale id cannot be seized
             value = amount * price // UNITS_PER_TONNE
             if value > best_value:
                 best, best_value = token_id, value

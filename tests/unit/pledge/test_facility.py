@@ -114,6 +114,7 @@ def test_pledge__seventeenth_id__reverts(world, registry, credit, registrar, ver
         credit.issue(token_id, holder, 2 * UNITS, ZERO_REF, sender=issuer)
         world.facility.setClassParams(token_id, LTV, THRESHOLD, MAX_AGE, sender=admin)
         ids.append(token_id)
+    world.post({token_id: PRICE_B for token_id in ids})
     position_id = world.open(ids[:16], [UNITS] * 16)
     assert len(world.facility.position(position_id).ids) == 16
     # An id already held can still be topped up; a 17th distinct one cannot.
@@ -249,16 +250,30 @@ def test_borrow__out_of_bounds_price_refused__old_price_ages_and_blocks_borrowin
         f.borrow(position_id, USD, sender=world.borrower)
 
 
-def test_borrow__never_priced_class__reverts_price_stale_with_zero_time(
+def test_pledge__never_priced_class__reverts_price_stale_with_zero_time(
     world, registry, credit, registrar, verifier, issuer, holder, admin
 ):
+    # Collateral without a fresh price is refused at the door (it could not be valued by a liquidation).
     token_id = Factory(registry, credit, registrar, verifier, issuer, holder).batch(world.project_id, 20_001, 21_000, 2)
     credit.issue(token_id, holder, UNITS, ZERO_REF, sender=issuer)
     world.facility.setClassParams(token_id, LTV, THRESHOLD, MAX_AGE, sender=admin)
-    position_id = world.open([token_id], [UNITS])
+    position_id = world.open()
     at = world.tick()
     with reverts(world.facility.PriceStale, classId=token_id, updatedAt=0, maxAge=MAX_AGE, now=at):
-        world.facility.borrow(position_id, 1, sender=holder)
+        world.facility.pledge(position_id, [token_id], [UNITS], sender=holder)
+    at = world.tick()
+    with reverts(world.facility.PriceStale, classId=token_id, updatedAt=0, maxAge=MAX_AGE, now=at):
+        world.open([token_id], [UNITS])
+
+
+def test_pledge__stale_price__reverts(world):
+    position_id = world.open()
+    updated = world.oracle.priceOf(world.id_b).updatedAt
+    world.chain.pending_timestamp = updated + MAX_AGE + 1
+    with reverts(
+        world.facility.PriceStale, classId=world.id_b, updatedAt=updated, maxAge=MAX_AGE, now=updated + MAX_AGE + 1
+    ):
+        world.facility.pledge(position_id, [world.id_b], [UNITS], sender=world.borrower)
 
 
 def test_borrow__at_maturity__reverts(world):

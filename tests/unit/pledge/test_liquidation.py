@@ -93,15 +93,15 @@ def test_liquidate__unhealthy__repays_and_receives_collateral_with_bonus(world, 
     assert f.badDebt() == 0
 
 
-def test_liquidate__above_close_factor__reverts(world, loan):
+def test_liquidate__above_close_factor__capped_at_the_maximum(world, loan):
     drop(world)
     scaled = world.facility.position(loan).scaledDebt
     index = world.prime()
     max_repay = -(-debt_of(scaled, index) * 5_000 // 10_000)
-    with reverts(
-        world.facility.FacilityRepayExceedsCloseFactor, positionId=loan, offered=max_repay + 1, maxRepay=max_repay
-    ):
-        world.facility.liquidate(loan, world.id_a, max_repay + 1, sender=world.liquidator)
+    before = world.usd.balanceOf(world.liquidator)
+    receipt = world.facility.liquidate(loan, world.id_a, max_repay + 1, sender=world.liquidator)
+    assert receipt.return_value == (max_repay, seized_for(max_repay, DROPS[1]))
+    assert world.usd.balanceOf(world.liquidator) == before - max_repay
 
 
 def test_liquidate__stale_price__reverts(world, loan):
