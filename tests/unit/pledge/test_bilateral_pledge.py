@@ -299,7 +299,7 @@ def test_claim__pledgee_frozen__reverts_credit_account_frozen_and_succeeds_after
     _defaulted(world, bank, pledged)
     credit.setFrozen(bank, True, "court order", sender=regulator)
     world.chain.pending_timestamp = world.now() + 1 + after
-    with reverts(b.CreditAccountFrozen, account=bank):
+    with reverts(credit.CreditAccountFrozen, account=bank):
         b.claim(1, stranger, sender=bank)
     assert credit.balanceOf(stranger, world.id_a) == 0
     assert credit.balanceOf(b, world.id_a) == 100 * UNITS

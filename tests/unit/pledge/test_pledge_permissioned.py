@@ -95,7 +95,7 @@ def test_bilateral_claim__pledgee_off_the_allowlist__reverts_credit_account_not_
     b.createPledge(other_holder, [token_id], [UNITS], maturity, maturity + DAY, sender=holder)
     chain.pending_timestamp = maturity
     b.declareDefault(1, sender=other_holder)
-    with reverts(b.CreditAccountNotAllowed, account=other_holder):
+    with reverts(credit.CreditAccountNotAllowed, account=other_holder):
         b.claim(1, stranger, sender=other_holder)
     assert credit.balanceOf(stranger, token_id) == 0 and credit.balanceOf(b, token_id) == UNITS
     credit.setAllowed([other_holder], True, sender=compliance)
