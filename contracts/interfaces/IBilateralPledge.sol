@@ -15,7 +15,8 @@ pragma solidity ^0.8.28;
 /// - Claimed and Reclaimed are final.
 /// @dev Warning: the terms (maturity, claim deadline) are the pledgor's; the pledgee is trusted to check them in
 /// the `PledgeCreated` event before it lends, and nothing on-chain ties the pledge to the off-chain loan. In
-/// permissioned mode this contract, the pledgor and the claim's recipient must be on the token's allowlist;
+/// permissioned mode this contract, the pledgor, the pledgee (to claim) and the claim's recipient must be on the
+/// token's allowlist, and a frozen pledgee cannot claim;
 /// credits of a Suspended or Terminated project cannot leave until the project is Approved again.
 interface IBilateralPledge {
     /// @notice Where a pledge stands. `None` marks an id never used.
@@ -67,6 +68,8 @@ interface IBilateralPledge {
     error PledgeNotReclaimable(uint256 pledgeId, Status status, uint256 claimDeadline, uint256 now);
     /// @notice This contract accepts credits only from its own pulls; `operator` sent credits of `from`.
     error PledgeUnsolicitedTransfer(address operator, address from);
+    /// @notice A claim may not send the credits to `escrow`, this contract itself.
+    error PledgeRecipientIsEscrow(address escrow);
 
     /// @notice `pledgor` locked `amounts` of `ids` in favour of `pledgee` until `maturity`; the pledgee may claim
     /// after a declared default until `claimDeadline`.
@@ -107,7 +110,10 @@ interface IBilateralPledge {
     function declareDefault(uint256 pledgeId) external;
 
     /// @notice Sends the credits of pledge `pledgeId` (Defaulted, at any time: a declared default has no claim
-    /// deadline) to `to`. Only the pledgee.
+    /// deadline) to `to`, which may not be this contract (`PledgeRecipientIsEscrow`). Only the pledgee, held to
+    /// the token's rule for whoever directs a transfer: it may not be frozen (`CreditAccountFrozen`) nor, in
+    /// permissioned mode, off the allowlist (`CreditAccountNotAllowed`). A frozen pledgee's claim is refused, not
+    /// lost: it succeeds once the freeze is lifted.
     function claim(uint256 pledgeId, address to) external;
 
     /// @notice Sends the credits of pledge `pledgeId` back to the pledgor: after a release, or once the claim

@@ -7,6 +7,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IBilateralPledge} from "../interfaces/IBilateralPledge.sol";
+import {ICarbonCredit} from "../interfaces/ICarbonCredit.sol";
 
 /// @title BilateralPledge
 /// @notice Credits locked in favour of a named pledgee until maturity; see IBilateralPledge.
@@ -101,6 +102,11 @@ contract BilateralPledge is IBilateralPledge, ERC1155Holder, ReentrancyGuardTran
         // No deadline here: a declared default (made by the deadline) gives the credits to the pledgee, so a
         // claim blocked by the registry or the regulator (suspended project, allowlist, freeze) never expires.
         if (p.status != Status.Defaulted) revert PledgeWrongStatus(pledgeId, p.status);
+        // Credits sent to this contract would sit outside every pledge, movable by no one.
+        if (to == address(this)) revert PledgeRecipientIsEscrow(to);
+        // The transfer below is this contract's own (operator == from), so the token checks only this contract
+        // and `to`; the pledgee, who directs it, is held here to the token's rule for an operator.
+        _requireMayDirect(msg.sender);
         p.status = Status.Claimed;
         emit PledgeClaimed(pledgeId, msg.sender, to);
         _sendOut(pledgeId, p.idCount, to);
@@ -118,6 +124,8 @@ contract BilateralPledge is IBilateralPledge, ERC1155Holder, ReentrancyGuardTran
         }
         p.status = Status.Reclaimed;
         emit PledgeReclaimed(pledgeId, msg.sender);
+        // The pledgor directs the transfer and receives it, so the token's check of `to` holds it to the freeze
+        // and the allowlist; it cannot be this contract (which never pledges).
         _sendOut(pledgeId, p.idCount, msg.sender);
     }
 
@@ -172,6 +180,13 @@ contract BilateralPledge is IBilateralPledge, ERC1155Holder, ReentrancyGuardTran
     function _asPledgee(uint256 pledgeId) private view returns (Pledge storage p) {
         p = _existing(pledgeId);
         if (p.pledgee != msg.sender) revert PledgeCallerNotPledgee(pledgeId, msg.sender);
+    }
+
+    /// @dev Reverts as the token would for an operator: `account` frozen, or off the allowlist in permissioned mode.
+    function _requireMayDirect(address account) private view {
+        ICarbonCredit token = ICarbonCredit(address(_credit));
+        if (token.isFrozen(account)) revert ICarbonCredit.CreditAccountFrozen(account);
+        if (token.permissioned() && !token.isAllowed(account)) revert ICarbonCredit.CreditAccountNotAllowed(account);
     }
 
     function _lists(uint256 pledgeId, uint256 count)

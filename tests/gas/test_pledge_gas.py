@@ -23,8 +23,8 @@ PINNED = {
     "liquidate last unit + bad debt": 138_024,
     "post 1 price": 36_186,
     "bilateral: create pledge, 1 id": 184_360,
-    "bilateral: claim": 71_449,
-    "bilateral: reclaim": 58_097,
+    "bilateral: claim": 76_349,
+    "bilateral: reclaim": 58_030,
 }
 TOLERANCE = 0.02
 

@@ -282,3 +282,63 @@ def test_unknown_pledge__reverts(world, bank):
         world.bilateral.release(7, sender=bank)
     with reverts(world.bilateral.PledgeUnknown, pledgeId=7):
         world.bilateral.reclaim(7, sender=world.borrower)
+
+
+def _defaulted(world, bank, pledged):
+    _, maturity, _ = pledged
+    world.chain.pending_timestamp = maturity
+    world.bilateral.declareDefault(1, sender=bank)
+
+
+@pytest.mark.parametrize("after", [0, 365 * DAY], ids=["at_once", "a_year_later"])
+def test_claim__pledgee_frozen__reverts_credit_account_frozen_and_succeeds_after_unfreeze(
+    world, bank, pledged, credit, regulator, stranger, after
+):
+    # Audit (Medium): the frozen pledgee directed the escrowed credits to an accomplice, even a year later.
+    b = world.bilateral
+    _defaulted(world, bank, pledged)
+    credit.setFrozen(bank, True, "court order", sender=regulator)
+    world.chain.pending_timestamp = world.now() + 1 + after
+    with reverts(credit.CreditAccountFrozen, account=bank):
+        b.claim(1, stranger, sender=bank)
+    assert credit.balanceOf(stranger, world.id_a) == 0
+    assert credit.balanceOf(b, world.id_a) == 100 * UNITS
+    assert status(world, 1) == Status.DEFAULTED
+    # Trade-off: a declared default has no deadline, so the claim comes back with the unfreeze.
+    credit.setFrozen(bank, False, "order lifted", sender=regulator)
+    b.claim(1, stranger, sender=bank)
+    assert credit.balanceOf(stranger, world.id_a) == 100 * UNITS
+    assert status(world, 1) == Status.CLAIMED
+
+
+def test_claim__to_the_pledge_contract__reverts_pledge_recipient_is_escrow(world, bank, pledged, credit):
+    # Audit (Low): the credits ended inside the contract, outside every pledge, with the pledge Claimed.
+    b = world.bilateral
+    _defaulted(world, bank, pledged)
+    with reverts(b.PledgeRecipientIsEscrow, escrow=b):
+        b.claim(1, b, sender=bank)
+    assert status(world, 1) == Status.DEFAULTED
+    b.claim(1, bank, sender=bank)
+    assert credit.balanceOf(b, world.id_a) == 0 and credit.balanceOf(b, world.id_b) == 0
+
+
+@pytest.mark.parametrize("to", ["escrow", "stranger"])
+def test_claim__frozen_stranger__refused_as_not_pledgee(world, bank, pledged, credit, regulator, stranger, to):
+    # The caller check comes first: a stranger learns nothing about the recipient or freeze checks.
+    b = world.bilateral
+    _defaulted(world, bank, pledged)
+    credit.setFrozen(stranger, True, "court order", sender=regulator)
+    with reverts(b.PledgeCallerNotPledgee, pledgeId=1, caller=stranger):
+        b.claim(1, b if to == "escrow" else stranger, sender=stranger)
+
+
+def test_reclaim__pledgor_frozen__token_refuses_the_pledgor_as_recipient(world, bank, pledged, credit, regulator):
+    # Not a regression (reclaim is unchanged): the pledgor directs the reclaim and receives it, so the token's check
+    # of the recipient already holds it to the freeze; the same holds for the facility's withdraw and liquidate.
+    b = world.bilateral
+    b.release(1, sender=bank)
+    credit.setFrozen(world.borrower, True, "court order", sender=regulator)
+    with reverts(credit.CreditAccountFrozen, account=world.borrower):
+        b.reclaim(1, sender=world.borrower)
+    with reverts(b.PledgeCallerNotPledgor, pledgeId=1, caller=bank):
+        b.reclaim(1, sender=bank)

@@ -66,6 +66,7 @@ def test_bilateral_claim__to_an_account_off_the_allowlist__token_refuses(
     contracts.bilateral.createPledge(other_holder, [token_id], [UNITS], maturity, maturity + DAY, sender=holder)
     chain.pending_timestamp = maturity
     contracts.bilateral.declareDefault(1, sender=other_holder)
+    credit.setAllowed([other_holder], True, sender=compliance)  # the pledgee must be allowlisted to claim at all
     with reverts(credit.CreditAccountNotAllowed, account=stranger):
         contracts.bilateral.claim(1, stranger, sender=other_holder)
     credit.setAllowed([stranger], True, sender=compliance)
@@ -80,3 +81,23 @@ def test_withdraw__borrower_frozen__token_refuses(setup, chain, holder, regulato
     credit.setFrozen(holder, True, "court order", sender=regulator)
     with reverts(credit.CreditAccountFrozen, account=holder):
         contracts.facility.withdraw(1, token_id, UNITS, sender=holder)
+
+
+def test_bilateral_claim__pledgee_off_the_allowlist__reverts_credit_account_not_allowed(
+    setup, chain, holder, other_holder, stranger, compliance
+):
+    # Audit (Medium): a pledgee the compliance officer never admitted decided where the credits went.
+    credit, token_id, deploy = setup
+    contracts = deploy(True)
+    b = contracts.bilateral
+    credit.setAllowed([stranger], True, sender=compliance)  # the recipient is allowlisted, the pledgee is not
+    maturity = chain.blocks.head.timestamp + DAY
+    b.createPledge(other_holder, [token_id], [UNITS], maturity, maturity + DAY, sender=holder)
+    chain.pending_timestamp = maturity
+    b.declareDefault(1, sender=other_holder)
+    with reverts(credit.CreditAccountNotAllowed, account=other_holder):
+        b.claim(1, stranger, sender=other_holder)
+    assert credit.balanceOf(stranger, token_id) == 0 and credit.balanceOf(b, token_id) == UNITS
+    credit.setAllowed([other_holder], True, sender=compliance)
+    b.claim(1, stranger, sender=other_holder)
+    assert credit.balanceOf(stranger, token_id) == UNITS
