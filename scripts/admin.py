@@ -34,14 +34,17 @@ from tonne.admin import (
     role_names,
 )
 from tonne.chain.errors import ToolError
+from tonne.chain.refusal import refused, remember
 from tonne.deployments import DeploymentError, connect
 
 
 def _deployed(provider):
     try:
-        return connect(provider)
+        deployed = connect(provider)
     except DeploymentError as exc:
         raise click.ClickException(str(exc)) from exc
+    remember(deployed.record)
+    return deployed
 
 
 def _contracts(d) -> dict:
@@ -59,7 +62,7 @@ def _run(action):
     except ToolError as exc:
         raise click.ClickException(exc.report()) from exc
     except ContractLogicError as exc:
-        raise click.ClickException(f"the contract refused: {exc}") from exc
+        raise click.ClickException(refused(exc)) from exc
 
 
 @click.group()
