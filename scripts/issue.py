@@ -49,7 +49,10 @@ def _note(message: str) -> None:
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def cli(provider, account, csv_path, chunk_size, dry_run, pending_timeout, quiet):
-    """Issue every row of a CSV file not yet issued on-chain, in chunks of issueMany; all checks first."""
+    """Issue every row of a CSV file not yet issued on-chain, in chunks of issueMany; all checks first.
+
+    Exit status: 0 done; 1 nothing sent (bad input) or a chunk failed or conflicted (the message names the lines);
+    3 done, but another run or transaction issued some rows meanwhile (listed as done by someone else)."""
     try:
         deployed = connect(provider)
     except DeploymentError as exc:

@@ -131,6 +131,16 @@ def test_pledge_scripts__whole_loan__feed_borrow_keeper_liquidates_once(pledge_d
     assert "0 liquidated" in again  # healthy again: nothing to do, nothing sent
     assert list(facility.functions.position(1).call()[5]) == list(amounts_after)
 
+    # Too little tUSD to repay: refused before sending, with the balance and the shortfall (not a raw 0xe450d38c).
+    balance = usd.functions.balanceOf(d.admin).call()
+    d.transact(usd.functions.transfer(Web3.to_checksum_address("0x" + "5b" * 20), balance - 1))
+    short = d.run("pledge", "repay", "1", "all")
+    assert short.returncode == 1, short.stdout + short.stderr
+    assert "holds 0.000001 tUSD, needs" in short.stderr and "tUSD short)" in short.stderr
+    assert "ape run pledge faucet" in short.stderr and "0xe450d38c" not in short.stdout + short.stderr
+    assert facility.functions.debtOf(1).call() > 0
+    d.transact(usd.functions.mint(d.admin, balance))
+
     ok(d.run("pledge", "repay", "1", "all"))
     assert facility.functions.debtOf(1).call() == 0
     rest = amounts_after[0] / 1000
