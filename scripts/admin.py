@@ -34,14 +34,17 @@ from tonne.admin import (
     role_names,
 )
 from tonne.chain.errors import ToolError
+from tonne.chain.refusal import refused, remember, role_name
 from tonne.deployments import DeploymentError, connect
 
 
 def _deployed(provider):
     try:
-        return connect(provider)
+        deployed = connect(provider)
     except DeploymentError as exc:
         raise click.ClickException(str(exc)) from exc
+    remember(deployed.record)
+    return deployed
 
 
 def _contracts(d) -> dict:
@@ -59,7 +62,7 @@ def _run(action):
     except ToolError as exc:
         raise click.ClickException(exc.report()) from exc
     except ContractLogicError as exc:
-        raise click.ClickException(f"the contract refused: {exc}") from exc
+        raise click.ClickException(refused(exc)) from exc
 
 
 @click.group()
@@ -80,7 +83,7 @@ def roles(provider):
             click.echo("  (no roles held)")
         for role, accounts in sorted(holders.items(), key=lambda item: names.get(item[0], "~")):
             for account in sorted(accounts):
-                click.echo(f"  {names.get(role, '0x' + role.hex()):<17} {account}")
+                click.echo(f"  {names.get(role) or role_name(role).removesuffix('_ROLE'):<17} {account}")
 
 
 def _role_command(name: str, grant: bool):
@@ -210,7 +213,8 @@ _pause_command("unpause", False)
 @click.argument("new_admin")
 @click.option("--contract", "contract_name", required=True, help="registry, token, retirement or compliance.")
 def transfer_admin(provider, account, new_admin, contract_name):
-    """Step 1 of 2: propose NEW_ADMIN as the contract's DEFAULT_ADMIN; it accepts after the contract's delay."""
+    """Step 1 of 2: propose NEW_ADMIN (0x address) as the contract's DEFAULT_ADMIN; it accepts after the
+    contract's delay (defaultAdminDelay, in seconds; the command prints the unix time it may accept from)."""
     name = _run(lambda: resolve_contract(contract_name))
     address = _run(lambda: parse_account(new_admin, "NEW_ADMIN"))
     target = _contracts(_deployed(provider))[name]

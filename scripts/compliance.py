@@ -19,6 +19,7 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option
 from ape.exceptions import ContractLogicError
 
+from tonne.chain.refusal import refused, remember
 from tonne.chain.send import ape_abi
 from tonne.chain.view import ChainView, error_names
 from tonne.compliance import (
@@ -46,9 +47,11 @@ from tonne.units import format_tonnes
 
 def _deployed(provider):
     try:
-        return connect(provider)
+        deployed = connect(provider)
     except DeploymentError as exc:
         raise click.ClickException(str(exc)) from exc
+    remember(deployed.record)
+    return deployed
 
 
 def _view(provider, deployed) -> ChainView:
@@ -91,7 +94,7 @@ def open_period(provider, account, name, jurisdiction, emissions, deadline, vint
     except InputError as exc:
         raise click.ClickException(str(exc)) from exc
     except ContractLogicError as exc:
-        raise click.ClickException(f"the contract refused: {exc}") from exc
+        raise click.ClickException(refused(exc)) from exc
     (opened,) = receipt.decode_logs(d.compliance.PeriodOpened)
     click.echo(
         f"opened period {opened.periodId}: {terms.name} ({terms.jurisdiction}), deadline {iso(terms.deadline)}, "
@@ -128,7 +131,7 @@ def set_obligations(provider, account, period_id, csv_path, dry_run):
     try:
         summary = send_obligations(plan, d.compliance, account, log=_note)
     except ContractLogicError as exc:
-        raise click.ClickException(f"the contract refused: {exc}. Run again: what was sent is kept.") from exc
+        raise click.ClickException(refused(exc)) from exc
     click.echo(summary.describe())
 
 
@@ -174,7 +177,7 @@ def surrender(provider, account, period_id, ids, project, batches, amounts, enti
     try:
         receipt, certificate_id = send_surrender(plan, d.compliance, account)
     except ContractLogicError as exc:
-        raise click.ClickException(f"the contract refused: {exc}") from exc
+        raise click.ClickException(refused(exc)) from exc
     status = d.compliance.status(period_id, entity)
     click.echo(
         f"surrendered {format_tonnes(plan.total)} for {entity} in period {period_id}: certificate {certificate_id}, "

@@ -4,6 +4,8 @@ ape run issue --csv issuance.csv --account issuer --network ethereum:sepolia:nod
 ape run issue --csv issuance.csv --dry-run --account TEST::0      # check and show the plan; send nothing
 
 Safe to run again after a crash or on a finished file: rows whose reference is already used on-chain are skipped.
+Exit status: 0 done; 1 nothing sent (bad input) or a chunk failed / conflicted (the message says which lines);
+3 done, but another run or transaction issued some rows meanwhile (they are listed as done by someone else).
 """
 
 import sys
@@ -14,6 +16,7 @@ from ape.cli import ConnectedProviderCommand, account_option
 from tonne.chain.errors import ToolError
 from tonne.deployments import DeploymentError, connect
 from tonne.issuance import DEFAULT_CHUNK_SIZE, format_plan, issue_from_csv
+from tonne.issuance.send import RACED_EXIT
 
 
 def _note(message: str) -> None:
@@ -46,7 +49,10 @@ def _note(message: str) -> None:
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def cli(provider, account, csv_path, chunk_size, dry_run, pending_timeout, quiet):
-    """Issue every row of a CSV file not yet issued on-chain, in chunks of issueMany; all checks first."""
+    """Issue every row of a CSV file not yet issued on-chain, in chunks of issueMany; all checks first.
+
+    Exit status: 0 done; 1 nothing sent (bad input) or a chunk failed or conflicted (the message names the lines);
+    3 done, but another run or transaction issued some rows meanwhile (listed as done by someone else)."""
     try:
         deployed = connect(provider)
     except DeploymentError as exc:
@@ -78,6 +84,8 @@ def cli(provider, account, csv_path, chunk_size, dry_run, pending_timeout, quiet
         click.echo(exc.report(), err=True)
         sys.exit(1)
     click.echo(summary.describe())
+    if summary.raced:
+        sys.exit(RACED_EXIT)
 
 
 from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes

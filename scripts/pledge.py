@@ -7,7 +7,8 @@
     ape run pledge withdraw 3 P1/B2 25.5                  # tonnes
     ape run pledge show 3                                 # value, debt, health factor, liquidation prices
     ape run pledge history [3]                            # every position event, and positions rebuilt from them
-    ape run pledge supply 100000                          # the lender (LENDER_ROLE)
+    ape run pledge faucet 100000                          # test tUSD (local/test chains: TestStablecoin)
+    ape run pledge supply 100000                          # the lender (LENDER_ROLE), after the faucet
     ape run pledge set-class P1/B2 --ltv 50 --threshold 70 --max-age 86400    # the facility admin
 
 Every command checks its inputs against the chain first; a rejected input sends nothing.
@@ -17,6 +18,8 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option
 from ape.exceptions import ContractLogicError
 
+from tonne.chain.refusal import refused, remember
+from tonne.csvinput import parse_address
 from tonne.deployments import DeploymentError
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.ids import describe_class, parse_class, parse_token_id
@@ -26,8 +29,10 @@ from tonne.pledge.ops import (
     check_collateral,
     ensure_allowance,
     ensure_approval,
+    is_test_token,
     parse_collateral,
     parse_maturity,
+    require_balance,
     require_owner,
     transact,
 )
@@ -37,9 +42,11 @@ from tonne.units import format_tonnes, parse_tonnes_amount
 
 def _deployed(provider):
     try:
-        return connect_pledge(provider)
+        deployed = connect_pledge(provider)
     except DeploymentError as exc:
         raise click.ClickException(str(exc)) from exc
+    remember(deployed.record, deployed.money)
+    return deployed
 
 
 def _run(action):
@@ -48,8 +55,7 @@ def _run(action):
     except InputError as exc:
         raise click.ClickException(str(exc)) from exc
     except ContractLogicError as exc:
-        detail = getattr(exc, "inputs", "") or exc
-        raise click.ClickException(f"the contract refused: {type(exc).__name__} {detail}") from exc
+        raise click.ClickException(refused(exc)) from exc
 
 
 @click.group()
@@ -141,6 +147,7 @@ def repay(provider, account, position, amount):
         units = 2**256 - 1 if amount == "all" else amount_arg(d, amount)
         if units != 2**256 - 1 and units > owed:
             raise InputError(f"AMOUNT {amount}: more than the {d.money(owed)} owed; use `all` to repay exactly")
+        require_balance(d, account, owed if units == 2**256 - 1 else units, f"repay {position} {amount}")
         ensure_allowance(d, account, owed + owed // 100 + 1)
         return transact(d.facility.repay, position, units, sender=account)
 
@@ -210,13 +217,44 @@ def supply(provider, account, amount):
     def act():
         units = amount_arg(d, amount)
         if not d.facility.hasRole(d.facility.LENDER_ROLE(), account.address):
-            raise InputError(f"--account {account.address} does not hold LENDER_ROLE at the facility")
+            raise InputError(
+                f"--account {account.address} does not hold LENDER_ROLE at the facility; the facility's admin "
+                f"grants it with grantRole(LENDER_ROLE, {account.address}) (or deploy with --lender); nothing was sent"
+            )
+        require_balance(d, account, units, f"supply {amount}")
         ensure_allowance(d, account, units)
         transact(d.facility.supplyLiquidity, units, sender=account)
         return units
 
     units = _run(act)
     click.echo(f"supplied {d.money(units)}; unborrowed cash {d.money(d.facility.cash())}")
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@account_option()
+@click.argument("amount")
+@click.option("--to", "recipient", default=None, help="Who receives it (0x address); default the --account.")
+def faucet(provider, account, amount, recipient):
+    """Mint AMOUNT of the test loan currency (e.g. 100000 = 100,000 tUSD; a plain decimal) to --to or --account.
+    Only where `ape run deploy --pledge` deployed its own TestStablecoin (local and test chains)."""
+    d = _deployed(provider)
+
+    def act():
+        if not is_test_token(d):
+            raise InputError(
+                f"faucet: the loan currency {d.loan_token.address} of chain {provider.chain_id} is not the "
+                "deployment's TestStablecoin; get it from its issuer. Nothing was sent"
+            )
+        units = amount_arg(d, amount)
+        try:
+            to = parse_address(recipient) if recipient else str(account.address)
+        except ValueError as exc:
+            raise InputError(f"--to {recipient!r}: {exc}") from exc
+        transact(d.loan_token.mint, to, units, sender=account)
+        return to, units
+
+    to, units = _run(act)
+    click.echo(f"minted {d.money(units)} to {to}; it holds {d.money(d.loan_token.balanceOf(to))}")
 
 
 @cli.command("set-class", cls=ConnectedProviderCommand)

@@ -20,6 +20,8 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option
 from ape.exceptions import ContractLogicError
 
+from tonne.chain.refusal import refused, remember
+from tonne.csvinput import parse_address
 from tonne.deployments import DeploymentError, connect
 from tonne.ids import describe
 from tonne.registry_ops import (
@@ -38,9 +40,11 @@ from tonne.units import format_tonnes
 
 def _deployed(provider):
     try:
-        return connect(provider)
+        deployed = connect(provider)
     except DeploymentError as exc:
         raise click.ClickException(str(exc)) from exc
+    remember(deployed.record)
+    return deployed
 
 
 def _run(action):
@@ -50,7 +54,7 @@ def _run(action):
     except InputError as exc:
         raise click.ClickException(str(exc)) from exc
     except ContractLogicError as exc:
-        raise click.ClickException(f"the contract refused: {exc}") from exc
+        raise click.ClickException(refused(exc)) from exc
 
 
 @click.group()
@@ -86,15 +90,38 @@ def register(
     documents,
     metadata_hash,
 ):
-    """Register a project (it starts Pending)."""
+    """Register a project (it starts Pending); every option is checked first, and all bad ones are reported."""
+    problems = []
     if bool(documents) == bool(metadata_hash):
-        raise click.UsageError("give exactly one of --documents or --metadata-hash")
-    content_hash = document_hash(documents) if documents else bytes.fromhex(metadata_hash.removeprefix("0x"))
-    if len(content_hash) != 32:
-        raise click.UsageError("--metadata-hash must be 32 bytes")
+        problems.append("--documents / --metadata-hash: give exactly one of them")
+    content_hash = b""
+    if metadata_hash and not documents:
+        try:
+            content_hash = bytes.fromhex(metadata_hash.removeprefix("0x"))
+        except ValueError:
+            content_hash = b"?"
+        if len(content_hash) != 32:
+            problems.append(f"--metadata-hash {metadata_hash!r}: expected 0x and 64 hex digits (32 bytes)")
+    if documents and not metadata_hash:
+        if not documents.is_file():
+            problems.append(f"--documents {str(documents)!r}: no such file")
+        else:
+            content_hash = document_hash(documents)
     if len(country) != 2 or not country.isascii() or not country.isupper():
-        raise click.UsageError(f"--country {country!r}: expected ISO 3166-1 alpha-2 in upper case, e.g. BR")
+        problems.append(f"--country {country!r}: expected ISO 3166-1 alpha-2 in upper case, e.g. BR")
+    try:
+        owner = parse_address(owner.strip())
+    except ValueError as exc:
+        problems.append(f"--owner {owner!r}: {exc}")
+    if problems:
+        raise click.UsageError("; ".join(problems) + ". Nothing was sent")
     d = _deployed(provider)
+    existing = int(d.registry.projectIdOf(standard, external_id))
+    if existing:
+        raise click.ClickException(
+            f"--standard {standard} --external-id {external_id}: already registered as project {existing} "
+            f"(RegistryDuplicateProject); see `ape run registry show {existing}`. Nothing was sent"
+        )
     receipt = _run(
         lambda: d.registry.registerProject(
             dict(
@@ -142,6 +169,10 @@ _status_command("terminate", ProjectStatus.TERMINATED, "Terminate a project, for
 @click.option("--revoke", is_flag=True, help="Withdraw the authorisation instead.")
 def authorize_issuer(provider, account, project, issuer, revoke):
     """Authorise ISSUER (who also needs ISSUER_ROLE) to issue credits of PROJECT."""
+    try:
+        issuer = parse_address(issuer.strip())
+    except ValueError as exc:
+        raise click.UsageError(f"ISSUER {issuer!r}: {exc}. Nothing was sent") from exc
     d = _deployed(provider)
     project_id = _run(lambda: resolve_project(d.registry, project))
     _run(lambda: d.registry.setProjectIssuer(project_id, issuer, not revoke, sender=account))

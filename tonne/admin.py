@@ -162,6 +162,7 @@ def read_allowlist(path: Path | str) -> list[str]:
         if first != row.line:
             problems.append(Problem(name, row.line, "account", f"{row.account} is already listed on line {first}"))
     if problems:
+        problems.sort(key=lambda p: p.line or 0)
         raise AdminError(problem_summary(name, problems), problems)
     return [row.account for row in rows]
 

@@ -25,7 +25,11 @@ def epilog(lines: list[str]) -> str:
 
 
 def add_examples(command: click.Command, doc: str | None, script: str) -> click.Command:
-    """Give ``command`` (and, for a group, each subcommand) an epilog of examples, unless it has one already."""
+    """Give ``command`` (and, for a group, each subcommand) an epilog of examples, unless it has one already; and
+    guard it (``tonne.chain.refusal.guard``): a contract refusal is one readable line, never a trace."""
+    from tonne.chain.refusal import guard
+
+    guard(command)
     if isinstance(command, click.Group):
         for name, sub in command.commands.items():
             lines = example_lines(doc, script, name) or [f"ape run {script} {name} --help"]

@@ -97,7 +97,13 @@ def parse_address(text: str) -> str:
     """A 0x address; mixed case must be a valid EIP-55 checksum. Returns the checksummed form (zero included)."""
     if not _ADDRESS.fullmatch(text):
         what = repr(text) if text else "empty"
-        raise FieldError(f"{what} is not an address (0x followed by 40 hex digits)")
+        odd = next((i for i, c in enumerate(text) if not c.isascii()), None)
+        hint = (
+            f"; character {odd + 1} is the non-ASCII {text[odd]!r} (U+{ord(text[odd]):04X}), a look-alike: retype it"
+            if odd is not None
+            else ""
+        )
+        raise FieldError(f"{what} is not an address (0x followed by 40 hex digits){hint}")
     body = text[2:]
     checksummed = checksummed_address(text)
     if body != body.lower() and body != body.upper() and checksummed != text:

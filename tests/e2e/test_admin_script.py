@@ -3,12 +3,14 @@ refusal, nothing sent twice."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from eth_utils import keccak
+from web3 import Web3
 
-from e2e_support import Anvil, Deployment, deploy
+from e2e_support import Anvil, Deployment, ape_run, deploy
 
 # Anvil's test accounts 5..9: never given a role by --dev-roles (TEST::5 is the stranger).
 STRANGER_ACCOUNT = "TEST::5"
@@ -132,3 +134,76 @@ def test_transfer_admin__two_steps__only_the_pending_admin_accepts(suite: Deploy
     accepted = suite.run("admin", "accept-admin", "--contract", "retirement", account="TEST::8")
     assert accepted.returncode == 0, accepted.stderr
     assert retirement.functions.defaultAdmin().call() == NEW_ADMIN
+
+
+# ---------------------------------------------------------------------------------------------- hostile input
+
+
+def test_allow__hostile_csv__every_bad_line_named_and_nobody_allowed(suite: Deployment, tmp_path: Path):
+    fresh = ["0x" + "ab" * 20, "0x" + "cd" * 20]
+    cyrillic_a = KYC[0][:5] + "\u0430" + KYC[0][6:]  # looks like the address, one letter is Cyrillic
+    lines = [
+        "account,note",
+        f"  {fresh[0]}  ,padded",  # whitespace: accepted as the address
+        f"{fresh[0].upper().replace('0X', '0x')},same address in upper case",
+        cyrillic_a + ",homoglyph",
+        "1e3,junk",
+        f'{fresh[1]},"an unterminated quote',
+        f"{KYC[2]},after it",
+    ]
+    path = tmp_path / "hostile.csv"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    block = suite.w3.eth.block_number
+    result = suite.run("admin", "allow", "--csv", str(path))
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert f"{path}:3: account: {Web3.to_checksum_address(fresh[0])} is already listed on line 2" in out
+    assert f"{path}:4: account:" in out and "is not an address" in out
+    assert f"{path}:5: account: '1e3' is not an address" in out
+    assert f"{path}:6: row: a quoted field is not closed" in out
+    assert "Traceback" not in out and len(out.splitlines()) < 12
+    assert suite.w3.eth.block_number == block
+    assert not any(suite.credit.functions.isAllowed(Web3.to_checksum_address(a)).call() for a in (*fresh, KYC[2]))
+
+
+def test_admin__missing_or_stale_deployment_record__one_clear_line_nothing_sent(suite: Deployment, tmp_path: Path):
+    empty = tmp_path / "no-such-folder"  # the records folder does not exist at all
+    missing = ape_run("admin", "pause", anvil=suite.anvil, directory=empty)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "deploy" in missing.stderr.lower() and len(missing.stderr.strip().splitlines()) <= 3
+
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    for record in suite.directory.glob("*.json"):
+        data = json.loads(record.read_text())
+        data["contracts"]["CarbonCredit"]["address"] = "0x" + "de" * 20
+        (stale / record.name).write_text(json.dumps(data))
+    block = suite.w3.eth.block_number
+    result = ape_run("admin", "pause", anvil=suite.anvil, directory=stale)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no code" in result.stderr and len(result.stderr.strip().splitlines()) <= 3
+    assert suite.w3.eth.block_number == block
+
+
+def test_admin__rpc_down__one_line_naming_the_node(suite: Deployment):
+    down = Anvil(suite.anvil.process, "http://127.0.0.1:9", suite.anvil.w3)  # nothing listens on port 9
+    result = ape_run("admin", "roles", anvil=down, directory=suite.directory, account=None, timeout=120)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "No (supported) node found on 'http://127.0.0.1:9'" in out and "Traceback" not in out
+    assert len(out.strip().splitlines()) <= 2
+
+
+def test_allow__same_command_twice_at_once__both_succeed_each_account_allowed(suite: Deployment, tmp_path: Path):
+    accounts = ["0x" + f"{n:02x}" * 20 for n in (0x31, 0x32, 0x33)]
+    path = tmp_path / "twice.csv"
+    path.write_text("account\n" + "\n".join(accounts) + "\n")
+    first = suite.start("admin", "allow", "--csv", str(path), out=tmp_path / "a.out")
+    second = suite.start("admin", "allow", "--csv", str(path), out=tmp_path / "b.out")
+    codes = [process.wait(timeout=180) for process, _ in (first, second)]
+    texts = [
+        (tmp_path / f"{n}.out").read_text() + err.read_text() for n, (_, err) in zip("ab", (first, second), strict=True)
+    ]
+    assert codes == [0, 0], texts
+    assert all("Traceback" not in t and "tx.origin" not in t for t in texts)
+    assert all(suite.credit.functions.isAllowed(Web3.to_checksum_address(a)).call() for a in accounts)

@@ -308,3 +308,22 @@ def test_deadline_then_report__statuses_final_refusals_and_csv_matches_chain(dep
     assert [(log["args"]["entity"], str(log["args"]["certificateId"])) for log in logged] == [
         (admin, rows[0]["certificates"])
     ]
+
+
+def test_set_obligations__account_without_the_role__refusal_names_role_contract_account_and_grant(deployment, tmp_path):
+    period_id = open_period(deployment)
+    entity = fresh_address()
+    path = write(tmp_path / "o.csv", HEADER, f"{entity},Acme,10")
+    block = deployment.w3.eth.block_number
+    result = deployment.run(
+        "compliance", "set-obligations", "--period", str(period_id), "--csv", str(path), account="TEST::1"
+    )
+    assert result.returncode == 1
+    err = result.stderr
+    assert "AccessControlUnauthorizedAccount" in err and "_ROLE" in err
+    assert f"{DEV_1} does not hold" in err or f"{to_checksum_address(DEV_1)} does not hold" in err
+    assert "on CompliancePeriods" in err and "ape run admin grant" in err
+    assert "\\x" not in err and "b'" not in err and "Run again" not in err
+    assert "tx.origin" not in result.stdout and len((result.stdout + err).splitlines()) < 8
+    assert deployment.w3.eth.block_number == block
+    assert status(deployment, period_id, entity)[0] == 0

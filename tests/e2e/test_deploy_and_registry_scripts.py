@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import time
 from pathlib import Path
 
 from e2e_support import ROOT, Deployment, deploy, script_env
@@ -148,3 +149,38 @@ def test_registry_commands__unknown_project_or_bad_input__exit_with_a_clear_erro
     bad_range = deployment.run("registry", "add-batch", "1", "--serials", "9-1", "--period", "2020-01-01:2020-12-31",
                                "--issuance-ref", "x")  # fmt: skip
     assert bad_range.returncode != 0 and "first serial is after the last" in bad_range.stderr
+
+
+def _register(deployment: Deployment, external: str, *overrides: str) -> subprocess.CompletedProcess:
+    options = {
+        "--standard": "VCS", "--external-id": external, "--name": "Dup", "--methodology": "VM0007",
+        "--country": "BR", "--owner": deployment.admin, "--metadata-uri": "ipfs://x",
+        "--metadata-hash": "0x" + "ab" * 32,
+    }  # fmt: skip
+    for key, value in zip(overrides[::2], overrides[1::2], strict=True):
+        options[key] = value
+    return deployment.run("registry", "register", *(part for item in options.items() for part in item))
+
+
+def test_registry_register__duplicate__names_the_error_and_the_existing_project_no_trace(deployment: Deployment):
+    external = f"DUP-{time.time_ns()}"
+    first = _register(deployment, external)
+    assert first.returncode == 0, first.stderr
+    project_id = deployment.registry.functions.projectIdOf("VCS", external).call()
+    nonce = deployment.w3.eth.get_transaction_count(deployment.admin)
+    again = _register(deployment, external)
+    assert again.returncode == 1
+    assert f"already registered as project {project_id} (RegistryDuplicateProject)" in again.stderr
+    assert f"ape run registry show {project_id}" in again.stderr
+    assert "tx.origin" not in again.stdout + again.stderr and "Traceback" not in again.stderr
+    assert deployment.w3.eth.get_transaction_count(deployment.admin) == nonce
+
+
+def test_registry_register__several_bad_options__all_reported_at_once_before_connecting(deployment: Deployment):
+    nonce = deployment.w3.eth.get_transaction_count(deployment.admin)
+    bad = _register(deployment, "BAD-1", "--owner", "0xabc", "--country", "br", "--metadata-hash", "0x12")
+    assert bad.returncode == 2
+    for option in ("--owner '0xabc'", "--country 'br'", "--metadata-hash '0x12'"):
+        assert option in bad.stderr
+    assert "ConversionError" not in bad.stderr and "Traceback" not in bad.stderr
+    assert deployment.w3.eth.get_transaction_count(deployment.admin) == nonce

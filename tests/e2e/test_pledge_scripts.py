@@ -46,6 +46,26 @@ def write_prices(path: Path, rows: list[tuple[str, str, int | str]]) -> Path:
     return path
 
 
+def test_pledge_supply__right_after_deploy__refused_with_balance_shortfall_and_the_faucet(pledge_deployment):
+    """Runs first in this module: the deployer holds no tUSD yet."""
+    d = pledge_deployment
+    usd, facility = contract(d, "TestStablecoin"), contract(d, "CreditFacility")
+    assert usd.functions.balanceOf(d.admin).call() == 0
+    block = d.w3.eth.block_number
+    refused = d.run("pledge", "supply", "100000")
+    assert refused.returncode == 1
+    assert "holds 0 tUSD, needs 100,000 tUSD (100,000 tUSD short)" in refused.stderr
+    assert "ape run pledge faucet 100000" in refused.stderr
+    assert "0xe450d38c" not in refused.stdout + refused.stderr and "tx.origin" not in refused.stdout
+    assert d.w3.eth.block_number == block and facility.functions.cash().call() == 0
+
+    holder = Web3.to_checksum_address("0x" + "5a" * 20)
+    minted = ok(d.run("pledge", "faucet", "2500.5", "--to", holder))
+    assert "minted 2,500.5 tUSD" in minted and usd.functions.balanceOf(holder).call() == 2_500_500_000
+    bad = d.run("pledge", "faucet", "1", "--to", "0xabc")
+    assert bad.returncode == 1 and "--to '0xabc'" in bad.stderr and "ConversionError" not in bad.stderr
+
+
 def test_pledge_scripts__whole_loan__feed_borrow_keeper_liquidates_once(pledge_deployment: Deployment, tmp_path):
     d = pledge_deployment
     oracle, facility, usd = (
@@ -110,6 +130,16 @@ def test_pledge_scripts__whole_loan__feed_borrow_keeper_liquidates_once(pledge_d
     again = ok(d.run("keeper"))
     assert "0 liquidated" in again  # healthy again: nothing to do, nothing sent
     assert list(facility.functions.position(1).call()[5]) == list(amounts_after)
+
+    # Too little tUSD to repay: refused before sending, with the balance and the shortfall (not a raw 0xe450d38c).
+    balance = usd.functions.balanceOf(d.admin).call()
+    d.transact(usd.functions.transfer(Web3.to_checksum_address("0x" + "5b" * 20), balance - 1))
+    short = d.run("pledge", "repay", "1", "all")
+    assert short.returncode == 1, short.stdout + short.stderr
+    assert "holds 0.000001 tUSD, needs" in short.stderr and "tUSD short)" in short.stderr
+    assert "ape run pledge faucet" in short.stderr and "0xe450d38c" not in short.stdout + short.stderr
+    assert facility.functions.debtOf(1).call() > 0
+    d.transact(usd.functions.mint(d.admin, balance))
 
     ok(d.run("pledge", "repay", "1", "all"))
     assert facility.functions.debtOf(1).call() == 0

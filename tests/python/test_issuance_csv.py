@@ -477,8 +477,11 @@ def test_execute__race_on_some_rows__skips_them_and_issues_the_rest():
     assert sorted(ref for refs in sender.sent for ref in refs) == sorted(r.order_ref for r in rows if r != rows[4])
     assert bar.n == 7
     assert notes == [
-        "transaction 2/3: 1 row(s) were issued meanwhile by another transaction (lines 6); sending the other 2"
+        "transaction 2/3: 1 row(s) were issued meanwhile by another transaction (lines 6): is another run issuing "
+        "this file? Sending the rest; rows issued by someone else are listed at the end"
     ]
+    assert summary.raced_lines == [6]
+    assert "done by someone else: lines 6 were issued by another run" in summary.describe()
 
 
 def test_execute__failure_without_race__stops_with_the_error_and_the_chunk():
@@ -489,6 +492,35 @@ def test_execute__failure_without_race__stops_with_the_error_and_the_chunk():
     assert str(info.value).startswith(
         "transaction 1/2 (2 orders, lines 2..3) failed: ContractLogicError: CreditPaused()"
     )
+
+
+class NonceClashSender(FakeSender):
+    """The node refuses the first ``clashes`` sends for their nonce (another run of the same account used it)."""
+
+    def __init__(self, view: FakeView, clashes: int):
+        super().__init__(view)
+        self.clashes = clashes
+
+    def send(self, to, data):
+        if self.clashes:
+            self.clashes -= 1
+            raise SendFailed("ValueError: {'code': -32003, 'message': 'nonce too low'}")
+        return super().send(to, data)
+
+
+def test_execute__nonce_taken_by_another_run__retried_not_failed():
+    rows = [_row(n) for n in range(2, 6)]
+    view = FakeView(set())
+    sender = NonceClashSender(view, clashes=2)
+    summary = execute(_plan(rows, 2), view, issuance.Contracts("0xc", "0xr"), sender)
+    assert (summary.issued, summary.raced, summary.txs) == (4, 0, 2)
+
+
+def test_execute__nonce_refused_every_time__stops_after_the_retries():
+    rows = [_row(n) for n in range(2, 4)]
+    view = FakeView(set())
+    with pytest.raises(IssuanceError, match="nonce too low"):
+        execute(_plan(rows, 2), view, issuance.Contracts("0xc", "0xr"), NonceClashSender(view, clashes=99))
 
 
 def test_summary__describe_says_when_nothing_was_left():

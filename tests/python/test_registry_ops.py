@@ -57,3 +57,29 @@ def test_parse_period__before_1970__refused_clearly():
 
     with pytest.raises(InputError, match="before 1970"):
         parse_period("1969-01-01:1969-12-31")
+
+
+def test_read_allowlist__hostile_file__every_problem_in_line_order_homoglyph_pointed_at(tmp_path):
+    from tonne.admin import AdminError, read_allowlist
+
+    address = "0x976EA74026E726554dB657fA54763abd0C3a0aa9"
+    padded = "0x" + "ab" * 20
+    lines = [
+        "\ufeffaccount,note",
+        f"  {padded}  ,padded",
+        f"0x{padded[2:].upper()},the same in upper case",
+        address[:5] + "\u0430" + address[6:] + ",homoglyph",
+        "1e3,junk",
+        f'{"0x" + "cd" * 20},"an unterminated quote',
+        f"{address},swallowed",
+    ]
+    path = tmp_path / "kyc.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    with pytest.raises(AdminError) as info:
+        read_allowlist(path)
+    report = info.value.report().splitlines()
+    assert report[0] == f"{path}: 4 problems found, nothing was sent"
+    assert report[1].startswith(f"{path}:3: account: 0xABaB") and report[1].endswith("is already listed on line 2")
+    assert "character 6 is the non-ASCII 'а' (U+0430)" in report[2] and report[2].startswith(f"{path}:4: account:")
+    assert report[3] == f"{path}:5: account: '1e3' is not an address (0x followed by 40 hex digits)"
+    assert report[4].startswith(f"{path}:6: row: a quoted field is not closed")

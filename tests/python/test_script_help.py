@@ -49,3 +49,25 @@ def test_pledge_help__amounts__name_their_unit(args, unit):
 def test_bridge_help__window_and_confirmations__described(script, option, words):
     text = " ".join(_help(_load(script)).split())
     assert option in text and words in text
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["transfer-admin"], "seconds"),
+        (["allow"], "Accounts per transaction"),
+        (["freeze"], "--reason"),
+    ],
+)
+def test_admin_help__delays_and_sizes__name_their_unit(args, words):
+    text = " ".join(_help(_load("admin"), *args).split())
+    assert words in text and "Examples:" in text
+
+
+def test_pledge_help__faucet__example_unit_and_where_it_works():
+    text = " ".join(_help(_load("pledge"), "faucet").split())
+    assert "ape run pledge faucet 100000" in text and "tUSD" in text and "TestStablecoin" in text
+
+
+def test_issue_help__exit_status_of_a_run_that_raced__documented():
+    assert "3 done, but another run" in " ".join(_help(_load("issue")).split())

@@ -41,7 +41,12 @@ class PendingTransactionsError(ToolError):
 
 
 class SendFailed(RuntimeError):
-    """A transaction could not be sent, was not mined in time, or reverted."""
+    """A transaction could not be sent, was not mined in time, or reverted; ``revert_data`` is the custom error's
+    data when the node returned it (a refused gas estimate), else empty."""
+
+    def __init__(self, message: str, revert_data: bytes = b"") -> None:
+        super().__init__(message)
+        self.revert_data = revert_data
 
 
 def problem_summary(name: str, problems: Sequence[Problem]) -> str:

@@ -81,11 +81,15 @@ class ApeSender:
             return self._template.model_copy(
                 update={"nonce": self._nonce, "data": HexBytes(data), "receiver": to, "gas_limit": gas}
             )
+        if gas is None:  # estimated here, not by ape: ape prints a call trace to stdout for every revert
+            gas = estimate_gas(self.provider.web3, self.address, to, data)
+            fields_gas = None
+        else:
+            fields_gas = gas
         fields: dict[str, Any] = {"receiver": to, "data": data, "sender": self.address, "nonce": self._nonce}
-        if gas is not None:
-            fields["gas_limit"] = gas
+        fields["gas_limit"] = gas
         txn = self.account.prepare_transaction(self.provider.network.ecosystem.create_transaction(**fields))
-        if gas is not None:
+        if fields_gas is not None:
             self._template, self._template_uses, self._template_at = txn, 1, time.monotonic()
         return txn
 
@@ -111,6 +115,32 @@ class ApeSender:
 
     def send(self, to: str, data: bytes) -> Sent:
         return self.wait(self.submit(to, data))
+
+
+GAS_MARGIN = 1.25
+
+
+def estimate_gas(w3: Any, sender: str, to: str, data: bytes) -> int:
+    """``eth_estimateGas`` with a margin, sent raw; a revert raises ``SendFailed`` with the revert data, decoded
+    by ``tonne.chain.refusal`` (the custom error's name and arguments)."""
+    from tonne.chain.refusal import decode_error, explain
+
+    params = {"from": sender, "to": to, "data": "0x" + bytes(data).hex()}
+    response = w3.provider.make_request("eth_estimateGas", [params])
+    if "error" in response:
+        error = response["error"] or {}
+        raw = error.get("data")
+        if isinstance(raw, dict):
+            raw = raw.get("data")
+        revert = bytes.fromhex(raw.removeprefix("0x")) if isinstance(raw, str) and raw.startswith("0x") else b""
+        failed = SendFailed("", revert)
+        if decode_error(revert):
+            detail = explain(failed)
+        else:
+            detail = ("0x" + revert.hex()) if revert else str(error.get("message", "gas estimate failed"))
+        failed.args = (f"the gas estimate reverted: {detail}",)
+        raise failed
+    return int(int(response["result"], 16) * GAS_MARGIN) + 20_000
 
 
 def wait_for_receipt(w3: Any, tx_hash: str, timeout: float) -> Sent:

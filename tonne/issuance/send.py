@@ -24,6 +24,7 @@ class IssueSummary:
     issued: int = 0  # rows issued by this run
     already_done: int = 0  # rows whose orderRef was used before this run planned
     raced: int = 0  # rows found issued by another transaction while this run was sending
+    raced_lines: list[int] = field(default_factory=list)  # their lines in the file
     txs: int = 0
     gas_used: int = 0
     elapsed: float = 0.0
@@ -40,12 +41,36 @@ class IssueSummary:
         if self.issued == 0 and self.raced == 0:
             return f"nothing to issue: all {self.rows} rows were already issued on-chain ({self.elapsed:.1f} s)"
         gas_per_row = self.gas_used // self.issued if self.issued else 0
-        return (
+        text = (
             f"issued {self.issued} rows now; {self.already_done} were already done before this run"
             + (f"; {self.raced} were issued meanwhile by another transaction" if self.raced else "")
             + f"; {self.txs} transaction(s), {self.gas_used:,} gas ({gas_per_row:,}/row); "
             f"{self.elapsed:.1f} s, {self.rows_per_second:.0f} rows/s"
         )
+        if self.raced:
+            text += (
+                f"\ndone by someone else: lines {line_ranges(self.raced_lines, 40)} were issued by another run or "
+                "transaction while this run was sending (each row is on-chain once, with this file's recipient and "
+                f"amount); exit status {RACED_EXIT}"
+            )
+        return text
+
+
+RACED_EXIT = 3  # the file is fully issued, but another sender issued some of its rows meanwhile
+NONCE_RETRIES = 5
+
+
+def line_ranges(lines: list[int], shown: int = 12) -> str:
+    """``2-19, 22, 40-41`` for sorted line numbers (at most ``shown`` ranges, then ``... (N more)``)."""
+    ranges: list[list[int]] = []
+    for n in sorted(set(lines)):
+        if ranges and n == ranges[-1][1] + 1:
+            ranges[-1][1] = n
+        else:
+            ranges.append([n, n])
+    parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in ranges]
+    rest = len(parts) - shown
+    return ", ".join(parts[:shown]) + (f", ... ({rest} more ranges)" if rest > 0 else "")
 
 
 class Progress(Protocol):
@@ -67,16 +92,32 @@ def execute(
     got used meanwhile are dropped and the rest is sent again; a failure with no such row stops the run."""
     summary = IssueSummary(rows=len(plan.rows), already_done=len(plan.done))
     start = time.monotonic() if started is None else started
+    told = False
     for index, orders in enumerate(plan.chunks, 1):
         remaining = list(orders)
+        retries = 0
         while remaining:
             try:
                 sent = sender.send(contracts.credit, encode_issue_many(remaining))
             except SendFailed as exc:
+                nonce_clash = _nonce_clash(exc) and retries < NONCE_RETRIES
                 still = _drop_raced(
-                    remaining, exc, index, len(plan.chunks), view, contracts, sender.address, pending_timeout, log
+                    remaining,
+                    exc,
+                    index,
+                    len(plan.chunks),
+                    view,
+                    contracts,
+                    sender.address,
+                    pending_timeout,
+                    log if not told else (lambda _: None),
+                    retry=nonce_clash,
                 )
+                retries += 1
+                if len(still) < len(remaining):
+                    told = True
                 summary.raced += len(remaining) - len(still)
+                summary.raced_lines.extend(o.row.line for o in remaining if o not in still)
                 if progress is not None:
                     progress.update(len(remaining) - len(still))
                 remaining = still
@@ -102,9 +143,12 @@ def _drop_raced(
     address: str,
     pending_timeout: float,
     log: Callable[[str], None],
+    *,
+    retry: bool = False,
 ) -> list[Order]:
     """The orders of a failed chunk whose orderRef is still unused in their project; raises when none got used
-    meanwhile, or when one got used by an issuance other than the row's (a conflict)."""
+    meanwhile (unless ``retry``: the node refused the nonce, another sender of this account got there first), or
+    when one got used by an issuance other than the row's (a conflict)."""
     view.wait_settled(address, pending_timeout, log)
     calls = [
         Call(contracts.credit, ORDER_DIGEST, (project_of(o.token_id), o.row.order_ref), ("bytes32",)) for o in remaining
@@ -121,6 +165,8 @@ def _drop_raced(
             "was used meanwhile by a different issuance of its project (a conflict); nothing more is sent."
         ) from exc
     still = [order for order, d in zip(remaining, digests, strict=True) if not any(d)]
+    if len(still) == len(remaining) and retry:
+        return still
     if len(still) == len(remaining):
         lines = f"lines {remaining[0].row.line}..{remaining[-1].row.line}"
         raise IssuanceError(
@@ -130,13 +176,22 @@ def _drop_raced(
     raced = [o.row.line for o in remaining if o not in still]
     log(
         f"transaction {index}/{total}: {len(raced)} row(s) were issued meanwhile by another transaction "
-        f"(lines {', '.join(map(str, raced[:10]))}{', ...' if len(raced) > 10 else ''}); "
-        f"sending the other {len(still)}"
+        f"(lines {line_ranges(raced, 4)}): is another run issuing this file? Sending the rest; rows issued by "
+        "someone else are listed at the end"
     )
     return still
 
 
+def _nonce_clash(exc: SendFailed) -> bool:
+    """The node refused the transaction for its nonce: another sender of the same account used it first."""
+    text = str(exc).lower()
+    return any(
+        s in text for s in ("nonce too low", "already known", "replacement transaction underpriced", "nonce too high")
+    )
+
+
 __all__ = [
+    "RACED_EXIT",
     "ApeSender",
     "IssueSummary",
     "Progress",

@@ -82,6 +82,34 @@ def ensure_allowance(d: PledgeDeployed, account: Any, amount: int) -> Any | None
     return d.loan_token.approve(d.facility.address, 2**256 - 1, sender=account)
 
 
+def is_test_token(d: PledgeDeployed) -> bool:
+    """The loan currency is the deployment's own TestStablecoin (open mint: local and test chains only)."""
+    return bool(d.record.get("config", {}).get("pledge", {}).get("testLoanToken")) and "TestStablecoin" in d.record.get(
+        "contracts", {}
+    )
+
+
+def require_balance(d: PledgeDeployed, account: Any, needed: int, what: str) -> None:
+    """Refuse before sending when ``account`` holds less than ``needed`` of the loan currency for ``what``."""
+    held = int(d.loan_token.balanceOf(account.address))
+    if held >= needed:
+        return
+    how = (
+        f"; get test {d.symbol} with `ape run pledge faucet {_plain(needed - held, d.decimals)} --account ...`"
+        if is_test_token(d)
+        else f"; transfer {d.symbol} to it first"
+    )
+    raise InputError(
+        f"{what}: --account {account.address} holds {d.money(held)}, needs {d.money(needed)} "
+        f"({d.money(needed - held)} short){how}; nothing was sent"
+    )
+
+
+def _plain(units: int, decimals: int) -> str:
+    whole, frac = divmod(units, 10**decimals)
+    return f"{whole}" + (("." + f"{frac:0{decimals}d}".rstrip("0")) if frac else "")
+
+
 def require_owner(d: PledgeDeployed, position_id: int, account: Any) -> Any:
     view = d.facility.position(position_id)
     if int(str(view.owner), 16) == 0:

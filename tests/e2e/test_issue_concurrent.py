@@ -1,0 +1,41 @@
+"""Two `ape run issue` of one file at once, from one account, on one Anvil: the losing run says in a few lines which
+rows another run issued meanwhile (done by someone else) and exits with status 3; every row lands exactly once."""
+
+from __future__ import annotations
+
+import re
+
+from test_issue_script import assert_issued_exactly_once, build
+
+from tonne.issuance.send import RACED_EXIT
+
+
+def test_issue__two_runs_of_one_file_at_once__loser_names_the_rows_in_few_lines(deployment, tmp_path):
+    scenario = build(deployment, 120, projects=2, recipients=20)
+    path = scenario.write(tmp_path / "twice.csv")
+    args = ("issue", "--csv", str(path), "--chunk-size", "10", "--quiet")
+    first, first_err = deployment.start(*args, out=tmp_path / "a.out")
+    second, second_err = deployment.start(*args, out=tmp_path / "b.out")
+    codes = (first.wait(timeout=300), second.wait(timeout=300))
+    outputs = [
+        (tmp_path / "a.out").read_text() + first_err.read_text(),
+        (tmp_path / "b.out").read_text() + second_err.read_text(),
+    ]
+    assert_issued_exactly_once(deployment, scenario)
+    assert set(codes) <= {0, RACED_EXIT}, outputs
+    for text in outputs:
+        assert len(text.splitlines()) < 30, text[:3000]
+        assert "Traceback" not in text and "reverted without message" not in text and "tx.origin" not in text
+    issued = [int(re.search(r"issued (\d+) rows now", text).group(1)) for text in outputs]
+    assert sum(issued) == len(scenario.rows)  # each row sent by exactly one of the two runs
+    losers = [text for code, text in zip(codes, outputs, strict=True) if code == RACED_EXIT]
+    assert losers, outputs  # the second run started while the first was sending: it lost at least one chunk
+    for text in losers:
+        named = re.search(r"done by someone else: lines (.+?) were issued by another run", text)
+        assert named, text
+        lines = set()
+        for a, b in re.findall(r"(\d+)(?:-(\d+))?", named.group(1).split("...")[0]):
+            lines.update(range(int(a), int(b or a) + 1))
+        assert lines and lines <= set(range(2, 2 + len(scenario.rows)))
+        raced = int(re.search(r"(\d+) were issued meanwhile by another transaction", text).group(1))
+        assert len(lines) == raced or "more ranges" in named.group(1)
