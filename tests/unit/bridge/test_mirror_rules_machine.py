@@ -58,6 +58,9 @@ class MirrorRulesMachine(RuleBasedStateMachine):
         super().__init__()
         self.env = env
         b = env.b
+        # Each sequence starts from a permissive home state (the chain carries on from the last sequence).
+        self.freeze(0, False), self.freeze(1, False), self.freeze(2, False), self.suspend(False), self.pause(False)
+        b.credit.setAllowed(env.accounts[:2], True, sender=env.compliance)
         self.keys = [TOKEN_KEY, project_key(env.project_id)] + [account_key(str(a.address)) for a in env.accounts]
         # The model: per key, (seq, flags) of the newest delivered message; it starts from the chain.
         self.model = {k: tuple(b.mirror.rulesOf(k)) for k in self.keys}
@@ -96,22 +99,23 @@ class MirrorRulesMachine(RuleBasedStateMachine):
     def allow(self, i, allowed):
         self.env.b.credit.setAllowed([self.env.accounts[i]], allowed, sender=self.env.compliance)
 
-    @rule(i=st.integers(0, 2))
-    def toggle_freeze(self, i):
+    @rule(i=st.integers(0, 2), frozen=st.booleans())
+    def freeze(self, i, frozen):
         account, credit = self.env.accounts[i], self.env.b.credit
-        credit.setFrozen(account, not credit.isFrozen(account), "machine", sender=self.env.regulator)
+        if credit.isFrozen(account) != frozen:
+            credit.setFrozen(account, frozen, "machine", sender=self.env.regulator)
 
-    @rule()
-    def toggle_project(self):
-        restricted = self.env.b.credit.isProjectRestricted(self.env.project_id)
-        self.env.registry.setProjectStatus(
-            self.env.project_id, 2 if restricted else 3, "machine", sender=self.env.registrar
-        )
+    @rule(suspended=st.booleans())
+    def suspend(self, suspended):
+        if self.env.b.credit.isProjectRestricted(self.env.project_id) != suspended:
+            status = 3 if suspended else 2
+            self.env.registry.setProjectStatus(self.env.project_id, status, "machine", sender=self.env.registrar)
 
-    @rule()
-    def toggle_pause(self):
+    @rule(paused=st.booleans())
+    def pause(self, paused):
         credit = self.env.b.credit
-        (credit.unpause if credit.paused() else credit.pause)(sender=self.env.regulator)
+        if credit.paused() != paused:
+            (credit.pause if paused else credit.unpause)(sender=self.env.regulator)
 
     # ------------------------------------------------------------------ messages
 
