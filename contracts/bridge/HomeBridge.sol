@@ -29,7 +29,13 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
     uint8 private constant _SENT = 0x80;
 
     mapping(uint256 id => uint256) private _locked;
-    uint64 private _ruleSeq;
+    /// @dev The last rule sequence and the token key's last sent state, in one slot (every lock writes both).
+    struct RuleHead {
+        uint64 seq;
+        uint8 tokenSent;
+    }
+
+    RuleHead private _head;
     mapping(uint256 key => uint8) private _sentRules;
 
     /// @param token_ The Tonne credit token to escrow.
@@ -62,9 +68,10 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
         // The token applies its rules here: balance (what is pledged or escrowed elsewhere is not the caller's),
         // pause, freeze, allowlist, and Suspended or Terminated projects.
         _token.safeTransferFrom(msg.sender, address(this), id, amount, "");
-        uint64 seq = ++_ruleSeq;
-        _noteSent(BridgeMessages.tokenKey(), tokenRules);
-        _noteSent(BridgeMessages.accountKey(recipient), toRules);
+        uint64 seq = _head.seq + 1;
+        _head = RuleHead(seq, tokenRules | _SENT);
+        uint256 toKey = BridgeMessages.accountKey(recipient);
+        if (_sentRules[toKey] != toRules | _SENT) _sentRules[toKey] = toRules | _SENT;
         bytes memory payload = BridgeMessages.encodeLock(
             id, amount, msg.sender, recipient, _metadata(id), seq, tokenRules, toRules
         );
@@ -100,13 +107,17 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
             flags[n] = _projectRules(projects[i]);
             ++n;
         }
+        RuleHead memory head = _head;
         for (uint256 i; i < count; ++i) {
             // A key whose state equals the last one sent (also a key repeated in this call) would only cost the
             // relayer gas: refused.
-            if (_sentRules[keys[i]] == flags[i] | _SENT) revert HomeBridgeRuleUnchanged(keys[i], flags[i]);
-            _sentRules[keys[i]] = flags[i] | _SENT;
+            uint8 sent = i == 0 && tokenWide ? head.tokenSent : _sentRules[keys[i]];
+            if (sent == flags[i] | _SENT) revert HomeBridgeRuleUnchanged(keys[i], flags[i]);
+            if (i == 0 && tokenWide) head.tokenSent = flags[i] | _SENT;
+            else _sentRules[keys[i]] = flags[i] | _SENT;
         }
-        uint64 seq = ++_ruleSeq;
+        uint64 seq = ++head.seq;
+        _head = head;
         messageId = _sendToRemote(BridgeMessages.encodeRules(seq, keys, flags));
         emit RulesSent(messageId, seq, keys, flags);
     }
@@ -126,18 +137,18 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
 
     /// @inheritdoc IHomeBridge
     function sentRulesOf(uint256 key) external view returns (bool sent, uint8 flags) {
-        uint8 v = _sentRules[key];
+        uint8 v = _sentOf(key);
         return (v & _SENT != 0, v & ~_SENT);
     }
 
     /// @inheritdoc IHomeBridge
     function inSync(uint256 key) external view returns (bool) {
-        return _sentRules[key] == rulesOf(key) | _SENT;
+        return _sentOf(key) == rulesOf(key) | _SENT;
     }
 
     /// @inheritdoc IHomeBridge
     function ruleSeq() external view returns (uint64) {
-        return _ruleSeq;
+        return _head.seq;
     }
 
     /// @inheritdoc IHomeBridge
@@ -224,10 +235,10 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
         if (ICarbonCredit(address(_token)).isProjectRestricted(projectId)) flags |= BridgeMessages.PROJECT_RESTRICTED;
     }
 
-    /// @dev Records that `flags` of `key` went out (a lock carries the token's and the recipient's), so that a
-    /// later sync of the same state is refused and a sync of a changed state is not.
-    function _noteSent(uint256 key, uint8 flags) private {
-        if (_sentRules[key] != flags | _SENT) _sentRules[key] = flags | _SENT;
+    /// @dev The last state sent for `key` with the `_SENT` bit (0: never). A lock counts as sending the token's
+    /// and the recipient's, so that a later sync of the same state is refused and a sync of a change is not.
+    function _sentOf(uint256 key) private view returns (uint8) {
+        return key == BridgeMessages.tokenKey() ? _head.tokenSent : _sentRules[key];
     }
 
     /// @dev The batch metadata of `id`, from the registry, ABI-encoded as `IMirrorCredit.BatchMetadata`.
