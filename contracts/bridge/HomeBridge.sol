@@ -24,7 +24,19 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
     IERC1155 private immutable _token;
     ICarbonRegistry private immutable _registry;
 
+    /// @notice Most rule keys one `syncRules` may carry.
+    uint256 public constant MAX_RULES = 64;
+    uint8 private constant _SENT = 0x80;
+
     mapping(uint256 id => uint256) private _locked;
+    /// @dev The last rule sequence and the token key's last sent state, in one slot (every lock writes both).
+    struct RuleHead {
+        uint64 seq;
+        uint8 tokenSent;
+    }
+
+    RuleHead private _head;
+    mapping(uint256 key => uint8) private _sentRules;
 
     /// @param token_ The Tonne credit token to escrow.
     /// @param windowSeconds_ Length of a rate-limit window.
@@ -43,15 +55,100 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
         _requireActive(Direction.Outbound);
         if (amount == 0) revert BridgeZeroAmount(id);
         address recipient = _destination(to);
+        // The recipient is held to the home rules as if it were an account here: the mirror records what is
+        // read now (the lock carries it), so no account the home chain did not check ever receives credits.
+        uint8 toRules = _accountRules(recipient);
+        if (toRules & BridgeMessages.ACCOUNT_FROZEN != 0) revert HomeBridgeRecipientFrozen(recipient);
+        uint8 tokenRules = _tokenRules();
+        if (tokenRules & BridgeMessages.TOKEN_PERMISSIONED != 0 && toRules & BridgeMessages.ACCOUNT_ALLOWED == 0) {
+            revert HomeBridgeRecipientNotAllowed(recipient);
+        }
         _consume(Direction.Outbound, id, amount);
         _locked[id] += amount;
         // The token applies its rules here: balance (what is pledged or escrowed elsewhere is not the caller's),
         // pause, freeze, allowlist, and Suspended or Terminated projects.
         _token.safeTransferFrom(msg.sender, address(this), id, amount, "");
-        bytes memory payload =
-            BridgeMessages.encode(BridgeMessages.LOCK, id, amount, msg.sender, recipient, _metadata(id));
+        uint64 seq = _head.seq + 1;
+        _head = RuleHead(seq, tokenRules | _SENT);
+        uint256 toKey = BridgeMessages.accountKey(recipient);
+        if (_sentRules[toKey] != toRules | _SENT) _sentRules[toKey] = toRules | _SENT;
+        bytes memory payload = BridgeMessages.encodeLock(
+            id, amount, msg.sender, recipient, _metadata(id), seq, tokenRules, toRules
+        );
         messageId = _sendToRemote(payload);
         emit CreditsLocked(messageId, id, msg.sender, recipient, amount);
+    }
+
+    /// @inheritdoc IHomeBridge
+    function syncRules(bool tokenWide, address[] calldata accounts, uint64[] calldata projects)
+        external
+        nonReentrant
+        returns (bytes32 messageId)
+    {
+        if (remoteChainId() == 0) revert BridgeNotLinked();
+        uint256 count = (tokenWide ? 1 : 0) + accounts.length + projects.length;
+        if (count == 0) revert HomeBridgeNoRules();
+        if (count > MAX_RULES) revert HomeBridgeTooManyRules(count, MAX_RULES);
+        uint256[] memory keys = new uint256[](count);
+        uint8[] memory flags = new uint8[](count);
+        uint256 n;
+        if (tokenWide) {
+            keys[0] = BridgeMessages.tokenKey();
+            flags[0] = _tokenRules();
+            n = 1;
+        }
+        for (uint256 i; i < accounts.length; ++i) {
+            keys[n] = BridgeMessages.accountKey(accounts[i]);
+            flags[n] = _accountRules(accounts[i]);
+            ++n;
+        }
+        for (uint256 i; i < projects.length; ++i) {
+            keys[n] = BridgeMessages.projectKey(projects[i]);
+            flags[n] = _projectRules(projects[i]);
+            ++n;
+        }
+        RuleHead memory head = _head;
+        for (uint256 i; i < count; ++i) {
+            // A key whose state equals the last one sent (also a key repeated in this call) would only cost the
+            // relayer gas: refused.
+            uint8 sent = i == 0 && tokenWide ? head.tokenSent : _sentRules[keys[i]];
+            if (sent == flags[i] | _SENT) revert HomeBridgeRuleUnchanged(keys[i], flags[i]);
+            if (i == 0 && tokenWide) head.tokenSent = flags[i] | _SENT;
+            else _sentRules[keys[i]] = flags[i] | _SENT;
+        }
+        uint64 seq = ++head.seq;
+        _head = head;
+        messageId = _sendToRemote(BridgeMessages.encodeRules(seq, keys, flags));
+        emit RulesSent(messageId, seq, keys, flags);
+    }
+
+    /// @inheritdoc IHomeBridge
+    function rulesOf(uint256 key) public view returns (uint8 flags) {
+        uint8 scope = uint8(key >> 248);
+        if (scope == BridgeMessages.SCOPE_TOKEN && key == BridgeMessages.tokenKey()) return _tokenRules();
+        if (scope == BridgeMessages.SCOPE_ACCOUNT && key >> 160 == uint256(scope) << 88) {
+            return _accountRules(address(uint160(key)));
+        }
+        if (scope == BridgeMessages.SCOPE_PROJECT && key >> 64 == uint256(scope) << 184) {
+            return _projectRules(uint64(key));
+        }
+        revert HomeBridgeUnknownRuleKey(key);
+    }
+
+    /// @inheritdoc IHomeBridge
+    function sentRulesOf(uint256 key) external view returns (bool sent, uint8 flags) {
+        uint8 v = _sentOf(key);
+        return (v & _SENT != 0, v & ~_SENT);
+    }
+
+    /// @inheritdoc IHomeBridge
+    function inSync(uint256 key) external view returns (bool) {
+        return _sentOf(key) == rulesOf(key) | _SENT;
+    }
+
+    /// @inheritdoc IHomeBridge
+    function ruleSeq() external view returns (uint64) {
+        return _head.seq;
     }
 
     /// @inheritdoc IHomeBridge
@@ -105,8 +202,9 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
         nonReentrant
     {
         _requireActive(Direction.Inbound);
-        (uint8 kind, uint256 id, uint256 amount, address from, address to,) = BridgeMessages.decode(payload);
+        uint8 kind = BridgeMessages.kindOf(payload);
         if (kind != BridgeMessages.BURN) revert BridgeUnexpectedMessage(kind, BridgeMessages.BURN);
+        (, uint256 id, uint256 amount, address from, address to,) = BridgeMessages.decode(payload);
         _consume(Direction.Inbound, id, amount);
         uint256 held = _locked[id];
         if (amount > held) revert HomeBridgeReleaseExceedsLocked(id, amount, held);
@@ -116,6 +214,31 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
         }
         emit CreditsReleased(receiveId, id, to, from, amount);
         _token.safeTransferFrom(address(this), to, id, amount, "");
+    }
+
+    /// @dev The token-wide home rules, as flags of the token key.
+    function _tokenRules() private view returns (uint8 flags) {
+        ICarbonCredit t = ICarbonCredit(address(_token));
+        if (t.paused()) flags |= BridgeMessages.TOKEN_PAUSED;
+        if (t.permissioned()) flags |= BridgeMessages.TOKEN_PERMISSIONED;
+    }
+
+    /// @dev `account`'s home rules, as flags of its key.
+    function _accountRules(address account) private view returns (uint8 flags) {
+        ICarbonCredit t = ICarbonCredit(address(_token));
+        if (t.isAllowed(account)) flags |= BridgeMessages.ACCOUNT_ALLOWED;
+        if (t.isFrozen(account)) flags |= BridgeMessages.ACCOUNT_FROZEN;
+    }
+
+    /// @dev Project `projectId`'s home rules (restricted = Suspended or Terminated), as flags of its key.
+    function _projectRules(uint64 projectId) private view returns (uint8 flags) {
+        if (ICarbonCredit(address(_token)).isProjectRestricted(projectId)) flags |= BridgeMessages.PROJECT_RESTRICTED;
+    }
+
+    /// @dev The last state sent for `key` with the `_SENT` bit (0: never). A lock counts as sending the token's
+    /// and the recipient's, so that a later sync of the same state is refused and a sync of a change is not.
+    function _sentOf(uint256 key) private view returns (uint8) {
+        return key == BridgeMessages.tokenKey() ? _head.tokenSent : _sentRules[key];
     }
 
     /// @dev The batch metadata of `id`, from the registry, ABI-encoded as `IMirrorCredit.BatchMetadata`.

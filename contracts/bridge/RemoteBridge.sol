@@ -44,19 +44,42 @@ contract RemoteBridge is IRemoteBridge, CreditBridgeBase {
         return interfaceId == type(IRemoteBridge).interfaceId || super.supportsInterface(interfaceId);
     }
 
-    /// @dev A lock at home: mint the mirror to the addressee.
+    /// @dev A lock at home: mint the mirror to the addressee, after recording the rules it carries. Home rules:
+    /// hand them to the mirror. Rules pass the inbound pause and the rate limits: a freeze or a suspension must
+    /// reach the mirror even while mints wait.
     function _processMessage(address, bytes32 receiveId, bytes calldata, bytes calldata payload)
         internal
         override
         nonReentrant
     {
-        _requireActive(Direction.Inbound);
-        (uint8 kind, uint256 id, uint256 amount, address from, address to, bytes memory metadata) =
-            BridgeMessages.decode(payload);
+        uint8 kind = BridgeMessages.kindOf(payload);
+        if (kind == BridgeMessages.RULES) {
+            (uint64 seq, uint256[] memory keys, uint8[] memory flags) = BridgeMessages.decodeRules(payload);
+            emit RulesReceived(receiveId, seq, keys.length);
+            _mirror.bridgeApplyRules(seq, keys, flags);
+            return;
+        }
         if (kind != BridgeMessages.LOCK) revert BridgeUnexpectedMessage(kind, BridgeMessages.LOCK);
+        _requireActive(Direction.Inbound);
+        (, uint256 id, uint256 amount, address from, address to, bytes memory metadata) =
+            BridgeMessages.decode(payload);
+        _applyLockRules(payload, to);
         _consume(Direction.Inbound, id, amount);
         emit CreditsMinted(receiveId, id, to, from, amount);
         _mirror.bridgeMint(to, id, amount, metadata);
+    }
+
+    /// @dev The token-wide rules and the recipient's that a lock carries (a zero sequence: none).
+    function _applyLockRules(bytes calldata payload, address to) private {
+        (uint64 seq, uint8 tokenRules, uint8 toRules) = BridgeMessages.decodeLockRules(payload);
+        if (seq == 0) return;
+        uint256[] memory keys = new uint256[](2);
+        uint8[] memory flags = new uint8[](2);
+        keys[0] = BridgeMessages.tokenKey();
+        flags[0] = tokenRules;
+        keys[1] = BridgeMessages.accountKey(to);
+        flags[1] = toRules;
+        _mirror.bridgeApplyRules(seq, keys, flags);
     }
 
     /// @dev Only the mirror's origin chain.

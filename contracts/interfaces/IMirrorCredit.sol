@@ -7,6 +7,9 @@ pragma solidity ^0.8.28;
 /// holders here with the origin recorded. Every id carries its batch metadata from the home registry.
 /// @dev Invariant: per id, minted - burned = totalSupply + retired; and, across chains, what the home bridge holds
 /// locked equals the mirror's supply plus its retirements plus messages in flight (checked by `bridge-audit`).
+/// The home chain's rules hold here as last synced (pause, permissioned mode, allowlist, freezes, Suspended or
+/// Terminated projects): every transfer, retirement and burn home checks them; the bridge's mint does not (its
+/// recipient was checked at home). Between a change at home and its delivery here, the old rules apply.
 /// Warning: the bound bridge is trusted to mint only on a valid message from the home bridge.
 interface IMirrorCredit {
     /// @notice The batch metadata carried from the home registry with each lock message.
@@ -27,6 +30,25 @@ interface IMirrorCredit {
         string uri;
     }
 
+    /// @notice The home rules of one key as the mirror holds them: the home sequence they were read under (0:
+    /// none yet) and their flags (see `BridgeMessages`).
+    struct Rule {
+        uint64 seq;
+        uint8 flags;
+    }
+
+    /// @notice The home token is paused (as last synced): no credit moves here.
+    error MirrorPaused();
+    /// @notice `account` is frozen at home (as last synced).
+    error MirrorAccountFrozen(address account);
+    /// @notice The deployment is permissioned and `account` is not on the home allowlist (as last synced).
+    error MirrorAccountNotAllowed(address account);
+    /// @notice Project `projectId` of id `id` is Suspended or Terminated at home (as last synced).
+    error MirrorProjectRestricted(uint256 id, uint64 projectId);
+    /// @notice A rules message with `keys` keys and `flags` flags.
+    error MirrorInvalidRules(uint256 keys, uint256 flags);
+    /// @notice `key` is not a rule key, or `flags` has bits its scope does not define.
+    error MirrorInvalidRule(uint256 key, uint8 flags);
     /// @notice `caller` is not the bound bridge.
     error MirrorCallerNotBridge(address caller);
     /// @notice The bridge is already bound, to `current` (or the zero address was given).
@@ -53,12 +75,21 @@ interface IMirrorCredit {
         string reason
     );
 
+    /// @notice The home rules of `key` are now `flags`, read at home under sequence `seq`.
+    event RuleApplied(uint256 indexed key, uint8 flags, uint64 seq);
+    /// @notice Rules of `key` read under sequence `seq` arrived after newer ones (`current`) and were ignored.
+    event RuleIgnored(uint256 indexed key, uint64 seq, uint64 current);
+
     /// @notice Binds the bridge, the only minter and burner. Once; only the admin.
     function bindBridge(address bridge) external;
 
     /// @notice Mints `amount` of `id` to `to`, recording `metadata` (ABI-encoded `BatchMetadata`) if `id` has
     /// none yet. Only the bridge.
     function bridgeMint(address to, uint256 id, uint256 amount, bytes calldata metadata) external;
+
+    /// @notice Applies the home rules `flags[i]` of `keys[i]`, read at home under sequence `seq`, to each key
+    /// whose held sequence is older; others are ignored (`RuleIgnored`). Only the bridge.
+    function bridgeApplyRules(uint64 seq, uint256[] calldata keys, uint8[] calldata flags) external;
 
     /// @notice Burns `amount` of `id` from `from`, who asked the bridge to send them home. Only the bridge.
     function bridgeBurn(address from, uint256 id, uint256 amount) external;
@@ -68,6 +99,24 @@ interface IMirrorCredit {
     function retire(uint256 id, uint256 amount, string calldata beneficiaryName, string calldata reason)
         external
         returns (uint256 retirementId);
+
+    /// @notice The home rules of `key` held here.
+    function rulesOf(uint256 key) external view returns (Rule memory);
+
+    /// @notice Whether the home token was paused, as last synced.
+    function paused() external view returns (bool);
+
+    /// @notice Whether the home deployment is permissioned, as last synced.
+    function permissioned() external view returns (bool);
+
+    /// @notice Whether `account` is on the home allowlist, as last synced.
+    function isAllowed(address account) external view returns (bool);
+
+    /// @notice Whether `account` is frozen at home, as last synced.
+    function isFrozen(address account) external view returns (bool);
+
+    /// @notice Whether project `projectId` is Suspended or Terminated at home, as last synced.
+    function isProjectRestricted(uint64 projectId) external view returns (bool);
 
     /// @notice The chain the credits come from.
     function originChainId() external view returns (uint256);

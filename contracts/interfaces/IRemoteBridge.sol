@@ -18,6 +18,9 @@ interface IRemoteBridge is ICreditBridge {
         bytes32 indexed messageId, uint256 indexed id, address indexed to, address from, uint256 amount
     );
 
+    /// @notice Message `messageId` carried `count` home rules read under sequence `seq`, handed to the mirror.
+    event RulesReceived(bytes32 indexed messageId, uint64 seq, uint256 count);
+
     /// @notice Burns `amount` units of `id` from the caller and sends them home to `to` (an ERC-7930 EVM
     /// address on the origin chain).
     /// @return messageId The gateway's id of the message.

@@ -23,6 +23,8 @@ def test_demo__bridge_part__books_balance(tmp_path):
     for step in range(1, 6):
         assert f"[bridge {step}/5]" in out
     assert "refused, sending home to another chain: BridgeWrongDestinationChain" in out
+    assert "refused, a transfer to an account not on the home allowlist: MirrorAccountNotAllowed" in out
     assert re.search(r"P1/B1\s+20,000\s+0\s+20,000\s+0\s+0\s+yes", out), out[-3000:]
-    assert len(re.findall(r"\sdelivered\s+2$", out, re.MULTILINE)) == 5  # 2 out, 3 back, 2 attestations each
+    # 2 out, 1 rules message, 3 back, 2 attestations each
+    assert len(re.findall(r"\sdelivered\s+2$", out, re.MULTILINE)) == 6
     assert out.rstrip().endswith("books balance for every id")

@@ -74,3 +74,51 @@ def test_write_record__record_option_is_a_file_path__no_folder_created(tmp_path)
     pair = SimpleNamespace(home=SimpleNamespace(chain_id=1), remote=SimpleNamespace(chain_id=2), record=lambda: {})
     path = bridge_deploy.write_record(pair, tmp_path, path=tmp_path / "x.json")
     assert path == tmp_path / "x.json" and path.is_file()
+
+
+# ------------------------------------------------------------------ home rules messages
+
+
+def test_rules_payload__round_trip__kind_first_and_not_a_transfer():
+    from tonne.bridge.messages import LOCK, RULES, TOKEN_KEY, Rules, Transfer, account_key, kind_of, project_key
+
+    rules = Rules(7, (TOKEN_KEY, account_key("0x" + "ab" * 20), project_key(3)), (2, 1, 1))
+    payload = rules.encode()
+    assert kind_of(payload) == RULES and Rules.decode(payload) == rules
+    with pytest.raises(ValueError, match="rules"):
+        Transfer.decode(payload)
+    lock = Transfer(LOCK, 5, 10, "0x" + "11" * 20, "0x" + "22" * 20, None, rule_seq=9, token_rules=2, to_rules=1)
+    assert kind_of(lock.encode()) == LOCK
+    assert Transfer.decode(lock.encode()) == Transfer(
+        LOCK, 5, 10, "0x" + "11" * 20, "0x" + "22" * 20, None, rule_seq=9, token_rules=2, to_rules=1
+    )
+
+
+def _rules_sent(payload_rules, message_id, bridge_address):
+    log = {
+        "address": bridge_address,
+        "args": {
+            "messageId": message_id,
+            "seq": payload_rules.seq,
+            "keys": list(payload_rules.keys),
+            "flags": list(payload_rules.flags),
+        },
+    }
+    event = SimpleNamespace(process_receipt=lambda receipt, errors=None: [log])
+    return SimpleNamespace(events=SimpleNamespace(RulesSent=lambda: event), address=bridge_address)
+
+
+def test_rules_refusal__payload_not_what_the_bridge_emitted__refused():
+    from tonne.bridge.attest import rules_refusal
+    from tonne.bridge.messages import TOKEN_KEY, Rules
+
+    emitted = Rules(4, (TOKEN_KEY,), (0,))
+    bridge = "0x" + "33" * 20
+    source = SimpleNamespace(bridge=_rules_sent(emitted, b"\x01" * 32, bridge))
+
+    def sent(payload):
+        return SimpleNamespace(message=SimpleNamespace(id=b"\x01" * 32, payload=payload), transaction_hash="0xabc")
+
+    assert rules_refusal(source, sent(emitted.encode()), receipt=None) is None
+    forged = Rules(4, (TOKEN_KEY,), (1,)).encode()  # "paused", where the bridge read "not paused"
+    assert "no matching RulesSent" in rules_refusal(source, sent(forged), receipt=None)

@@ -12,15 +12,17 @@ from tonne.bridge.watch import connect
 from tonne.localchain import plain_anvil
 
 PINNED = {
-    "bridge lock-and-send (first of id)": 199_814,
-    "bridge lock-and-send (warm id)": 148_500,
-    "bridge burn-and-send home (return)": 108_360,
-    "bridge deliver lock, mint first of id, M=2/N=3": 292_823,
-    "bridge deliver lock, mint warm id, M=2/N=3": 130_062,
-    "bridge deliver burn, release (return), M=2/N=3": 144_107,
-    "bridge deliver lock, mint first of id, M=5/N=7": 315_026,
-    "bridge deliver lock, mint warm id, M=5/N=7": 152_289,
-    "bridge deliver burn, release (return), M=5/N=7": 166_346,
+    "bridge lock-and-send (first of id)": 253_964,
+    "bridge lock-and-send (warm id)": 165_344,
+    "bridge burn-and-send home (return)": 111_045,
+    "bridge sync rules, 1 account": 95_358,
+    "bridge deliver rules, 1 account, M=2/N=3": 116_734,
+    "bridge deliver lock, mint first of id, M=2/N=3": 347_496,
+    "bridge deliver lock, mint warm id, M=2/N=3": 150_537,
+    "bridge deliver burn, release (return), M=2/N=3": 144_270,
+    "bridge deliver lock, mint first of id, M=5/N=7": 369_735,
+    "bridge deliver lock, mint warm id, M=5/N=7": 172_776,
+    "bridge deliver burn, release (return), M=5/N=7": 166_509,
 }
 TOLERANCE = 0.02
 

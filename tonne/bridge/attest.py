@@ -8,7 +8,9 @@ What a validator checks before it signs (and records as a refusal otherwise):
 - the message is in the source gateway's logs, in a successful transaction, ``confirmations`` blocks deep;
 - it goes to the other chain of this bridge, from this bridge's bridge contract to its counterpart;
 - the same transaction has the bridge's own event for that message id with the same id, amount and accounts
-  (CreditsLocked at home, CreditsBurned on the remote side): the payload says what the bridge really did.
+  (CreditsLocked at home, CreditsBurned on the remote side): the payload says what the bridge really did;
+- a rules message (home only) has the home bridge's own RulesSent for that message id, whose sequence, keys and
+  flags encode to exactly the payload.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from eth_keys import keys
 from web3.logs import DISCARD
 
 from tonne.bridge.deploy import BridgePair, Side
-from tonne.bridge.messages import BURN, LOCK, Transfer, sign_digest
+from tonne.bridge.messages import BURN, LOCK, RULES, Rules, Transfer, kind_of, sign_digest
 from tonne.bridge.store import Store
 from tonne.bridge.watch import Sent, check_sent, sent_messages
 
@@ -66,6 +68,8 @@ def refusal(pair: BridgePair, source: Side, sent: Sent, confirmations: int) -> s
     if why:
         return why
     try:
+        if source is pair.home and kind_of(message.payload) == RULES:
+            return rules_refusal(source, sent, receipt)
         transfer = Transfer.decode(message.payload)
     except Exception as exc:  # noqa: BLE001 - any decoding failure is a refusal, with its reason
         return f"payload does not decode: {exc}"
@@ -85,6 +89,23 @@ def refusal(pair: BridgePair, source: Side, sent: Sent, confirmations: int) -> s
     ]
     if len(matches) != 1:
         return f"no matching {event_name} event in {sent.transaction_hash}"
+    return None
+
+
+def rules_refusal(source: Side, sent: Sent, receipt: Any) -> str | None:
+    """Why a rules message must not be signed: its payload must be what the home bridge's RulesSent says."""
+    message = sent.message
+    rules = Rules.decode(message.payload)
+    matches = [
+        log
+        for log in source.bridge.events.RulesSent().process_receipt(receipt, errors=DISCARD)
+        if bytes(log["args"]["messageId"]) == message.id
+        and log["address"] == source.bridge.address
+        and Rules(log["args"]["seq"], tuple(log["args"]["keys"]), tuple(log["args"]["flags"])).encode()
+        == message.payload
+    ]
+    if len(matches) != 1 or rules.encode() != message.payload:
+        return f"no matching RulesSent event in {sent.transaction_hash}"
     return None
 
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from tonne.bridge.deploy import BridgePair
-from tonne.bridge.messages import LOCK, Transfer
+from tonne.bridge.messages import LOCK, RULES, Transfer, kind_of
 from tonne.bridge.store import Store
 from tonne.bridge.watch import sent_messages
 from tonne.ids import describe
@@ -109,7 +109,10 @@ def audit(pair: BridgePair, store: Store | None = None) -> AuditReport:
                 or sent.destination_chain_id != destination.chain_id
             )
             try:
-                transfer = Transfer.decode(message.payload)
+                if not foreign and kind_of(message.payload) == RULES:
+                    transfer = None  # rules move no credit: listed, outside the books
+                else:
+                    transfer = Transfer.decode(message.payload)
             except Exception:  # noqa: BLE001 - a foreign message may carry anything
                 transfer, foreign = None, True
             delivered = not foreign and destination.gateway.functions.isProcessed(message.id).call()

@@ -22,6 +22,7 @@ from tonne.bridge.errors import revert_of
 from tonne.bridge.messages import interop_address
 from tonne.bridge.relay import Relayer
 from tonne.bridge.store import Store
+from tonne.bridge.sync import sync_rules
 from tonne.bridge.watch import connect
 from tonne.ids import describe
 from tonne.localchain import plain_anvil
@@ -84,9 +85,16 @@ def run_bridge_demo(
         meta = mirror.metadataOf(token_id).call()
         echo(f"      mirror metadata: project {meta[0]}, serials {meta[1]}-{meta[2]}, {meta[5]}, {meta[6]}")
 
-        echo("[bridge 3/5] On the remote chain: a transfer, and a retirement that records its origin")
+        echo("[bridge 3/5] On the remote chain: the home rules, a transfer, and a retirement that records its origin")
+        # The mirror holds the home rules: permissioned mode and a and b came with the locks; c, KYC'd at home
+        # but never a bridge recipient, is carried by a sync.
+        unchecked = "0x000000000000000000000000000000000000dEaD"
+        refused = revert_of(mirror.safeTransferFrom(a, unchecked, token_id, 1, b""), a)
+        echo(f"      refused, a transfer to an account not on the home allowlist: {_named(refused)}")
+        synced = sync_rules(pair, admin, [c], token=False)
+        echo(f"      synced the home rules of {synced.count} account(s) ({c[:8]}..): {relay()}")
         transact(remote_w3, mirror.safeTransferFrom(a, c, token_id, 30_000, b""), a)
-        echo(f"      {a[:8]}.. -> {c[:8]}..: 30 t (the mirror is a plain ERC-1155 on this chain)")
+        echo(f"      {a[:8]}.. -> {c[:8]}..: 30 t (both on the home allowlist, as the mirror knows)")
         transact(remote_w3, mirror.retire(token_id, 20_000, "Acme GmbH", "FY2025 scope 1"), c)
         (retired,) = pair.remote.token.events.RemoteRetired.get_logs(from_block=0)
         echo(
@@ -110,6 +118,10 @@ def run_bridge_demo(
         echo(report.render())
         store.close()
         return {"ok": report.ok, "ids": [vars(b) for b in report.ids], "messages": len(report.messages)}
+
+
+def _named(refused) -> str:
+    return f"{refused[0]}{tuple(refused[1].values())}" if refused else "not refused (unexpected)"
 
 
 def _refusal(pair, token_id: int, holder: str) -> str:

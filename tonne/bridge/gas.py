@@ -1,5 +1,6 @@
 """Gas of the bridge's paths, measured on two chains: lock-and-send, delivery with M = 2 of N = 3 and M = 5 of
-N = 7 signatures, and the return path (burn-and-send, then delivery that releases).
+N = 7 signatures, the return path (burn-and-send, then delivery that releases), and a sync of home rules with
+its delivery.
 
 Deterministic on a fresh pair of chains; tests/twochain/test_bridge_gas.py pins the figures, `make bench`
 records them.
@@ -92,6 +93,11 @@ def measure_bridge_gas(home_w3: Web3, remote_w3: Web3) -> dict[str, int]:
             gas["bridge lock-and-send (first of id)"] = first_send
             gas["bridge lock-and-send (warm id)"] = warm_send
             gas["bridge burn-and-send home (return)"] = burn
+            # Home rules: one account never sent before (first writes on both sides), then its delivery.
+            receipt = transact(home_w3, pair.home.bridge.functions.syncRules(False, [relayer], []), relayer)
+            (rules,) = sent_messages(pair.home, receipt["blockNumber"], receipt["blockNumber"])
+            gas["bridge sync rules, 1 account"] = receipt["gasUsed"]
+            gas["bridge deliver rules, 1 account, M=2/N=3"] = _deliver(pair, rules, signers, relayer)
         gas[f"bridge deliver lock, mint first of id, M={m}/N={n}"] = first_mint
         gas[f"bridge deliver lock, mint warm id, M={m}/N={n}"] = warm_mint
         gas[f"bridge deliver burn, release (return), M={m}/N={n}"] = release

@@ -14,7 +14,15 @@ from eth_utils import keccak, to_checksum_address
 
 LOCK = 1
 BURN = 2
-KINDS = {LOCK: "lock", BURN: "burn"}
+RULES = 3
+KINDS = {LOCK: "lock", BURN: "burn", RULES: "rules"}
+
+# Rule keys (contracts/libraries/BridgeMessages.sol): scope in the top byte.
+SCOPE_TOKEN, SCOPE_ACCOUNT, SCOPE_PROJECT = 0, 1, 2
+TOKEN_PAUSED, TOKEN_PERMISSIONED = 1, 2
+ACCOUNT_ALLOWED, ACCOUNT_FROZEN = 1, 2
+PROJECT_RESTRICTED = 1
+TOKEN_KEY = SCOPE_TOKEN << 248
 
 ATTESTATION_TYPE = (
     "Attestation(uint256 sourceChainId,address sourceGateway,address sender,address recipient,uint256 nonce,"
@@ -28,6 +36,23 @@ SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 METADATA_TYPE = "(uint64,uint64,uint64,uint40,uint40,string,string)"
 PAYLOAD_TYPES = ["uint8", "uint256", "uint256", "address", "address", "bytes"]
+LOCK_TYPES = PAYLOAD_TYPES + ["uint64", "uint8", "uint8"]
+RULES_TYPES = ["uint8", "uint64", "uint256[]", "uint8[]"]
+
+
+def account_key(address: str) -> int:
+    return (SCOPE_ACCOUNT << 248) | int(str(address), 16)
+
+
+def project_key(project_id: int) -> int:
+    return (SCOPE_PROJECT << 248) | project_id
+
+
+def kind_of(payload: bytes) -> int:
+    """The kind of a payload: its first ABI word."""
+    if len(payload) < 32:
+        raise ValueError("payload shorter than one word")
+    return int.from_bytes(payload[:32], "big")
 
 
 # ------------------------------------------------------------------ ERC-7930 interoperable addresses
@@ -96,7 +121,8 @@ class BatchMetadata:
 
 @dataclass(frozen=True)
 class Transfer:
-    """The credit payload of a bridge message."""
+    """The credit payload of a bridge message. A LOCK also carries the home rules of the token and of the
+    recipient, read under ``rule_seq`` (0: none)."""
 
     kind: int
     token_id: int
@@ -104,16 +130,47 @@ class Transfer:
     sender: str  # the account that locked or burned
     to: str  # the addressee on the destination chain
     metadata: BatchMetadata | None = None
+    rule_seq: int = 0
+    token_rules: int = 0
+    to_rules: int = 0
 
     def encode(self) -> bytes:
         meta = self.metadata.encode() if self.metadata else b""
-        return encode(PAYLOAD_TYPES, [self.kind, self.token_id, self.amount, self.sender, self.to, meta])
+        fields = [self.kind, self.token_id, self.amount, self.sender, self.to, meta]
+        if self.kind == LOCK:
+            return encode(LOCK_TYPES, fields + [self.rule_seq, self.token_rules, self.to_rules])
+        return encode(PAYLOAD_TYPES, fields)
 
     @classmethod
     def decode(cls, payload: bytes) -> Transfer:
-        kind, token_id, amount, sender, to, meta = decode(PAYLOAD_TYPES, payload)
+        if kind_of(payload) == RULES:
+            raise ValueError("a rules payload is not a transfer")
+        rules = (0, 0, 0)
+        if kind_of(payload) == LOCK:
+            kind, token_id, amount, sender, to, meta, *rules = decode(LOCK_TYPES, payload)
+        else:
+            kind, token_id, amount, sender, to, meta = decode(PAYLOAD_TYPES, payload)
         metadata = BatchMetadata.decode(meta) if meta else None
-        return cls(kind, token_id, amount, to_checksum_address(sender), to_checksum_address(to), metadata)
+        return cls(kind, token_id, amount, to_checksum_address(sender), to_checksum_address(to), metadata, *rules)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A RULES payload: the home rules of each key, read under ``seq``."""
+
+    seq: int
+    keys: tuple[int, ...]
+    flags: tuple[int, ...]
+
+    def encode(self) -> bytes:
+        return encode(RULES_TYPES, [RULES, self.seq, list(self.keys), list(self.flags)])
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Rules:
+        kind, seq, keys, flags = decode(RULES_TYPES, payload)
+        if kind != RULES:
+            raise ValueError(f"payload kind {kind}, not rules")
+        return cls(seq, tuple(keys), tuple(flags))
 
 
 # ------------------------------------------------------------------ messages and attestations

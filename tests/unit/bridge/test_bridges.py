@@ -9,7 +9,16 @@ import pytest
 
 from bridge_support import HOME_CHAIN, IN, LIMIT, OUT, REMOTE_CHAIN, WINDOW, deploy_bridges, fresh_range
 from support import events, plain, reverts
-from tonne.bridge.messages import BURN, LOCK, BatchMetadata, Message, Transfer, interop_address
+from tonne.bridge.messages import (
+    BURN,
+    LOCK,
+    TOKEN_KEY,
+    BatchMetadata,
+    Message,
+    Transfer,
+    account_key,
+    interop_address,
+)
 
 pytestmark = pytest.mark.usefixtures("bridges")
 
@@ -46,6 +55,10 @@ def test_lock__escrows_and_sends_metadata(bridges, registry, held, holder, other
             "VCS",
             batch.metadataURI,
         ),
+        # The lock carries the home rules of the token and of the recipient, under the latest sequence.
+        rule_seq=bridges.home.ruleSeq(),
+        token_rules=bridges.home.rulesOf(TOKEN_KEY),
+        to_rules=bridges.home.rulesOf(account_key(str(other_holder.address))),
     )
     assert message.recipient == bridges.remote.address
 
