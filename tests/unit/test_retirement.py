@@ -787,7 +787,7 @@ def test_bind_compliance__stranger__refused(stranger, hookless):
 def test_token_retire__called_directly__refused(credit, admin, holder, stranger, book, caller):
     account = {"stranger": stranger, "holder": holder, "admin": admin}[caller]
     with reverts(credit.CreditCallerNotRetirement, caller=account):
-        credit.retire(holder, [book.a], [1], sender=account)
+        credit.retire(holder, holder, [book.a], [1], sender=account)
     assert credit.balanceOf(holder, book.a) == 100_000
 
 
