@@ -520,7 +520,7 @@ def test_surrender__one_id__burns_certifies_books_and_emits(chain, credit, retir
             periodId=period_id, entity=holder, certificateId=certificate_id, by=holder, amount=4_000, surrendered=4_000
         )
     ]
-    assert retirement.certificateOfReference(order_ref(7)) == certificate_id
+    assert retirement.certificateOfReference(holder, order_ref(7)) == certificate_id
 
 
 def test_surrender__several_ids_of_two_standards__one_certificate_and_total_booked(
@@ -832,7 +832,7 @@ def test_surrender__retirement_reference_used__refused_nothing_booked(retirement
                                                                      batches):  # fmt: skip
     period_id = with_obligations(periods, period_regulator, {holder: 100})
     first = periods.surrender(period_id, [batches.v2021], [5], order_ref(3), sender=holder).return_value
-    with reverts(retirement.RetirementReferenceUsed, retirementRef=order_ref(3), certificateId=first):
+    with reverts(retirement.RetirementReferenceUsed, retiringAccount=holder, retirementRef=order_ref(3), certificateId=first):
         periods.surrender(period_id, [batches.v2021], [5], order_ref(3), sender=holder)
     assert periods.status(period_id, holder).surrendered == 5
 

@@ -28,6 +28,7 @@ from tonne.csvinput import FieldError, parse_tonnes
 from tonne.ids import batch_number_of, describe, project_of
 from tonne.registry_ops import resolve_batch, resolve_project
 from tonne.units import format_tonnes
+from tonne.retirement.checks import CERTIFICATE_VIEW, certificate_mismatch
 
 MAX_IDS_PER_SURRENDER = 100  # CompliancePeriods.MAX_IDS_PER_SURRENDER
 ZERO_REF = b"\x00" * 32
@@ -134,8 +135,18 @@ def plan_surrender(
         if isinstance(terms, Reverted):
             raise ComplianceRefusal(what, [f"period {period_id}: {terms.error}"])
         if ref != ZERO_REF:
-            done = view.call(Call(retirement, "certificateOfReference(bytes32)", (ref,), ("uint256",)))
+            done = view.call(Call(retirement, "certificateOfReference(address,bytes32)", (entity, ref), ("uint256",)))
             if done:
+                cert = view.call(Call(retirement, "certificate(uint256)", (done,), (CERTIFICATE_VIEW,)))
+                why = "its certificate cannot be read" if isinstance(cert, Reverted) else certificate_mismatch(
+                    cert, entity, entity, [t for t, _ in credits], [u for _, u in credits]
+                )
+                if why:
+                    raise ComplianceRefusal(
+                        what,
+                        [f"conflict: {entity} already used this reference for certificate #{done}, which is not "
+                         f"this surrender ({why}); nothing is sent"],
+                    )
                 return SurrenderPlan(period_id, terms[0], entity, sender, credits, ref, 0, 0, done_certificate=done)
         totals = Counter()
         for token_id, units in credits:
