@@ -839,3 +839,22 @@ def test_permissioned__operator_not_allowlisted__retire_from_reverts(permissione
     credit.setApprovalForAll(stranger, True, sender=holder)
     with reverts(credit.CreditAccountNotAllowed, account=stranger):
         retirement.retireFrom(holder, [allowed], [1], retirement_input(beneficiary=stranger), sender=stranger)
+
+
+def test_issue_and_retire__frozen_issuer__reverts_nothing_issued(credit, retirement, regulator, issuer, book):
+    credit.setFrozen(issuer, True, "sanctions", sender=regulator)
+    with reverts(credit.CreditAccountFrozen, account=issuer):
+        retirement.issueAndRetire(book.fresh, 10, order_ref(81), retirement_input(), sender=issuer)
+    assert (credit.totalIssued(book.fresh), credit.totalRetired(book.fresh)) == (0, 0)
+    assert retirement.certificateCount() == 0
+    credit.setFrozen(issuer, False, "cleared", sender=regulator)
+    retirement.issueAndRetire(book.fresh, 10, order_ref(81), retirement_input(), sender=issuer)
+    assert credit.totalRetired(book.fresh) == 10
+
+
+def test_retire_from__frozen_operator_unfrozen__retires(credit, retirement, regulator, holder, stranger, book):
+    credit.setApprovalForAll(stranger, True, sender=holder)
+    credit.setFrozen(stranger, True, "sanctions", sender=regulator)
+    credit.setFrozen(stranger, False, "cleared", sender=regulator)
+    certificate_id = retirement.retireFrom(holder, [book.a], [1], retirement_input(), sender=stranger).return_value
+    assert retirement.certificate(certificate_id).retiringAccount == holder
