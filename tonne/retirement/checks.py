@@ -21,33 +21,45 @@ from tonne.ids import describe, encode_id
 from tonne.retirement.rows import Credit, Request
 from tonne.units import format_tonnes
 
-
 CERTIFICATE_VIEW = "(address,address,uint256,uint256,uint16,uint8,uint40,uint40,uint40,bytes2)"
 ZERO = "0x0000000000000000000000000000000000000000"
 
 
+VOLUNTARY, COMPLIANCE = 0, 1  # ICarbonRetirement.Purpose
+PURPOSE_NAMES = ("voluntary", "compliance")
+
+
 def certificate_mismatch(
-    certificate: Sequence, retiring: str, beneficiary: str, ids: Sequence[int], amounts: Sequence[int]
+    certificate: Sequence,
+    retiring: str,
+    beneficiary: str,
+    ids: Sequence[int],
+    amounts: Sequence[int],
+    purpose: int = VOLUNTARY,
+    label: str = "this row",
 ) -> str | None:
     """Why the certificate ``certificate`` (a ``certificate(uint256)`` tuple) is not the retirement of ``amounts`` of
-    ``ids`` by ``retiring`` for ``beneficiary`` (zero address: the retiring account), or None when it is. The
-    certificate stores the first id, the id count and the total, so those are what is compared."""
+    ``ids`` by ``retiring`` for ``beneficiary`` (zero address: the retiring account) with ``purpose``, or None when
+    it is. The certificate stores the first id, the id count and the total, so those are what is compared."""
     beneficiary = retiring if int(beneficiary, 16) == 0 else beneficiary
     wanted = {
         "retiring account": retiring.lower(),
         "beneficiary": beneficiary.lower(),
+        "purpose": PURPOSE_NAMES[purpose],
         "first id": int(ids[0]) if ids else 0,
         "id count": len(ids),
         "total": sum(int(a) for a in amounts),
     }
+    found_purpose = int(certificate[5])
     found = {
         "retiring account": str(certificate[1]).lower(),
         "beneficiary": str(certificate[0]).lower(),
+        "purpose": PURPOSE_NAMES[found_purpose] if found_purpose < len(PURPOSE_NAMES) else str(found_purpose),
         "first id": int(certificate[2]),
         "id count": int(certificate[4]),
         "total": int(certificate[3]),
     }
-    diffs = [f"{k} {found[k]} (this row: {wanted[k]})" for k in wanted if found[k] != wanted[k]]
+    diffs = [f"{k} {found[k]} ({label}: {wanted[k]})" for k in wanted if found[k] != wanted[k]]
     return "; ".join(diffs) or None
 
 
@@ -116,7 +128,12 @@ def read_state(requests: Sequence[Request], view: ChainView, contracts: Contract
         Call(credit, "permissioned()", (), ("bool",)),
         Call(credit, "paused()", (), ("bool",)),
         *(
-            Call(retirement, "certificateOfReference(address,bytes32)", (r.holder_or(sender), r.retirement_ref), ("uint256",))
+            Call(
+                retirement,
+                "certificateOfReference(address,bytes32)",
+                (r.holder_or(sender), r.retirement_ref),
+                ("uint256",),
+            )
             for r in requests
         ),
         *(Call(credit, "isFrozen(address)", (h,), ("bool",)) for h in holders),
@@ -148,7 +165,9 @@ def read_state(requests: Sequence[Request], view: ChainView, contracts: Contract
             if (pid := state.project_ids[c.project])
         }
     )
-    order_used = view.call_many([Call(credit, "isOrderReferenceUsed(uint64,bytes32)", key, ("bool",)) for key in scoped])
+    order_used = view.call_many(
+        [Call(credit, "isOrderReferenceUsed(uint64,bytes32)", key, ("bool",)) for key in scoped]
+    )
     state.order_refs_used = {
         ref for (_, ref), u in zip(scoped, order_used, strict=True) if view_value(u, "isOrderReferenceUsed")
     }
@@ -203,7 +222,9 @@ def read_state(requests: Sequence[Request], view: ChainView, contracts: Contract
         for (ref, (r, cid)), cert in zip(used.items(), certificates, strict=True):
             ids = [state.token_id(c) for c in r.credits] if not isinstance(cert, Reverted) else []
             why = "its certificate cannot be read" if isinstance(cert, Reverted) else None
-            why = why or certificate_mismatch(cert, r.holder_or(sender), r.beneficiary, ids, [c.units for c in r.credits])
+            why = why or certificate_mismatch(
+                cert, r.holder_or(sender), r.beneficiary, ids, [c.units for c in r.credits]
+            )
             if why:
                 state.conflicts[ref] = (cid, why)
             else:

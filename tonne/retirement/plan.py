@@ -108,7 +108,9 @@ def prepare(
         state = read_state(requests, view, contracts, sender)
         done = [(r, state.done[r.retirement_ref]) for r in requests if r.retirement_ref in state.done]
         conflicts = [r for r in requests if r.retirement_ref in state.conflicts]
-        pending = [r for r in requests if r.retirement_ref not in state.done and r.retirement_ref not in state.conflicts]
+        pending = [
+            r for r in requests if r.retirement_ref not in state.done and r.retirement_ref not in state.conflicts
+        ]
         problems = [
             Problem(
                 path,

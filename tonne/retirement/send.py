@@ -180,8 +180,12 @@ def _settle_failures(
         if certificate_id:
             r = retirement.request
             cert = next(matches)
-            why = "its certificate cannot be read" if isinstance(cert, Reverted) else certificate_mismatch(
-                cert, r.holder_or(address), r.beneficiary, list(retirement.token_ids), [c.units for c in r.credits]
+            why = (
+                "its certificate cannot be read"
+                if isinstance(cert, Reverted)
+                else certificate_mismatch(
+                    cert, r.holder_or(address), r.beneficiary, list(retirement.token_ids), [c.units for c in r.credits]
+                )
             )
             if why:
                 exc = SendFailed(
