@@ -128,6 +128,12 @@ def measure_gas(project: Any, accounts: list[Any]) -> GasReport:
         "issue and retire",
         retirement.issueAndRetire(third, 1_000, b"\x03" * 32, retirement_input(3), sender=issuer),
     )
+    # An approved operator (bob) retires alice's credits: the operator is held to freeze and allowlist too.
+    credit.setApprovalForAll(bob, True, sender=alice)
+    report.record(
+        "retire from 1 id (approved operator)",
+        retirement.retireFrom(alice, [second], [1_000], retirement_input(5), sender=bob),
+    )
 
     # --- Tonne, permissioned mode ----------------------------------------------------------------------------
     psuite = deploy_suite(project, admin, permissioned=True, roles=roles)

@@ -288,6 +288,7 @@ contract CompliancePeriods is ICompliancePeriods, AccessControlDefaultAdminRules
 
         certificateId = _retirement.retireForCompliance(
             entity,
+            msg.sender,
             ids,
             amounts,
             ICarbonRetirement.RetirementInput({

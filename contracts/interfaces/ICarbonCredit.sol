@@ -70,7 +70,7 @@ interface ICarbonCredit is ICreditLedger {
     event Unpaused(address account);
 
     /// @notice Issues `amount` units of `id` to `to`. The caller must be an issuer authorised for the id's
-    /// project in the registry; the batch must be verified and its project not restricted.
+    /// project in the registry, and not frozen; the batch must be verified and its project not restricted.
     function issue(uint256 id, address to, uint256 amount, bytes32 orderRef) external;
 
     /// @notice Issues several orders, of one or many ids and recipients, in one transaction; all or nothing.
@@ -80,13 +80,17 @@ interface ICarbonCredit is ICreditLedger {
     function bindRetirement(address retirement) external;
 
     /// @notice Burns `amounts` of `ids` from `holder` as retired. Only the retirement module, which has checked
-    /// that its caller is `holder` or an operator `holder` approved. The usual rules apply: not while paused,
-    /// not from a frozen account, not from outside the allowlist in permissioned mode, and not credits of a
-    /// Suspended or Terminated project.
-    function retire(address holder, uint256[] calldata ids, uint256[] calldata amounts) external;
+    /// that `operator` (its caller's account) is `holder` or an operator `holder` approved. The usual rules
+    /// apply: not while paused, not from a frozen account, not from outside the allowlist in permissioned mode,
+    /// and not credits of a Suspended or Terminated project; an `operator` other than `holder` is held to the
+    /// same freeze and allowlist rules.
+    /// @param holder The account whose credits are burned.
+    /// @param operator The account that asked for the retirement (the holder itself, or its approved operator).
+    function retire(address holder, address operator, uint256[] calldata ids, uint256[] calldata amounts) external;
 
     /// @notice Issues `amount` units of `id` and retires them at once, for a direct offset by `issuer` (who must
-    /// be an authorised issuer of the project). No balance is ever created. Only the retirement module.
+    /// be an authorised issuer of the project, and not frozen). No balance is ever created. Only the retirement
+    /// module.
     function issueRetired(address issuer, uint256 id, uint256 amount, bytes32 orderRef) external;
 
     /// @notice Adds accounts to (or removes them from) the allowlist. Only COMPLIANCE, permissioned mode only.

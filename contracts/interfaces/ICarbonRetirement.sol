@@ -28,7 +28,8 @@ interface ICarbonRetirement {
     /// @param jurisdiction Where the emissions were consumed: ISO 3166-1 alpha-2 ("DE") or ISO 3166-2 ("US-CA").
     /// @param periodStart Start of the consumption period, unix seconds.
     /// @param periodEnd End of the consumption period, unix seconds; not before `periodStart`.
-    /// @param retirementRef Optional idempotency key (zero for none): a non-zero one can be used once, ever.
+    /// @param retirementRef Optional idempotency key (zero for none): a non-zero one can be used once, ever, by
+    /// each retiring account. References are scoped to the retiring account, so nobody can use up another's.
     struct RetirementInput {
         address beneficiary;
         string beneficiaryName;
@@ -64,8 +65,8 @@ interface ICarbonRetirement {
     error RetirementInvalidPeriod(uint40 periodStart, uint40 periodEnd);
     /// @notice A certificate's total of `total` units is above the `max` one certificate can record.
     error RetirementAmountTooLarge(uint256 total, uint256 max);
-    /// @notice `retirementRef` was already used by certificate `certificateId`.
-    error RetirementReferenceUsed(bytes32 retirementRef, uint256 certificateId);
+    /// @notice `retiringAccount` already used `retirementRef`, for certificate `certificateId`.
+    error RetirementReferenceUsed(address retiringAccount, bytes32 retirementRef, uint256 certificateId);
     /// @notice More ids than one certificate can list.
     error RetirementTooManyIds(uint256 count, uint256 max);
     /// @notice Certificates cannot be transferred or approved: they prove a retirement by their holder.
@@ -101,7 +102,8 @@ interface ICarbonRetirement {
         returns (uint256 certificateId);
 
     /// @notice Retires `holder`'s credits; the caller must be approved by `holder` on the credit token
-    /// (`setApprovalForAll`). The certificate records `holder` as the retiring account.
+    /// (`setApprovalForAll`), and is held to the freeze and allowlist rules. The certificate records `holder` as
+    /// the retiring account (and the reference is `holder`'s).
     function retireFrom(
         address holder,
         uint256[] calldata ids,
@@ -116,9 +118,13 @@ interface ICarbonRetirement {
         returns (uint256 certificateId);
 
     /// @notice Retires `entity`'s credits as a compliance surrender. Only the bound compliance module, which
-    /// checked the entity, the period, the deadline and the eligibility.
+    /// checked the entity, the period, the deadline, the eligibility and that `operator` is `entity` or approved
+    /// by it; the token holds `operator` to the freeze and allowlist rules.
+    /// @param entity The surrendering entity (retiring account and beneficiary).
+    /// @param operator The account that called the compliance module.
     function retireForCompliance(
         address entity,
+        address operator,
         uint256[] calldata ids,
         uint256[] calldata amounts,
         RetirementInput calldata input
@@ -133,8 +139,10 @@ interface ICarbonRetirement {
     /// @notice How many certificates exist; ids run from 1.
     function certificateCount() external view returns (uint256);
 
-    /// @notice The certificate that used `retirementRef`, or 0.
-    function certificateOfReference(bytes32 retirementRef) external view returns (uint256);
+    /// @notice The certificate for which `retiringAccount` used `retirementRef`, or 0.
+    /// @param retiringAccount The account whose credits were retired (not the caller, not the beneficiary).
+    /// @param retirementRef The reference.
+    function certificateOfReference(address retiringAccount, bytes32 retirementRef) external view returns (uint256);
 
     /// @notice The credit token whose credits this contract retires.
     function creditToken() external view returns (address);

@@ -172,7 +172,8 @@ interface ICompliancePeriods {
     /// @notice Surrenders the caller's `amounts` of `ids` against its obligation in period `periodId`, until the
     /// deadline; each id must be eligible for the period, and the total must not pass what is still owed.
     /// The credits are retired with purpose Compliance and the certificate minted to the caller.
-    /// @param retirementRef Optional idempotency key, passed to the retirement (zero: none); usable once, ever.
+    /// @param retirementRef Optional idempotency key, passed to the retirement (zero: none); usable once, ever,
+    /// by each entity (the reference is scoped to the entity, whoever the operator).
     /// @return certificateId The certificate that proves the surrender.
     function surrender(uint64 periodId, uint256[] calldata ids, uint256[] calldata amounts, bytes32 retirementRef)
         external

@@ -21,7 +21,7 @@ import {Jurisdiction} from "../libraries/Jurisdiction.sol";
 /// @dev Invariants:
 /// - per id, the amounts of all certificates sum to the token's `totalRetired(id)` (issueAndRetire included);
 /// - a certificate never moves and can never be approved: every transfer and approval path reverts;
-/// - a non-zero retirement reference maps to at most one certificate, ever.
+/// - a non-zero retirement reference maps to at most one certificate per retiring account, ever.
 /// Gas: a certificate costs one packed slot (plus ERC-721 ownership), whatever its text, and a second slot only
 /// when the retiring account is not the beneficiary; no loop runs over stored data, so the 10,000th retirement
 /// costs what the first does.
@@ -54,7 +54,8 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
     mapping(uint256 certificateId => Certificate) private _certificates;
     /// @dev Written only when the retiring account is not the beneficiary (the certificate's owner).
     mapping(uint256 certificateId => address) private _retiringAccountOf;
-    mapping(bytes32 retirementRef => uint256 certificateId) private _certificateOfRef;
+    /// @dev Keyed by keccak256(abi.encode(retiringAccount, retirementRef)): nobody can use up another's reference.
+    mapping(bytes32 accountRef => uint256 certificateId) private _certificateOfRef;
 
     /// @param credit The credit token; its admin must `bindRetirement` this contract.
     /// @param adminDelay Seconds the two-step admin transfer waits.
@@ -74,7 +75,7 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
         nonReentrant
         returns (uint256)
     {
-        _credit.retire(msg.sender, ids, amounts);
+        _credit.retire(msg.sender, msg.sender, ids, amounts);
         return _certify(msg.sender, ids, amounts, input, Purpose.Voluntary);
     }
 
@@ -88,7 +89,7 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
         if (holder != msg.sender && !IERC1155(address(_credit)).isApprovedForAll(holder, msg.sender)) {
             revert RetirementOperatorNotApproved(holder, msg.sender);
         }
-        _credit.retire(holder, ids, amounts);
+        _credit.retire(holder, msg.sender, ids, amounts);
         return _certify(holder, ids, amounts, input, Purpose.Voluntary);
     }
 
@@ -109,12 +110,13 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
     /// @inheritdoc ICarbonRetirement
     function retireForCompliance(
         address entity,
+        address operator,
         uint256[] calldata ids,
         uint256[] calldata amounts,
         RetirementInput calldata input
     ) external nonReentrant returns (uint256) {
         if (msg.sender != _compliance) revert RetirementCallerNotCompliance(msg.sender);
-        _credit.retire(entity, ids, amounts);
+        _credit.retire(entity, operator, ids, amounts);
         return _certify(entity, ids, amounts, input, Purpose.Compliance);
     }
 
@@ -179,8 +181,8 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
     }
 
     /// @inheritdoc ICarbonRetirement
-    function certificateOfReference(bytes32 retirementRef) external view returns (uint256) {
-        return _certificateOfRef[retirementRef];
+    function certificateOfReference(address retiringAccount, bytes32 retirementRef) external view returns (uint256) {
+        return _certificateOfRef[_refKey(retiringAccount, retirementRef)];
     }
 
     /// @inheritdoc ICarbonRetirement
@@ -242,9 +244,10 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
             certificateId = ++_count;
         }
         if (input.retirementRef != bytes32(0)) {
-            uint256 usedBy = _certificateOfRef[input.retirementRef];
-            if (usedBy != 0) revert RetirementReferenceUsed(input.retirementRef, usedBy);
-            _certificateOfRef[input.retirementRef] = certificateId;
+            bytes32 key = _refKey(retiringAccount, input.retirementRef);
+            uint256 usedBy = _certificateOfRef[key];
+            if (usedBy != 0) revert RetirementReferenceUsed(retiringAccount, input.retirementRef, usedBy);
+            _certificateOfRef[key] = certificateId;
         }
         // One slot, written at once. Cannot truncate: total and the period were checked above, n <= 100, the
         // registry numbers a project's batches with a uint32, and SafeCast guards the project id and the clock.
@@ -279,6 +282,10 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
             purpose,
             input.retirementRef
         );
+    }
+
+    function _refKey(address retiringAccount, bytes32 retirementRef) private pure returns (bytes32) {
+        return keccak256(abi.encode(retiringAccount, retirementRef));
     }
 
     function _validate(RetirementInput calldata input) private pure returns (bytes2 country) {

@@ -113,6 +113,7 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
     /// @inheritdoc ICarbonCredit
     function issue(uint256 id, address to, uint256 amount, bytes32 orderRef) external nonReentrant {
         _registry.requireProjectIssuer(CreditIds.projectOf(id), msg.sender);
+        _requireNotFrozen(msg.sender);
         _recordIssuance(id, to, msg.sender, amount, orderRef);
         _mint(to, id, amount, "");
     }
@@ -121,6 +122,7 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
     function issueMany(IssueOrder[] calldata orders) external nonReentrant {
         uint256 n = orders.length;
         if (n == 0) revert CreditNoOrders();
+        _requireNotFrozen(msg.sender);
         uint64 checkedProject;
         for (uint256 i; i < n; ++i) {
             IssueOrder calldata o = orders[i];
@@ -147,11 +149,14 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
     }
 
     /// @inheritdoc ICarbonCredit
-    function retire(address holder, uint256[] calldata ids, uint256[] calldata amounts)
+    function retire(address holder, address operator, uint256[] calldata ids, uint256[] calldata amounts)
         external
         onlyRetirement
         nonReentrant
     {
+        // The operator burning someone else's credits is held to the holder's rules (the burn below checks
+        // only the holder: its msg.sender is the retirement module).
+        if (operator != holder && (_permissioned || _guard.frozenAccounts != 0)) _checkAccount(operator);
         uint256 n = ids.length;
         if (n == 0 || n != amounts.length) revert CreditInvalidLists(n, amounts.length);
         for (uint256 i; i < n; ++i) {
@@ -177,6 +182,7 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
         // No balance moves, so _update's checks are made here.
         Guard memory g = _guard;
         if (g.paused) revert CreditPaused();
+        if (g.frozenAccounts != 0 && _accountFlags[issuer] & _FLAG_FROZEN != 0) revert CreditAccountFrozen(issuer);
         uint64 projectId = CreditIds.projectOf(id);
         if (g.restrictedProjects != 0 && _projectRestricted[projectId]) revert CreditProjectRestricted(id, projectId);
         _recordIssuance(id, address(0), issuer, amount, orderRef);
@@ -417,6 +423,13 @@ contract CarbonCredit is ICarbonCredit, ERC1155, AccessControlDefaultAdminRules,
             }
         }
         super._update(from, to, ids, values);
+    }
+
+    /// @dev A frozen issuer cannot mint (a mint's _update checks only the recipient).
+    function _requireNotFrozen(address account) private view {
+        if (_guard.frozenAccounts != 0 && _accountFlags[account] & _FLAG_FROZEN != 0) {
+            revert CreditAccountFrozen(account);
+        }
     }
 
     function _checkAccount(address account) private view {

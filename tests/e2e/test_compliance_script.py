@@ -8,6 +8,7 @@ import csv
 import random
 import re
 import subprocess
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -243,6 +244,44 @@ def test_surrender__for_another_entity__only_as_its_approved_operator(deployment
     (surrendered,) = events(deployment, "Surrendered")
     assert (surrendered["entity"], surrendered["by"]) == (DEV_1, admin)
     assert deployment.credit.functions.balanceOf(DEV_1, token_id).call() == 6_000
+
+
+def retire_with_reference(deployment: Deployment, token_id: int, units: int, reference: str, sender: str) -> int:
+    """A voluntary retirement sent straight to the contract, with the surrender rule's retirementRef."""
+    inp = (sender, "Other GmbH", "Other reason", "DE", 1_735_689_600, 1_767_225_599, keccak(text=reference))
+    tx = deployment.retirement.functions.retire([token_id], [units], inp).transact({"from": sender})
+    assert deployment.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    return deployment.retirement.functions.certificateOfReference(sender, keccak(text=reference)).call()
+
+
+def test_surrender__reference_used_for_another_retirement__conflict_not_done_and_nothing_sent(deployment):
+    admin = deployment.admin
+    token_id, _, _ = credits_of_2021(deployment, 100)
+    period_id = open_period(deployment)
+    set_directly(deployment, period_id, {admin: ("Acme Steel AG", 50_000)})
+    credit = ["--id", str(token_id), "--amount", "2"]
+    used, squatted = f"S-used-{time.time_ns()}", f"S-squat-{time.time_ns()}"
+    # The entity used `used` for a voluntary retirement of the same 2 t: not this surrender.
+    voluntary = retire_with_reference(deployment, token_id, 2_000, used, admin)
+
+    before = chain_mark(deployment)
+    refused = run(deployment, "surrender", "--period", str(period_id), *credit, "--reference", used)
+    assert refused.returncode == 1
+    assert f"conflict: {admin} already used this reference for certificate #{voluntary}" in refused.stderr
+    assert "purpose voluntary (this surrender: compliance)" in refused.stderr
+    assert "already done" not in refused.stdout
+    assert chain_mark(deployment) == before
+    assert status(deployment, period_id, admin)[1] == 0
+
+    # A stranger retiring with the entity's reference first does not block the entity.
+    deployment.transact(deployment.credit.functions.safeTransferFrom(admin, DEV_1, token_id, 1, b""))
+    squat = retire_with_reference(deployment, token_id, 1, squatted, DEV_1)
+    done = run(deployment, "surrender", "--period", str(period_id), *credit, "--reference", squatted)
+    assert done.returncode == 0, done.stderr
+    mine = deployment.retirement.functions.certificateOfReference(admin, keccak(text=squatted)).call()
+    assert 0 < squat < mine and status(deployment, period_id, admin)[1] == 2_000
+    replay = run(deployment, "surrender", "--period", str(period_id), *credit, "--reference", squatted)
+    assert f"already done: reference {squatted!r} is certificate {mine}; nothing was sent" in replay.stdout
 
 
 # ---------------------------------------------------------------------------------------------- deadline and report

@@ -90,7 +90,7 @@ def assert_retired_exactly_once(deployment: Any, book: Book, balances_before: di
         holder = to_checksum_address(row[9]) if row[9] else deployment.admin
         assert event["retiring"] == holder
         assert event["beneficiary"] == (to_checksum_address(row[8]) if row[8] else holder)
-        ref_id = deployment.retirement.functions.certificateOfReference(event["ref"]).call()
+        ref_id = deployment.retirement.functions.certificateOfReference(holder, event["ref"]).call()
         assert ref_id == event["certificate"]
     for (holder, token_id), units in book.retired().items():
         now = deployment.credit.functions.balanceOf(holder, token_id).call()
@@ -204,6 +204,56 @@ def test_retire_csv__rows_the_chain_refuses__all_reported_and_nothing_sent(deplo
         assert f"{path}:{line}: {text}" in result.stderr, (line, result.stderr)
     assert "is Suspended: its credits cannot be retired" in result.stderr
     assert after == before
+
+
+def retire_directly(
+    deployment: Any, token_id: int, units: int, reference: str, sender: str, beneficiary: str = ""
+) -> None:
+    """A retirement sent straight to the contract (not by the script), with the CSV rule's retirementRef."""
+    zero = "0x" + "00" * 20
+    inp = (
+        beneficiary or zero,
+        "Other GmbH",
+        "Other reason",
+        "DE",
+        1_735_689_600,
+        1_767_225_599,
+        keccak(text=reference),
+    )
+    tx = deployment.retirement.functions.retire([token_id], [units], inp).transact({"from": sender})
+    assert deployment.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+
+
+def test_retire_csv__reference_used_for_another_retirement__conflict_on_its_line_and_nothing_sent(deployment, tmp_path):
+    (_, name, token_id, reference), (_, _, other_id, other_ref) = stocked(deployment, batches=2, tonnes=10)
+    admin = deployment.admin
+    book = Book()
+    book.add(name, reference, "2", token_id, sender=admin)  # line 2: admin used its reference for 1 t
+    book.add(name, other_ref, "1", other_id, sender=admin)  # line 3: a stranger squatted its reference
+    book.add(name, reference, "1", token_id, sender=admin)  # line 4: admin used it for this very retirement
+    retire_directly(deployment, token_id, 1_000, book.rows[0][7], admin)
+    deployment.transact(deployment.credit.functions.safeTransferFrom(admin, OTHER, other_id, 1, b""))
+    retire_directly(deployment, other_id, 1, book.rows[1][7], OTHER)
+    retire_directly(deployment, token_id, 1_000, book.rows[2][7], admin)
+    own = deployment.retirement.functions.certificateOfReference(admin, keccak(text=book.rows[2][7])).call()
+    path = book.write(tmp_path / "conflict.csv")
+    before = chain_mark(deployment)
+    result = retire_csv(deployment, path)
+    assert result.returncode == 1
+    assert f"{path}:2: reference: conflict: {admin} already used the reference" in result.stderr, result.stderr
+    assert "total 1000 (this row: 2000)" in result.stderr
+    assert f"{path}:3:" not in result.stderr and f"{path}:4:" not in result.stderr
+    assert chain_mark(deployment) == before
+
+    # Without the conflicting row: the squatted reference is retired by its own account, the used one is done.
+    path.write_text("\n".join(path.read_text().splitlines()[:1] + path.read_text().splitlines()[2:]) + "\n")
+    again = retire_csv(deployment, path)
+    assert again.returncode == 0, again.stderr
+    assert "already done: line 3" in again.stdout and f"certificate #{own}" in again.stdout
+    mine = deployment.retirement.functions.certificateOfReference(admin, keccak(text=book.rows[1][7])).call()
+    squat = deployment.retirement.functions.certificateOfReference(OTHER, keccak(text=book.rows[1][7])).call()
+    assert 0 < squat < mine and deployment.retirement.functions.certificate(mine).call()[1] == admin
+    assert deployment.credit.functions.balanceOf(admin, other_id).call() == 10_000 - 1 - 1_000
 
 
 # ---------------------------------------------------------------------------------------------- csv: re-run, dry run

@@ -164,7 +164,9 @@ class Model:
     shortfall: dict[int, int] = field(default_factory=dict)  # id -> reversal units not recovered on-chain
     used_refs: set[tuple[int, bytes]] = field(default_factory=set)  # (project id, order reference): scoped
     references: set[str] = field(default_factory=set)
-    retirement_refs: set[bytes] = field(default_factory=set)
+    # (retiring account, retirement reference): references are scoped to the retiring account, so another
+    # account's use of the same reference does not block this one.
+    retirement_refs: set[tuple[str, bytes]] = field(default_factory=set)
     certificates: list[CertificateModel] = field(default_factory=list)
 
     def supply(self, token_id: int) -> int:
@@ -233,26 +235,35 @@ class Model:
         checks (as a transfer's), then a replayed retirement reference."""
         if any(amount == 0 for _, amount in items):
             return "CreditZeroAmount"
-        return self.transfer_error(holder, ZERO_ADDRESS, items) or self._retirement_ref_error(ref)
+        return self.transfer_error(holder, ZERO_ADDRESS, items) or self._retirement_ref_error(holder, ref)
 
-    def issue_and_retire_error(self, token_id: int, amount: int, order_ref: bytes, ref: bytes) -> str | None:
-        """issueRetired checks the issuer and the restriction before the issuance itself (no mint runs)."""
+    def issue_and_retire_error(
+        self, issuer: str, token_id: int, amount: int, order_ref: bytes, ref: bytes
+    ) -> str | None:
+        """issueRetired checks the issuer and the restriction before the issuance itself (no mint runs); the
+        reference is the issuer's (the retiring account)."""
         p = self.projects[project_of(token_id)]
         if not p.issuer_authorized:
             return "RegistryIssuerNotAuthorized"
         if p.restricted:
             return "CreditProjectRestricted"
-        return self.issue_error([(token_id, ZERO_ADDRESS, amount, order_ref)]) or self._retirement_ref_error(ref)
+        issue = self.issue_error([(token_id, ZERO_ADDRESS, amount, order_ref)])
+        return issue or self._retirement_ref_error(issuer, ref)
 
-    def _retirement_ref_error(self, ref: bytes) -> str | None:
-        return "RetirementReferenceUsed" if ref != ZERO_REF and ref in self.retirement_refs else None
+    def _retirement_ref_error(self, account: str, ref: bytes) -> str | None:
+        return "RetirementReferenceUsed" if ref != ZERO_REF and (account, ref) in self.retirement_refs else None
+
+    def refs_of(self, account: str) -> list[bytes]:
+        """The retirement references ``account`` used (sorted), or every used one when it used none."""
+        own = sorted(ref for a, ref in self.retirement_refs if a == account)
+        return own or sorted({ref for _, ref in self.retirement_refs})
 
     def apply_retire(self, holder: str, items: list[tuple[int, int]], ref: bytes) -> None:
         for token_id, amount in items:
             self.balances[(holder, token_id)] = self.balance(holder, token_id) - amount
             self.retired[token_id] = self.retired.get(token_id, 0) + amount
         if ref != ZERO_REF:
-            self.retirement_refs.add(ref)
+            self.retirement_refs.add((holder, ref))
 
     def cancel_error(self, token_id: int, items: list[tuple[str, int]], reversal: int) -> str | None:
         """cancel: zero amounts and balances holder by holder (the burn bypasses pause, freezes and
@@ -674,6 +685,14 @@ class RegistryTokenMachine(RuleBasedStateMachine):
         restricted = self.model.batches()[2]
         orders = [(b.token_id, self.holders[0], 1, ZERO_REF), (restricted.token_id, self.holders[1], 1, ZERO_REF)]
         self._issue(orders, many=True, label="issueMany (restricted id last)")
+        # Still without draws: retirement references are the retiring account's. The issuer retires with one,
+        # a holder then uses the same one (another account's: allowed, the audit's squatting case) and uses it
+        # a second time (its own: refused). The holder is first given the 2 units these retirements burn.
+        ref = (1 << 254).to_bytes(32, "big")  # never a fresh reference (1 << 255 | n)
+        self._issue([(b.token_id, h, 2, ZERO_REF)], many=False, label="issue")
+        self._send_issue_and_retire(b.token_id, 1, ZERO_REF, ZERO_ADDRESS, ref)
+        self._send_retire(h, [(b.token_id, 1)], ZERO_ADDRESS, ref, "retire (another account's reference)")
+        self._send_retire(h, [(b.token_id, 1)], ZERO_ADDRESS, ref, "retire")
 
     @rule(data=st.data())
     def act(self, data: st.DataObject) -> None:
@@ -849,9 +868,14 @@ class RegistryTokenMachine(RuleBasedStateMachine):
         """issueAndRetire of one order (with the same planted faults as `issue`) for a random beneficiary."""
         orders, _fault = self._issue_orders(data, 1)
         token_id, _to, amount, order_ref = orders[0]
-        beneficiary, ref = self._retirement_input_parts(data)
-        expected = self.model.issue_and_retire_error(token_id, amount, order_ref, ref)
+        beneficiary, ref = self._retirement_input_parts(data, str(self.env.issuer.address))
+        self._send_issue_and_retire(token_id, amount, order_ref, beneficiary, ref)
+
+    def _send_issue_and_retire(
+        self, token_id: int, amount: int, order_ref: bytes, beneficiary: str, ref: bytes
+    ) -> None:
         retirement, issuer = self.env.retirement, self.env.issuer
+        expected = self.model.issue_and_retire_error(str(issuer.address), token_id, amount, order_ref, ref)
 
         def send() -> Any:
             return retirement.issueAndRetire(
@@ -866,19 +890,20 @@ class RegistryTokenMachine(RuleBasedStateMachine):
             self.model.used_refs.add((project_of(token_id), order_ref))
         self.model.retired[token_id] = self.model.retired.get(token_id, 0) + amount
         if ref != ZERO_REF:
-            self.model.retirement_refs.add(ref)
+            self.model.retirement_refs.add((str(issuer.address), ref))
         self._record_certificate(receipt, beneficiary if beneficiary != ZERO_ADDRESS else issuer.address)
 
     # -------------------------------------------------------------------------------- retirement
 
-    def _retirement_input_parts(self, data: st.DataObject) -> tuple[str, bytes]:
+    def _retirement_input_parts(self, data: st.DataObject, account: str) -> tuple[str, bytes]:
         """A beneficiary (a holder, or none: the certificate then goes to the retiring account) and a retirement
-        reference: none, a fresh one, or (one time in six, once any was used) a replayed one."""
+        reference: none, a fresh one, or (one time in six, once any was used) a replayed one: one `account` (the
+        retiring account) used, or, while it used none, another account's (which it may use)."""
         beneficiary = data.draw(st.sampled_from([*self.holders, ZERO_ADDRESS]), label="beneficiary")
         kinds = ["none", "none", "fresh", "fresh", "fresh"] + (["replay"] if self.model.retirement_refs else [])
         kind = data.draw(st.sampled_from(kinds), label="retirement reference")
         if kind == "replay":
-            return beneficiary, data.draw(st.sampled_from(sorted(self.model.retirement_refs)), label="replayed")
+            return beneficiary, data.draw(st.sampled_from(self.model.refs_of(account)), label="replayed")
         if kind == "none":
             return beneficiary, ZERO_REF
         self.next_retirement_ref += 1
@@ -923,7 +948,7 @@ class RegistryTokenMachine(RuleBasedStateMachine):
                 at = data.draw(st.integers(0, len(items) - 1), label="zero item")
                 items[at] = (items[at][0], 0)
         count = len(items)
-        beneficiary, ref = self._retirement_input_parts(data)
+        beneficiary, ref = self._retirement_input_parts(data, holder)
         caller = holder
         if approved_pair:
             caller = self.holders[1]
@@ -942,6 +967,19 @@ class RegistryTokenMachine(RuleBasedStateMachine):
 
         label = ("retireFrom" if by_operator else "retire") + (" (several ids)" if count > 1 else "")
         receipt = self._send(label, expected, send)
+        if receipt is not None:
+            self.model.apply_retire(holder, items, ref)
+            self._record_certificate(receipt, beneficiary if beneficiary != ZERO_ADDRESS else holder)
+
+    def _send_retire(self, holder: str, items: list[tuple[int, int]], beneficiary: str, ref: bytes, label: str) -> None:
+        """`holder` retires its own `items` (no draw)."""
+        retirement, account = self.env.retirement, self.holder_accounts[holder]
+        ids, amounts = [i for i, _ in items], [a for _, a in items]
+        receipt = self._send(
+            label,
+            self.model.retire_error(holder, items, ref),
+            lambda: retirement.retire(ids, amounts, self._retirement_input(beneficiary, ref), sender=account),
+        )
         if receipt is not None:
             self.model.apply_retire(holder, items, ref)
             self._record_certificate(receipt, beneficiary if beneficiary != ZERO_ADDRESS else holder)
@@ -1116,6 +1154,7 @@ REQUIRED_OUTCOMES = (
     "retire: CreditProjectRestricted | retire (several ids): CreditProjectRestricted",
     "retire: CreditZeroAmount | retire (several ids): CreditZeroAmount",
     "retire: RetirementReferenceUsed | retire (several ids): RetirementReferenceUsed",
+    "retire (another account's reference): ok",
     "retireFrom: ok | retireFrom (several ids): ok",
     "retireFrom: RetirementOperatorNotApproved | retireFrom (several ids): RetirementOperatorNotApproved",
     "issueAndRetire: ok",

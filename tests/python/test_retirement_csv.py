@@ -34,6 +34,7 @@ from tonne.retirement import (
     read_requests,
     retirement_ref,
 )
+from tonne.retirement.checks import COMPLIANCE, certificate_mismatch
 from tonne.retirement.plan import INPUT
 
 ALICE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -415,17 +416,32 @@ RETIREMENT = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
 CONTRACTS = Contracts(credit="0x" + "11" * 20, registry="0x" + "22" * 20, retirement=RETIREMENT)
 
 
-class FakeView:
-    """certificateOfReference answers from ``used``; wait_settled returns at once."""
+def own_certificate(units: int = 1_000) -> tuple:
+    """The ``certificate(uint256)`` tuple of a request() row's own retirement (SENDER's ``units`` of A)."""
+    return (SENDER, SENDER, A, units, 1, 0, 1, *Y2025, b"DE")
 
-    def __init__(self, used=None):
-        self.used = used or {}
+
+class FakeView:
+    """certificateOfReference(account, ref) answers from ``used`` (ref -> certificate id, for SENDER) or ``used_by``
+    ((account, ref) -> id); certificate(id) from ``certificates`` (default: the row's own); wait_settled returns."""
+
+    def __init__(self, used=None, certificates=None, used_by=None):
+        self.used_by = {(SENDER.lower(), ref): cid for ref, cid in (used or {}).items()}
+        self.used_by.update({(a.lower(), ref): cid for (a, ref), cid in (used_by or {}).items()})
+        self.certificates = certificates or {}
 
     def wait_settled(self, *args, **kwargs):
         return None
 
     def call_many(self, calls):
-        return [self.used.get(call.args[0], 0) for call in calls]
+        return [self._call(call) for call in calls]
+
+    def _call(self, call):
+        if call.signature == "certificateOfReference(address,bytes32)":
+            account, ref = call.args
+            return self.used_by.get((account.lower(), ref), 0)
+        assert call.signature == "certificate(uint256)", call.signature
+        return self.certificates.get(call.args[0], own_certificate())
 
 
 def plan_of(n: int) -> Plan:
@@ -449,6 +465,45 @@ def test_execute__failed_retirement_done_meanwhile__counted_as_raced_and_the_res
     assert summary.raced == 1 and (request(4), 42) in summary.done
     assert summary.retired == 5  # the lost race settled, the run went on with lines 6 and 7
     assert [c.retirement.request.line for c in summary.certified] == [2, 3, 5, 6, 7]
+
+
+def test_execute__failed_retirement_whose_reference_is_another_certificate__conflict_not_raced():
+    used = keccak(b"R-4")
+    sender = ScriptedSender(fail_wait={used})
+    other = own_certificate(units=1)  # SENDER used R-4 for 1 unit, line 4 retires 1000
+    view = FakeView(used={used: 42}, certificates={42: other})
+    with pytest.raises(RetirementError) as info:
+        execute(plan_of(6), view, CONTRACTS, sender, window=2)
+    message = str(info.value)
+    assert message.startswith(f"the retirement of line 4 (R-4) failed: conflict: {SENDER} already used the reference")
+    assert "certificate #42, which is not this retirement (total 1 (this row: 1000))" in message
+
+
+def test_execute__failed_retirement_whose_reference_another_account_used__real_failure_not_raced():
+    used = keccak(b"R-4")
+    sender = ScriptedSender(fail_wait={used})
+    view = FakeView(used_by={(ALICE, used): 42})  # a stranger's certificate under the same reference
+    with pytest.raises(RetirementError, match=r"line 4 \(R-4\) failed: transaction 0x[0-9a-f]+ reverted"):
+        execute(plan_of(6), view, CONTRACTS, sender, window=2)
+
+
+def test_certificate_mismatch__own_certificate__none_and_each_other_field_named():
+    assert certificate_mismatch(own_certificate(), SENDER, ZERO_ADDRESS, [A], [1_000]) is None
+    assert certificate_mismatch(own_certificate(), SENDER.lower(), SENDER, [A], [600, 400]) is None
+    stranger = (ALICE, ALICE, A, 1_000, 1, 0, 1, *Y2025, b"DE")
+    assert certificate_mismatch(stranger, SENDER, ZERO_ADDRESS, [A], [1_000]) == (
+        f"retiring account {ALICE.lower()} (this row: {SENDER.lower()}); "
+        f"beneficiary {ALICE.lower()} (this row: {SENDER.lower()})"
+    )
+    assert certificate_mismatch(own_certificate(), SENDER, BOB, [A], [1_000]) == (
+        f"beneficiary {SENDER.lower()} (this row: {BOB.lower()})"
+    )
+    assert certificate_mismatch(own_certificate(), SENDER, ZERO_ADDRESS, [B, A], [500, 500]) == (
+        f"first id {A} (this row: {B}); id count 1 (this row: 2)"
+    )
+    assert certificate_mismatch(
+        own_certificate(), SENDER, ZERO_ADDRESS, [A], [1_000], COMPLIANCE, "this surrender"
+    ) == ("purpose voluntary (this surrender: compliance)")
 
 
 def test_execute__real_failure__stops_submitting_and_names_the_line():

@@ -167,7 +167,7 @@ TABLE: list[Row] = [
         _not_approved_operator,
     ),
     Row("credit", "bindRetirement", lambda c: [c.caller], "DEFAULT_ADMIN_ROLE"),
-    Row("credit", "retire", lambda c: [c.holder, [c.token_id], [1]], _not_retirement),
+    Row("credit", "retire", lambda c: [c.holder, c.holder, [c.token_id], [1]], _not_retirement),
     Row("credit", "issueRetired", lambda c: [c.caller, c.token_id, 1000, ZERO_REF], _not_retirement),
     Row("credit", "cancel", lambda c: [c.token_id, [c.holder], [1], 1, "grief"], _not_registry),
     *_admin_rows("credit", "REGULATOR_ROLE", lambda c: c.regulator),
@@ -182,7 +182,7 @@ TABLE: list[Row] = [
     Row(
         "retirement",
         "retireForCompliance",
-        lambda c: [c.holder, [c.token_id], [1], retirement_input(beneficiary=c.caller)],
+        lambda c: [c.holder, c.caller, [c.token_id], [1], retirement_input(beneficiary=c.caller)],
         _not_compliance,
     ),
     Row("retirement", "bindCompliance", lambda c: [c.caller], "DEFAULT_ADMIN_ROLE"),

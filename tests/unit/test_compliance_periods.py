@@ -15,6 +15,7 @@ from eth_utils import keccak
 from support import (
     ZERO_ADDRESS,
     ZERO_REF,
+    Factory,
     batch_input,
     compliance_period,
     decode_error,
@@ -520,7 +521,7 @@ def test_surrender__one_id__burns_certifies_books_and_emits(chain, credit, retir
             periodId=period_id, entity=holder, certificateId=certificate_id, by=holder, amount=4_000, surrendered=4_000
         )
     ]
-    assert retirement.certificateOfReference(order_ref(7)) == certificate_id
+    assert retirement.certificateOfReference(holder, order_ref(7)) == certificate_id
 
 
 def test_surrender__several_ids_of_two_standards__one_certificate_and_total_booked(
@@ -832,7 +833,9 @@ def test_surrender__retirement_reference_used__refused_nothing_booked(retirement
                                                                      batches):  # fmt: skip
     period_id = with_obligations(periods, period_regulator, {holder: 100})
     first = periods.surrender(period_id, [batches.v2021], [5], order_ref(3), sender=holder).return_value
-    with reverts(retirement.RetirementReferenceUsed, retirementRef=order_ref(3), certificateId=first):
+    with reverts(
+        retirement.RetirementReferenceUsed, retiringAccount=holder, retirementRef=order_ref(3), certificateId=first
+    ):
         periods.surrender(period_id, [batches.v2021], [5], order_ref(3), sender=holder)
     assert periods.status(period_id, holder).surrendered == 5
 
@@ -1063,3 +1066,51 @@ def test_operator_hook__surrenders_for_the_entity_twice_over__second_refused_boo
     assert retirement.certificateCount() == 1
     assert credit.totalRetired(batches.v2021) == 1_000
     assert credit.balanceOf(holder, batches.v2021) == 100_000 - 1_000 - INCOMING
+
+
+# ------------------------------------------------------------------ the operator is held to freeze and allowlist
+
+
+def test_surrender_from__frozen_operator__reverts_nothing_booked(
+    credit, retirement, periods, period_regulator, regulator, holder, stranger, batches
+):
+    period_id = with_obligations(periods, period_regulator, {holder: 100})
+    credit.setApprovalForAll(stranger, True, sender=holder)
+    credit.setFrozen(stranger, True, "sanctions", sender=regulator)
+    with reverts(credit.CreditAccountFrozen, account=stranger):
+        periods.surrenderFrom(holder, period_id, [batches.v2021], [5], ZERO_REF, sender=stranger)
+    assert periods.status(period_id, holder).surrendered == 0
+    assert credit.balanceOf(holder, batches.v2021) == 100_000
+    assert retirement.certificateCount() == 0
+
+
+def test_permissioned__operator_not_allowlisted__surrender_from_reverts(
+    permissioned_suite, registrar, verifier, issuer, compliance, period_regulator, holder, stranger
+):
+    s = permissioned_suite
+    make = Factory(s.registry, s.credit, registrar, verifier, issuer, holder)
+    token_id = make.batch(make.project())
+    s.credit.setAllowed([holder], True, sender=compliance)
+    s.credit.issue(token_id, holder, 1_000, ZERO_REF, sender=issuer)
+    period_id = with_obligations(s.compliance, period_regulator, {holder: 100})
+    s.credit.setApprovalForAll(stranger, True, sender=holder)
+    with reverts(s.credit.CreditAccountNotAllowed, account=stranger):
+        s.compliance.surrenderFrom(holder, period_id, [token_id], [5], ZERO_REF, sender=stranger)
+    assert s.compliance.status(period_id, holder).surrendered == 0
+    # Allowlisted, the same operator surrenders for the entity.
+    s.credit.setAllowed([stranger], True, sender=compliance)
+    s.compliance.surrenderFrom(holder, period_id, [token_id], [5], ZERO_REF, sender=stranger)
+    assert s.compliance.status(period_id, holder).surrendered == 5
+
+
+def test_surrender__reference_squatted_by_another_account__entity_still_surrenders(
+    credit, retirement, periods, period_regulator, holder, other_holder, batches
+):
+    period_id = with_obligations(periods, period_regulator, {holder: 100})
+    ref = order_ref(9)
+    # Another account retires first with the entity's (predictable) surrender reference.
+    squat = retirement.retire([batches.v2021], [1], retirement_input(retirementRef=ref), sender=other_holder)
+    assert retirement.certificateOfReference(other_holder, ref) == squat.return_value
+    certificate_id = periods.surrender(period_id, [batches.v2021], [5], ref, sender=holder).return_value
+    assert retirement.certificateOfReference(holder, ref) == certificate_id != squat.return_value
+    assert periods.status(period_id, holder).surrendered == 5

@@ -386,3 +386,20 @@ def test_issue__id_outside_any_project__refused_as_unauthorised(credit, registry
             credit.issue(token_id, stranger, 1, ZERO_REF, sender=stranger)
         else:
             credit.issueMany([order(token_id, stranger, 1)], sender=stranger)
+
+
+# ------------------------------------------------------------------ a frozen issuer mints nothing
+
+
+def test_issue__frozen_issuer__reverts_nothing_issued(credit, regulator, issuer, holder, book):
+    credit.setFrozen(issuer, True, "sanctions", sender=regulator)
+    with reverts(credit.CreditAccountFrozen, account=issuer):
+        credit.issue(book.a, holder, 1500, order_ref(31), sender=issuer)
+    with reverts(credit.CreditAccountFrozen, account=issuer):
+        credit.issueMany([order(book.a, holder, 1500, order_ref(32))], sender=issuer)
+    assert (credit.totalIssued(book.a), credit.balanceOf(holder, book.a)) == (0, 0)
+    assert not credit.isOrderReferenceUsed(book.p1, order_ref(31))
+    # Unfrozen, the same issuer issues again.
+    credit.setFrozen(issuer, False, "cleared", sender=regulator)
+    credit.issue(book.a, holder, 1500, order_ref(31), sender=issuer)
+    assert credit.totalIssued(book.a) == 1500

@@ -271,7 +271,7 @@ def test_incoming_hook__calls_token_retire_directly__refused(
     credit, issuer, holder, other_holder, accounts, arena, how
 ):
     attacker = arena.attacker
-    attacker.arm(credit, credit.retire.encode_input(attacker, [arena.held], [INCOMING]), sender=other_holder)
+    attacker.arm(credit, credit.retire.encode_input(attacker, attacker, [arena.held], [INCOMING]), sender=other_holder)
 
     send_to_attacker(credit, how, issuer, holder, arena, arena.held)
 

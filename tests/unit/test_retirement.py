@@ -425,31 +425,44 @@ def test_issue_and_retire__invalid_input__nothing_issued(credit, retirement, iss
 def test_retirement_ref__reused__reverts_naming_first_certificate(credit, retirement, holder, other_holder, book):
     ref = order_ref(77)
     retirement.retire([book.a], [10], retirement_input(retirementRef=ref), sender=holder)
-    assert retirement.certificateOfReference(ref) == 1
+    assert retirement.certificateOfReference(holder, ref) == 1
 
-    with reverts(retirement.RetirementReferenceUsed, retirementRef=ref, certificateId=1):
+    with reverts(retirement.RetirementReferenceUsed, retiringAccount=holder, retirementRef=ref, certificateId=1):
         retirement.retire([book.b], [10], retirement_input(retirementRef=ref), sender=holder)
-    # The reference is global: another caller and entry point cannot reuse it either.
-    credit.safeTransferFrom(holder, other_holder, book.a, 10, b"", sender=holder)
-    with reverts(retirement.RetirementReferenceUsed, retirementRef=ref, certificateId=1):
-        retirement.retire([book.a], [10], retirement_input(retirementRef=ref), sender=other_holder)
-
     assert credit.totalRetired(book.a) == 10 and credit.totalRetired(book.b) == 0
     assert retirement.certificateCount() == 1
 
 
-def test_retirement_ref__used_by_issue_and_retire__refused_for_retire(retirement, issuer, holder, book):
+def test_retirement_ref__squatted_by_another_account__victim_still_retires(credit, retirement, holder, other_holder,
+                                                                          book):  # fmt: skip
+    ref = order_ref(79)
+    # The attacker holds 1 kg and retires first with the victim's predictable reference.
+    credit.safeTransferFrom(holder, other_holder, book.a, 1, b"", sender=holder)
+    squat = retirement.retire([book.a], [1], retirement_input(retirementRef=ref), sender=other_holder).return_value
+    assert retirement.certificateOfReference(other_holder, ref) == squat
+    assert retirement.certificateOfReference(holder, ref) == 0
+
+    mine = retirement.retire([book.a], [10], retirement_input(retirementRef=ref), sender=holder).return_value
+    assert mine != squat
+    assert retirement.certificateOfReference(holder, ref) == mine
+    assert retirement.certificate(mine).retiringAccount == holder
+
+
+def test_retirement_ref__used_by_issue_and_retire__scoped_to_the_issuer(retirement, issuer, holder, book):
     ref = order_ref(78)
     retirement.issueAndRetire(book.fresh, 10, ZERO_REF, retirement_input(retirementRef=ref), sender=issuer)
-    with reverts(retirement.RetirementReferenceUsed, retirementRef=ref, certificateId=1):
-        retirement.retire([book.a], [10], retirement_input(retirementRef=ref), sender=holder)
+    # Scoped to the retiring account: the issuer's reference does not bind the holder ...
+    retirement.retire([book.a], [10], retirement_input(retirementRef=ref), sender=holder)
+    # ... but the issuer cannot use it twice.
+    with reverts(retirement.RetirementReferenceUsed, retiringAccount=issuer, retirementRef=ref, certificateId=1):
+        retirement.issueAndRetire(book.fresh, 10, ZERO_REF, retirement_input(retirementRef=ref), sender=issuer)
 
 
 def test_retirement_ref__zero__repeatable_and_maps_to_nothing(retirement, holder, book):
     retirement.retire([book.a], [10], retirement_input(), sender=holder)
     retirement.retire([book.a], [10], retirement_input(), sender=holder)
     assert retirement.certificateCount() == 2
-    assert retirement.certificateOfReference(ZERO_REF) == 0
+    assert retirement.certificateOfReference(holder, ZERO_REF) == 0
 
 
 def test_certificate_of_reference__several_refs__each_maps_to_its_certificate(retirement, holder, book):
@@ -457,18 +470,18 @@ def test_certificate_of_reference__several_refs__each_maps_to_its_certificate(re
     retirement.retire([book.a], [1], retirement_input(), sender=holder)
     retirement.retire([book.a], [1], retirement_input(retirementRef=order_ref(2)), sender=holder)
 
-    assert retirement.certificateOfReference(order_ref(1)) == 1
-    assert retirement.certificateOfReference(order_ref(2)) == 3
-    assert retirement.certificateOfReference(order_ref(3)) == 0
+    assert retirement.certificateOfReference(holder, order_ref(1)) == 1
+    assert retirement.certificateOfReference(holder, order_ref(2)) == 3
+    assert retirement.certificateOfReference(holder, order_ref(3)) == 0
 
 
 def test_retirement_ref__failed_retirement__does_not_consume_it(retirement, holder, book):
     ref = order_ref(79)
     with reverts(retirement.RetirementEmptyField, field="beneficiaryName"):
         retirement.retire([book.a], [1], retirement_input(beneficiaryName="", retirementRef=ref), sender=holder)
-    assert retirement.certificateOfReference(ref) == 0
+    assert retirement.certificateOfReference(holder, ref) == 0
     retirement.retire([book.a], [1], retirement_input(retirementRef=ref), sender=holder)
-    assert retirement.certificateOfReference(ref) == 1
+    assert retirement.certificateOfReference(holder, ref) == 1
 
 
 # ------------------------------------------------------------------ refusals by the token
@@ -714,7 +727,7 @@ def test_shared_suite__compliance_hook__bound_to_compliance_periods(retirement, 
 def test_retire_for_compliance__nothing_bound__refused(compliance, holder, hookless):
     retirement = hookless.retirement
     with reverts(retirement.RetirementCallerNotCompliance, caller=compliance):
-        retirement.retireForCompliance(holder, [hookless.token_id], [1], retirement_input(), sender=compliance)
+        retirement.retireForCompliance(holder, holder, [hookless.token_id], [1], retirement_input(), sender=compliance)
 
 
 def test_retire_for_compliance__bound_module__retires_with_compliance_purpose(admin, compliance, holder, hookless):
@@ -723,7 +736,7 @@ def test_retire_for_compliance__bound_module__retires_with_compliance_purpose(ad
     assert events(bound, retirement, "ComplianceBound") == [plain(compliance=compliance)]
     inp = retirement_input()
 
-    receipt = retirement.retireForCompliance(holder, [token_id], [3_000], inp, sender=compliance)
+    receipt = retirement.retireForCompliance(holder, holder, [token_id], [3_000], inp, sender=compliance)
 
     assert credit.balanceOf(holder, token_id) == 100_000 - 3_000
     assert credit.totalRetired(token_id) == 3_000
@@ -740,7 +753,7 @@ def test_retire_for_compliance__not_the_bound_module__refused(admin, compliance,
     retirement.bindCompliance(compliance, sender=admin)
     account = {"stranger": stranger, "holder": holder, "admin": admin}[caller]
     with reverts(retirement.RetirementCallerNotCompliance, caller=account):
-        retirement.retireForCompliance(holder, [hookless.token_id], [1], retirement_input(), sender=account)
+        retirement.retireForCompliance(holder, holder, [hookless.token_id], [1], retirement_input(), sender=account)
     assert retirement.certificateCount() == 0
 
 
@@ -759,7 +772,7 @@ def test_bind_compliance__zero_address__reverts(admin, compliance, holder, hookl
         retirement.bindCompliance(ZERO_ADDRESS, sender=admin)
     # Still unbound: a real module can be bound afterwards.
     retirement.bindCompliance(compliance, sender=admin)
-    retirement.retireForCompliance(holder, [hookless.token_id], [1], retirement_input(), sender=compliance)
+    retirement.retireForCompliance(holder, holder, [hookless.token_id], [1], retirement_input(), sender=compliance)
 
 
 def test_bind_compliance__stranger__refused(stranger, hookless):
@@ -775,7 +788,7 @@ def test_bind_compliance__stranger__refused(stranger, hookless):
 def test_token_retire__called_directly__refused(credit, admin, holder, stranger, book, caller):
     account = {"stranger": stranger, "holder": holder, "admin": admin}[caller]
     with reverts(credit.CreditCallerNotRetirement, caller=account):
-        credit.retire(holder, [book.a], [1], sender=account)
+        credit.retire(holder, holder, [book.a], [1], sender=account)
     assert credit.balanceOf(holder, book.a) == 100_000
 
 
@@ -811,3 +824,37 @@ def test_bind_retirement__fresh_token__zero_refused_then_binds_once(project, reg
 def test_bind_retirement__stranger__refused(credit, stranger):
     with reverts(credit.AccessControlUnauthorizedAccount, account=stranger, neededRole=b"\x00" * 32):
         credit.bindRetirement(stranger, sender=stranger)
+
+
+def test_retire_from__frozen_operator__reverts(credit, retirement, regulator, holder, stranger, book):
+    credit.setApprovalForAll(stranger, True, sender=holder)
+    credit.setFrozen(stranger, True, "sanctions", sender=regulator)
+    with reverts(credit.CreditAccountFrozen, account=stranger):
+        retirement.retireFrom(holder, [book.a], [1], retirement_input(beneficiary=stranger), sender=stranger)
+    assert retirement.certificateCount() == 0
+
+
+def test_permissioned__operator_not_allowlisted__retire_from_reverts(permissioned_suite, holder, stranger, allowed):
+    credit, retirement = permissioned_suite.credit, permissioned_suite.retirement
+    credit.setApprovalForAll(stranger, True, sender=holder)
+    with reverts(credit.CreditAccountNotAllowed, account=stranger):
+        retirement.retireFrom(holder, [allowed], [1], retirement_input(beneficiary=stranger), sender=stranger)
+
+
+def test_issue_and_retire__frozen_issuer__reverts_nothing_issued(credit, retirement, regulator, issuer, book):
+    credit.setFrozen(issuer, True, "sanctions", sender=regulator)
+    with reverts(credit.CreditAccountFrozen, account=issuer):
+        retirement.issueAndRetire(book.fresh, 10, order_ref(81), retirement_input(), sender=issuer)
+    assert (credit.totalIssued(book.fresh), credit.totalRetired(book.fresh)) == (0, 0)
+    assert retirement.certificateCount() == 0
+    credit.setFrozen(issuer, False, "cleared", sender=regulator)
+    retirement.issueAndRetire(book.fresh, 10, order_ref(81), retirement_input(), sender=issuer)
+    assert credit.totalRetired(book.fresh) == 10
+
+
+def test_retire_from__frozen_operator_unfrozen__retires(credit, retirement, regulator, holder, stranger, book):
+    credit.setApprovalForAll(stranger, True, sender=holder)
+    credit.setFrozen(stranger, True, "sanctions", sender=regulator)
+    credit.setFrozen(stranger, False, "cleared", sender=regulator)
+    certificate_id = retirement.retireFrom(holder, [book.a], [1], retirement_input(), sender=stranger).return_value
+    assert retirement.certificate(certificate_id).retiringAccount == holder

@@ -5,10 +5,11 @@ and one or more ``--batch`` (batch number or issuance reference), or by one or m
 ``--amount`` (tonnes, at most 3 decimals) per batch, in the same order. One surrender, one certificate.
 
 A surrender is idempotent: its ``retirementRef`` is keccak256 of its reference, which the retirement module
-accepts once, ever, so a second run finds the certificate and sends nothing. Without ``--reference``, the reference
-is derived from the sending account and everything the command says (``auto:`` + 32 hex digits), as ``ape run
-retire one`` derives its own: the same command twice surrenders once; to surrender the same thing twice on
-purpose, give two references.
+accepts once, ever, from each retiring account (the entity), so a second run finds the certificate and sends
+nothing; a certificate of the entity's under the reference that is not this surrender is refused as a conflict.
+Without ``--reference``, the reference is derived from the sending account and everything the command says
+(``auto:`` + 32 hex digits), as ``ape run retire one`` derives its own: the same command twice surrenders once; to
+surrender the same thing twice on purpose, give two references.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tonne.compliance.terms import iso
 from tonne.csvinput import FieldError, parse_tonnes
 from tonne.ids import batch_number_of, describe, project_of
 from tonne.registry_ops import resolve_batch, resolve_project
+from tonne.retirement.checks import CERTIFICATE_VIEW, COMPLIANCE, certificate_mismatch
 from tonne.units import format_tonnes
 
 MAX_IDS_PER_SURRENDER = 100  # CompliancePeriods.MAX_IDS_PER_SURRENDER
@@ -134,8 +136,30 @@ def plan_surrender(
         if isinstance(terms, Reverted):
             raise ComplianceRefusal(what, [f"period {period_id}: {terms.error}"])
         if ref != ZERO_REF:
-            done = view.call(Call(retirement, "certificateOfReference(bytes32)", (ref,), ("uint256",)))
+            done = view.call(Call(retirement, "certificateOfReference(address,bytes32)", (entity, ref), ("uint256",)))
             if done:
+                cert = view.call(Call(retirement, "certificate(uint256)", (done,), (CERTIFICATE_VIEW,)))
+                why = (
+                    "its certificate cannot be read"
+                    if isinstance(cert, Reverted)
+                    else certificate_mismatch(
+                        cert,
+                        entity,
+                        entity,
+                        [t for t, _ in credits],
+                        [u for _, u in credits],
+                        COMPLIANCE,
+                        "this surrender",
+                    )
+                )
+                if why:
+                    raise ComplianceRefusal(
+                        what,
+                        [
+                            f"conflict: {entity} already used this reference for certificate #{done}, which is not "
+                            f"this surrender ({why}); nothing is sent"
+                        ],
+                    )
                 return SurrenderPlan(period_id, terms[0], entity, sender, credits, ref, 0, 0, done_certificate=done)
         totals = Counter()
         for token_id, units in credits:

@@ -6,14 +6,16 @@ or one ``ape run retire one`` command, which may name several batches. A run is 
 
 1. parse (``rows``): read the file, or the command's options, and check every value statically.
 2. chain checks (``checks``, reading through ``tonne.chain.view``): wait until the sending account has no pending
-   transaction, read the chain at one block, set aside the requests whose ``retirementRef`` is already used (the
-   chain says which are done, and their certificate ids), check the rest against the chain, then simulate each one.
+   transaction, read the chain at one block, set aside the requests whose retiring account already used their
+   ``retirementRef`` (done when that certificate is the request's own retirement, a conflict otherwise), check the
+   rest against the chain, then simulate each one.
 3. plan (``plan``): one ``retire`` / ``retireFrom`` / ``issueAndRetire`` transaction per request, in file order.
 4. send (``send``): up to ``window`` transactions in flight; a failure is re-checked against the chain, so a request
    done meanwhile by another transaction is counted as such, and anything else stops the run, naming the row.
 
-Idempotency: ``retirementRef = keccak256(utf8(reference))``, usable once, ever (``certificateOfReference``), so a
-killed run re-run on the same file retires each row exactly once. ``run`` holds the entry points.
+Idempotency: ``retirementRef = keccak256(utf8(reference))``, usable once, ever, by each retiring account
+(``certificateOfReference(account, ref)``), so a killed run re-run on the same file retires each row exactly
+once. ``run`` holds the entry points.
 """
 
 from tonne.retirement.checks import (

@@ -21,6 +21,47 @@ from tonne.ids import describe, encode_id
 from tonne.retirement.rows import Credit, Request
 from tonne.units import format_tonnes
 
+CERTIFICATE_VIEW = "(address,address,uint256,uint256,uint16,uint8,uint40,uint40,uint40,bytes2)"
+ZERO = "0x0000000000000000000000000000000000000000"
+
+
+VOLUNTARY, COMPLIANCE = 0, 1  # ICarbonRetirement.Purpose
+PURPOSE_NAMES = ("voluntary", "compliance")
+
+
+def certificate_mismatch(
+    certificate: Sequence,
+    retiring: str,
+    beneficiary: str,
+    ids: Sequence[int],
+    amounts: Sequence[int],
+    purpose: int = VOLUNTARY,
+    label: str = "this row",
+) -> str | None:
+    """Why the certificate ``certificate`` (a ``certificate(uint256)`` tuple) is not the retirement of ``amounts`` of
+    ``ids`` by ``retiring`` for ``beneficiary`` (zero address: the retiring account) with ``purpose``, or None when
+    it is. The certificate stores the first id, the id count and the total, so those are what is compared."""
+    beneficiary = retiring if int(beneficiary, 16) == 0 else beneficiary
+    wanted = {
+        "retiring account": retiring.lower(),
+        "beneficiary": beneficiary.lower(),
+        "purpose": PURPOSE_NAMES[purpose],
+        "first id": int(ids[0]) if ids else 0,
+        "id count": len(ids),
+        "total": sum(int(a) for a in amounts),
+    }
+    found_purpose = int(certificate[5])
+    found = {
+        "retiring account": str(certificate[1]).lower(),
+        "beneficiary": str(certificate[0]).lower(),
+        "purpose": PURPOSE_NAMES[found_purpose] if found_purpose < len(PURPOSE_NAMES) else str(found_purpose),
+        "first id": int(certificate[2]),
+        "id count": int(certificate[4]),
+        "total": int(certificate[3]),
+    }
+    diffs = [f"{k} {found[k]} ({label}: {wanted[k]})" for k in wanted if found[k] != wanted[k]]
+    return "; ".join(diffs) or None
+
 
 @dataclass(frozen=True)
 class Contracts:
@@ -55,6 +96,9 @@ class ChainState:
     batch_ids: dict = field(default_factory=dict)  # (project id, BatchRef) -> token id (0: unknown)
     batches: dict[int, BatchInfo] = field(default_factory=dict)
     done: dict[bytes, int] = field(default_factory=dict)  # retirementRef -> certificate id, for refs already used
+    # retirementRef -> (certificate id, why it is not this row's retirement): the retiring account used the
+    # reference for another retirement; nothing is sent for such a row.
+    conflicts: dict[bytes, tuple[int, str]] = field(default_factory=dict)
     order_refs_used: set[bytes] = field(default_factory=set)  # issue-and-retire references used as order refs
     balances: dict[tuple[str, int], int] = field(default_factory=dict)  # (holder, token id) -> units
     approved: dict[str, bool] = field(default_factory=dict)  # holder -> has approved the sender
@@ -83,7 +127,15 @@ def read_state(requests: Sequence[Request], view: ChainView, contracts: Contract
         *(Call(registry, "batchOfIssuanceReference(string)", (ref,), ("uint256",)) for ref in batch_refs),
         Call(credit, "permissioned()", (), ("bool",)),
         Call(credit, "paused()", (), ("bool",)),
-        *(Call(retirement, "certificateOfReference(bytes32)", (r.retirement_ref,), ("uint256",)) for r in requests),
+        *(
+            Call(
+                retirement,
+                "certificateOfReference(address,bytes32)",
+                (r.holder_or(sender), r.retirement_ref),
+                ("uint256",),
+            )
+            for r in requests
+        ),
         *(Call(credit, "isFrozen(address)", (h,), ("bool",)) for h in holders),
         *(Call(credit, "isApprovedForAll(address,address)", (h, sender), ("bool",)) for h in holders if h != sender),
     ]
@@ -96,10 +148,11 @@ def read_state(requests: Sequence[Request], view: ChainView, contracts: Contract
     id_of_reference = {ref: view_value(next(results), "batchOfIssuanceReference") for ref in batch_refs}
     state.permissioned = view_value(next(results), "permissioned")
     state.paused = view_value(next(results), "paused")
+    used = {}
     for r in requests:
         certificate_id = view_value(next(results), "certificateOfReference")
         if certificate_id:
-            state.done[r.retirement_ref] = certificate_id
+            used[r.retirement_ref] = (r, certificate_id)
     state.frozen = {h: view_value(next(results), "isFrozen") for h in holders}
     state.approved = {h: h == sender or view_value(next(results), "isApprovedForAll") for h in holders}
     # Issuance order references are scoped to the project (CarbonCredit.isOrderReferenceUsed(projectId, ref)).
@@ -112,9 +165,11 @@ def read_state(requests: Sequence[Request], view: ChainView, contracts: Contract
             if (pid := state.project_ids[c.project])
         }
     )
-    used = view.call_many([Call(credit, "isOrderReferenceUsed(uint64,bytes32)", key, ("bool",)) for key in scoped])
+    order_used = view.call_many(
+        [Call(credit, "isOrderReferenceUsed(uint64,bytes32)", key, ("bool",)) for key in scoped]
+    )
     state.order_refs_used = {
-        ref for (_, ref), u in zip(scoped, used, strict=True) if view_value(u, "isOrderReferenceUsed")
+        ref for (_, ref), u in zip(scoped, order_used, strict=True) if view_value(u, "isOrderReferenceUsed")
     }
 
     for c in credits:
@@ -160,6 +215,20 @@ def read_state(requests: Sequence[Request], view: ChainView, contracts: Contract
     state.balances = {pair: view_value(next(results), "balanceOf") for pair in pairs}
     if state.permissioned:
         state.allowed = {h: view_value(next(results), "isAllowed") for h in holders}
+    if used:
+        certificates = view.call_many(
+            [Call(retirement, "certificate(uint256)", (cid,), (CERTIFICATE_VIEW,)) for _, cid in used.values()]
+        )
+        for (ref, (r, cid)), cert in zip(used.items(), certificates, strict=True):
+            ids = [state.token_id(c) for c in r.credits] if not isinstance(cert, Reverted) else []
+            why = "its certificate cannot be read" if isinstance(cert, Reverted) else None
+            why = why or certificate_mismatch(
+                cert, r.holder_or(sender), r.beneficiary, ids, [c.units for c in r.credits]
+            )
+            if why:
+                state.conflicts[ref] = (cid, why)
+            else:
+                state.done[ref] = cid
     return state
 
 

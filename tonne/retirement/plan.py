@@ -107,8 +107,23 @@ def prepare(
     try:
         state = read_state(requests, view, contracts, sender)
         done = [(r, state.done[r.retirement_ref]) for r in requests if r.retirement_ref in state.done]
-        pending = [r for r in requests if r.retirement_ref not in state.done]
-        problems = check_against_chain(pending, state, sender, path)
+        conflicts = [r for r in requests if r.retirement_ref in state.conflicts]
+        pending = [
+            r for r in requests if r.retirement_ref not in state.done and r.retirement_ref not in state.conflicts
+        ]
+        problems = [
+            Problem(
+                path,
+                r.line,
+                field_name(r, "reference"),
+                f"conflict: {r.holder_or(sender)} already used the reference {r.reference!r} for certificate "
+                f"#{state.conflicts[r.retirement_ref][0]}, which is not this retirement "
+                f"({state.conflicts[r.retirement_ref][1]}); nothing is sent for it",
+            )
+            for r in conflicts
+        ]
+        problems += check_against_chain(pending, state, sender, path)
+        problems.sort(key=lambda p: p.line or 0)
         todo = [Retirement(r, tuple(state.token_id(c) for c in r.credits)) for r in pending]
         if not problems and todo:
             problems, todo = simulate(todo, view, contracts, sender, path)

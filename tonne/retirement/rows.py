@@ -14,7 +14,8 @@ CSV format (UTF-8, an optional BOM, comma-separated, one header line; see also d
 - ``jurisdiction``: where the emissions were consumed, ISO 3166-1 alpha-2 (``DE``) or ISO 3166-2 (``US-CA``).
 - ``period``: the consumption period, ``YYYY`` (that calendar year, UTC) or ``YYYY-MM-DD:YYYY-MM-DD`` (inclusive).
 - ``reference``: the row's retirement reference, non-empty and unique within the file. The on-chain idempotency key
-  is ``retirementRef = keccak256(utf-8 bytes of reference)``; the contract accepts each one once, ever.
+  is ``retirementRef = keccak256(utf-8 bytes of reference)``; the contract accepts each one once, ever, per
+  retiring account.
 - ``holder`` (optional column, may be empty): whose credits are retired; empty: the sending account. Another
   holder must have approved the sending account on the credit token (``retireFrom``).
 """

@@ -14,8 +14,8 @@ from eth_utils import keccak
 from tonne.chain.checks import view_value
 from tonne.chain.errors import SendFailed
 from tonne.chain.send import Sent
-from tonne.chain.view import Call, ChainView
-from tonne.retirement.checks import Contracts
+from tonne.chain.view import Call, ChainView, Reverted
+from tonne.retirement.checks import CERTIFICATE_VIEW, Contracts, certificate_mismatch
 from tonne.retirement.plan import Plan, Retirement, where
 from tonne.retirement.rows import RetirementError
 
@@ -161,13 +161,39 @@ def _settle_failures(
 ) -> None:
     view.wait_settled(address, pending_timeout, log)
     calls = [
-        Call(contracts.retirement, "certificateOfReference(bytes32)", (r.request.retirement_ref,), ("uint256",))
+        Call(
+            contracts.retirement,
+            "certificateOfReference(address,bytes32)",
+            (r.request.holder_or(address), r.request.retirement_ref),
+            ("uint256",),
+        )
         for r, _ in failures
     ]
     used = [view_value(result, "certificateOfReference") for result in view.call_many(calls)]
+    # A used reference counts as this row's retirement only when its certificate is that retirement.
+    certificates = view.call_many(
+        [Call(contracts.retirement, "certificate(uint256)", (cid,), (CERTIFICATE_VIEW,)) for cid in used if cid]
+    )
+    matches = iter(certificates)
     real = []
     for (retirement, exc), certificate_id in zip(failures, used, strict=True):
         if certificate_id:
+            r = retirement.request
+            cert = next(matches)
+            why = (
+                "its certificate cannot be read"
+                if isinstance(cert, Reverted)
+                else certificate_mismatch(
+                    cert, r.holder_or(address), r.beneficiary, list(retirement.token_ids), [c.units for c in r.credits]
+                )
+            )
+            if why:
+                exc = SendFailed(
+                    f"conflict: {r.holder_or(address)} already used the reference {r.reference!r} for certificate "
+                    f"#{certificate_id}, which is not this retirement ({why})"
+                )
+                real.append((retirement, exc))
+                continue
             summary.raced += 1
             summary.done.append((retirement.request, certificate_id))
             log(
