@@ -17,7 +17,7 @@ import {CreditIds} from "../libraries/CreditIds.sol";
 /// @dev Invariants:
 /// - per id, issued <= cap (the batch quantity in units), and totalSupply(id) = the sum of all balances of id;
 /// - no unit of an id exists before its batch is verified;
-/// - a non-zero order reference issues at most once, ever.
+/// - a non-zero order reference issues at most once, ever, within its project (key keccak256(projectId, ref)).
 /// Gas: every restriction that can apply to a transfer (pause, frozen accounts, restricted projects) is summed
 /// up in one storage slot, `_guard`, which a transfer reads once. The per-account and per-project lookups run
 /// only when something is actually frozen or restricted, or, for the allowlist, in permissioned mode. Pause is
