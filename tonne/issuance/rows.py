@@ -12,7 +12,8 @@ CSV format (UTF-8, an optional BOM, comma-separated, one header line; see also d
 - ``recipient``: a 0x address; mixed-case addresses must carry a valid EIP-55 checksum.
 - ``tonnes``: a plain decimal number > 0 with at most 3 decimals (1 unit = 1 kg).
 - ``reference``: the row's issuance reference, non-empty and unique within the file. The on-chain idempotency key
-  is ``orderRef = keccak256(utf-8 bytes of reference)``: the contract accepts each orderRef once, ever, within the id's project.
+  is ``orderRef = keccak256(utf-8 bytes of reference)``: the contract accepts each orderRef once, ever, within the
+  id's project.
 
 Columns may come in any order; header names and every value are stripped of surrounding whitespace; blank lines
 (and rows whose fields are all empty) are skipped.

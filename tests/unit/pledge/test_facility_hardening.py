@@ -13,7 +13,6 @@ from pledge_support import (
     UNITS,
     USD,
     YEAR,
-    debt_of,
     event_args,
 )
 from support import reverts
