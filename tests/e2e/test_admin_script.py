@@ -132,37 +132,3 @@ def test_transfer_admin__two_steps__only_the_pending_admin_accepts(suite: Deploy
     accepted = suite.run("admin", "accept-admin", "--contract", "retirement", account="TEST::8")
     assert accepted.returncode == 0, accepted.stderr
     assert retirement.functions.defaultAdmin().call() == NEW_ADMIN
-
-
-ZERO = "0x" + "0" * 40
-
-
-def test_transfer_admin__zero_address__refused_as_an_option_error_and_nothing_sent(suite: Deployment):
-    block = suite.w3.eth.block_number
-    result = suite.run("admin", "transfer-admin", ZERO, "--contract", "registry")
-    assert result.returncode != 0
-    assert "NEW_ADMIN: the zero address cannot hold DEFAULT_ADMIN" in result.stderr + result.stdout
-    assert "Traceback" not in result.stderr
-    assert suite.w3.eth.block_number == block
-    assert int(suite.registry.functions.pendingDefaultAdmin().call()[0], 16) == 0
-
-
-def test_grant__zero_address__refused_as_an_option_error_and_nothing_sent(suite: Deployment):
-    block = suite.w3.eth.block_number
-    result = suite.run("admin", "grant", "ISSUER", ZERO)
-    assert result.returncode != 0
-    assert "MEMBER: the zero address cannot hold ISSUER" in result.stderr + result.stdout
-    assert suite.w3.eth.block_number == block
-    assert not suite.registry.functions.hasRole(_role("ISSUER"), ZERO).call()
-
-
-def test_allow__open_mode_deployment__refused_before_sending(deployment: Deployment):
-    # setAllowed always reverts CreditAllowlistDisabled in open mode: the tool says so and sends nothing.
-    assert not deployment.credit.functions.permissioned().call()
-    block = deployment.w3.eth.block_number
-    result = deployment.run("admin", "allow", KYC[0])
-    assert result.returncode != 0
-    output = result.stderr + result.stdout
-    assert "is in open mode (permissioned() is false)" in output and "nothing was sent" in output
-    assert "the contract refused" not in output and "Traceback" not in result.stderr
-    assert deployment.w3.eth.block_number == block
