@@ -24,7 +24,9 @@ from tonne.admin import (
     DEFAULT_ADMIN,
     allowlist_changes,
     parse_account,
+    parse_nonzero_account,
     read_allowlist,
+    require_allowlist,
     require_role,
     resolve_contract,
     resolve_role,
@@ -100,7 +102,10 @@ def _role_command(name: str, grant: bool):
     @click.option("--contract", help="registry, token, retirement or compliance; found from the role if omitted.")
     def command(provider, account, role, member, contract):
         ref = _run(lambda: resolve_role(role, contract))
-        member_address = _run(lambda: parse_account(member, "MEMBER"))
+        if grant:  # a role granted to the zero address is never usable; revoking from it is harmless
+            member_address = _run(lambda: parse_nonzero_account(member, "MEMBER", ref.name))
+        else:
+            member_address = _run(lambda: parse_account(member, "MEMBER"))
         d = _deployed(provider)
         target = _contracts(d)[ref.contract]
         _run(lambda: role_admin_check(target, ref, account.address))
@@ -138,6 +143,7 @@ def allow(provider, account, accounts, csv_path, revoke, chunk_size):
         listed = [_run(lambda a=a, i=i: parse_account(a, f"ACCOUNTS[{i}]")) for i, a in enumerate(accounts, 1)]
         listed = list(dict.fromkeys(listed))
     d = _deployed(provider)
+    _run(lambda: require_allowlist(d.credit))
     _run(lambda: require_role(d.credit, "CarbonCredit", role_id("COMPLIANCE"), "COMPLIANCE", account.address))
     changes = allowlist_changes(d.credit, listed, not revoke)
     if not changes:
@@ -150,8 +156,6 @@ def allow(provider, account, accounts, csv_path, revoke, chunk_size):
         f"{'removed' if revoke else 'allowed'} {len(changes)} accounts "
         f"({len(listed) - len(changes)} already {'off' if revoke else 'on'} the list)"
     )
-    if not d.credit.permissioned():
-        click.echo("note: this deployment is in open mode; the allowlist is kept but not enforced")
 
 
 def _freeze_command(name: str, frozen: bool):
@@ -216,7 +220,7 @@ def transfer_admin(provider, account, new_admin, contract_name):
     """Step 1 of 2: propose NEW_ADMIN (0x address) as the contract's DEFAULT_ADMIN; it accepts after the
     contract's delay (defaultAdminDelay, in seconds; the command prints the unix time it may accept from)."""
     name = _run(lambda: resolve_contract(contract_name))
-    address = _run(lambda: parse_account(new_admin, "NEW_ADMIN"))
+    address = _run(lambda: parse_nonzero_account(new_admin, "NEW_ADMIN", DEFAULT_ADMIN))
     target = _contracts(_deployed(provider))[name]
     _run(lambda: require_role(target, name, role_id(DEFAULT_ADMIN), DEFAULT_ADMIN, account.address))
     _run(lambda: target.beginDefaultAdminTransfer(address, sender=account))

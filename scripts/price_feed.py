@@ -4,8 +4,9 @@
     ape run price_feed --source prices.json --dry-run
 
 The whole file is checked first, on its own and against the chain; any problem is reported as
-file:line: field: message and nothing is sent. Rows the oracle already has are skipped, so a run can be
-repeated (or scheduled on a growing file) safely.
+file:line: field: message and nothing is sent (exit 1). Rows the oracle already has (same time and price) are
+skipped, so a run can be repeated (or scheduled on a growing file) safely; a row at the stored time with another
+price is a conflict (nothing is sent, exit 1); a row older than the stored observation is reported as superseded.
 """
 
 import sys
@@ -38,6 +39,11 @@ def cli(provider, account, source, dry_run):
     except PriceFileError as exc:
         click.echo(exc.report(), err=True)
         sys.exit(1)
+    for row, stored_at in plan.superseded:
+        click.echo(
+            f"not posting {describe_class(row.class_id)} {d.money(row.price)} observed {row.observed_at}: superseded "
+            f"(older than the on-chain price at {stored_at})"
+        )
     for row in plan.to_post:
         click.echo(
             f"{'would post' if dry_run else 'posting'} {describe_class(row.class_id)} {d.money(row.price)} "
@@ -48,7 +54,8 @@ def cli(provider, account, source, dry_run):
             raise click.ClickException(f"--account {account.address} does not hold PRICE_FEEDER_ROLE at the oracle")
         post_plan(d, plan, account)
     click.echo(
-        f"{len(plan.to_post)} price(s) {'to post' if dry_run else 'posted'}, {len(plan.already)} already on-chain"
+        f"{len(plan.to_post)} price(s) {'to post' if dry_run else 'posted'}, {len(plan.already)} already on-chain "
+        f"(same time and price), {len(plan.superseded)} superseded (older than the on-chain price), 0 conflicts"
     )
 
 

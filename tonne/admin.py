@@ -92,6 +92,24 @@ def parse_account(value: str, option: str) -> str:
         raise AdminError(f"{option}: {exc}") from exc
 
 
+def parse_nonzero_account(value: str, option: str, role: str) -> str:
+    """``parse_account``, refusing the zero address: a role or the admin given to it can never be used."""
+    address = parse_account(value, option)
+    if int(address, 16) == 0:
+        raise AdminError(f"{option}: the zero address cannot hold {role} (nobody could ever use it); give an account")
+    return address
+
+
+def require_allowlist(credit: Any) -> None:
+    """Refuse before sending when the credit token is in open mode: it keeps no allowlist, and ``setAllowed``
+    always reverts (CreditAllowlistDisabled)."""
+    if not credit.permissioned():
+        raise AdminError(
+            f"the credit token ({credit.address}) is in open mode (permissioned() is false): it has no allowlist "
+            "and refuses setAllowed (CreditAllowlistDisabled); nothing was sent"
+        )
+
+
 def require_role(contract: Any, contract_name: str, role: bytes, role_name: str, account: str) -> None:
     """Refuse before sending when ``account`` lacks ``role`` on ``contract``."""
     if not contract.hasRole(role, account):

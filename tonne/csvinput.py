@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from eth_utils import to_checksum_address
 
 from tonne.chain.errors import Problem, ToolError, problem_summary
-from tonne.units import UNITS_PER_TONNE, UnitError, tonnes_to_units
+from tonne.units import UNITS_PER_TONNE, TooManyDecimalsError, UnitError, parse_amount
 
 MAX_ROW_TONNES = 10**12  # the registry's MAX_BATCH_TONNES: no single row can be larger than a whole batch
 
@@ -30,8 +30,20 @@ _UINT64_MAX = (1 << 64) - 1
 _DIGITS = re.compile(r"[0-9]+")
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-# C0 and C1 control characters (NUL, newline, tab, ESC, ...): never part of a value the tools accept.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Unicode categories never part of an identifier (reference, project id, batch reference): control (NUL, line
+# break, tab, ESC, ...), format (zero-width space U+200B, joiners, bidi overrides U+202E, soft hyphen, BOM, ...),
+# line and paragraph separators. With any whitespace but the plain space (no-break, em, ideographic space, ...):
+# two identifiers that print the same must be the same bytes, since the chain keys them by their bytes.
+_INVISIBLE = {
+    "Cc": "a control character",
+    "Cf": "an invisible format character",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+}
+NFC_MESSAGE = (
+    'not in Unicode normal form NFC (the registry compares exact bytes); write it composed, e.g. "\u00c9" not '
+    '"E"+U+0301'
+)
 
 T = TypeVar("T")
 
@@ -66,6 +78,32 @@ class BatchRef:
         return f"batch number {self.number}" if self.number is not None else f"issuance reference {self.reference!r}"
 
 
+def identifier_problem(text: str) -> str | None:
+    """Why ``text`` cannot be an identifier the chain keys by its bytes (a reference, a project's standard or
+    external id, a batch reference), or None: not in NFC, or a character from ``_INVISIBLE`` or a whitespace other
+    than the plain space, named with its code point and its position (1 = first character)."""
+    if not unicodedata.is_normalized("NFC", text):
+        return NFC_MESSAGE
+    for position, char in enumerate(text, 1):
+        category = unicodedata.category(char)
+        if category in _INVISIBLE or (char != " " and (char.isspace() or category == "Zs")):
+            what = _INVISIBLE.get(category, "a whitespace other than the plain space")
+            code = f"U+{ord(char):04X}"
+            label = unicodedata.name(char, "")
+            if category == "Cc":
+                return f"contains the control character {code} at character {position}; not allowed"
+            return f"contains {code} {label} ({what}) at character {position}; not allowed"
+    return None
+
+
+def check_identifier(text: str) -> str:
+    """``text`` if ``identifier_problem`` finds nothing, else a ``FieldError`` saying what."""
+    problem = identifier_problem(text)
+    if problem:
+        raise FieldError(problem)
+    return text
+
+
 def parse_project(text: str) -> ProjectRef:
     """``STANDARD:EXTERNAL_ID`` (split on the first colon) or a numeric project id."""
     if _DIGITS.fullmatch(text):
@@ -78,7 +116,7 @@ def parse_project(text: str) -> ProjectRef:
     if not colon or not standard or not external_id:
         what = repr(text) if text else "empty"
         raise FieldError(f"{what}: expected STANDARD:EXTERNAL_ID (e.g. VCS:VCS-1234) or a numeric project id")
-    return ProjectRef(standard=standard, external_id=external_id)
+    return ProjectRef(standard=check_identifier(standard), external_id=check_identifier(external_id))
 
 
 def parse_batch(text: str) -> BatchRef:
@@ -90,7 +128,7 @@ def parse_batch(text: str) -> BatchRef:
         if not 0 < number <= _UINT64_MAX:
             raise FieldError(f"batch number {text} is out of range (1..2^64-1)")
         return BatchRef(number=number)
-    return BatchRef(reference=text)
+    return BatchRef(reference=check_identifier(text))
 
 
 def parse_address(text: str) -> str:
@@ -126,9 +164,11 @@ def parse_tonnes(text: str) -> int:
         what = repr(text) if text else "empty"
         raise FieldError(f"{what} is not a decimal number of tonnes (e.g. 12.5)")
     try:
-        units = tonnes_to_units(text)
-    except UnitError as exc:
+        units = parse_amount(text, 3, "t", allow_zero=True)  # exact: never rounded at Decimal's 28 digits
+    except TooManyDecimalsError as exc:
         raise FieldError(f"{text} has more than 3 decimals (the smallest unit is 0.001 t = 1 kg)") from exc
+    except UnitError as exc:
+        raise FieldError(str(exc)) from exc
     if units == 0:
         raise FieldError(f"{text}: must be more than 0")
     if units > MAX_ROW_TONNES * UNITS_PER_TONNE:
@@ -177,11 +217,16 @@ def read_table(
     *,
     required: Sequence[str],
     optional: Sequence[str] = (),
-    unique: str,
+    unique: str | None,
     parse_row: Callable[[dict[str, str], int, list[Problem]], T | None],
 ) -> tuple[list[T], list[Problem]]:
     """Parse CSV text: returns the good rows and every problem (header, field counts, ``parse_row``'s problems,
-    and values of the ``unique`` column seen on an earlier line, reported on the later one).
+    and values of the ``unique`` column seen on an earlier line, reported on the later one; ``unique=None``: no
+    column is unique, e.g. a price file).
+
+    Every value must be in Unicode NFC already: it is refused, never rewritten (the chain keys projects, batches
+    and references by their bytes, so a rewritten name could be another project's). The ``unique`` column is an
+    identifier: ``identifier_problem`` (no control, format or separator character) applies.
 
     ``parse_row`` gets the row's stripped values by column name, its line and the problem list to add to."""
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
@@ -195,8 +240,6 @@ def read_table(
             start, end = end + 1, reader.line_num
             if not any(value.strip() for value in record):
                 continue
-            # One Unicode form for every value: the same text typed as NFC or NFD is the same reference.
-            record = [unicodedata.normalize("NFC", value) for value in record]
             if columns is None:
                 columns = _read_header(record, name, start, problems, required, optional)
                 if columns is None:
@@ -211,17 +254,24 @@ def read_table(
                 row = None
             else:
                 values = {column: record[index].strip() for column, index in columns.items()}
-                key = values[unique]
-                control = _CONTROL.search(key)
-                if control:  # a NUL, line break, tab, ... in a reference: refused, never hashed into a key
-                    code = f"U+{ord(control.group()):04X}"
-                    problems.append(Problem(name, start, unique, f"contains the control character {code}; not allowed"))
+                key = values[unique] if unique else ""
+                composed = sorted(
+                    (index, column)
+                    for column, index in columns.items()
+                    if not unicodedata.is_normalized("NFC", values[column])
+                )
+                problem = identifier_problem(key) if key else None
+                if composed:  # refused, never normalized: the NFD twin of a name is another name on chain
+                    problems.extend(Problem(name, start, column, NFC_MESSAGE) for _, column in composed)
+                    key, row = "", None
+                elif problem:  # a NUL, line break, zero-width space, ... in a reference: never hashed into a key
+                    problems.append(Problem(name, start, str(unique), problem))
                     key, row = "", None
                 else:
                     row = parse_row(values, start, problems)
             first = first_line_of.setdefault(key, start) if key else start
             if first != start:
-                problems.append(Problem(name, start, unique, f"{key!r} is already used on line {first}"))
+                problems.append(Problem(name, start, str(unique), f"{key!r} is already used on line {first}"))
             elif row is not None:
                 rows.append(row)
     except csv.Error as exc:

@@ -7,7 +7,7 @@ Conversions are exact. Tonnes come in as ``Decimal``, ``int`` or a decimal strin
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, Inexact, InvalidOperation, localcontext
 
 UNITS_PER_TONNE = 1000
 
@@ -16,21 +16,39 @@ class UnitError(ValueError):
     """A quantity that cannot be expressed in whole kilograms."""
 
 
+class TooManyDecimalsError(UnitError):
+    """An amount with a non-zero digit finer than the base unit (``parse_amount``): refused, never rounded."""
+
+
 # The one grammar of every amount typed by a user (tonnes, money, prices), the one ``issue`` enforces: ASCII digits,
 # optionally one point and more ASCII digits. No sign, exponent, separators (``,`` ``_``), spaces or other scripts'
 # digits: "12,50" is refused, never read as 1250.
 PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
-MAX_DIGITS = 40  # more than any uint256 amount we handle needs in its whole part; refuses absurd inputs early
+MAX_DIGITS = 40  # digits before the point: more than any uint256 amount we handle needs; refuses absurd inputs early
+MAX_FRACTION_DIGITS = 40  # digits after the point (trailing zeros included): more than any token's decimals
+
+
+def _exact_units(digits: str, exponent: int, decimals: int) -> int | None:
+    """``int(digits) * 10**exponent`` in base units of ``decimals``, exactly (integer arithmetic, no Decimal
+    context and so no rounding at 28 digits); None when the value has a non-zero digit finer than a base unit.
+    The callers bound ``len(digits)`` and ``exponent`` first."""
+    value = int(digits)
+    shift = exponent + decimals
+    if shift >= 0:
+        return value * 10**shift
+    units, rest = divmod(value, 10**-shift)
+    return None if rest else units
 
 
 def parse_amount(
     text: str, decimals: int, unit: str = "", *, allow_zero: bool = False, maximum: int | None = None
 ) -> int:
-    """A plain decimal (``PLAIN_DECIMAL``) with at most ``decimals`` decimals -> integer base units.
+    """A plain decimal (``PLAIN_DECIMAL``) with at most ``decimals`` decimals -> integer base units, exactly.
 
     Refuses (``UnitError``, a message the caller prefixes with the field or option name) anything else: ``12,50``,
-    ``1_000``, ``1e3``, ``-1``, `` 12``, ``""``, Arabic-Indic digits, zero (unless ``allow_zero``), and more than
-    ``maximum`` base units when given."""
+    ``1_000``, ``1e3``, ``-1``, `` 12``, ``""``, Arabic-Indic digits, a non-zero digit after the ``decimals``-th
+    decimal (never rounded away), more than ``MAX_DIGITS`` digits before the point or ``MAX_FRACTION_DIGITS``
+    after it, zero (unless ``allow_zero``), and more than ``maximum`` base units when given."""
     if not isinstance(text, str):
         raise UnitError(f"expected text, not {text!r}")
     example = "e.g. 12.5"
@@ -38,16 +56,20 @@ def parse_amount(
         raise UnitError(f"empty: expected a plain decimal number ({example})")
     if not PLAIN_DECIMAL.fullmatch(text):
         raise UnitError(
-            f"{text!r} is not a plain decimal number ({example}): digits 0-9 and at most one '.', "
+            f"{text[:40]!r} is not a plain decimal number ({example}): digits 0-9 and at most one '.', "
             "no spaces, signs, exponents or thousands separators"
         )
-    if len(text.split(".")[0]) > MAX_DIGITS:
-        raise UnitError(f"{text[:12]}... has {len(text.split('.')[0])} digits before the point; far too large")
-    value = Decimal(text)
-    scaled = value * (10**decimals)
-    if scaled != scaled.to_integral_value():
-        raise UnitError(f"{text} has more than {decimals} decimals")
-    units = int(scaled)
+    whole, _, fraction = text.partition(".")
+    if len(whole) > MAX_DIGITS:
+        raise UnitError(f"{text[:12]}... has {len(whole)} digits before the point; at most {MAX_DIGITS}")
+    if len(fraction) > MAX_FRACTION_DIGITS:
+        raise UnitError(
+            f"{text[:12]}... has {len(fraction)} digits after the point; at most {MAX_FRACTION_DIGITS} "
+            f"(and at most {decimals} decimals)"
+        )
+    units = _exact_units(whole + fraction, -len(fraction), decimals)
+    if units is None:
+        raise TooManyDecimalsError(f"{text} has more than {decimals} decimals")
     if units == 0 and not allow_zero:
         raise UnitError(f"{text}: must be above zero")
     if maximum is not None and units > maximum:
@@ -61,28 +83,44 @@ def parse_tonnes_amount(text: str, *, allow_zero: bool = False) -> int:
 
 
 def tonnes_to_units(tonnes: Decimal | int | str) -> int:
-    """Convert tonnes (up to three decimals) to token units; refuse anything finer than a kilogram."""
+    """Convert tonnes (up to three decimals) to token units, exactly; refuse anything finer than a kilogram.
+
+    (A string is read as ``Decimal`` reads it, surrounding spaces dropped; user input goes through
+    ``parse_tonnes_amount``, whose grammar is strict.)"""
     if isinstance(tonnes, float):
         raise UnitError(f"tonnes must be Decimal, int or str, not float ({tonnes!r})")
     if isinstance(tonnes, bool):
         raise UnitError(f"tonnes must be a number, not {tonnes!r}")
+    if isinstance(tonnes, int):
+        return tonnes * UNITS_PER_TONNE
     try:
         value = Decimal(str(tonnes).strip()) if isinstance(tonnes, str) else Decimal(tonnes)
     except InvalidOperation as exc:
         raise UnitError(f"not a number of tonnes: {tonnes!r}") from exc
     if not value.is_finite():
         raise UnitError(f"not a finite number of tonnes: {tonnes!r}")
-    units = value * UNITS_PER_TONNE
-    if units != units.to_integral_value():
+    sign, digit_tuple, exponent = value.as_tuple()
+    digits = "".join(map(str, digit_tuple)).rstrip("0")
+    exponent += len(digit_tuple) - len(digits)  # trailing zeros moved into the exponent: 3.250 is 325e-2
+    if not digits:
+        return 0
+    if len(digits) + exponent > MAX_DIGITS:
+        raise UnitError(f"{tonnes} t has more than {MAX_DIGITS} digits before the point; far too large")
+    if -exponent > 3:  # the last digit is not zero: finer than a kilogram, never rounded
         raise UnitError(f"{tonnes} t is finer than 1 kg (at most 3 decimals)")
-    return int(units)
+    units = _exact_units(digits, exponent, 3)
+    assert units is not None
+    return -units if sign else units
 
 
 def units_to_tonnes(units: int) -> Decimal:
     """Convert token units to tonnes, exactly."""
     if isinstance(units, bool) or not isinstance(units, int):
         raise UnitError(f"units must be an int, not {units!r}")
-    return Decimal(units) / UNITS_PER_TONNE
+    with localcontext() as context:  # enough digits for any size: the default 28 would round
+        context.prec = max(28, len(str(abs(units))) + 4)
+        context.traps[Inexact] = True
+        return Decimal(units) / UNITS_PER_TONNE
 
 
 def format_tonnes(units: int) -> str:

@@ -133,9 +133,11 @@ class Deployment:
         assert receipt["status"] == 1, f"setup transaction failed: {call}"
         return receipt
 
-    def project(self, *, approve: bool = True, authorize: bool = True, standard: str = "VCS") -> tuple[int, str]:
-        """A new project; returns (project id, 'STANDARD:EXTERNAL_ID')."""
-        external_id = f"E2E-{time.time_ns()}-{next(_serial)}"
+    def project(
+        self, *, approve: bool = True, authorize: bool = True, standard: str = "VCS", external_id: str | None = None
+    ) -> tuple[int, str]:
+        """A new project (a fresh external id unless given); returns (project id, 'STANDARD:EXTERNAL_ID')."""
+        external_id = external_id or f"E2E-{time.time_ns()}-{next(_serial)}"
         project_input = (
             standard,
             external_id,

@@ -156,6 +156,26 @@ def test_issue__bad_rows__reports_each_with_file_line_field_and_sends_nothing(de
     assert deployment.issued_logs(sorted(set(good.tokens))) == []
 
 
+def test_issue__project_named_in_nfd_with_an_nfc_twin_on_chain__refused_and_nothing_sent(deployment, tmp_path):
+    # Two projects whose external ids differ only in Unicode form ("E"+U+0301 and U+00C9) are two projects on
+    # chain; the file's NFD name was once rewritten to NFC and issued from the twin (audit PoC
+    # test_poc_csv_nfc_twin_project).
+    serial = time.time_ns()
+    nfd_id, nfd = deployment.project(external_id=f"CAFE\u0301-{serial}")
+    nfc_id, _ = deployment.project(external_id=f"CAF\u00c9-{serial}")
+    assert nfd_id != nfc_id
+    nfd_token, _ = deployment.batch(nfd_id, 1_000)
+    nfc_token, _ = deployment.batch(nfc_id, 1_000)
+    path = tmp_path / "nfd.csv"
+    path.write_text(f"{HEADER}\n{nfd},1,{fresh_address()},1,NFD-{serial}\n", encoding="utf-8")
+    before = chain_mark(deployment)
+    result = issue(deployment, path)
+    assert result.returncode == 1
+    assert f"{path}:2: project: not in Unicode normal form NFC (the registry compares exact bytes)" in result.stderr
+    assert chain_mark(deployment) == before
+    assert deployment.issued_logs([nfd_token, nfc_token]) == []
+
+
 # ---------------------------------------------------------------------------------------------- (c) chain errors
 
 

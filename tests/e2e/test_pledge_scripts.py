@@ -99,6 +99,17 @@ def test_pledge_scripts__whole_loan__feed_borrow_keeper_liquidates_once(pledge_d
     assert "1 price(s) posted" in ok(d.run("price_feed", "--source", str(good)))
     assert tuple(oracle.functions.priceOf(token_id).call()) == (20 * USD, now)
     assert "0 price(s) posted, 1 already on-chain" in ok(d.run("price_feed", "--source", str(good)))
+    # The stored time with another price: a conflict, exit 1, nothing sent. An older row: superseded, not "already".
+    conflict = d.run("price_feed", "--source", str(write_prices(tmp_path / "conflict.csv", [(credit_name, "21", now)])))
+    assert conflict.returncode == 1
+    assert f"on-chain price for {credit_name} at {now} is 20 tUSD, the file says 21 tUSD" in conflict.stderr
+    assert "1 of them conflict(s) with the on-chain price; nothing was sent" in conflict.stderr
+    older = ok(
+        d.run("price_feed", "--source", str(write_prices(tmp_path / "older.csv", [(credit_name, "19", now - 5)])))
+    )
+    assert f"superseded (older than the on-chain price at {now})" in older
+    assert "0 price(s) posted, 0 already on-chain (same time and price), 1 superseded" in older
+    assert tuple(oracle.functions.priceOf(token_id).call()) == (20 * USD, now)
 
     ok(d.run("pledge", "supply", "100000"))
     out = ok(d.run("pledge", "open", "--collateral", f"{credit_name}:100", "--maturity", "+30d"))

@@ -48,6 +48,16 @@ def problems_of(body: str, header: str = HEADER) -> list[str]:
 # ---------------------------------------------------------------------------------------------- obligations CSV
 
 
+def test_obligations__name_in_nfd_or_tonnes_beyond_28_digits__refused_not_rewritten():
+    problems = problems_of(f"{ALICE},Jose\u0301 Cement,10\n{BOB},Borealis,10.0000000000000000000000000001\n")
+    assert problems == [
+        "o.csv:2: name: not in Unicode normal form NFC (the registry compares exact bytes); write it composed, e.g. "
+        '"\u00c9" not "E"+U+0301',
+        "o.csv:3: tonnes: 10.0000000000000000000000000001 has more than 3 decimals (the smallest unit is 0.001 t = "
+        "1 kg)",
+    ]
+
+
 def test_obligations__valid_rows__parsed_to_units_and_checksummed():
     rows, problems = parse_text(
         HEADER + f'{ALICE},Acme Steel AG,120000\n{BOB.lower()},"Borealis Cement, SA",7500.25\n{CAROL},Corvid,0\n',

@@ -161,6 +161,30 @@ def test_price_feed__same_class_and_time_two_prices__reported_as_conflict(tmp_pa
     assert len(info.value.problems) == 1 and "conflict" in info.value.problems[0], info.value.problems
 
 
+def test_price_feed__same_time_as_on_chain_other_price__conflict_not_already_on_chain(tmp_path):
+    # The oracle holds 10 tUSD for P1/B2 at t=50; 99 tUSD at t=50 was never posted (audit PoC
+    # test_poc_price_feed_already_onchain).
+    path, run = _plan(tmp_path, "class,price,observed_at\nP1/B2,99,50\n")
+    with pytest.raises(PriceFileError) as info:
+        run()
+    assert info.value.problems == [f"{path}:2: price: on-chain price for P1/B2 at 50 is 10 tUSD, the file says 99 tUSD"]
+    assert info.value.conflicts == 1 and "1 of them conflict(s) with the on-chain price" in info.value.report()
+
+
+def test_price_feed__older_than_on_chain__superseded_not_already_on_chain(tmp_path):
+    path, run = _plan(tmp_path, "class,price,observed_at\nP1/B2,12.5,40\nP1/B2,10,50\nP1/B2,11,60\n")
+    plan = run()
+    assert [(r.price, at) for r, at in plan.superseded] == [(12_500_000, 50)]
+    assert [r.observed_at for r in plan.already] == [50]  # same time and same price: the chain has this row
+    assert [r.observed_at for r in plan.to_post] == [60]
+
+
+def test_price_feed__same_observation_twice_in_the_file__one_row_no_unique_column_problem(tmp_path):
+    path, run = _plan(tmp_path, "class,price,observed_at\nP1/B2,11,60\nP1/B2,11,60\nP1/B2,11.5,70\n")
+    plan = run()
+    assert [r.observed_at for r in plan.to_post] == [60, 70]
+
+
 def test_price_feed__observed_at_zero__refused(tmp_path):
     path = tmp_path / "p.csv"
     path.write_text("class,price,observed_at\nP1/B2,10,0\n")

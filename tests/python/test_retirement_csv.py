@@ -556,7 +556,25 @@ def test_parse__control_character_in_reference__refused():
     assert requests == [] and [(p.line, p.field) for p in problems] == [(2, "reference"), (3, "reference")]
 
 
-def test_parse__same_reference_nfc_and_nfd__one_reference_nfc():
+def test_parse__reference_in_nfd__refused_not_rewritten():
     requests, problems = parse("7,2,1,Acme,Scope 1,DE,2025,R\u00c9T\n7,2,1,Acme,Scope 1,DE,2025,RE\u0301T\n")
     assert [r.retirement_ref for r in requests] == [keccak("R\u00c9T".encode())]
-    assert [str(p) for p in problems] == ["r.csv:3: reference: 'R\u00c9T' is already used on line 2"]
+    assert [str(p) for p in problems] == [
+        "r.csv:3: reference: not in Unicode normal form NFC (the registry compares exact bytes); write it composed, "
+        'e.g. "\u00c9" not "E"+U+0301'
+    ]
+
+
+def test_parse__beneficiary_name_in_nfd__refused():
+    requests, problems = parse("7,2,1,Jose\u0301 SA,Scope 1,DE,2025,RET-1\n")
+    assert requests == [] and [(p.line, p.field) for p in problems] == [(2, "beneficiary_name")]
+    assert problems[0].message.startswith("not in Unicode normal form NFC")
+
+
+def test_parse__zero_width_twin_references__second_refused_naming_the_code_point():
+    requests, problems = parse("7,2,1,Acme,Scope 1,DE,2025,RET-1\n7,2,1,Acme,Scope 1,DE,2025,RET-1\u200b\n")
+    assert len(requests) == 1
+    assert [str(p) for p in problems] == [
+        "r.csv:3: reference: contains U+200B ZERO WIDTH SPACE (an invisible format character) at character 6; "
+        "not allowed"
+    ]

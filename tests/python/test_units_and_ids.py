@@ -60,3 +60,63 @@ def test_parse_amount__anything_but_a_plain_decimal__refused(bad):
 
     with pytest.raises(UnitError):
         parse_amount(bad, 6)
+
+
+# The parse is exact (integer arithmetic on the digits): Decimal's default 28-digit context used to round before
+# the decimals check (audit PoC test_poc_parse_amount_precision).
+
+
+@pytest.mark.parametrize(
+    ("text", "decimals"),
+    [
+        ("1.0000000000000000000000000001", 3),  # 29 significant digits: was accepted as 1 t
+        ("0.9999999999999999999999999999999", 3),  # 31 nines: was booked as 1 t (rounded up)
+        ("10000000000.0000000000000000001", 18),  # 19 decimals
+    ],
+)
+def test_parse_amount__more_decimals_than_allowed_beyond_28_digits__refused_not_rounded(text, decimals):
+    from tonne.units import TooManyDecimalsError, parse_amount
+
+    with pytest.raises(TooManyDecimalsError, match=f"more than {decimals} decimals"):
+        parse_amount(text, decimals)
+
+
+def test_parse_amount__more_than_28_significant_digits__exact():
+    from tonne.pledge.chain import parse_money
+    from tonne.units import parse_amount
+
+    assert parse_money("10000000000.000000000000000001", 18) == 10**28 + 1  # the last wei kept
+    assert parse_amount("12345678901234567890123456789", 0) == 12345678901234567890123456789
+    assert parse_amount("1.500", 1) == 15  # zeros past the allowed decimals change nothing: accepted
+    assert parse_amount("9" * 40, 18, maximum=2**256 - 1) == int("9" * 40) * 10**18
+
+
+def test_parse_amount__too_many_digits__refused_naming_the_limit():
+    from tonne.units import UnitError, parse_amount
+
+    with pytest.raises(UnitError, match="has 41 digits before the point; at most 40"):
+        parse_amount("1" * 41, 0)
+    with pytest.raises(UnitError, match="has 41 digits after the point; at most 40"):
+        parse_amount("1." + "0" * 41, 3)
+
+
+@pytest.mark.parametrize("bad", ["1e3", "1_000", "12,5", "\u0661\u0662", "1.", ".5", "+1", "1.0.0"])
+def test_parse_amount__strict_grammar__still_refused(bad):
+    from tonne.units import TooManyDecimalsError, UnitError, parse_amount
+
+    with pytest.raises(UnitError) as info:
+        parse_amount(bad, 6)
+    assert not isinstance(info.value, TooManyDecimalsError) and "not a plain decimal" in str(info.value)
+
+
+def test_tonnes_to_units__decimal_beyond_28_digits__exact_or_refused():
+    assert tonnes_to_units(Decimal("12345678901234567890123456.789")) == 12345678901234567890123456789
+    assert tonnes_to_units(Decimal("1.5000000000000000000000000000000")) == 1500
+    assert tonnes_to_units(10**30) == 10**33
+    with pytest.raises(UnitError, match="finer than 1 kg"):
+        tonnes_to_units(Decimal("1.0000000000000000000000000001"))
+    with pytest.raises(UnitError, match="finer than 1 kg"):
+        tonnes_to_units("0.9999999999999999999999999999999")
+    with pytest.raises(UnitError, match="far too large"):
+        tonnes_to_units(Decimal("1e999999999"))
+    assert units_to_tonnes(10**30 + 1) == Decimal("1000000000000000000000000000.001")

@@ -31,7 +31,7 @@ from tonne.compliance.errors import FileError, Problem
 from tonne.compliance.terms import iso
 from tonne.csvinput import FieldError, is_zero_address, parse_address, parse_fields, read_table, read_text
 from tonne.retirement.rows import parse_name as parse_certificate_name
-from tonne.units import UnitError, format_tonnes, tonnes_to_units
+from tonne.units import TooManyDecimalsError, UnitError, format_tonnes, parse_amount
 
 HEADER = ("entity", "name", "tonnes")
 MAX_OBLIGATIONS_PER_CALL = 200  # CompliancePeriods.MAX_OBLIGATIONS_PER_CALL
@@ -70,9 +70,11 @@ def parse_obligation(text: str) -> int:
     if not _DECIMAL.fullmatch(text):
         raise FieldError(f"{text!r} is not a decimal number of tonnes (e.g. 120000.5)" if text else "empty")
     try:
-        units = tonnes_to_units(text)
-    except UnitError as exc:
+        units = parse_amount(text, 3, "t", allow_zero=True)  # exact: never rounded at Decimal's 28 digits
+    except TooManyDecimalsError as exc:
         raise FieldError(f"{text} has more than 3 decimals (the smallest unit is 0.001 t = 1 kg)") from exc
+    except UnitError as exc:
+        raise FieldError(str(exc)) from exc
     if units > MAX_UNITS:
         raise FieldError(f"{text} t is more than an obligation can hold")
     return units

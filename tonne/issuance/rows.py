@@ -31,6 +31,7 @@ from tonne.csvinput import (
     BatchRef,
     FieldError,
     ProjectRef,
+    check_identifier,
     is_zero_address,
     parse_address,
     parse_batch,
@@ -77,7 +78,7 @@ def parse_recipient(text: str) -> str:
 def parse_reference(text: str) -> str:
     if not text:
         raise FieldError("empty: every row needs its own issuance reference")
-    return text
+    return check_identifier(text)
 
 
 _PARSERS = {

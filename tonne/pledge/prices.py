@@ -1,6 +1,8 @@
 """The price feed: prices from a CSV or JSON file, checked in full (on their own and against the chain) before
-anything is sent, and posted idempotently: a row the chain already has (its observation is not newer than the
-class's stored one) is skipped, so a feed can be re-run on the same file or on a growing one.
+anything is sent, and posted idempotently: a row the chain already has (the class's stored price has its time and
+its price) is skipped, so a feed can be re-run on the same file or on a growing one. A row observed at the stored
+time with another price is a conflict (nothing is sent); a row older than the stored observation is superseded:
+reported, not posted (the oracle keeps only the latest), never counted as already on-chain.
 
 CSV columns: ``class,price,observed_at``. JSON: a list of objects with those keys (or ``{"prices": [...]}``).
 - ``class``: a credit id (number or ``P<project>/B<batch>``) or ``vintage:<project>:<year>``;
@@ -32,12 +34,14 @@ class PriceFileError(ValueError):
     class Tool(ToolError):
         """What the shared reader (``tonne.csvinput``) raises; converted to a ``PriceFileError``."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], conflicts: int = 0) -> None:
         super().__init__(f"{len(problems)} problem(s) in the price file")
         self.problems = problems
+        self.conflicts = conflicts  # how many of them are rows that contradict the oracle's stored price
 
     def report(self) -> str:
-        return "\n".join([*self.problems, f"{len(self.problems)} problem(s); nothing was sent."])
+        of_them = f", {self.conflicts} of them conflict(s) with the on-chain price" if self.conflicts else ""
+        return "\n".join([*self.problems, f"{len(self.problems)} problem(s){of_them}; nothing was sent."])
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,8 @@ class PriceRow:
 class FeedPlan:
     rows: list[PriceRow]
     to_post: list[PriceRow] = field(default_factory=list)
-    already: list[PriceRow] = field(default_factory=list)
+    already: list[PriceRow] = field(default_factory=list)  # the oracle holds this very row: same time and price
+    superseded: list[tuple[PriceRow, int]] = field(default_factory=list)  # (row, the newer on-chain observation time)
 
 
 def read_price_file(path: Path | str, decimals: int, problems: list[str] | None = None) -> list[PriceRow]:
@@ -100,27 +105,31 @@ def read_price_file(path: Path | str, decimals: int, problems: list[str] | None 
 
 def _read_csv(text: str, name: str, problems: list[str]) -> list[tuple[str, dict[str, Any]]]:
     """The CSV through the reader every tool shares (``tonne.csvinput.read_table``: BOM, stripped header names,
-    field counts, blank lines). No column is unique in a price file: the reader's unique-column check (keyed on
-    ``class``) is discarded here, and every row kept."""
+    field counts, blank lines, NFC). No column is unique in a price file (``unique=None``): every row is kept,
+    the same observation twice is ``plan_feed``'s to judge."""
     kept: list[tuple[str, dict[str, Any]]] = []
 
     def keep(values: dict[str, str], line: int, _problems: list[Problem]) -> tuple[str, dict[str, Any]]:
         kept.append((f"{name}:{line}", values))
         return kept[-1]
 
-    _, found = read_table(text, name, required=COLUMNS, unique="class", parse_row=keep)
-    problems.extend(str(p) for p in found if not (p.field == "class" and " is already used on line " in p.message))
+    _, found = read_table(text, name, required=COLUMNS, unique=None, parse_row=keep)
+    problems.extend(str(p) for p in found)
     return kept
 
 
 def plan_feed(d: PledgeDeployed, rows: list[PriceRow], now: int, problems: list[str] | None = None) -> FeedPlan:
-    """Check rows against the chain: skip what is posted already, refuse the future and moves past the bound.
-    Rows of one class are applied in time order, each bounded by the one before. Problems found before (e.g. by
-    ``read_price_file``) may be passed in: every problem is reported together."""
+    """Check rows against the chain: skip what is posted already (the stored observation: same time, same price),
+    report what is older than the stored observation as superseded, refuse a row at the stored time with another
+    price (a conflict), the future and moves past the bound. Rows of one class are applied in time order, each
+    bounded by the one before. Problems found before (e.g. by ``read_price_file``) may be passed in: every problem
+    is reported together."""
     plan = FeedPlan(rows)
     problems = list(problems or [])
+    conflicts = 0
     max_move = int(d.oracle.maxMoveBps())
-    last: dict[int, tuple[int, int]] = {}
+    stored: dict[int, tuple[int, int]] = {}  # the oracle's (price, updatedAt) per class
+    last: dict[int, tuple[int, int]] = {}  # the same, with the plan's rows before this one applied
     seen: dict[tuple[int, int], PriceRow] = {}
     unknown: dict[int, str | None] = {}
     for row in sorted(rows, key=lambda r: (r.class_id, r.observed_at)):
@@ -137,13 +146,24 @@ def plan_feed(d: PledgeDeployed, rows: list[PriceRow], now: int, problems: list[
         if unknown[row.class_id]:
             problems.append(f"{row.where}: class: {unknown[row.class_id]}")
             continue
-        if row.class_id not in last:
-            stored = d.oracle.priceOf(row.class_id)
-            last[row.class_id] = (int(stored.price), int(stored.updatedAt))
-        price, updated = last[row.class_id]
-        if row.observed_at <= updated:
-            plan.already.append(row)
+        if row.class_id not in stored:
+            on_chain = d.oracle.priceOf(row.class_id)
+            stored[row.class_id] = last[row.class_id] = (int(on_chain.price), int(on_chain.updatedAt))
+        stored_price, stored_at = stored[row.class_id]
+        if row.observed_at == stored_at:
+            if row.price == stored_price:
+                plan.already.append(row)
+            else:
+                conflicts += 1
+                problems.append(
+                    f"{row.where}: price: on-chain price for {describe_class(row.class_id)} at {stored_at} is "
+                    f"{d.money(stored_price)}, the file says {d.money(row.price)}"
+                )
             continue
+        if row.observed_at < stored_at:
+            plan.superseded.append((row, stored_at))
+            continue
+        price, _ = last[row.class_id]
         if row.observed_at > now:
             problems.append(f"{row.where}: observed_at: {row.observed_at} is in the future (now {now})")
             continue
@@ -157,7 +177,7 @@ def plan_feed(d: PledgeDeployed, rows: list[PriceRow], now: int, problems: list[
         last[row.class_id] = (row.price, row.observed_at)
         plan.to_post.append(row)
     if problems:
-        raise PriceFileError(sorted(problems, key=_line_order))
+        raise PriceFileError(sorted(problems, key=_line_order), conflicts)
     return plan
 
 

@@ -35,6 +35,7 @@ from tonne.csvinput import (
     BatchRef,
     FieldError,
     ProjectRef,
+    check_identifier,
     is_zero_address,
     parse_address,
     parse_batch,
@@ -175,7 +176,7 @@ def parse_period(text: str) -> tuple[int, int]:
 def parse_reference(text: str) -> str:
     if not text:
         raise FieldError("empty: every row needs its own retirement reference")
-    return text
+    return check_identifier(text)
 
 
 _PARSERS = {
