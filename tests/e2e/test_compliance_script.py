@@ -228,6 +228,9 @@ def test_surrender__for_another_entity__only_as_its_approved_operator(deployment
     period_id = open_period(deployment)
     set_directly(deployment, period_id, {DEV_1: ("Borealis Cement SA", 4_000)})
     credit = ["--id", str(token_id), "--amount", "4"]
+    # The session's chain is shared by every e2e file: start from "not approved" whatever ran before.
+    revoke = deployment.credit.functions.setApprovalForAll(admin, False).transact({"from": DEV_1})
+    assert deployment.w3.eth.wait_for_transaction_receipt(revoke)["status"] == 1
 
     before = chain_mark(deployment)
     refused = run(deployment, "surrender", "--period", str(period_id), *credit, "--entity", DEV_1)
@@ -244,6 +247,8 @@ def test_surrender__for_another_entity__only_as_its_approved_operator(deployment
     (surrendered,) = events(deployment, "Surrendered")
     assert (surrendered["entity"], surrendered["by"]) == (DEV_1, admin)
     assert deployment.credit.functions.balanceOf(DEV_1, token_id).call() == 6_000
+    revoke = deployment.credit.functions.setApprovalForAll(admin, False).transact({"from": DEV_1})
+    assert deployment.w3.eth.wait_for_transaction_receipt(revoke)["status"] == 1
 
 
 def retire_with_reference(deployment: Deployment, token_id: int, units: int, reference: str, sender: str) -> int:

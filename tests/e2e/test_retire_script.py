@@ -142,6 +142,9 @@ def test_retire_csv__holder_column__retires_an_approving_holders_credits(deploym
     result = retire_csv(deployment, book.write(tmp_path / "holder.csv"))
     assert result.returncode == 0, result.stderr
     assert_retired_exactly_once(deployment, book, before)
+    # Leave the shared session chain as found: other e2e files use OTHER's approvals.
+    revoke = deployment.credit.functions.setApprovalForAll(deployment.admin, False).transact({"from": OTHER})
+    assert deployment.w3.eth.wait_for_transaction_receipt(revoke)["status"] == 1
 
 
 # ---------------------------------------------------------------------------------------------- csv: refusals
