@@ -146,4 +146,7 @@ interface ICarbonRetirement {
 
     /// @notice The credit token whose credits this contract retires.
     function creditToken() external view returns (address);
+
+    /// @notice The stateless contract that renders `tokenURI` (an ICertificateRenderer this contract deployed).
+    function renderer() external view returns (address);
 }

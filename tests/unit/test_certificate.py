@@ -280,3 +280,16 @@ def test_token_uri_and_certificate__unknown_id__revert(retirement, stranger, cer
         retirement.tokenURI.transact(certificate_id, sender=stranger)
     with reverts(retirement.CertificateUnknown, certificateId=certificate_id):
         retirement.certificate.transact(certificate_id, sender=stranger)
+
+
+def test_token_uri__rendered_by_the_renderer_it_deployed__same_uri_and_no_state(project, retirement, certs):
+    renderer = project.CertificateRenderer.at(retirement.renderer())
+    assert len(retirement.provider.get_code(renderer.address)) > 0
+    view = retirement.certificate(certs.gifted)
+    assert renderer.tokenURI(certs.gifted, view) == retirement.tokenURI(certs.gifted)
+    # Stateless: the same fields under another id render only the id differently.
+    other = decode_uri(renderer.tokenURI(certs.gifted + 1000, view))
+    assert other["name"] == f"Tonne retirement certificate #{certs.gifted + 1000}"
+    assert {k: v for k, v in other.items() if k not in ("name", "image")} == {
+        k: v for k, v in decode_uri(retirement.tokenURI(certs.gifted)).items() if k not in ("name", "image")
+    }
