@@ -80,6 +80,13 @@ def refusal(pair: BridgePair, source: Side, sent: Sent, confirmations: int) -> s
         event_name = "TransferReturned"
     elif transfer.kind != expected_kind:
         return f"payload kind {transfer.kind}, expected {expected_kind} or {RETURN}"
+    return transfer_refusal(source, sent, receipt, transfer, event_name)
+
+
+def transfer_refusal(source: Side, sent: Sent, receipt: Any, transfer: Transfer, event_name: str) -> str | None:
+    """Why a transfer message must not be signed: the bridge's own ``event_name`` for its id must say the same
+    (for a RETURN, TransferReturned, also naming the same returned message)."""
+    message = sent.message
     event = getattr(source.bridge.events, event_name)()
     matches = [
         log

@@ -4,8 +4,9 @@ For every id that ever crossed: home locked = remote supply + remote retired + i
 amount of lock messages not yet delivered on the remote chain plus that of burn messages not yet delivered at
 home. A return (a transfer whose recipient refused it, sent back to its sender) counts like a transfer in its own
 direction: home->remote (a refused burn: still locked, re-minted on delivery) as out, remote->home (a refused
-lock: still locked, released on delivery) as back; the refused transfer itself counts as delivered. Every message from either gateway is listed with its state; messages not sent by the linked bridges
-("foreign": anyone may call a gateway) are listed apart and counted nowhere.
+lock: still locked, released on delivery) as back; the refused transfer itself counts as delivered. Every message
+from either gateway is listed with its state; messages not sent by the linked bridges ("foreign": anyone may call
+a gateway) are listed apart and counted nowhere.
 """
 
 from __future__ import annotations
