@@ -94,13 +94,14 @@ class BridgeMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ sends
 
-    @rule(holder=st.integers(0, 1), which=st.integers(0, 1), amount=st.integers(1, 3_000), to=st.integers(0, 2))
-    def lock(self, holder, which, amount, to):
+    @rule(holder=st.integers(0, 1), which=st.integers(0, 1), amount=st.integers(1, 3_000))
+    def lock(self, holder, which, amount):
         h, token_id = self.holders[holder], self.ids[which]
         if self.home_bal[(h, token_id)] < amount:
             return
-        # to == 2: the mirror token itself, an undeliverable recipient.
-        recipient = self.tc.remote.token.address if to == 2 else h
+        # One lock in seven goes to the mirror token itself, an undeliverable recipient (chosen from the amount
+        # rather than by a strategy of its own, so that the derandomized runs draw the same steps as before).
+        recipient = self.tc.remote.token.address if amount % 7 == 0 else h
         sent = self.tc.lock(token_id, amount, to=recipient, sender=h)
         self.home_bal[(h, token_id)] -= amount
         self.locked[token_id] += amount
