@@ -8,6 +8,7 @@ import {InteroperableAddress} from "@openzeppelin/contracts/utils/draft-Interope
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {ICreditBridge} from "../interfaces/ICreditBridge.sol";
+import {BridgeMessages} from "../libraries/BridgeMessages.sol";
 
 /// @title CreditBridgeBase
 /// @notice Link, pause and rate limits shared by the home and remote credit bridges.
@@ -182,6 +183,26 @@ abstract contract CreditBridgeBase is
         // ledger: stuck for good.
         if (addr == _remoteBridge) revert BridgeRecipientIsBridge(addr);
         return addr;
+    }
+
+    /// @dev Turns the refused delivery of transfer `receiveId` (`amount` of `id`, refused by `recipient` with
+    /// `reason`) into a return to its `sender`, unless the refusal came with under 1/16 of the `gasGiven` left: an
+    /// attempt that ran out of gas (also one nested in the recipient's hook, which leaves about 2/64) may be the
+    /// relayer's shortfall, so it reverts and the relayer retries with more. A return is never returned again
+    /// (the bridges do not catch a refused return: it reverts and stays retriable).
+    function _return(
+        bytes32 receiveId,
+        uint256 id,
+        uint256 amount,
+        address recipient,
+        address sender,
+        bytes memory reason,
+        uint256 gasGiven
+    ) internal {
+        uint256 left = gasleft();
+        if (left < gasGiven / 16) revert BridgeDeliveryGasTooLow(left, gasGiven);
+        bytes32 messageId = _sendToRemote(BridgeMessages.encodeReturn(id, amount, recipient, sender, receiveId));
+        emit TransferReturned(messageId, receiveId, id, recipient, sender, amount, reason);
     }
 
     /// @dev Books `amount` units of `id` against the current window's limit in `direction`, or reverts.

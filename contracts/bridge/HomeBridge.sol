@@ -195,7 +195,8 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
             || ERC1155Holder.supportsInterface(interfaceId);
     }
 
-    /// @dev A burn on the remote chain: release the credits, never more than are locked for the id.
+    /// @dev A burn on the remote chain: release the credits, never more than are locked for the id; a refused
+    /// release is returned to the burner (`_return`). A return from the remote chain: release to the locker.
     function _processMessage(address, bytes32 receiveId, bytes calldata, bytes calldata payload)
         internal
         override
@@ -203,17 +204,37 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
     {
         _requireActive(Direction.Inbound);
         uint8 kind = BridgeMessages.kindOf(payload);
+        if (kind == BridgeMessages.RETURN) {
+            // A lock the mirror could not mint: release it to its locker. No rate limit (the lock consumed the
+            // outbound one; this only undoes it) and no catch: a refused return reverts and waits.
+            (uint256 rid, uint256 ramount, address sender, bytes32 returned) = BridgeMessages.decodeReturn(payload);
+            _unlock(rid, ramount);
+            emit TransferRestored(receiveId, returned, rid, sender, ramount);
+            _token.safeTransferFrom(address(this), sender, rid, ramount, "");
+            return;
+        }
         if (kind != BridgeMessages.BURN) revert BridgeUnexpectedMessage(kind, BridgeMessages.BURN);
         (, uint256 id, uint256 amount, address from, address to,) = BridgeMessages.decode(payload);
         _consume(Direction.Inbound, id, amount);
-        uint256 held = _locked[id];
+        uint256 held = _unlock(id, amount);
+        uint256 gasGiven = gasleft();
+        try _token.safeTransferFrom(address(this), to, id, amount, "") {
+            emit CreditsReleased(receiveId, id, to, from, amount);
+        } catch (bytes memory reason) {
+            // Refused (frozen, not allowlisted, not a receiver...): the credits stay locked and go back.
+            _locked[id] = held;
+            _return(receiveId, id, amount, to, from, reason, gasGiven);
+        }
+    }
+
+    /// @dev Takes `amount` of `id` off the escrow ledger, never more than is locked; returns the amount before.
+    function _unlock(uint256 id, uint256 amount) private returns (uint256 held) {
+        held = _locked[id];
         if (amount > held) revert HomeBridgeReleaseExceedsLocked(id, amount, held);
         // Cannot underflow: amount <= held was just checked.
         unchecked {
             _locked[id] = held - amount;
         }
-        emit CreditsReleased(receiveId, id, to, from, amount);
-        _token.safeTransferFrom(address(this), to, id, amount, "");
     }
 
     /// @dev The token-wide home rules, as flags of the token key.

@@ -44,7 +44,8 @@ contract RemoteBridge is IRemoteBridge, CreditBridgeBase {
         return interfaceId == type(IRemoteBridge).interfaceId || super.supportsInterface(interfaceId);
     }
 
-    /// @dev A lock at home: mint the mirror to the addressee, after recording the rules it carries. Home rules:
+    /// @dev A lock at home: mint the mirror to the addressee, after recording the rules it carries; a refused mint
+    /// is returned home (`_return`). A return from home: mint back to the burner. Home rules:
     /// hand them to the mirror. Rules pass the inbound pause and the rate limits: a freeze or a suspension must
     /// reach the mirror even while mints wait.
     function _processMessage(address, bytes32 receiveId, bytes calldata, bytes calldata payload)
@@ -59,14 +60,26 @@ contract RemoteBridge is IRemoteBridge, CreditBridgeBase {
             _mirror.bridgeApplyRules(seq, keys, flags);
             return;
         }
-        if (kind != BridgeMessages.LOCK) revert BridgeUnexpectedMessage(kind, BridgeMessages.LOCK);
         _requireActive(Direction.Inbound);
+        if (kind == BridgeMessages.RETURN) {
+            // A burn the home chain could not release: mint it back to its burner. No rate limit (the burn
+            // consumed the outbound one; this only undoes it) and no catch: a refused return reverts and waits.
+            (uint256 rid, uint256 ramount, address sender, bytes32 returned) = BridgeMessages.decodeReturn(payload);
+            emit TransferRestored(receiveId, returned, rid, sender, ramount);
+            _mirror.bridgeMint(sender, rid, ramount, "");
+            return;
+        }
+        if (kind != BridgeMessages.LOCK) revert BridgeUnexpectedMessage(kind, BridgeMessages.LOCK);
         (, uint256 id, uint256 amount, address from, address to, bytes memory metadata) =
             BridgeMessages.decode(payload);
         _applyLockRules(payload, to);
         _consume(Direction.Inbound, id, amount);
-        emit CreditsMinted(receiveId, id, to, from, amount);
-        _mirror.bridgeMint(to, id, amount, metadata);
+        uint256 gasGiven = gasleft();
+        try _mirror.bridgeMint(to, id, amount, metadata) {
+            emit CreditsMinted(receiveId, id, to, from, amount);
+        } catch (bytes memory reason) {
+            _return(receiveId, id, amount, to, from, reason, gasGiven);
+        }
     }
 
     /// @dev The token-wide rules and the recipient's that a lock carries (a zero sequence: none).

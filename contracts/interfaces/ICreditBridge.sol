@@ -47,6 +47,10 @@ interface ICreditBridge {
     error BridgeUnexpectedMessage(uint8 kind, uint8 expected);
     /// @notice A window of `windowSeconds` seconds (zero) is not allowed.
     error BridgeInvalidWindow(uint256 windowSeconds);
+    /// @notice The recipient refused a delivery with only `gasLeft` of the `gasGiven` gas left (under 1/16): the
+    /// refusal may be the relayer's shortfall, not the recipient's, so the delivery reverts and waits for a retry
+    /// with more gas instead of returning the credits.
+    error BridgeDeliveryGasTooLow(uint256 gasLeft, uint256 gasGiven);
 
     /// @notice The bridge was linked, once, to `remoteBridge` on chain `remoteChainId` through `gateway`.
     event BridgeLinked(uint256 indexed remoteChainId, address remoteBridge, address gateway);
@@ -59,6 +63,23 @@ interface ICreditBridge {
     /// @notice Id `id` now has its own per-window limit of `limit` units in `direction` (or, when `custom` is
     /// false, follows the default again).
     event IdLimitSet(Direction direction, uint256 indexed id, uint256 limit, bool custom);
+    /// @notice Transfer `returnedMessageId` could not be delivered: its recipient `from` was refused with `reason`
+    /// (the revert data). Return message `messageId` carries its `amount` units of `id` back to `to`, its sender on
+    /// the other chain.
+    event TransferReturned(
+        bytes32 indexed messageId,
+        bytes32 indexed returnedMessageId,
+        uint256 indexed id,
+        address from,
+        address to,
+        uint256 amount,
+        bytes reason
+    );
+    /// @notice Return message `messageId` gave `amount` units of `id` back to `to`, the sender of the undeliverable
+    /// transfer `returnedMessageId`.
+    event TransferRestored(
+        bytes32 indexed messageId, bytes32 indexed returnedMessageId, uint256 indexed id, address to, uint256 amount
+    );
 
     /// @notice Links the bridge to its counterpart `counterpart` (ERC-7930 EVM address on the other chain)
     /// through the ERC-7786 `gateway`. Once; only the admin.

@@ -9,6 +9,8 @@ pragma solidity ^0.8.28;
 /// - `BURN` (remote -> home): `abi.encode(kind, id, amount, from, to, "")`.
 /// - `RULES` (home -> remote): `abi.encode(kind, ruleSeq, uint256[] keys, uint8[] flags)`: the home rules of
 ///   each key (see `tokenKey`, `accountKey`, `projectKey`) as read on the home chain under sequence `ruleSeq`.
+/// - `RETURN` (either way): `abi.encode(kind, id, amount, from, to, abi.encode(returnedMessageId))`: a LOCK or
+///   BURN whose recipient `from` refused the credits goes back to `to`, the transfer's sender.
 library BridgeMessages {
     /// @notice Credits were locked at home; the remote bridge mints them.
     uint8 internal constant LOCK = 1;
@@ -16,6 +18,8 @@ library BridgeMessages {
     uint8 internal constant BURN = 2;
     /// @notice The home chain's rules (pause, permissioned mode, accounts, projects) for the mirror.
     uint8 internal constant RULES = 3;
+    /// @notice A transfer's recipient refused the credits; the source bridge gives them back to the sender.
+    uint8 internal constant RETURN = 4;
 
     /// @notice Rule scopes, in the top byte of a rule key.
     uint8 internal constant SCOPE_TOKEN = 0;
@@ -91,6 +95,26 @@ library BridgeMessages {
         uint8 toRules
     ) internal pure returns (bytes memory) {
         return abi.encode(LOCK, id, amount, from, to, metadata, ruleSeq, tokenRules, toRules);
+    }
+
+    /// @notice The payload of a return of transfer `returnedMessageId`, refused by `from`, to its sender `to`.
+    function encodeReturn(uint256 id, uint256 amount, address from, address to, bytes32 returnedMessageId)
+        internal
+        pure
+        returns (bytes memory)
+    {
+        return abi.encode(RETURN, id, amount, from, to, abi.encode(returnedMessageId));
+    }
+
+    /// @notice The fields of a return payload that the receiving bridge needs.
+    function decodeReturn(bytes calldata payload)
+        internal
+        pure
+        returns (uint256 id, uint256 amount, address to, bytes32 returnedMessageId)
+    {
+        bytes memory data;
+        (, id, amount,, to, data) = abi.decode(payload, (uint8, uint256, uint256, address, address, bytes));
+        returnedMessageId = abi.decode(data, (bytes32));
     }
 
     /// @notice The payload of a rules message.

@@ -122,3 +122,44 @@ def test_rules_refusal__payload_not_what_the_bridge_emitted__refused():
     assert rules_refusal(source, sent(emitted.encode()), receipt=None) is None
     forged = Rules(4, (TOKEN_KEY,), (1,)).encode()  # "paused", where the bridge read "not paused"
     assert "no matching RulesSent" in rules_refusal(source, sent(forged), receipt=None)
+
+
+def test_return_payload__round_trip__carries_the_returned_message_id():
+    from tonne.bridge.messages import RETURN, Transfer, kind_of
+
+    ret = Transfer(RETURN, 5, 10, "0x" + "11" * 20, "0x" + "22" * 20, returned=b"\x07" * 32)
+    assert kind_of(ret.encode()) == RETURN and Transfer.decode(ret.encode()) == ret
+
+
+def test_transfer_refusal__return_without_matching_transfer_returned__refused():
+    from tonne.bridge.attest import transfer_refusal
+    from tonne.bridge.messages import RETURN, Transfer
+
+    bridge, a, b = "0x" + "33" * 20, "0x" + "11" * 20, "0x" + "22" * 20
+    log = {
+        "address": bridge,
+        "args": {
+            "messageId": b"\x01" * 32,
+            "returnedMessageId": b"\x07" * 32,
+            "id": 5,
+            "amount": 10,
+            "from": a,
+            "to": b,
+        },
+    }
+    event = SimpleNamespace(process_receipt=lambda receipt, errors=None: [log])
+    source = SimpleNamespace(
+        bridge=SimpleNamespace(events=SimpleNamespace(TransferReturned=lambda: event), address=bridge)
+    )
+
+    def check(transfer):
+        sent = SimpleNamespace(
+            message=SimpleNamespace(id=b"\x01" * 32, payload=transfer.encode()), transaction_hash="0xabc"
+        )
+        return transfer_refusal(source, sent, None, transfer, "TransferReturned")
+
+    assert check(Transfer(RETURN, 5, 10, a, b, returned=b"\x07" * 32)) is None
+    # Another message's return, or more units, or another beneficiary: the bridge did not emit that.
+    assert "no matching TransferReturned" in check(Transfer(RETURN, 5, 10, a, b, returned=b"\x08" * 32))
+    assert "no matching TransferReturned" in check(Transfer(RETURN, 5, 11, a, b, returned=b"\x07" * 32))
+    assert "no matching TransferReturned" in check(Transfer(RETURN, 5, 10, a, a, returned=b"\x07" * 32))

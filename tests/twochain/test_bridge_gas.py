@@ -12,17 +12,19 @@ from tonne.bridge.watch import connect
 from tonne.localchain import plain_anvil
 
 PINNED = {
-    "bridge lock-and-send (first of id)": 253_964,
-    "bridge lock-and-send (warm id)": 165_344,
-    "bridge burn-and-send home (return)": 111_045,
-    "bridge sync rules, 1 account": 95_358,
-    "bridge deliver rules, 1 account, M=2/N=3": 116_734,
-    "bridge deliver lock, mint first of id, M=2/N=3": 347_496,
-    "bridge deliver lock, mint warm id, M=2/N=3": 150_537,
-    "bridge deliver burn, release (return), M=2/N=3": 144_270,
-    "bridge deliver lock, mint first of id, M=5/N=7": 369_735,
-    "bridge deliver lock, mint warm id, M=5/N=7": 172_776,
-    "bridge deliver burn, release (return), M=5/N=7": 166_509,
+    "bridge lock-and-send (first of id)": 253_935,
+    "bridge lock-and-send (warm id)": 165_315,
+    "bridge burn-and-send home (return)": 111_048,
+    "bridge sync rules, 1 account": 95_366,
+    "bridge deliver rules, 1 account, M=2/N=3": 116_722,
+    "bridge deliver lock, mint first of id, M=2/N=3": 347_595,
+    "bridge deliver lock, mint warm id, M=2/N=3": 150_636,
+    "bridge deliver burn, release (return), M=2/N=3": 144_390,
+    "bridge deliver lock, mint first of id, M=5/N=7": 369_834,
+    "bridge deliver lock, mint warm id, M=5/N=7": 172_875,
+    "bridge deliver burn, release (return), M=5/N=7": 166_629,
+    "bridge deliver lock, refused and returned, M=2/N=3": 205_133,
+    "bridge deliver return, release to sender, M=2/N=3": 117_485,
 }
 TOLERANCE = 0.02
 

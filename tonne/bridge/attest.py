@@ -9,6 +9,8 @@ What a validator checks before it signs (and records as a refusal otherwise):
 - it goes to the other chain of this bridge, from this bridge's bridge contract to its counterpart;
 - the same transaction has the bridge's own event for that message id with the same id, amount and accounts
   (CreditsLocked at home, CreditsBurned on the remote side): the payload says what the bridge really did;
+- a return (either side: a transfer the bridge could not deliver, sent back) has the bridge's own TransferReturned
+  for that message id with the same id, amount, accounts and returned message id;
 - a rules message (home only) has the home bridge's own RulesSent for that message id, whose sequence, keys and
   flags encode to exactly the payload.
 """
@@ -24,7 +26,7 @@ from eth_keys import keys
 from web3.logs import DISCARD
 
 from tonne.bridge.deploy import BridgePair, Side
-from tonne.bridge.messages import BURN, LOCK, RULES, Rules, Transfer, kind_of, sign_digest
+from tonne.bridge.messages import BURN, LOCK, RETURN, RULES, Rules, Transfer, kind_of, sign_digest
 from tonne.bridge.store import Store
 from tonne.bridge.watch import Sent, check_sent, sent_messages
 
@@ -74,8 +76,17 @@ def refusal(pair: BridgePair, source: Side, sent: Sent, confirmations: int) -> s
     except Exception as exc:  # noqa: BLE001 - any decoding failure is a refusal, with its reason
         return f"payload does not decode: {exc}"
     expected_kind, event_name = (LOCK, "CreditsLocked") if source is pair.home else (BURN, "CreditsBurned")
-    if transfer.kind != expected_kind:
-        return f"payload kind {transfer.kind}, expected {expected_kind}"
+    if transfer.kind == RETURN:
+        event_name = "TransferReturned"
+    elif transfer.kind != expected_kind:
+        return f"payload kind {transfer.kind}, expected {expected_kind} or {RETURN}"
+    return transfer_refusal(source, sent, receipt, transfer, event_name)
+
+
+def transfer_refusal(source: Side, sent: Sent, receipt: Any, transfer: Transfer, event_name: str) -> str | None:
+    """Why a transfer message must not be signed: the bridge's own ``event_name`` for its id must say the same
+    (for a RETURN, TransferReturned, also naming the same returned message)."""
+    message = sent.message
     event = getattr(source.bridge.events, event_name)()
     matches = [
         log
@@ -86,6 +97,7 @@ def refusal(pair: BridgePair, source: Side, sent: Sent, confirmations: int) -> s
         and log["args"]["amount"] == transfer.amount
         and log["args"]["from"] == transfer.sender
         and log["args"]["to"] == transfer.to
+        and (transfer.kind != RETURN or bytes(log["args"]["returnedMessageId"]) == transfer.returned)
     ]
     if len(matches) != 1:
         return f"no matching {event_name} event in {sent.transaction_hash}"

@@ -2,8 +2,11 @@
 
 For every id that ever crossed: home locked = remote supply + remote retired + in flight, where in flight is the
 amount of lock messages not yet delivered on the remote chain plus that of burn messages not yet delivered at
-home. Every message from either gateway is listed with its state; messages not sent by the linked bridges
-("foreign": anyone may call a gateway) are listed apart and counted nowhere.
+home. A return (a transfer whose recipient refused it, sent back to its sender) counts like a transfer in its own
+direction: home->remote (a refused burn: still locked, re-minted on delivery) as out, remote->home (a refused
+lock: still locked, released on delivery) as back; the refused transfer itself counts as delivered. Every message
+from either gateway is listed with its state; messages not sent by the linked bridges ("foreign": anyone may call
+a gateway) are listed apart and counted nowhere.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from tonne.bridge.deploy import BridgePair
-from tonne.bridge.messages import LOCK, RULES, Transfer, kind_of
+from tonne.bridge.messages import RULES, Transfer, kind_of
 from tonne.bridge.store import Store
 from tonne.bridge.watch import sent_messages
 from tonne.ids import describe
@@ -124,7 +127,7 @@ def audit(pair: BridgePair, store: Store | None = None) -> AuditReport:
                 continue
             ids.add(transfer.token_id)
             if not delivered:
-                (out if transfer.kind == LOCK else back)[transfer.token_id] += transfer.amount
+                (out if source is pair.home else back)[transfer.token_id] += transfer.amount
     mirror = pair.remote.token.functions
     for token_id in sorted(ids):
         report.ids.append(

@@ -1,6 +1,6 @@
 """Gas of the bridge's paths, measured on two chains: lock-and-send, delivery with M = 2 of N = 3 and M = 5 of
 N = 7 signatures, the return path (burn-and-send, then delivery that releases), and a sync of home rules with
-its delivery.
+its delivery, and an undeliverable lock (its refused delivery, then the return's delivery).
 
 Deterministic on a fresh pair of chains; tests/twochain/test_bridge_gas.py pins the figures, `make bench`
 records them.
@@ -98,6 +98,20 @@ def measure_bridge_gas(home_w3: Web3, remote_w3: Web3) -> dict[str, int]:
             (rules,) = sent_messages(pair.home, receipt["blockNumber"], receipt["blockNumber"])
             gas["bridge sync rules, 1 account"] = receipt["gasUsed"]
             gas["bridge deliver rules, 1 account, M=2/N=3"] = _deliver(pair, rules, signers, relayer)
+            # An undeliverable lock (to the mirror itself): the delivery that refuses it and sends a RETURN, then
+            # the RETURN's delivery at home, which releases to the sender.
+            receipt = transact(
+                home_w3,
+                pair.home.bridge.functions.send(
+                    token_id, 1_000, interop_address(pair.remote.chain_id, pair.remote.token.address)
+                ),
+                holder,
+            )
+            (refused,) = sent_messages(pair.home, receipt["blockNumber"], receipt["blockNumber"])
+            gas["bridge deliver lock, refused and returned, M=2/N=3"] = _deliver(pair, refused, signers, relayer)
+            block = remote_w3.eth.block_number
+            (returned,) = sent_messages(pair.remote, block, block)
+            gas["bridge deliver return, release to sender, M=2/N=3"] = _deliver(pair, returned, signers, relayer)
         gas[f"bridge deliver lock, mint first of id, M={m}/N={n}"] = first_mint
         gas[f"bridge deliver lock, mint warm id, M={m}/N={n}"] = warm_mint
         gas[f"bridge deliver burn, release (return), M={m}/N={n}"] = release

@@ -15,7 +15,8 @@ from eth_utils import keccak, to_checksum_address
 LOCK = 1
 BURN = 2
 RULES = 3
-KINDS = {LOCK: "lock", BURN: "burn", RULES: "rules"}
+RETURN = 4  # a refused LOCK or BURN, carried back to its sender; metadata = abi.encode(bytes32 returned id)
+KINDS = {LOCK: "lock", BURN: "burn", RULES: "rules", RETURN: "return"}
 
 # Rule keys (contracts/libraries/BridgeMessages.sol): scope in the top byte.
 SCOPE_TOKEN, SCOPE_ACCOUNT, SCOPE_PROJECT = 0, 1, 2
@@ -133,9 +134,13 @@ class Transfer:
     rule_seq: int = 0
     token_rules: int = 0
     to_rules: int = 0
+    returned: bytes | None = None  # a RETURN: the id of the transfer it returns
 
     def encode(self) -> bytes:
-        meta = self.metadata.encode() if self.metadata else b""
+        if self.kind == RETURN:
+            meta = encode(["bytes32"], [self.returned])
+        else:
+            meta = self.metadata.encode() if self.metadata else b""
         fields = [self.kind, self.token_id, self.amount, self.sender, self.to, meta]
         if self.kind == LOCK:
             return encode(LOCK_TYPES, fields + [self.rule_seq, self.token_rules, self.to_rules])
@@ -150,6 +155,9 @@ class Transfer:
             kind, token_id, amount, sender, to, meta, *rules = decode(LOCK_TYPES, payload)
         else:
             kind, token_id, amount, sender, to, meta = decode(PAYLOAD_TYPES, payload)
+        if kind == RETURN:
+            (returned,) = decode(["bytes32"], meta)
+            return cls(kind, token_id, amount, to_checksum_address(sender), to_checksum_address(to), returned=returned)
         metadata = BatchMetadata.decode(meta) if meta else None
         return cls(kind, token_id, amount, to_checksum_address(sender), to_checksum_address(to), metadata, *rules)
 
