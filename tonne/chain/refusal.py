@@ -240,6 +240,7 @@ def guard(command: Any) -> Any:
         from ape.exceptions import ContractLogicError
     except ImportError:  # pragma: no cover
         return command
+    _guard_invoke(command)
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             guard(sub)
@@ -259,3 +260,28 @@ def guard(command: Any) -> Any:
     guarded._tonne_guarded = True  # type: ignore[attr-defined]
     command.callback = guarded
     return command
+
+
+def _guard_invoke(command: Any) -> None:
+    """Report any other ape error that escapes ``command`` (a node that is down, a network ape cannot connect to,
+    an account it cannot load: raised while connecting, before the callback runs) as one line, exit 1.
+
+    ape's own handler prints the traceback frames whose file lies inside the project folder, and ``make`` puts the
+    virtualenv there, so without this every such error came with a trace of ape's and click's frames."""
+    import click
+    from ape.exceptions import ApeException, ContractLogicError
+
+    invoke = command.invoke
+    if getattr(invoke, "_tonne_guarded", False):
+        return
+
+    def guarded_invoke(ctx: Any) -> Any:
+        try:
+            return invoke(ctx)
+        except ContractLogicError as exc:
+            raise click.ClickException(refused(exc)) from exc
+        except ApeException as exc:
+            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+
+    guarded_invoke._tonne_guarded = True  # type: ignore[attr-defined]
+    command.invoke = guarded_invoke
