@@ -14,9 +14,18 @@ def test_issue__two_runs_of_one_file_at_once__loser_names_the_rows_in_few_lines(
     scenario = build(deployment, 120, projects=2, recipients=20)
     path = scenario.write(tmp_path / "twice.csv")
     args = ("issue", "--csv", str(path), "--chunk-size", "10", "--quiet")
-    first, first_err = deployment.start(*args, out=tmp_path / "a.out")
-    second, second_err = deployment.start(*args, out=tmp_path / "b.out")
-    codes = (first.wait(timeout=300), second.wait(timeout=300))
+    # A block every 3 s instead of one per transaction: the first run's 12 chunks take some 36 s, far longer than
+    # the second run takes to start and read the chain, so the two really compete (with instant blocks the first
+    # run could finish before the second one started, and the second then found every row done).
+    deployment.anvil.rpc("evm_setAutomine", [False])
+    deployment.anvil.rpc("evm_setIntervalMining", [3])
+    try:
+        first, first_err = deployment.start(*args, out=tmp_path / "a.out")
+        second, second_err = deployment.start(*args, out=tmp_path / "b.out")
+        codes = (first.wait(timeout=300), second.wait(timeout=300))
+    finally:
+        deployment.anvil.rpc("evm_setIntervalMining", [0])
+        deployment.anvil.rpc("evm_setAutomine", [True])
     outputs = [
         (tmp_path / "a.out").read_text() + first_err.read_text(),
         (tmp_path / "b.out").read_text() + second_err.read_text(),

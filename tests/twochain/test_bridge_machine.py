@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -91,6 +92,21 @@ class BridgeMachine(RuleBasedStateMachine):
         self.store.close()
         revert(self.tc.home.w3, self.snaps[0])
         revert(self.tc.remote.w3, self.snaps[1])
+
+    # The first sequence of a run opens with one round trip, without draws: a lock delivered, a remote retirement
+    # and a burn home. The derandomized sequences shift with the chain's state, and one proof run never retired
+    # remotely; the random steps then go on from there, and the model judges every outcome as before.
+    opened = False
+
+    @initialize()
+    def open_with_a_round_trip(self):
+        if type(self).opened:
+            return
+        type(self).opened = True
+        self.lock(holder=0, which=0, amount=1_000)  # 1,000 % 7 != 0: a deliverable recipient
+        self.drain()
+        self.retire_remotely(holder=0, which=0, amount=100)
+        self.burn(holder=0, which=0, amount=100, to=0)
 
     # ------------------------------------------------------------------ sends
 
@@ -268,6 +284,7 @@ def test_bridge_machine__random_sends_relays_and_restarts__books_always_balance(
                 super().teardown()
 
     REACHED.clear()
+    BridgeMachine.opened = False
     run_state_machine_as_test(Machine, settings=MACHINE_SETTINGS)
     missing = [
         outcome
