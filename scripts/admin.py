@@ -36,17 +36,12 @@ from tonne.admin import (
     role_names,
 )
 from tonne.chain.errors import ToolError
-from tonne.chain.refusal import refused, remember, role_name
-from tonne.deployments import DeploymentError, connect
+from tonne.chain.refusal import refused, role_name
+from tonne.clihelp import connect_deployment
 
 
 def _deployed(provider):
-    try:
-        deployed = connect(provider)
-    except DeploymentError as exc:
-        raise click.ClickException(str(exc)) from exc
-    remember(deployed.record)
-    return deployed
+    return connect_deployment(provider)
 
 
 def _contracts(d) -> dict:

@@ -19,9 +19,10 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option
 from ape.exceptions import ContractLogicError
 
-from tonne.chain.refusal import refused, remember
+from tonne.chain.refusal import refused
 from tonne.chain.send import ape_abi
 from tonne.chain.view import ChainView, error_names
+from tonne.clihelp import connect_deployment
 from tonne.compliance import (
     ComplianceRefusal,
     FileError,
@@ -41,17 +42,11 @@ from tonne.compliance import (
     send_surrender,
     write_csv,
 )
-from tonne.deployments import DeploymentError, connect
 from tonne.units import format_tonnes
 
 
 def _deployed(provider):
-    try:
-        deployed = connect(provider)
-    except DeploymentError as exc:
-        raise click.ClickException(str(exc)) from exc
-    remember(deployed.record)
-    return deployed
+    return connect_deployment(provider)
 
 
 def _view(provider, deployed) -> ChainView:

@@ -18,9 +18,9 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option
 from ape.exceptions import ContractLogicError
 
-from tonne.chain.refusal import refused, remember
+from tonne.chain.refusal import refused
+from tonne.clihelp import connect_deployment
 from tonne.csvinput import parse_address
-from tonne.deployments import DeploymentError
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.ids import describe_class, parse_class, parse_token_id
 from tonne.pledge.ops import (
@@ -41,12 +41,7 @@ from tonne.units import format_tonnes, parse_tonnes_amount
 
 
 def _deployed(provider):
-    try:
-        deployed = connect_pledge(provider)
-    except DeploymentError as exc:
-        raise click.ClickException(str(exc)) from exc
-    remember(deployed.record, deployed.money)
-    return deployed
+    return connect_deployment(provider, connect_pledge)
 
 
 def _run(action):

@@ -20,9 +20,9 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option
 from ape.exceptions import ContractLogicError
 
-from tonne.chain.refusal import refused, remember
+from tonne.chain.refusal import refused
+from tonne.clihelp import connect_deployment
 from tonne.csvinput import parse_address
-from tonne.deployments import DeploymentError, connect
 from tonne.ids import describe
 from tonne.registry_ops import (
     InputError,
@@ -39,12 +39,7 @@ from tonne.units import format_tonnes
 
 
 def _deployed(provider):
-    try:
-        deployed = connect(provider)
-    except DeploymentError as exc:
-        raise click.ClickException(str(exc)) from exc
-    remember(deployed.record)
-    return deployed
+    return connect_deployment(provider)
 
 
 def _run(action):

@@ -39,3 +39,18 @@ def add_examples(command: click.Command, doc: str | None, script: str) -> click.
     if not command.epilog:
         command.epilog = epilog(lines)
     return command
+
+
+def connect_deployment(provider, connect=None):
+    """The deployment on ``provider`` (``connect``: ``tonne.deployments.connect`` unless given), with a missing or
+    stale record as one CLI error; the refusal decoder is told its contracts (and its money, when it has one)."""
+    from tonne.chain.refusal import remember
+    from tonne.deployments import DeploymentError
+    from tonne.deployments import connect as connect_suite
+
+    try:
+        deployed = (connect or connect_suite)(provider)
+    except DeploymentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    remember(deployed.record, getattr(deployed, "money", None))
+    return deployed
