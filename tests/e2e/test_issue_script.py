@@ -434,7 +434,9 @@ def test_plan_file__streamed_pass__same_report_and_same_plan_as_the_in_memory_pa
     for row, token in list(zip(good.rows, good.tokens, strict=True))[5:9]:  # four rows already on-chain
         _, _, recipient, tonnes, ref = row
         deployment.transact(
-            deployment.credit.functions.issue(token, recipient, tonnes_to_units(tonnes), keccak(text=ref))
+            deployment.credit.functions.issue(
+                token, to_checksum_address(recipient), tonnes_to_units(tonnes), keccak(text=ref)
+            )
         )
     listed = prepare(str(path), read_rows(path), view, contracts, sender.address, chunk_size=7)
     streamed = plan_file(scan(path), view, contracts, sender.address, chunk_size=7)
