@@ -1,6 +1,7 @@
 """`make bench`: gas per operation vs OpenZeppelin baselines, issue and retire throughput, gas constancy.
 
-    ape run bench [--batches 10000] [--rows 10000] [--retire-rows 1000] [--out bench/results.json]
+    ape run bench [--batches 10000] [--rows 10000] [--scale-rows 10000,100000] [--retire-rows 1000]
+                  [--out bench/results.json]
 
 Runs against a plain Anvil that it starts and stops itself (see tonne/localchain.py: the node ape-foundry
 starts traces every step, which would distort the throughput figure and exhaust memory on large blocks).
@@ -32,6 +33,12 @@ from tonne.localchain import plain_anvil
     help="CSV rows for the issue throughput run.",
 )
 @click.option(
+    "--scale-rows",
+    default="10000,100000",
+    show_default=True,
+    help="CSV row counts of the issue-at-scale runs (comma-separated; peak memory of the last vs the first).",
+)
+@click.option(
     "--retire-rows",
     type=click.IntRange(min=1),
     default=1_000,
@@ -39,7 +46,7 @@ from tonne.localchain import plain_anvil
     help="CSV rows for the retire throughput run (one transaction each).",
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=RESULTS, show_default=True)
-def cli(batches, rows, retire_rows, out):
+def cli(batches, rows, scale_rows, retire_rows, out):
     """Measure and write bench/results.json (on a fresh local Anvil)."""
     logger.set_level("WARNING")  # a line per transaction would drown the report
     with plain_anvil() as (url, _), networks.parse_network_choice(url) as provider:
@@ -49,6 +56,7 @@ def cli(batches, rows, retire_rows, out):
             list(accounts.test_accounts)[:10],
             batches=batches,
             rows=rows,
+            scale_rows=tuple(int(n) for n in scale_rows.split(",")),
             retire_rows=retire_rows,
             out=out,
             echo=click.echo,

@@ -61,10 +61,10 @@ def cli(provider, account, csv_path, chunk_size, dry_run, pending_timeout, quiet
     def show_plan(plan):
         if dry_run:
             click.echo(format_plan(plan))
-        elif plan.chunks:
+        elif plan.chunk_count:
             _note(
-                f"{plan.path}: {len(plan.rows)} rows, {len(plan.done)} already issued; "
-                f"sending {plan.orders} in {len(plan.chunks)} transaction(s) from {account.address}"
+                f"{plan.path}: {plan.row_count} rows, {plan.done_count} already issued; "
+                f"sending {plan.orders} in {plan.chunk_count} transaction(s) from {account.address}"
             )
 
     try:

@@ -14,7 +14,7 @@ import functools
 import io
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -229,12 +229,39 @@ def read_table(
     identifier: ``identifier_problem`` (no control, format or separator character) applies.
 
     ``parse_row`` gets the row's stripped values by column name, its line and the problem list to add to."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
     problems: list[Problem] = []
+    rows = list(
+        iter_table(
+            io.StringIO(text.removeprefix("\ufeff"), newline=""),
+            name,
+            problems,
+            required=required,
+            optional=optional,
+            unique=unique,
+            parse_row=parse_row,
+        )
+    )
+    return rows, problems
+
+
+def iter_table(
+    source: Iterable[str],
+    name: str,
+    problems: list[Problem],
+    *,
+    required: Sequence[str],
+    optional: Sequence[str] = (),
+    unique: str | None,
+    parse_row: Callable[[dict[str, str], int, list[Problem]], T | None],
+) -> Iterator[T]:
+    """``read_table`` one row at a time: yields the good rows of ``source`` (lines of CSV text, e.g. a file opened
+    with ``newline=""``) as they are read, and adds every problem to ``problems`` (the last ones, such as "no data
+    rows", once the source is exhausted). Holds one record at a time, plus the ``unique`` column's values seen."""
+    reader = csv.reader(source, strict=True)
     columns: dict[str, int] | None = None
-    rows: list[T] = []
     first_line_of: dict[str, int] = {}
     end = 0
+    good = 0
     try:
         for record in reader:
             start, end = end + 1, reader.line_num
@@ -243,7 +270,7 @@ def read_table(
             if columns is None:
                 columns = _read_header(record, name, start, problems, required, optional)
                 if columns is None:
-                    return [], problems
+                    return
                 continue
             if len(record) != len(columns):
                 present = [c for c in (*required, *optional) if c in columns]
@@ -273,7 +300,8 @@ def read_table(
             if first != start:
                 problems.append(Problem(name, start, str(unique), f"{key!r} is already used on line {first}"))
             elif row is not None:
-                rows.append(row)
+                good += 1
+                yield row
     except csv.Error as exc:
         if "end of data" in str(exc):  # a quote opened in the record after `end` and never closed
             message = (
@@ -283,12 +311,11 @@ def read_table(
             problems.append(Problem(name, end + 1, "row", message))
         else:
             problems.append(Problem(name, end + 1, "file", f"malformed CSV: {exc}"))
-        return rows, problems
+        return
     if columns is None:
         problems.append(Problem(name, 1, "header", f"the file is empty; expected the header {','.join(required)}"))
-    elif not rows and not problems:
+    elif not good and not problems:
         problems.append(Problem(name, end or 1, "file", "the file has a header but no data rows"))
-    return rows, problems
 
 
 def _read_header(

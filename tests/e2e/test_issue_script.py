@@ -397,3 +397,51 @@ def test_run_file__permissioned_token__recipients_off_the_allowlist_refused(perm
     ]
     path.write_text(path.read_text().replace(stranger, kyc))
     assert run_file(path, view, contracts, sender).issued == 2
+
+
+def test_plan_file__streamed_pass__same_report_and_same_plan_as_the_in_memory_pass(deployment, tmp_path):
+    from tonne.issuance import format_plan
+    from tonne.issuance.stream import plan_file, scan
+
+    view, contracts, sender = _in_process(deployment)
+    project_id, name = deployment.project()
+    token_id, reference = deployment.batch(project_id, 10)
+    unverified_id, unverified_ref = deployment.batch(project_id, 10, verify=False)
+    frozen = fresh_address()
+    deployment.transact(deployment.credit.functions.setFrozen(frozen, True, "court order"))
+    holder = fresh_address()
+    refused = Scenario()
+    refused.add(name, reference, holder, "6", token_id)
+    refused.add(name, unverified_ref, holder, "1", unverified_id)
+    refused.add(name, reference, holder, "4.001", token_id)  # passes the cap
+    refused.add("VCS:NO-SUCH-PROJECT", "ISS-X", holder, "1", 0)
+    refused.add(name, reference, frozen, "1", token_id)
+    refused.add(name, "1", deployment.registry.address, "1", token_id)  # a contract without the 1155 hook
+    refused.add(name, reference, deployment.registry.address, "1", token_id)
+    path = refused.write(tmp_path / "refused.csv")
+    reports = []
+    for plan in (
+        lambda: prepare(str(path), read_rows(path), view, contracts, sender.address),
+        lambda: plan_file(scan(path), view, contracts, sender.address),
+    ):
+        with pytest.raises(IssuanceError) as caught:
+            plan()
+        reports.append([str(p) for p in caught.value.problems])
+    assert reports[0] == reports[1] and len(reports[0]) == 5, reports
+
+    good = build(deployment, 40, projects=3, recipients=7)
+    path = good.write(tmp_path / "good.csv")
+    for row, token in list(zip(good.rows, good.tokens, strict=True))[5:9]:  # four rows already on-chain
+        _, _, recipient, tonnes, ref = row
+        deployment.transact(
+            deployment.credit.functions.issue(
+                token, to_checksum_address(recipient), tonnes_to_units(tonnes), keccak(text=ref)
+            )
+        )
+    listed = prepare(str(path), read_rows(path), view, contracts, sender.address, chunk_size=7)
+    streamed = plan_file(scan(path), view, contracts, sender.address, chunk_size=7)
+    assert format_plan(streamed).split("\n")[1:] == format_plan(listed).split("\n")[1:]
+    assert (streamed.row_count, streamed.done_count, streamed.chunk_count) == (40, 4, 6)
+    as_tuples = [[o.as_tuple() for o in c] for c in streamed.iter_chunks()]
+    assert as_tuples == [[o.as_tuple() for o in c] for c in listed.chunks]
+    streamed.close()

@@ -13,9 +13,11 @@ A run is a pipeline, one module a stage:
 4. send (``send``): send the chunks in order; a failed chunk is re-checked against the chain so rows issued
    meanwhile by another transaction are dropped and the rest is sent again.
 
-``run`` holds the entry points (``run_file``, ``issue_from_csv``). Any problem in the static or chain pass stops
-the run before anything is sent, with a report naming ``file:line: field: message`` for every problem found
-(``IssuanceError``, ``Problem`` in ``errors``).
+``run`` holds the entry points (``run_file``, ``issue_from_csv``); they run the same stages streamed
+(``stream``: ``scan`` spools the checked rows, ``plan_file`` checks them against the chain window by window, and
+``FilePlan`` reads the chunks back), so a file of 100,000 rows is never all in memory. Any problem in the static
+or chain pass stops the run before anything is sent, with a report naming ``file:line: field: message`` for every
+problem found (``IssuanceError``, ``Problem`` in ``errors``).
 """
 
 from tonne.chain.view import RPC_BATCH_SIZE, Call, ChainView, Reverted, error_names
@@ -70,6 +72,7 @@ from tonne.issuance.send import (
     execute,
     wait_for_receipt,
 )
+from tonne.issuance.stream import FilePlan, Scan, plan_file, scan
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -86,6 +89,7 @@ __all__ = [
     "ChainState",
     "ChainView",
     "Contracts",
+    "FilePlan",
     "IssuanceError",
     "IssueSummary",
     "Order",
@@ -97,6 +101,7 @@ __all__ = [
     "ProjectRef",
     "Reverted",
     "Row",
+    "Scan",
     "SendFailed",
     "Sender",
     "Sent",
@@ -120,9 +125,11 @@ __all__ = [
     "parse_reference",
     "parse_text",
     "parse_tonnes",
+    "plan_file",
     "prepare",
     "read_rows",
     "read_state",
     "run_file",
+    "scan",
     "wait_for_receipt",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from eth_abi import encode as abi_encode
@@ -63,6 +63,7 @@ class ChainState:
     allowed: dict[str, bool] = field(default_factory=dict)
     frozen: dict[str, bool] = field(default_factory=dict)
     rejections: dict[str, str] = field(default_factory=dict)  # contract recipient -> revert of a test issuance
+    contracts: set[str] = field(default_factory=set)  # recipients that hold code (their chunks get a gas estimate)
     block: int | None = None
 
     def token_id(self, row: Row) -> int:
@@ -80,14 +81,39 @@ class Contracts:
 
 
 def read_state(rows: Sequence[Row], view: ChainView, contracts: Contracts, sender: str) -> ChainState:
-    """Everything the chain pass needs about ``rows``, in two rounds of batched calls at the pinned block."""
+    """Everything the chain pass needs about ``rows``, in batched calls at the pinned block: ``read_keys`` for
+    their projects, batches and recipients, then ``read_recorded`` for their order references."""
+    state = read_keys(
+        {r.project for r in rows},
+        {(r.project, r.batch) for r in rows},
+        {r.recipient for r in rows},
+        view,
+        contracts,
+        sender,
+    )
+    state.recorded = read_recorded(rows, state, view, contracts)
+    return state
+
+
+def read_keys(
+    projects: Iterable[ProjectRef],
+    pairs: Iterable[tuple[ProjectRef, BatchRef]],
+    recipients: Iterable[str],
+    view: ChainView,
+    contracts: Contracts,
+    sender: str,
+) -> ChainState:
+    """What the chain says about a file's distinct projects, (project, batch) pairs and recipients (not its order
+    references): two rounds of batched calls at the pinned block. Takes keys, not rows, so that a streamed file
+    needs only its distinct keys in memory."""
     credit, registry = contracts.credit, contracts.registry
     state = ChainState(block=view.block if isinstance(view.block, int) else None)
+    projects, pairs = set(projects), set(pairs)
 
-    named = sorted({r.project for r in rows if r.project.project_id is None}, key=str)
-    by_number = sorted({r.project for r in rows if r.project.project_id is not None}, key=str)
-    batch_refs = sorted({r.batch.reference for r in rows if r.batch.reference is not None})
-    recipients = sorted({r.recipient for r in rows})
+    named = sorted({p for p in projects if p.project_id is None}, key=str)
+    by_number = sorted({p for p in projects if p.project_id is not None}, key=str)
+    batch_refs = sorted({b.reference for _, b in pairs if b.reference is not None})
+    recipients = sorted(set(recipients))
     first_round = [
         *(Call(registry, "projectIdOf(string,string)", (p.standard, p.external_id), ("uint64",)) for p in named),
         *(Call(registry, "batchOfIssuanceReference(string)", (ref,), ("uint256",)) for ref in batch_refs),
@@ -103,15 +129,14 @@ def read_state(rows: Sequence[Row], view: ChainView, contracts: Contracts, sende
     state.permissioned = view_value(next(results), "permissioned")
     state.paused = view_value(next(results), "paused")
 
-    for r in rows:
-        project_id = state.project_ids[r.project]
-        if project_id and r.batch.number is not None:
-            state.batch_ids[(project_id, r.batch)] = encode_id(project_id, r.batch.number)
+    for project, batch in pairs:
+        project_id = state.project_ids[project]
+        if project_id and batch.number is not None:
+            state.batch_ids[(project_id, batch)] = encode_id(project_id, batch.number)
         elif project_id:
-            state.batch_ids[(project_id, r.batch)] = id_of_reference[r.batch.reference or ""]
+            state.batch_ids[(project_id, batch)] = id_of_reference[batch.reference or ""]
     project_ids = sorted({pid for pid in state.project_ids.values() if pid})
     token_ids = sorted({tid for tid in state.batch_ids.values() if tid})
-    scoped = [r for r in rows if state.project_ids[r.project]]  # order references live in their project
     second_round = [
         *(
             call
@@ -133,7 +158,6 @@ def read_state(rows: Sequence[Row], view: ChainView, contracts: Contracts, sende
         ),
         *(Call(credit, "isFrozen(address)", (a,), ("bool",)) for a in recipients),
         *(Call(credit, "isAllowed(address)", (a,), ("bool",)) for a in recipients if state.permissioned),
-        *(Call(credit, ORDER_DIGEST, (state.project_ids[r.project], r.order_ref), ("bytes32",)) for r in scoped),
     ]
     results = iter(view.call_many(second_round))
     for pid in project_ids:
@@ -151,22 +175,36 @@ def read_state(rows: Sequence[Row], view: ChainView, contracts: Contracts, sende
     state.frozen = {a: view_value(next(results), "isFrozen") for a in recipients}
     if state.permissioned:
         state.allowed = {a: view_value(next(results), "isAllowed") for a in recipients}
-    for r in scoped:
-        digest = bytes(view_value(next(results), "orderDigest"))
-        if any(digest):
-            state.recorded[r.order_ref] = digest
     return state
 
 
-def split_done(rows: Sequence[Row], state: ChainState, path: str) -> tuple[list[Row], list[Row], list[Problem]]:
+def read_recorded(rows: Sequence[Row], state: ChainState, view: ChainView, contracts: Contracts) -> dict[bytes, bytes]:
+    """order_ref -> the digest recorded under it in the row's project, for the ``rows`` of a known project whose
+    reference is used (batched calls at the pinned block)."""
+    scoped = [r for r in rows if state.project_ids.get(r.project)]  # order references live in their project
+    calls = [
+        Call(contracts.credit, ORDER_DIGEST, (state.project_ids[r.project], r.order_ref), ("bytes32",)) for r in scoped
+    ]
+    recorded: dict[bytes, bytes] = {}
+    for r, result in zip(scoped, view.call_many(calls), strict=True):
+        digest = bytes(view_value(result, "orderDigest"))
+        if any(digest):
+            recorded[r.order_ref] = digest
+    return recorded
+
+
+def split_done(
+    rows: Sequence[Row], state: ChainState, path: str, recorded: dict[bytes, bytes] | None = None
+) -> tuple[list[Row], list[Row], list[Problem]]:
     """(done, todo, conflicts): a row is done only when its project's issuance under its reference is this row's
     (same token id, recipient and units); a reference used by anything else is a conflict and blocks the run."""
     done, todo, conflicts = [], [], []
+    used = state.recorded if recorded is None else recorded
     for row in rows:
-        recorded = state.recorded.get(row.order_ref)
-        if recorded is None:
+        digest = used.get(row.order_ref)
+        if digest is None:
             todo.append(row)
-        elif recorded == order_digest(state.token_id(row), row.recipient, row.units):
+        elif digest == order_digest(state.token_id(row), row.recipient, row.units):
             done.append(row)
         else:
             conflicts.append(
@@ -185,23 +223,45 @@ def check_receivers(rows: Sequence[Row], state: ChainState, view: ChainView, con
     """For recipients that are contracts, simulate issuing them 1 unit: a contract may reject ERC-1155 credits.
 
     Reverts with the token's or registry's own errors are left out: the other checks report those causes."""
-    candidates: dict[str, tuple[Row, int]] = {}
+    candidates: dict[str, int] = {}
     for row in rows:
         token_id = state.token_id(row)
         if token_id and row.recipient not in candidates:
-            candidates[row.recipient] = (row, token_id)
+            candidates[row.recipient] = token_id
+    try_receivers(candidates, state, view, contracts, sender)
+
+
+def find_contracts(addresses: Sequence[str], view: ChainView) -> set[str]:
+    """The ``addresses`` that hold code at the pinned block (one batched ``eth_getCode`` round)."""
+    if not addresses:
+        return set()
+    block = hex(view.block) if isinstance(view.block, int) else view.block
+    codes = view.rpc_many([("eth_getCode", [a, block]) for a in addresses])
+    return {a for a, code in zip(addresses, codes, strict=True) if hex_bytes(code.get("result"))}
+
+
+def try_receivers(
+    candidates: dict[str, int],
+    state: ChainState,
+    view: ChainView,
+    contracts: Contracts,
+    sender: str,
+    known_contracts: set[str] | None = None,
+) -> None:
+    """``check_receivers`` for ``candidates`` (recipient -> a token id it is to receive): the contracts among them
+    (``known_contracts`` if already read) go to ``state.contracts``, and those that reject a simulated 1-unit
+    issuance to ``state.rejections``."""
     if not candidates:
         return
     addresses = list(candidates)
-    codes = view.rpc_many(
-        [("eth_getCode", [a, hex(view.block) if isinstance(view.block, int) else view.block]) for a in addresses]
-    )
-    contracts_to_try = [a for a, code in zip(addresses, codes, strict=True) if hex_bytes(code.get("result"))]
+    found = find_contracts(addresses, view) if known_contracts is None else known_contracts
+    contracts_to_try = [a for a in addresses if a in found]
+    state.contracts.update(contracts_to_try)
     calls = [
         Call(
             contracts.credit,
             ISSUE_MANY,
-            ([(candidates[a][1], a, 1, b"\x00" * 32)],),
+            ([(candidates[a], a, 1, b"\x00" * 32)],),
             (),
             sender=sender,
         )

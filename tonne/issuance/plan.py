@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from eth_abi import encode as abi_encode
 
@@ -19,7 +20,7 @@ from tonne.issuance.checks import (
     split_done,
 )
 from tonne.issuance.errors import IssuanceError, problem_summary
-from tonne.issuance.rows import Row
+from tonne.issuance.rows import BatchRef, Row
 from tonne.units import format_tonnes
 
 DEFAULT_CHUNK_SIZE = 200
@@ -53,10 +54,38 @@ class Plan:
     done: list[Row]
     chunks: list[list[Order]]
     state: ChainState
+    block_gas_limit: int | None = None  # known: chunks to accounts without code are sent with a computed gas limit
 
     @property
     def orders(self) -> int:
         return sum(len(chunk) for chunk in self.chunks)
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def done_count(self) -> int:
+        return len(self.done)
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.chunks)
+
+    def iter_chunks(self) -> Iterator[list[Order]]:
+        return iter(self.chunks)
+
+    def batch_totals(self) -> list[tuple[int, BatchRef, int, int]]:
+        """(token id, the batch as first named, rows, units) of the orders to send, in sending order."""
+        per_batch: dict[int, list[Order]] = {}
+        for chunk_ in self.chunks:
+            for order in chunk_:
+                per_batch.setdefault(order.token_id, []).append(order)
+        return [(t, o[0].row.batch, len(o), sum(x.row.units for x in o)) for t, o in per_batch.items()]
+
+    def chunk_shapes(self) -> list[tuple[int, list[int]]]:
+        """(orders, sorted project ids) of each chunk."""
+        return [(len(c), sorted({project_of(o.token_id) for o in c})) for c in self.chunks]
 
     def describe(self) -> str:
         return format_plan(self)
@@ -92,29 +121,22 @@ def encode_issue_many(orders: Sequence[Order]) -> bytes:
     return selector(ISSUE_MANY) + abi_encode([_ORDER_TUPLE], [[o.as_tuple() for o in orders]])
 
 
-def format_plan(plan: Plan) -> str:
-    """Readable plan: per batch rows and tonnes against what is left, then the chunks."""
+def format_plan(plan: Any) -> str:
+    """Readable plan (a ``Plan`` or a streamed ``FilePlan``): per batch rows and tonnes against what is left, then
+    the chunks."""
     lines = [
-        f"{plan.path}: {len(plan.rows)} rows; {len(plan.done)} already issued on-chain; "
-        f"{plan.orders} to issue in {len(plan.chunks)} transaction(s)"
+        f"{plan.path}: {plan.row_count} rows; {plan.done_count} already issued on-chain; "
+        f"{plan.orders} to issue in {plan.chunk_count} transaction(s)"
         + (f" (read at block {plan.state.block})" if plan.state.block is not None else "")
     ]
-    per_batch: dict[int, list[Order]] = {}
-    for chunk_ in plan.chunks:
-        for order in chunk_:
-            per_batch.setdefault(order.token_id, []).append(order)
-    for token_id, orders in per_batch.items():
+    for token_id, batch_ref, count, units in plan.batch_totals():
         batch = plan.state.batches.get(token_id)
-        units = sum(o.row.units for o in orders)
         left = f", {format_tonnes(batch.available)} left of {format_tonnes(batch.cap)}" if batch else ""
+        lines.append(f"  {describe(token_id):>12}  {batch_ref}: {count} rows, {format_tonnes(units)}{left}")
+    for index, (size, projects) in enumerate(plan.chunk_shapes(), 1):
         lines.append(
-            f"  {describe(token_id):>12}  {orders[0].row.batch}: {len(orders)} rows, {format_tonnes(units)}{left}"
-        )
-    for index, chunk_ in enumerate(plan.chunks, 1):
-        projects = sorted({project_of(o.token_id) for o in chunk_})
-        lines.append(
-            f"  tx {index}: {len(chunk_)} orders of project{'s' * (len(projects) > 1)} "
-            f"{', '.join(map(str, projects))}, at most ~{estimated_gas(len(chunk_)):,} gas"
+            f"  tx {index}: {size} orders of project{'s' * (len(projects) > 1)} "
+            f"{', '.join(map(str, projects))}, at most ~{estimated_gas(size):,} gas"
         )
     return "\n".join(lines)
 
@@ -134,7 +156,8 @@ def prepare(
 
     Raises ``IssuanceError`` with every chain problem; nothing is sent here.
     """
-    limit = max_chunk_size(view.block_gas_limit())
+    block_limit = view.block_gas_limit()
+    limit = max_chunk_size(block_limit)
     if chunk_size > limit:
         raise IssuanceError(
             f"--chunk-size {chunk_size} is too large: up to ~{estimated_gas(chunk_size):,} gas per transaction; "
@@ -154,4 +177,11 @@ def prepare(
     if problems:
         raise IssuanceError(problem_summary(path, problems), problems)
     orders = group_by_project([Order(r, state.token_id(r)) for r in todo])
-    return Plan(path=path, rows=list(rows), done=done, chunks=chunk(orders, chunk_size), state=state)
+    return Plan(
+        path=path,
+        rows=list(rows),
+        done=done,
+        chunks=chunk(orders, chunk_size),
+        state=state,
+        block_gas_limit=block_limit,
+    )

@@ -10,9 +10,9 @@ from typing import Any
 from tonne.chain.send import ApeSender, Sender, Web3Sender, ape_abi
 from tonne.chain.view import ChainView, error_names
 from tonne.issuance.checks import Contracts
-from tonne.issuance.plan import DEFAULT_CHUNK_SIZE, Plan, prepare
-from tonne.issuance.rows import read_rows
+from tonne.issuance.plan import DEFAULT_CHUNK_SIZE, Plan
 from tonne.issuance.send import IssueSummary, execute
+from tonne.issuance.stream import FilePlan, plan_file, scan
 
 
 def run_file(
@@ -26,32 +26,42 @@ def run_file(
     progress: bool = False,
     pending_timeout: float = 180.0,
     log: Callable[[str], None] = lambda _: None,
-    on_plan: Callable[[Plan], None] | None = None,
+    on_plan: Callable[[Plan | FilePlan], None] | None = None,
 ) -> IssueSummary:
     """Check ``path`` statically and against the chain, then issue what is not done yet (unless ``dry_run``).
+
+    The file is streamed (``tonne.issuance.stream``): read once into a compact spool while every row is checked,
+    then checked against the chain and sent from the spool; the rows are never all in memory at once.
 
     Raises ``IssuanceError`` (nothing sent) for any problem found before sending.
     """
     started = time.monotonic()
-    name = str(path)
-    rows = read_rows(path)
-    plan = prepare(
-        name, rows, view, contracts, sender.address, chunk_size=chunk_size, pending_timeout=pending_timeout, log=log
-    )
-    if on_plan is not None:
-        on_plan(plan)
-    if dry_run or not plan.chunks:
-        summary = IssueSummary(rows=len(rows), already_done=len(plan.done), dry_run=dry_run)
-        summary.elapsed = time.monotonic() - started
-        return summary
-    from tqdm import tqdm
-
-    with tqdm(
-        total=len(rows), initial=len(plan.done), unit="row", desc="issuing", disable=not progress, dynamic_ncols=True
-    ) as bar:
-        return execute(
-            plan, view, contracts, sender, progress=bar, pending_timeout=pending_timeout, log=log, started=started
+    scanned = scan(path)  # the static pass, streamed into a spool; raises before the chain is read
+    try:
+        plan = plan_file(
+            scanned, view, contracts, sender.address, chunk_size=chunk_size, pending_timeout=pending_timeout, log=log
         )
+        if on_plan is not None:
+            on_plan(plan)
+        if dry_run or not plan.chunk_count:
+            summary = IssueSummary(rows=plan.row_count, already_done=plan.done_count, dry_run=dry_run)
+            summary.elapsed = time.monotonic() - started
+            return summary
+        from tqdm import tqdm
+
+        with tqdm(
+            total=plan.row_count,
+            initial=plan.done_count,
+            unit="row",
+            desc="issuing",
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar:
+            return execute(
+                plan, view, contracts, sender, progress=bar, pending_timeout=pending_timeout, log=log, started=started
+            )
+    finally:
+        scanned.close()
 
 
 def issue_from_csv(
@@ -65,7 +75,7 @@ def issue_from_csv(
     progress: bool = False,
     pending_timeout: float = 180.0,
     log: Callable[[str], None] = lambda _: None,
-    on_plan: Callable[[Plan], None] | None = None,
+    on_plan: Callable[[Plan | FilePlan], None] | None = None,
 ) -> IssueSummary:
     """Issue the rows of ``path`` with ape objects: ``credit``/``registry`` contract instances, ``sender`` an ape
     account (or any ``Sender``). Safe to run again on the same file: rows already issued are skipped."""
