@@ -86,11 +86,29 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
         uint256[] calldata amounts,
         RetirementInput calldata input
     ) external nonReentrant returns (uint256) {
-        if (holder != msg.sender && !IERC1155(address(_credit)).isApprovedForAll(holder, msg.sender)) {
-            revert RetirementOperatorNotApproved(holder, msg.sender);
-        }
+        _requireOperator(holder);
         _credit.retire(holder, msg.sender, ids, amounts);
         return _certify(holder, ids, amounts, input, Purpose.Voluntary);
+    }
+
+    /// @inheritdoc ICarbonRetirement
+    function retireBatch(RetirementRequest[] calldata requests)
+        external
+        nonReentrant
+        returns (uint256 firstCertificateId)
+    {
+        uint256 n = requests.length;
+        if (n == 0) revert RetirementBatchEmpty();
+        // Certificate ids are consecutive: nothing else can certify during this call (nonReentrant on every path).
+        firstCertificateId = _count + 1;
+        for (uint256 i; i < n; ++i) {
+            RetirementRequest calldata r = requests[i];
+            address holder = r.holder == address(0) ? msg.sender : r.holder;
+            // The same steps as retire (holder == caller) and retireFrom (another holder), in the same order.
+            _requireOperator(holder);
+            _credit.retire(holder, msg.sender, r.ids, r.amounts);
+            _certify(holder, r.ids, r.amounts, r.input, Purpose.Voluntary);
+        }
     }
 
     /// @inheritdoc ICarbonRetirement
@@ -275,6 +293,13 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
             purpose,
             input.retirementRef
         );
+    }
+
+    /// @dev The caller may retire `holder`'s credits: it is the holder, or the holder approved it on the token.
+    function _requireOperator(address holder) private view {
+        if (holder != msg.sender && !IERC1155(address(_credit)).isApprovedForAll(holder, msg.sender)) {
+            revert RetirementOperatorNotApproved(holder, msg.sender);
+        }
     }
 
     function _refKey(address retiringAccount, bytes32 retirementRef) private pure returns (bytes32) {
