@@ -250,7 +250,7 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
             total += amounts[i];
         }
         if (total > MAX_CERTIFICATE_UNITS) revert RetirementAmountTooLarge(total, MAX_CERTIFICATE_UNITS);
-        // Cannot overflow: one more certificate per transaction.
+        // Cannot overflow: one more certificate per retirement, each costing gas; 2^256 are never reached.
         unchecked {
             certificateId = ++_count;
         }
