@@ -75,8 +75,7 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
         nonReentrant
         returns (uint256)
     {
-        _credit.retire(msg.sender, msg.sender, ids, amounts);
-        return _certify(msg.sender, ids, amounts, input, Purpose.Voluntary);
+        return _retireOne(msg.sender, ids, amounts, input);
     }
 
     /// @inheritdoc ICarbonRetirement
@@ -87,8 +86,7 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
         RetirementInput calldata input
     ) external nonReentrant returns (uint256) {
         _requireOperator(holder);
-        _credit.retire(holder, msg.sender, ids, amounts);
-        return _certify(holder, ids, amounts, input, Purpose.Voluntary);
+        return _retireOne(holder, ids, amounts, input);
     }
 
     /// @inheritdoc ICarbonRetirement
@@ -105,9 +103,8 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
             RetirementRequest calldata r = requests[i];
             address holder = r.holder == address(0) ? msg.sender : r.holder;
             // The same steps as retire (holder == caller) and retireFrom (another holder), in the same order.
-            _requireOperator(holder);
-            _credit.retire(holder, msg.sender, r.ids, r.amounts);
-            _certify(holder, r.ids, r.amounts, r.input, Purpose.Voluntary);
+            if (holder != msg.sender) _requireOperator(holder);
+            _retireOne(holder, r.ids, r.amounts, r.input);
         }
     }
 
@@ -293,6 +290,17 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
             purpose,
             input.retirementRef
         );
+    }
+
+    /// @dev A voluntary retirement of `holder`'s credits by the caller (already allowed to): burn, then certify.
+    function _retireOne(
+        address holder,
+        uint256[] calldata ids,
+        uint256[] calldata amounts,
+        RetirementInput calldata input
+    ) private returns (uint256) {
+        _credit.retire(holder, msg.sender, ids, amounts);
+        return _certify(holder, ids, amounts, input, Purpose.Voluntary);
     }
 
     /// @dev The caller may retire `holder`'s credits: it is the holder, or the holder approved it on the token.
