@@ -43,7 +43,7 @@ from tonne.localchain import plain_anvil
     type=click.IntRange(min=1),
     default=1_000,
     show_default=True,
-    help="CSV rows for the retire throughput run (one transaction each).",
+    help="CSV rows for the retire throughput runs (one row per transaction, then batched).",
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=RESULTS, show_default=True)
 def cli(batches, rows, scale_rows, retire_rows, out):

@@ -5,6 +5,7 @@ ape run retire one --project VCS:1748 --batch VCU-2021 --amount 12.5 --name "Acm
 ape run retire one --id 18446744073709551617 --id 18446744073709551618 --amount 1 --amount 2.5 ...
 ape run retire one --issue --project VCS:1748 --batch VCU-2021 --amount 3 ... --account issuer   # issue-and-retire
 ape run retire csv --csv retirements.csv [--dry-run] --account holder --network ...
+ape run retire csv --csv retirements.csv --batch-size 1 ...   # one transaction per row, as before retireBatch
 
 Each retirement is one certificate. Safe to run again after a crash or on a finished file: a retirement whose
 reference is already used on-chain is not made again, and its certificate is named.
@@ -17,7 +18,14 @@ from ape.cli import ConnectedProviderCommand, account_option
 
 from tonne.chain.errors import ToolError
 from tonne.deployments import DeploymentError, connect
-from tonne.retirement import DEFAULT_WINDOW, command_request, format_plan, retire_from_csv, retire_request
+from tonne.retirement import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_WINDOW,
+    command_request,
+    format_plan,
+    retire_from_csv,
+    retire_request,
+)
 
 
 def _note(message: str) -> None:
@@ -51,7 +59,7 @@ def _show_plan(dry_run: bool, account):
         elif plan.todo:
             _note(
                 f"{plan.path}: {len(plan.requests)} retirement(s), {len(plan.done)} already done; "
-                f"sending {len(plan.todo)} transaction(s) from {account.address}"
+                f"sending {len(plan.batches)} transaction(s) from {account.address}"
             )
 
     return show
@@ -163,8 +171,17 @@ def one(
     show_default=True,
     help="Transactions in flight at once.",
 )
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1, max=200),
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    help="Retirements (rows) per transaction, each still its own certificate; a transaction of several is atomic "
+    "(one refused row reverts it all). 50 rows take some 4.8M gas; 1 sends one retire transaction per row. "
+    "Example: --batch-size 20.",
+)
 @_common
-def csv(provider, account, csv_path, window, dry_run, pending_timeout, quiet):
+def csv(provider, account, csv_path, window, batch_size, dry_run, pending_timeout, quiet):
     """Retire every row of a CSV file not yet retired on-chain, one certificate per row; all checks first."""
     deployed = _deployed(provider)
     try:
@@ -173,6 +190,7 @@ def csv(provider, account, csv_path, window, dry_run, pending_timeout, quiet):
             deployed,
             account,
             window=window,
+            batch_size=batch_size,
             dry_run=dry_run,
             progress=not quiet and not dry_run,
             pending_timeout=pending_timeout,

@@ -6,7 +6,8 @@ and written to bench/results.json.
 The constancy run goes last: its 40,000 transactions slow the chain down, which would skew the throughput
 figures. The retire throughput goes first of the two: Anvil's cost per block grows with the chain's whole state
 (measured: 1,000 retirements take ~8 s on a fresh chain, ~42 s after the 10,000-row issuance), and the retire tool
-mines one block per row where the issue tool mines one per 200.
+sent one row per transaction where the issue tool sends 200. It runs twice, side by side: one row per transaction
+(``--batch-size 1``, the path before ``retireBatch``) and the default batch size.
 
 Wall-clock figures are printed and recorded, never asserted: they depend on the machine.
 """
@@ -36,7 +37,7 @@ from tonne.gasbench import TARGETS, _register, measure_gas
 from tonne.ids import encode_id
 from tonne.issuance import issue_from_csv
 from tonne.report import table
-from tonne.retirement import retire_from_csv
+from tonne.retirement import DEFAULT_BATCH_SIZE, retire_from_csv
 from tonne.suite import deploy_suite
 
 RESULTS = Path("bench/results.json")
@@ -76,12 +77,17 @@ def run_bench(
 
     echo("")
     echo(f"Retire script throughput ({retire_rows:,} CSV rows, one certificate each)")
+    # Today's path (one retire transaction per row) and retireBatch, each on a fresh suite of the same chain.
+    results["retire_throughput_single"] = _retire_throughput(project, accounts, retire_rows, batch_size=1)
     results["retire_throughput"] = _retire_throughput(project, accounts, retire_rows)
-    t = results["retire_throughput"]
-    echo(
-        f"{t['rows']:,} rows in {t['seconds']:.1f} s = {t['rows_per_second']:,.0f} rows/s; {t['transactions']} "
-        f"transactions; {t['gas_used']:,} gas ({t['gas_per_row']:,} per row)"
-    )
+    for label, key in (("one per transaction", "retire_throughput_single"), ("batched", "retire_throughput")):
+        t = results[key]
+        echo(
+            f"{label} (--batch-size {t['batch_size']}): {t['rows']:,} rows in {t['seconds']:.1f} s = "
+            f"{t['rows_per_second']:,.0f} rows/s; {t['transactions']} transactions; {t['gas_used']:,} gas "
+            f"({t['gas_per_row']:,} per row); plan {t['plan_seconds']:.1f} s, send {t['send_seconds']:.1f} s"
+        )
+    echo(f"batched at least 500 rows/s: {_yes(results['retire_throughput']['rows_per_second'] >= 500)}")
 
     echo("")
     echo(f"Issue script throughput ({rows:,} CSV rows)")
@@ -273,8 +279,11 @@ def _issue_at_scale(project: Any, provider: Any, accounts: list[Any], sizes: tup
     }
 
 
-def _retire_throughput(project: Any, accounts: list[Any], rows: int) -> dict[str, Any]:
-    """``retire csv`` over ``rows`` rows of one holder, spread over five batches, one certificate per row."""
+def _retire_throughput(
+    project: Any, accounts: list[Any], rows: int, *, batch_size: int = DEFAULT_BATCH_SIZE
+) -> dict[str, Any]:
+    """``retire csv`` over ``rows`` rows of one holder, spread over five batches, one certificate per row, sent
+    ``batch_size`` rows per transaction; the seconds until the plan is made (read, check, simulate) and after."""
     admin, registrar, verifier, issuer = accounts[:4]
     holder = accounts[6]
     roles = {"REGISTRAR_ROLE": [registrar], "VERIFIER_ROLE": [verifier], "ISSUER_ROLE": [issuer]}
@@ -285,6 +294,7 @@ def _retire_throughput(project: Any, accounts: list[Any], rows: int) -> dict[str
     for n in range(1, 6):
         credit.issue(encode_id(project_id, n), holder, 1_000_000_000, b"\x00" * 32, sender=issuer)
     rng = random.Random(20261121)
+    planned: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "retire.csv"
         with path.open("w", newline="") as fh:
@@ -306,11 +316,19 @@ def _retire_throughput(project: Any, accounts: list[Any], rows: int) -> dict[str
                     ]
                 )
         started = time.perf_counter()
-        summary = retire_from_csv(path, suite, holder)
+        summary = retire_from_csv(
+            path, suite, holder, batch_size=batch_size, on_plan=lambda _: planned.append(time.perf_counter())
+        )
         seconds = time.perf_counter() - started
     if summary.retired != rows:
         raise RuntimeError(f"the retire run retired {summary.retired} of {rows} rows")
-    return _throughput(rows, seconds, summary)
+    plan_seconds = planned[0] - started
+    return {
+        **_throughput(rows, seconds, summary),
+        "batch_size": batch_size,
+        "plan_seconds": round(plan_seconds, 2),
+        "send_seconds": round(seconds - plan_seconds, 2),
+    }
 
 
 def _vintages(registry: Any, registrar: Any, verifier: Any, project_id: int, tag: str) -> list[str]:

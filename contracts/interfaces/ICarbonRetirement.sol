@@ -40,6 +40,19 @@ interface ICarbonRetirement {
         bytes32 retirementRef;
     }
 
+    /// @notice One retirement of a many-retirement transaction (`retireBatch`): its own certificate, its own
+    /// reference, the same checks as `retire` (or `retireFrom` when `holder` is another account).
+    /// @param holder Whose credits are retired (the retiring account); zero: the caller.
+    /// @param ids Credit token ids, at most MAX_IDS_PER_CERTIFICATE.
+    /// @param amounts Units of each id.
+    /// @param input What the retirement says about itself.
+    struct RetirementRequest {
+        address holder;
+        uint256[] ids;
+        uint256[] amounts;
+        RetirementInput input;
+    }
+
     /// @notice A certificate as stored. `firstId` and `totalAmount` cover single-id retirements fully; for
     /// several ids the full lists are in the event.
     struct CertificateView {
@@ -69,6 +82,8 @@ interface ICarbonRetirement {
     error RetirementReferenceUsed(address retiringAccount, bytes32 retirementRef, uint256 certificateId);
     /// @notice More ids than one certificate can list.
     error RetirementTooManyIds(uint256 count, uint256 max);
+    /// @notice `retireBatch` was called with no retirements.
+    error RetirementBatchEmpty();
     /// @notice Certificates cannot be transferred or approved: they prove a retirement by their holder.
     error CertificateNonTransferable(uint256 certificateId);
     /// @notice No certificate `certificateId` exists.
@@ -110,6 +125,17 @@ interface ICarbonRetirement {
         uint256[] calldata amounts,
         RetirementInput calldata input
     ) external returns (uint256 certificateId);
+
+    /// @notice Many retirements in one transaction, in order: each its own certificate (consecutive ids, from the
+    /// returned one), its own reference and its own `RetirementRecorded`, each checked exactly as `retire` (holder
+    /// zero or the caller) or `retireFrom` (another holder, who must have approved the caller) checks it.
+    /// @dev Atomic: one refused retirement reverts the whole transaction with that retirement's error, and nothing of
+    /// the batch is retired. A reference repeated inside the batch is refused like one used before
+    /// (`RetirementReferenceUsed` naming the certificate the earlier entry just got). The loop runs over the
+    /// caller's calldata only; the block gas limit bounds its length.
+    /// @param requests The retirements, at least one.
+    /// @return firstCertificateId The certificate of `requests[0]`; entry i got `firstCertificateId + i`.
+    function retireBatch(RetirementRequest[] calldata requests) external returns (uint256 firstCertificateId);
 
     /// @notice Issues `amount` of `id` and retires it at once, for a direct offset. The caller must be an issuer
     /// authorised for the project; `orderRef` is the issuance's idempotency key (or zero).

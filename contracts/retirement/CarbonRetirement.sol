@@ -75,8 +75,7 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
         nonReentrant
         returns (uint256)
     {
-        _credit.retire(msg.sender, msg.sender, ids, amounts);
-        return _certify(msg.sender, ids, amounts, input, Purpose.Voluntary);
+        return _retireOne(msg.sender, ids, amounts, input);
     }
 
     /// @inheritdoc ICarbonRetirement
@@ -86,11 +85,27 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
         uint256[] calldata amounts,
         RetirementInput calldata input
     ) external nonReentrant returns (uint256) {
-        if (holder != msg.sender && !IERC1155(address(_credit)).isApprovedForAll(holder, msg.sender)) {
-            revert RetirementOperatorNotApproved(holder, msg.sender);
+        _requireOperator(holder);
+        return _retireOne(holder, ids, amounts, input);
+    }
+
+    /// @inheritdoc ICarbonRetirement
+    function retireBatch(RetirementRequest[] calldata requests)
+        external
+        nonReentrant
+        returns (uint256 firstCertificateId)
+    {
+        uint256 n = requests.length;
+        if (n == 0) revert RetirementBatchEmpty();
+        // Certificate ids are consecutive: nothing else can certify during this call (nonReentrant on every path).
+        firstCertificateId = _count + 1;
+        for (uint256 i; i < n; ++i) {
+            RetirementRequest calldata r = requests[i];
+            address holder = r.holder == address(0) ? msg.sender : r.holder;
+            // The same steps as retire (holder == caller) and retireFrom (another holder), in the same order.
+            if (holder != msg.sender) _requireOperator(holder);
+            _retireOne(holder, r.ids, r.amounts, r.input);
         }
-        _credit.retire(holder, msg.sender, ids, amounts);
-        return _certify(holder, ids, amounts, input, Purpose.Voluntary);
     }
 
     /// @inheritdoc ICarbonRetirement
@@ -232,7 +247,7 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
             total += amounts[i];
         }
         if (total > MAX_CERTIFICATE_UNITS) revert RetirementAmountTooLarge(total, MAX_CERTIFICATE_UNITS);
-        // Cannot overflow: one more certificate per transaction.
+        // Cannot overflow: one more certificate per retirement, each costing gas; 2^256 are never reached.
         unchecked {
             certificateId = ++_count;
         }
@@ -275,6 +290,24 @@ contract CarbonRetirement is ICarbonRetirement, IERC5192, ERC721, AccessControlD
             purpose,
             input.retirementRef
         );
+    }
+
+    /// @dev A voluntary retirement of `holder`'s credits by the caller (already allowed to): burn, then certify.
+    function _retireOne(
+        address holder,
+        uint256[] calldata ids,
+        uint256[] calldata amounts,
+        RetirementInput calldata input
+    ) private returns (uint256) {
+        _credit.retire(holder, msg.sender, ids, amounts);
+        return _certify(holder, ids, amounts, input, Purpose.Voluntary);
+    }
+
+    /// @dev The caller may retire `holder`'s credits: it is the holder, or the holder approved it on the token.
+    function _requireOperator(address holder) private view {
+        if (holder != msg.sender && !IERC1155(address(_credit)).isApprovedForAll(holder, msg.sender)) {
+            revert RetirementOperatorNotApproved(holder, msg.sender);
+        }
     }
 
     function _refKey(address retiringAccount, bytes32 retirementRef) private pure returns (bytes32) {

@@ -276,13 +276,17 @@ def test_retire_csv__finished_file_run_again__retires_nothing_and_names_the_cert
     assert_retired_exactly_once(deployment, book, before)
 
 
-def test_retire_csv__dry_run__prints_the_plan_and_sends_nothing(deployment, tmp_path):
+@pytest.mark.parametrize(("options", "transactions"), [(("--batch-size", "1"), 5), ((), 1), (("--batch-size", "2"), 3)])
+def test_retire_csv__dry_run__prints_the_plan_and_sends_nothing(deployment, tmp_path, options, transactions):
     book = build(deployment, 5)
     path = book.write(tmp_path / "dry.csv")
     before = chain_mark(deployment)
-    result = retire_csv(deployment, path, "--dry-run")
+    result = retire_csv(deployment, path, "--dry-run", *options)
     assert result.returncode == 0, result.stderr
-    assert f"{path}: 5 retirement(s); 0 already done on-chain; 5 to retire in 5 transaction(s)" in result.stdout
+    assert (
+        f"{path}: 5 retirement(s); 0 already done on-chain; 5 to retire in {transactions} transaction(s), "
+        "one certificate each"
+    ) in result.stdout
     assert "dry run: 5 retirement(s) would be made; nothing was sent" in result.stdout
     assert chain_mark(deployment) == before
 
@@ -298,20 +302,31 @@ def _wait_for(predicate, what: str, process: subprocess.Popen, timeout: float = 
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("kill", ["automine-midway", "pending-txs-land-later", "pending-txs-dropped"])
-def test_retire_csv__killed_mid_run__rerun_retires_every_row_exactly_once(deployment, tmp_path, kill):
+@pytest.mark.parametrize(
+    ("batch_size", "kill"),
+    [
+        ("1", "automine-midway"),
+        ("1", "pending-txs-land-later"),
+        ("1", "pending-txs-dropped"),
+        # Killed with retireBatch transactions of 4 rows in the mempool: each lands whole or not at all.
+        ("4", "pending-txs-land-later"),
+        ("4", "pending-txs-dropped"),
+    ],
+)
+def test_retire_csv__killed_mid_run__rerun_retires_every_row_exactly_once(deployment, tmp_path, batch_size, kill):
     anvil, admin = deployment.anvil, deployment.admin
+    size = ("--batch-size", batch_size)
     book = build(deployment, 150)
     before = balances(deployment, book)
     path = book.write(tmp_path / "crash.csv")
     start = deployment.w3.eth.block_number
     try:
         if kill == "automine-midway":
-            first = deployment.start("retire", "csv", "--csv", str(path), out=tmp_path / "first.out")[0]
+            first = deployment.start("retire", "csv", "--csv", str(path), *size, out=tmp_path / "first.out")[0]
             _wait_for(lambda: len(recorded(deployment, start)) >= 40, "40 retirements on-chain", first)
         else:
             anvil.rpc("evm_setAutomine", [False])
-            args = ("retire", "csv", "--csv", str(path), "--window", "8")
+            args = ("retire", "csv", "--csv", str(path), "--window", "8", *size)
             first = deployment.start(*args, out=tmp_path / "first.out")[0]
             for _ in range(3):  # mine the first transactions in three blocks, then kill with some in the mempool
                 _wait_for(lambda: anvil.nonces(admin)[1] - anvil.nonces(admin)[0] >= 8, "8 pending", first)
@@ -330,7 +345,7 @@ def test_retire_csv__killed_mid_run__rerun_retires_every_row_exactly_once(deploy
         if kill == "pending-txs-dropped":
             anvil.rpc("anvil_dropAllTransactions")
             anvil.rpc("evm_setAutomine", [True])
-        second, stderr = deployment.start("retire", "csv", "--csv", str(path), out=tmp_path / "second.out")
+        second, stderr = deployment.start("retire", "csv", "--csv", str(path), *size, out=tmp_path / "second.out")
         if kill == "pending-txs-land-later":
             # The rerun must wait for the killed run's transactions before planning; let them land only then.
             _wait_for(lambda: "pending transaction(s) of" in stderr.read_text(), "the rerun to wait", second)

@@ -27,6 +27,10 @@ PINNED = {
     "retire 10 ids": 261_366,
     "issue and retire": 182_323,
     "retire from 1 id (approved operator)": 145_732,
+    # retireBatch, per retirement (the transaction's gas over its retirements), as the retire tool sends it.
+    "retire batch of 1, per retirement": 141_992,
+    "retire batch of 10, per retirement": 100_173,
+    "retire batch of 50, per retirement": 96_477,
     "open compliance period": 124_128,
     "set obligations, 1 entity": 78_356,
     "compliance surrender 1 id": 141_982,
@@ -79,6 +83,16 @@ def test_gas__retirement__within_its_budget_and_ten_ids_cheaper_than_ten_retirem
     assert report.gas["retire 1 id"] < 150_000
     assert 20_000 < report.gas["retire 1 id"] - report.gas["retire 1 id, no reference"] < 25_000
     assert report.gas["retire 10 ids"] < 2 * report.gas["retire 1 id"]
+
+
+def test_gas__retire_batch__per_retirement_falls_with_size_and_is_at_most_08x_a_retire_from_10(report):
+    single = report.gas["retire 1 id"]
+    per = [report.gas[f"retire batch of {n}, per retirement"] for n in (1, 10, 50)]
+    # A batch of one is a retire plus the array's encoding; then the transaction's base cost and the first touch of
+    # each slot (the counter, the token's guard, the holder's balance, the batch's ledger) are shared.
+    assert single < per[0] < single + 3_000
+    assert per[0] > per[1] > per[2]
+    assert per[1] <= 0.8 * single and per[2] <= 0.8 * single
 
 
 def test_gas__batch_registration_issuance_and_retirement__do_not_grow_with_count(project, accounts, chain):

@@ -2,9 +2,9 @@
 
 Hypothesis drives random sequences of registrar, verifier, issuer and holder actions on the real contracts
 (Anvil) and keeps a model alongside: registrations, batches, issuance, transfers, retirements (by the holder, by
-an operator, issue-and-retire) and the registrar's cancellations. Each action's outcome (success, or the exact
-custom error) is predicted by the model first; after every step the invariants compare the whole chain state of
-the machine's projects with the model:
+an operator, several in one atomic retireBatch, issue-and-retire) and the registrar's cancellations. Each
+action's outcome (success, or the exact custom error) is predicted by the model first; after every step the
+invariants compare the whole chain state of the machine's projects with the model:
 
 - each project's serial-sorted batch list is strictly increasing, disjoint, and holds exactly its batches;
 - per id: totalIssued <= issuanceCap, and the cap is quantity * 1000 once verified, 0 before;
@@ -699,13 +699,13 @@ class RegistryTokenMachine(RuleBasedStateMachine):
         """One action of one role, drawn with fixed weights. All actions share this one rule on purpose:
         Hypothesis turns whole rules off at random for each sequence ("swarm testing"), and with one rule per
         action most sequences ended up flipping statuses while few issued or overlapped anything."""
-        actors = ["registrar"] * 3 + ["holder"] * 3 + ["retiree"] * 2
+        actors = ["registrar"] * 3 + ["holder"] * 3 + ["retiree"] * 2 + ["batch retiree"]
         if any(self._issuable(b) for b in self.model.batches()):
             actors += ["issuer"] * 3
         if any(not b.verified for b in self.model.batches()):
             actors += ["verifier"] * 2
         actor = data.draw(st.sampled_from(actors), label="actor")
-        if actor in ("holder", "retiree") and not self._movable_holders():
+        if actor in ("holder", "retiree", "batch retiree") and not self._movable_holders():
             actor = "registrar"
         self.env.outcomes[f"(steps of the {actor})"] += 1
         {
@@ -714,6 +714,7 @@ class RegistryTokenMachine(RuleBasedStateMachine):
             "issuer": self._issuer_issues,
             "holder": self._holder_transfers,
             "retiree": self._holder_retires,
+            "batch retiree": self._holder_retires_batch,
         }[actor](data)
 
     def _registrar_acts(self, data: st.DataObject) -> None:
@@ -971,6 +972,65 @@ class RegistryTokenMachine(RuleBasedStateMachine):
             self.model.apply_retire(holder, items, ref)
             self._record_certificate(receipt, beneficiary if beneficiary != ZERO_ADDRESS else holder)
 
+    def _holder_retires_batch(self, data: st.DataObject) -> None:
+        """`retireBatch`: a holder retires two or three entries of its own credits (one or two ids each) in one
+        transaction, one certificate each. Faults as for `retire`, in any entry (the whole batch must revert with the
+        first faulty entry's error and change nothing), an entry spending what an earlier one retired, and a
+        reference repeated inside the batch."""
+        holder = data.draw(st.sampled_from(self._movable_holders()), label="batch holder")
+        n = data.draw(st.integers(2, 3), label="entries")
+        after = Model(
+            projects=self.model.projects,
+            balances=dict(self.model.balances),
+            retired=dict(self.model.retired),
+            retirement_refs=set(self.model.retirement_refs),
+        )  # what the model says after each entry, to know the batch's first error
+        entries: list[tuple[list[tuple[int, int]], str, bytes]] = []
+        expected: str | None = None
+        for _ in range(n):
+            # Drawn against what the entries before left (mostly meant to pass), not the balance before the batch.
+            before, self.model.balances = self.model.balances, after.balances
+            try:
+                items, fault = self._transfer_items(data, holder, data.draw(st.integers(1, 2), label="ids"))
+            finally:
+                self.model.balances = before
+            if not fault:
+                items = [item for item in items if item[1] > 0] or items[:1]
+            beneficiary, ref = self._retirement_input_parts(data, holder)
+            earlier = sorted({r for _, _, r in entries if r != ZERO_REF})
+            if earlier and data.draw(st.sampled_from([False] * 4 + [True]), label="repeat a reference of the batch"):
+                ref = data.draw(st.sampled_from(earlier), label="repeated")
+            if expected is None:
+                expected = after.retire_error(holder, items, ref)
+                if expected is None:
+                    after.apply_retire(holder, items, ref)
+            entries.append((items, beneficiary, ref))
+        retirement, account = self.env.retirement, self.holder_accounts[holder]
+        requests = [
+            {
+                "holder": ZERO_ADDRESS,
+                "ids": [i for i, _ in items],
+                "amounts": [a for _, a in items],
+                "input": self._retirement_input(beneficiary, ref),
+            }
+            for items, beneficiary, ref in entries
+        ]
+        label = f"retireBatch ({n} entries)"
+        receipt = self._send(label, expected, lambda: retirement.retireBatch(requests, sender=account))
+        if receipt is None:
+            return
+        recorded = receipt.decode_logs(self.env.retirement.RetirementRecorded)
+        first = self.base_certificate_count + len(self.model.certificates) + 1
+        assert receipt.return_value == first
+        assert [int(e.certificateId) for e in recorded] == list(range(first, first + n))
+        for event, (items, beneficiary, ref) in zip(recorded, entries, strict=True):
+            assert [(int(i), int(a)) for i, a in zip(event.ids, event.amounts, strict=True)] == items
+            self.model.apply_retire(holder, items, ref)
+            owner = beneficiary if beneficiary != ZERO_ADDRESS else holder
+            self.model.certificates.append(
+                CertificateModel(int(event.certificateId), owner, [i for i, _ in items], [a for _, a in items])
+            )
+
     def _send_retire(self, holder: str, items: list[tuple[int, int]], beneficiary: str, ref: bytes, label: str) -> None:
         """`holder` retires its own `items` (no draw)."""
         retirement, account = self.env.retirement, self.holder_accounts[holder]
@@ -1158,6 +1218,9 @@ REQUIRED_OUTCOMES = (
     "retireFrom: ok | retireFrom (several ids): ok",
     "retireFrom: RetirementOperatorNotApproved | retireFrom (several ids): RetirementOperatorNotApproved",
     "issueAndRetire: ok",
+    "retireBatch (2 entries): ok | retireBatch (3 entries): ok",
+    "retireBatch (2 entries): RetirementReferenceUsed | retireBatch (3 entries): RetirementReferenceUsed",
+    "retireBatch (2 entries): ERC1155InsufficientBalance | retireBatch (3 entries): ERC1155InsufficientBalance",
     "cancelCredits: ok",
     "cancelCredits (shortfall): ok",
     "cancelCredits: ERC1155InsufficientBalance",

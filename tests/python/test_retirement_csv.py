@@ -9,14 +9,17 @@ from eth_utils import keccak
 
 from tonne.chain.errors import SendFailed
 from tonne.chain.send import Sent
+from tonne.chain.view import Reverted
 from tonne.csvinput import BatchRef, ProjectRef
 from tonne.ids import encode_id
 from tonne.retirement import (
     ISSUE_AND_RETIRE,
     RETIRE,
+    RETIRE_BATCH,
     RETIRE_FROM,
     RETIREMENT_RECORDED_TOPIC,
     ZERO_ADDRESS,
+    Batch,
     BatchInfo,
     ChainState,
     Contracts,
@@ -30,12 +33,14 @@ from tonne.retirement import (
     check_against_chain,
     command_request,
     execute,
+    group,
     parse_text,
     read_requests,
     retirement_ref,
+    simulate_batches,
 )
 from tonne.retirement.checks import COMPLIANCE, certificate_mismatch
-from tonne.retirement.plan import INPUT
+from tonne.retirement.plan import ACCESS_LIST_MARGIN, INPUT, REQUEST
 
 ALICE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 BOB = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
@@ -578,3 +583,150 @@ def test_parse__zero_width_twin_references__second_refused_naming_the_code_point
         "r.csv:3: reference: contains U+200B ZERO WIDTH SPACE (an invisible format character) at character 6; "
         "not allowed"
     ]
+
+
+# ---------------------------------------------------------------------------------------------- batches
+
+
+def test_group__batch_size__consecutive_rows_in_order_issue_and_retire_alone():
+    todo = [Retirement(request(line, issue=line == 5), (A,)) for line in range(2, 10)]
+    batches = group(todo, 3)
+    assert [[t.request.line for t in b.retirements] for b in batches] == [[2, 3, 4], [5], [6, 7, 8], [9]]
+    assert [[t.request.line for t in b.retirements] for b in group(todo)] == [[n] for n in range(2, 10)]
+    with pytest.raises(ValueError, match="batch size must be at least 1, got 0"):
+        group(todo, 0)
+
+
+def test_batch_calldata__one_row_is_its_own_call_several_are_retire_batch_with_each_holder():
+    own, theirs = Retirement(request(2), (A,)), Retirement(request(3, 250, holder=ALICE), (A,))
+    assert Batch((own,)).calldata(SENDER) == own.calldata(SENDER)
+    data = Batch((own, theirs)).calldata(SENDER)
+    assert data[:4] == keccak(text=RETIRE_BATCH)[:4]
+    (entries,) = decode([f"{REQUEST}[]"], data[4:])
+    assert [(e[0].lower(), e[1], e[2], e[3][6]) for e in entries] == [
+        (SENDER.lower(), (A,), (1_000,), keccak(b"R-2")),
+        (ALICE.lower(), (A,), (250,), keccak(b"R-3")),
+    ]
+
+
+class BatchSender:
+    """Sends ``retire`` and ``retireBatch`` calldata into a list, numbering certificates on-chain style; a
+    transaction holding a reference of ``fail`` reverts (as a whole), once per reference."""
+
+    address = SENDER
+
+    def __init__(self, fail=()):
+        self.fail = set(fail)
+        self.transactions: list[list[bytes]] = []
+        self.certificates = 0
+        self._pending: dict[str, list[bytes]] = {}
+
+    def submit(self, to, data, gas=None):
+        if data[:4] == keccak(text=RETIRE_BATCH)[:4]:
+            refs = [e[3][6] for e in decode([f"{REQUEST}[]"], data[4:])[0]]
+        else:
+            refs = [decode(["uint256[]", "uint256[]", INPUT], data[4:])[2][6]]
+        tx_hash = "0x" + keccak(b"".join(refs) + len(self.transactions).to_bytes(8, "big")).hex()
+        self.transactions.append(refs)
+        self._pending[tx_hash] = refs
+        return tx_hash
+
+    def wait(self, tx_hash):
+        refs = self._pending.pop(tx_hash)
+        if self.fail & set(refs):
+            self.fail -= set(refs)
+            raise SendFailed(f"transaction {tx_hash} reverted")
+        logs = []
+        for _ in refs:
+            self.certificates += 1
+            logs.append({"address": RETIREMENT, "topics": [RETIREMENT_RECORDED_TOPIC, f"0x{self.certificates:064x}"]})
+        return Sent(tx_hash=tx_hash, gas_used=100_000 * len(refs), block_number=1, logs=tuple(logs))
+
+
+class EstimatingView(FakeView):
+    """A FakeView whose eth_estimateGas refuses the rows of ``refuse`` (ref -> error), alone or in a batch."""
+
+    def __init__(self, refuse=None, **kw):
+        super().__init__(**kw)
+        self.refuse = refuse or {}
+        self.estimated: list[int] = []  # rows per estimated transaction
+
+    def estimate_many(self, calls):
+        out = []
+        for _, data, _ in calls:
+            if data[:4] == keccak(text=RETIRE_BATCH)[:4]:
+                refs = [e[3][6] for e in decode([f"{REQUEST}[]"], data[4:])[0]]
+            else:
+                refs = [decode(["uint256[]", "uint256[]", INPUT], data[4:])[2][6]]
+            self.estimated.append(len(refs))
+            errors = [self.refuse[r] for r in refs if r in self.refuse]
+            out.append(Reverted(b"", errors[0]) if errors else 100_000 * len(refs))
+        return out
+
+
+def batched_plan(n: int, size: int) -> Plan:
+    plan = plan_of(n)
+    plan.batches = group(plan.todo, size)
+    return plan
+
+
+def test_execute__batches__one_transaction_each_certificates_in_row_order():
+    sender = BatchSender()
+    summary = execute(batched_plan(10, 4), FakeView(), CONTRACTS, sender, window=2)
+    assert [len(t) for t in sender.transactions] == [4, 4, 2]
+    assert [c.certificate_id for c in summary.certified] == list(range(1, 11))
+    assert [c.retirement.request.line for c in summary.certified] == list(range(2, 12))
+    assert (summary.retired, summary.txs, summary.gas_used) == (10, 3, 1_000_000)
+    assert summary.describe().startswith("retired 10 now (certificates #1..#10); 0 were already done before this run")
+
+
+def test_execute__batch_fails_for_a_row_done_meanwhile__raced_and_the_rest_of_its_batch_sent_again():
+    raced = keccak(b"R-5")
+    sender = BatchSender(fail={raced})
+    summary = execute(batched_plan(8, 4), FakeView(used={raced: 42}), CONTRACTS, sender, window=2)
+    # [2..5] reverted for line 5 (done by another transaction as certificate #42); 2, 3, 4 go again, then [6..9].
+    assert [[r.hex()[:6] for r in t] for t in sender.transactions] == [
+        [keccak(f"R-{n}".encode()).hex()[:6] for n in line] for line in ([2, 3, 4, 5], [6, 7, 8, 9], [2, 3, 4])
+    ]
+    assert summary.raced == 1 and (request(5), 42) in summary.done
+    assert sorted(c.retirement.request.line for c in summary.certified) == [2, 3, 4, 6, 7, 8, 9]
+    assert summary.retired + summary.raced == 8  # every row exactly once
+
+
+def test_execute__batch_fails_with_no_row_done__stops_naming_the_row_that_fails_alone():
+    bad = keccak(b"R-4")
+    sender = BatchSender(fail={bad})
+    view = EstimatingView(refuse={bad: "ERC1155InsufficientBalance(...)"})
+    with pytest.raises(RetirementError) as info:
+        execute(batched_plan(8, 4), view, CONTRACTS, sender, window=1)
+    message = str(info.value)
+    assert message.startswith(
+        "the retirement of line 4 (R-4) failed: the retirement contract refuses it: ERC1155InsufficientBalance(...)"
+    )
+    assert "(and 3 more after it). 0 retirement(s) of this run stand; fix the cause and run again" in message
+    assert len(sender.transactions) == 1  # nothing sent after the failed batch
+
+
+def test_simulate_batches__refused_batch__named_by_its_row_and_the_others_pass():
+    todo = [Retirement(request(line), (A,)) for line in range(2, 8)]
+    bad = keccak(b"R-6")
+    view = EstimatingView(refuse={bad: "RetirementEmptyField(reason)"})
+
+    def access_lists(requests):  # eth_createAccessList: one execution each; a revert is an error
+        out = []
+        for method, (tx, block) in requests:
+            assert (method, block) == ("eth_createAccessList", "0x7")
+            fails = bad.hex() in tx["data"]
+            out.append(
+                {"error": {"code": 3, "message": "execution reverted"}} if fails else {"result": {"gasUsed": "0x15f90"}}
+            )
+        return out
+
+    view.rpc_many = access_lists
+    view.block = 7
+    problems, batches = simulate_batches(group(todo, 3), view, CONTRACTS, SENDER, "r.csv")
+    assert [str(p) for p in problems] == [
+        "r.csv:6: reference: the retirement contract would refuse it: RetirementEmptyField(reason)"
+    ]
+    assert [b.gas for b in batches] == [int(90_000 * ACCESS_LIST_MARGIN), None]
+    assert view.estimated == [3, 1, 1, 1]  # estimated only the refused batch, then its rows alone

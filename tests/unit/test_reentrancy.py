@@ -18,6 +18,7 @@ import pytest
 
 from support import (
     CREDIT_MOVES,
+    ZERO_ADDRESS,
     ZERO_REF,
     Factory,
     batch_input,
@@ -171,13 +172,18 @@ def retiree(project, credit, admin, issuer, arena):
     return receiver
 
 
+def batch_entry(holder, ids, amounts, inp) -> dict:
+    """One RetirementRequest of a retireBatch call (holder zero: the caller)."""
+    return dict(holder=holder, ids=ids, amounts=amounts, input=inp)
+
+
 def books_balance(credit, token_id: int, holders) -> bool:
     issued = credit.totalIssued(token_id)
     accounted = credit.totalSupply(token_id) + credit.totalRetired(token_id) + credit.totalCancelled(token_id)
     return issued == accounted and supply_is_sum_of_balances(credit, token_id, holders)
 
 
-@pytest.mark.parametrize("entry", ["retire", "retireFrom", "issueAndRetire"])
+@pytest.mark.parametrize("entry", ["retire", "retireFrom", "issueAndRetire", "retireBatch"])
 def test_retirement__armed_receiver_retires_and_is_beneficiary__no_hook_runs(
     credit, retirement, issuer, other_holder, arena, retiree, entry
 ):
@@ -188,6 +194,9 @@ def test_retirement__armed_receiver_retires_and_is_beneficiary__no_hook_runs(
 
     if entry == "retire":
         call = retirement.retire.encode_input([arena.held], [RETIRE], inp)
+        receipt = retiree.execute(retirement, call, sender=other_holder)
+    elif entry == "retireBatch":
+        call = retirement.retireBatch.encode_input([batch_entry(ZERO_ADDRESS, [arena.held], [RETIRE], inp)])
         receipt = retiree.execute(retirement, call, sender=other_holder)
     elif entry == "retireFrom":
         approve = credit.setApprovalForAll.encode_input(other_holder, True)
@@ -227,21 +236,60 @@ def test_retirement__armed_erc1155_only_receiver_as_beneficiary__certificate_min
     assert attacker.attempts() == 0
 
 
+@pytest.mark.parametrize("armed_with", ["retireBatch", "transfer out"])
+def test_retirement__batch_mints_several_certificates_to_an_armed_receiver__no_hook_runs(
+    credit, retirement, holder, other_holder, arena, retiree, armed_with
+):
+    # A batch of three, every certificate to the armed receiver (two of its own credits, one of the holder's):
+    # neither the ERC-721 hook (certificates are minted with `_mint`) nor an ERC-1155 hook (burns have no
+    # recipient) runs, so the armed call, a nested batch or a transfer out, is never tried.
+    nested = retirement.retireBatch.encode_input([batch_entry(ZERO_ADDRESS, [arena.held], [1], retirement_input())])
+    grab = credit.safeTransferFrom.encode_input(retiree, other_holder, arena.held, 1, b"")
+    retiree.arm(retirement if armed_with == "retireBatch" else credit, nested if armed_with == "retireBatch" else grab,
+                sender=other_holder)  # fmt: skip
+    approve = credit.setApprovalForAll.encode_input(holder, True)
+    retiree.execute(credit, approve, sender=other_holder)
+    to_receiver = retirement_input(beneficiary=retiree)
+    requests = [
+        batch_entry(retiree.address, [arena.held], [100], to_receiver),
+        batch_entry(ZERO_ADDRESS, [arena.held], [50], to_receiver),
+        batch_entry(retiree.address, [arena.held], [100], to_receiver),
+    ]
+
+    receipt = retirement.retireBatch(requests, sender=holder)
+
+    assert retiree.attempts() == 0 and retiree.armed() is True
+    assert [retirement.ownerOf(n) for n in (1, 2, 3)] == [retiree.address] * 3
+    assert [e["retiringAccount"] for e in events(receipt, retirement, "RetirementRecorded")] == [
+        plain(retiree),
+        plain(holder),
+        plain(retiree),
+    ]
+    assert credit.balanceOf(retiree, arena.held) == 500 - 200
+    assert credit.totalRetired(arena.held) == 250
+    assert retirement.certificateCount() == 3
+
+
 def reentrant_retirement(retirement, arena: Arena, inner: str) -> bytes:
-    """The attacker's call from inside its hook: retire what is arriving, or issue-and-retire (it is an
-    authorised issuer of the arena's project)."""
+    """The attacker's call from inside its hook: retire what is arriving (alone or as a batch of two), or
+    issue-and-retire (it is an authorised issuer of the arena's project)."""
     if inner == "retire":
         return retirement.retire.encode_input([arena.held], [INCOMING], retirement_input())
+    if inner == "retireBatch":
+        half = INCOMING // 2
+        requests = [batch_entry(ZERO_ADDRESS, [arena.held], [half], retirement_input())] * 2
+        return retirement.retireBatch.encode_input(requests)
     return retirement.issueAndRetire.encode_input(arena.small, INCOMING, order_ref(20), retirement_input())
 
 
-@pytest.mark.parametrize("inner", ["retire", "issueAndRetire"])
+@pytest.mark.parametrize("inner", ["retire", "retireBatch", "issueAndRetire"])
 @pytest.mark.parametrize("how", CREDIT_MOVES)
 def test_incoming_hook__retires_from_inside__transfer_allowed_issuance_guarded_books_balance(
     credit, retirement, issuer, holder, other_holder, accounts, arena, how, inner
 ):
     attacker = arena.attacker
-    retired_id = arena.held if inner == "retire" else arena.small
+    retired_id = arena.small if inner == "issueAndRetire" else arena.held
+    certificates = 2 if inner == "retireBatch" else 1
     retired_before = credit.totalRetired(retired_id)
     attacker.arm(retirement, reentrant_retirement(retirement, arena, inner), sender=other_holder)
 
@@ -258,10 +306,11 @@ def test_incoming_hook__retires_from_inside__transfer_allowed_issuance_guarded_b
     else:
         assert attacker.lastSucceeded() is True
         assert credit.totalRetired(retired_id) == retired_before + INCOMING
-        assert retirement.certificateCount() == 1
-        view = retirement.certificate(1)
-        assert (view.retiringAccount, view.totalAmount, view.firstId) == (attacker.address, INCOMING, retired_id)
-        assert credit.balanceOf(attacker, arena.held) == (0 if inner == "retire" else INCOMING)
+        assert retirement.certificateCount() == certificates
+        views = [retirement.certificate(n) for n in range(1, certificates + 1)]
+        assert [(v.retiringAccount, v.firstId) for v in views] == [(attacker.address, retired_id)] * certificates
+        assert sum(v.totalAmount for v in views) == INCOMING
+        assert credit.balanceOf(attacker, arena.held) == (INCOMING if inner == "issueAndRetire" else 0)
     for token_id in (arena.held, arena.small):
         assert books_balance(credit, token_id, [*accounts, attacker])
 

@@ -858,3 +858,231 @@ def test_retire_from__frozen_operator_unfrozen__retires(credit, retirement, regu
     credit.setFrozen(stranger, False, "cleared", sender=regulator)
     certificate_id = retirement.retireFrom(holder, [book.a], [1], retirement_input(), sender=stranger).return_value
     assert retirement.certificate(certificate_id).retiringAccount == holder
+
+
+# ------------------------------------------------------------------ retireBatch: many retirements, one transaction
+
+
+def entry(ids, amounts, inp, holder=ZERO_ADDRESS) -> dict:
+    """One RetirementRequest of a retireBatch call."""
+    return dict(holder=holder, ids=ids, amounts=amounts, input=inp)
+
+
+def nothing_retired(credit, retirement, book) -> bool:
+    return retirement.certificateCount() == 0 and all(credit.totalRetired(i) == 0 for i in (book.a, book.b, book.c))
+
+
+def test_retire_batch__three_entries__each_its_own_certificate_reference_and_event(
+    chain, credit, retirement, holder, other_holder, stranger, book
+):
+    credit.setApprovalForAll(stranger, True, sender=holder)
+    first = retirement_input(retirementRef=order_ref(1))
+    second = retirement_input(beneficiary=other_holder, jurisdiction="US-CA", retirementRef=order_ref(2))
+    third = retirement_input(jurisdiction="GB-ENG", retirementRef=order_ref(3))
+    requests = [
+        entry([book.a], [100], first, holder=holder),  # the holder named explicitly: retireFrom's path
+        entry([book.b, book.c], [20, 30], second, holder=holder),
+        entry([book.a], [5], third, holder=holder),
+    ]
+
+    receipt = retirement.retireBatch(requests, sender=stranger)
+
+    assert receipt.return_value == 1
+    assert retirement.certificateCount() == 3
+    assert credit.balanceOf(holder, book.a) == 100_000 - 105
+    assert (credit.totalRetired(book.a), credit.totalRetired(book.b), credit.totalRetired(book.c)) == (105, 20, 30)
+    assert [retirement.certificateOfReference(holder, order_ref(n)) for n in (1, 2, 3)] == [1, 2, 3]
+    assert retirement.certificateOfReference(stranger, order_ref(1)) == 0  # the holder's references, not the caller's
+    assert [retirement.ownerOf(n) for n in (1, 2, 3)] == [holder.address, other_holder.address, holder.address]
+    assert certificate(retirement, 2) == plain(
+        beneficiary=other_holder,
+        retiringAccount=holder,
+        firstId=book.b,
+        totalAmount=50,
+        idCount=2,
+        purpose=VOLUNTARY,
+        timestamp=block_time(chain, receipt),
+        periodStart=second["periodStart"],
+        periodEnd=second["periodEnd"],
+        country=b"US",
+    )
+    assert events(receipt, retirement, "RetirementRecorded") == [
+        recorded(1, holder, holder, [book.a], [100], first),
+        recorded(2, other_holder, holder, [book.b, book.c], [20, 30], second),
+        recorded(3, holder, holder, [book.a], [5], third),
+    ]
+    assert events(receipt, retirement, "Locked") == [dict(tokenId=n) for n in (1, 2, 3)]
+
+
+def test_retire_batch__zero_holder__the_callers_own_credits_as_retire(credit, retirement, holder, book):
+    retirement.retire([book.a], [1], retirement_input(), sender=holder)  # certificate 1
+    receipt = retirement.retireBatch(
+        [entry([book.a], [10], retirement_input()), entry([book.b], [10], retirement_input())], sender=holder
+    )
+    assert receipt.return_value == 2  # the first certificate of the batch; the second is 3
+    assert [retirement.certificate(n).retiringAccount for n in (2, 3)] == [holder.address] * 2
+    assert credit.totalRetired(book.a) == 11 and credit.totalRetired(book.b) == 10
+
+
+def test_retire_batch__empty__reverts(retirement, holder):
+    with reverts(retirement.RetirementBatchEmpty):
+        retirement.retireBatch([], sender=holder)
+
+
+def test_retire_batch__reference_repeated_inside_the_batch__whole_batch_reverts_naming_the_first(
+    credit, retirement, holder, book
+):
+    ref = order_ref(5)
+    requests = [
+        entry([book.a], [10], retirement_input(retirementRef=ref)),
+        entry([book.b], [10], retirement_input(retirementRef=order_ref(6))),
+        entry([book.c], [10], retirement_input(retirementRef=ref)),
+    ]
+    # Certificate 1 is the batch's first entry, which the revert then undoes with everything else.
+    with reverts(retirement.RetirementReferenceUsed, retiringAccount=holder, retirementRef=ref, certificateId=1):
+        retirement.retireBatch(requests, sender=holder)
+    assert nothing_retired(credit, retirement, book)
+    assert retirement.certificateOfReference(holder, ref) == 0
+    assert retirement.certificateOfReference(holder, order_ref(6)) == 0
+
+
+def test_retire_batch__reference_used_by_an_earlier_batch_or_retire__reverts_naming_its_certificate(
+    credit, retirement, holder, book
+):
+    retirement.retireBatch([entry([book.a], [10], retirement_input(retirementRef=order_ref(7)))], sender=holder)
+    retirement.retire([book.a], [10], retirement_input(retirementRef=order_ref(8)), sender=holder)
+    for used, certificate_id in ((order_ref(7), 1), (order_ref(8), 2)):
+        fresh = entry([book.b], [1], retirement_input(retirementRef=order_ref(9)))
+        with reverts(
+            retirement.RetirementReferenceUsed, retiringAccount=holder, retirementRef=used, certificateId=certificate_id
+        ):
+            retirement.retireBatch([fresh, entry([book.b], [1], retirement_input(retirementRef=used))], sender=holder)
+    # A batch's reference binds a later single retire too.
+    with reverts(
+        retirement.RetirementReferenceUsed, retiringAccount=holder, retirementRef=order_ref(7), certificateId=1
+    ):
+        retirement.retire([book.b], [1], retirement_input(retirementRef=order_ref(7)), sender=holder)
+    assert credit.totalRetired(book.b) == 0 and retirement.certificateCount() == 2
+
+
+@pytest.mark.parametrize("bad", ["empty name", "bad jurisdiction", "bad period", "zero amount", "over balance"])
+def test_retire_batch__one_bad_row__nothing_retired_and_its_error(credit, retirement, holder, book, bad):
+    good = [entry([book.a], [10], retirement_input(retirementRef=order_ref(n))) for n in (1, 2, 3)]
+    row = {
+        "empty name": entry([book.a], [10], retirement_input(beneficiaryName="")),
+        "bad jurisdiction": entry([book.a], [10], retirement_input(jurisdiction="Germany")),
+        "bad period": entry([book.a], [10], retirement_input(periodStart=20, periodEnd=10)),
+        "zero amount": entry([book.a, book.b], [10, 0], retirement_input()),
+        "over balance": entry([book.b], [5_001], retirement_input()),
+    }[bad]
+    error = {
+        "empty name": (retirement.RetirementEmptyField, dict(field="beneficiaryName")),
+        "bad jurisdiction": (retirement.RetirementInvalidJurisdiction, dict(jurisdiction="Germany")),
+        "bad period": (retirement.RetirementInvalidPeriod, dict(periodStart=20, periodEnd=10)),
+        "zero amount": (credit.CreditZeroAmount, dict(id=book.b)),
+        "over balance": (
+            credit.ERC1155InsufficientBalance,
+            dict(sender=holder, balance=5_000, needed=5_001, tokenId=book.b),
+        ),
+    }[bad]
+    with reverts(error[0], **error[1]):
+        retirement.retireBatch([good[0], good[1], row, good[2]], sender=holder)
+    assert nothing_retired(credit, retirement, book)
+    assert all(retirement.certificateOfReference(holder, order_ref(n)) == 0 for n in (1, 2, 3))
+
+
+def test_retire_batch__balance_spent_by_an_earlier_entry__reverts(credit, retirement, holder, book):
+    # Each entry alone fits the 5,000 units held; together they do not: entries run in order on the live state.
+    with reverts(credit.ERC1155InsufficientBalance, sender=holder, balance=1_000, needed=4_001, tokenId=book.b):
+        retirement.retireBatch(
+            [entry([book.b], [4_000], retirement_input()), entry([book.b], [4_001], retirement_input())], sender=holder
+        )
+    assert nothing_retired(credit, retirement, book)
+
+
+def test_retire_batch__stranger_names_a_holder_who_did_not_approve__reverts(credit, retirement, holder, stranger, book):
+    mine = entry([book.a], [1], retirement_input(retirementRef=order_ref(1)))  # the stranger holds nothing: never run
+    theirs = entry([book.a], [10], retirement_input(retirementRef=order_ref(2)), holder=holder)
+    with reverts(retirement.RetirementOperatorNotApproved, holder=holder, operator=stranger):
+        retirement.retireBatch([theirs, mine], sender=stranger)
+    assert nothing_retired(credit, retirement, book)
+    assert retirement.certificateOfReference(holder, order_ref(2)) == 0
+
+
+def test_retire_batch__another_account_uses_my_reference__scoped_victim_still_retires(
+    credit, retirement, holder, other_holder, book
+):
+    ref = order_ref(42)
+    credit.safeTransferFrom(holder, other_holder, book.a, 2, b"", sender=holder)
+    squat = retirement.retireBatch(
+        [entry([book.a], [1], retirement_input(retirementRef=ref)), entry([book.a], [1], retirement_input())],
+        sender=other_holder,
+    ).return_value
+    assert retirement.certificateOfReference(other_holder, ref) == squat
+    assert retirement.certificateOfReference(holder, ref) == 0
+
+    mine = retirement.retireBatch([entry([book.a], [10], retirement_input(retirementRef=ref))], sender=holder)
+    assert retirement.certificateOfReference(holder, ref) == mine.return_value == squat + 2
+    assert retirement.certificate(mine.return_value).retiringAccount == holder.address
+
+
+def test_retire_batch__frozen_holder_in_any_entry__reverts_until_unfrozen(
+    credit, retirement, regulator, holder, other_holder, book
+):
+    credit.safeTransferFrom(holder, other_holder, book.a, 10, b"", sender=holder)
+    credit.setApprovalForAll(holder, True, sender=other_holder)
+    requests = [
+        entry([book.a], [10], retirement_input()),
+        entry([book.a], [10], retirement_input(), holder=other_holder),
+    ]
+    credit.setFrozen(other_holder, True, "sanctions", sender=regulator)
+    with reverts(credit.CreditAccountFrozen, account=other_holder):
+        retirement.retireBatch(requests, sender=holder)
+    assert retirement.certificateCount() == 0 and credit.totalRetired(book.a) == 0
+
+    credit.setFrozen(other_holder, False, "cleared", sender=regulator)
+    retirement.retireBatch(requests, sender=holder)
+    assert credit.totalRetired(book.a) == 20 and retirement.certificateCount() == 2
+
+
+def test_retire_batch__frozen_operator__refused_for_another_holders_credits(
+    credit, retirement, regulator, holder, stranger, book
+):
+    credit.setApprovalForAll(stranger, True, sender=holder)
+    credit.setFrozen(stranger, True, "sanctions", sender=regulator)
+    with reverts(credit.CreditAccountFrozen, account=stranger):
+        retirement.retireBatch([entry([book.a], [10], retirement_input(), holder=holder)], sender=stranger)
+    assert nothing_retired(credit, retirement, book)
+
+
+def test_retire_batch__paused__reverts(credit, retirement, regulator, holder, book):
+    credit.pause(sender=regulator)
+    with reverts(credit.CreditPaused):
+        retirement.retireBatch([entry([book.a], [1], retirement_input())], sender=holder)
+    assert nothing_retired(credit, retirement, book)
+
+
+def test_retire_batch__restricted_project_in_one_entry__reverts(registry, credit, retirement, registrar, holder, book):
+    registry.setProjectStatus(book.q, SUSPENDED, "audit", sender=registrar)
+    with reverts(credit.CreditProjectRestricted, id=book.c, projectId=book.q):
+        retirement.retireBatch(
+            [entry([book.a], [1], retirement_input()), entry([book.c], [1], retirement_input())], sender=holder
+        )
+    assert nothing_retired(credit, retirement, book)
+
+
+def test_retire_batch__entry_with_too_many_ids__reverts(credit, retirement, holder, book):
+    ids, amounts = [book.a] * (MAX_IDS + 1), [1] * (MAX_IDS + 1)
+    with reverts(retirement.RetirementTooManyIds, count=MAX_IDS + 1, max=MAX_IDS):
+        retirement.retireBatch([entry([book.a], [1], retirement_input()), entry(ids, amounts, retirement_input())],
+                               sender=holder)  # fmt: skip
+    assert nothing_retired(credit, retirement, book)
+
+
+def test_permissioned__retire_batch__holder_off_the_allowlist__reverts(permissioned_suite, compliance, holder, allowed):
+    credit, retirement = permissioned_suite.credit, permissioned_suite.retirement
+    retirement.retireBatch([entry([allowed], [100], retirement_input())], sender=holder)
+    credit.setAllowed([holder], False, sender=compliance)
+    with reverts(credit.CreditAccountNotAllowed, account=holder):
+        retirement.retireBatch([entry([allowed], [100], retirement_input())], sender=holder)
+    assert credit.totalRetired(allowed) == 100 and retirement.certificateCount() == 1

@@ -9,9 +9,12 @@ or one ``ape run retire one`` command, which may name several batches. A run is 
    transaction, read the chain at one block, set aside the requests whose retiring account already used their
    ``retirementRef`` (done when that certificate is the request's own retirement, a conflict otherwise), check the
    rest against the chain, then simulate each one.
-3. plan (``plan``): one ``retire`` / ``retireFrom`` / ``issueAndRetire`` transaction per request, in file order.
+3. plan (``plan``): one certificate per request, in file order; one ``retireBatch`` transaction per ``batch_size``
+   consecutive requests (``retire`` / ``retireFrom`` for a batch of one; ``issueAndRetire`` always alone), each
+   transaction simulated at the planning block.
 4. send (``send``): up to ``window`` transactions in flight; a failure is re-checked against the chain, so a request
-   done meanwhile by another transaction is counted as such, and anything else stops the run, naming the row.
+   done meanwhile by another transaction is counted as such (and the rest of its batch sent again), and anything
+   else stops the run, naming the row.
 
 Idempotency: ``retirementRef = keccak256(utf8(reference))``, usable once, ever, by each retiring account
 (``certificateOfReference(account, ref)``), so a killed run re-run on the same file retires each row exactly
@@ -27,14 +30,19 @@ from tonne.retirement.checks import (
     read_state,
 )
 from tonne.retirement.plan import (
+    DEFAULT_BATCH_SIZE,
     ISSUE_AND_RETIRE,
     RETIRE,
+    RETIRE_BATCH,
     RETIRE_FROM,
+    Batch,
     Plan,
     Retirement,
     format_plan,
+    group,
     prepare,
     simulate,
+    simulate_batches,
 )
 from tonne.retirement.rows import (
     HEADER,
@@ -67,6 +75,7 @@ from tonne.retirement.send import (
 )
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "DEFAULT_WINDOW",
     "HEADER",
     "ISSUE_AND_RETIRE",
@@ -76,10 +85,12 @@ __all__ = [
     "OPTIONAL",
     "REQUIRED",
     "RETIRE",
+    "RETIRE_BATCH",
     "RETIREMENT_RECORDED",
     "RETIREMENT_RECORDED_TOPIC",
     "RETIRE_FROM",
     "ZERO_ADDRESS",
+    "Batch",
     "BatchInfo",
     "Certified",
     "ChainState",
@@ -98,6 +109,7 @@ __all__ = [
     "command_request",
     "execute",
     "format_plan",
+    "group",
     "parse_jurisdiction",
     "parse_period",
     "parse_text",
@@ -110,4 +122,5 @@ __all__ = [
     "run_file",
     "run_requests",
     "simulate",
+    "simulate_batches",
 ]

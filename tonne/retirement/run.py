@@ -23,6 +23,7 @@ def run_requests(
     sender: Any,
     *,
     window: int = DEFAULT_WINDOW,
+    batch_size: int = 1,
     dry_run: bool = False,
     progress: bool = False,
     pending_timeout: float = 180.0,
@@ -30,11 +31,14 @@ def run_requests(
     on_plan: Callable[[Plan], None] | None = None,
     started: float | None = None,
 ) -> RetireSummary:
-    """Check ``requests`` against the chain, then retire what is not done yet (unless ``dry_run``).
+    """Check ``requests`` against the chain, then retire what is not done yet (unless ``dry_run``), up to
+    ``batch_size`` retirements per transaction (1: one ``retire`` transaction per request).
 
     Raises ``RetirementError`` (nothing sent) for any problem found before sending."""
     started = time.monotonic() if started is None else started
-    plan = prepare(name, requests, view, contracts, sender.address, pending_timeout=pending_timeout, log=log)
+    plan = prepare(
+        name, requests, view, contracts, sender.address, pending_timeout=pending_timeout, log=log, batch_size=batch_size
+    )
     if on_plan is not None:
         on_plan(plan)
     if dry_run or not plan.todo:

@@ -1,5 +1,7 @@
-"""Sending a plan: one transaction per retirement, up to ``window`` of them in flight at once, receipts collected in
-order, and every failure re-checked against the chain before it is called a failure."""
+"""Sending a plan: its transactions (one retirement each, or a ``retireBatch`` of several), up to ``window`` of them
+in flight at once, receipts collected in order, and every failure re-checked against the chain before it is called a
+failure: rows of a failed transaction that are done on-chain meanwhile are counted as such, and when the failure was
+theirs the rest of the transaction is sent again."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from tonne.chain.errors import SendFailed
 from tonne.chain.send import Sent
 from tonne.chain.view import Call, ChainView, Reverted
 from tonne.retirement.checks import CERTIFICATE_VIEW, Contracts, certificate_mismatch
-from tonne.retirement.plan import Plan, Retirement, where
+from tonne.retirement.plan import Batch, Plan, Retirement, where
 from tonne.retirement.rows import RetirementError
 
 DEFAULT_WINDOW = 16
@@ -55,7 +57,7 @@ class RetireSummary:
 
     @property
     def txs(self) -> int:
-        return len(self.certified)
+        return len({c.tx_hash for c in self.certified})
 
     @property
     def per_second(self) -> float:
@@ -102,55 +104,58 @@ def execute(
     log: Callable[[str], None] = lambda _: None,
     started: float | None = None,
 ) -> RetireSummary:
-    """Send the plan's retirements in order, keeping up to ``window`` in flight (a sender without ``submit`` sends
+    """Send the plan's transactions in order, keeping up to ``window`` in flight (a sender without ``submit`` sends
     one at a time). After a failure nothing more is submitted until what is in flight is collected; then each
-    failed retirement is re-checked: if its reference was used meanwhile it is counted as raced and the run goes on,
-    else the run stops with ``RetirementError`` naming it (what landed stands; a re-run does the rest)."""
+    retirement of each failed transaction is re-checked: one whose reference was used meanwhile (for this very
+    retirement) is counted as raced, and the other retirements of its transaction are sent again; any other failure
+    stops the run with ``RetirementError`` naming the row (what landed stands; a re-run does the rest)."""
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")
     summary = RetireSummary(requests=len(plan.requests), already_done=len(plan.done), done=list(plan.done))
     start = time.monotonic() if started is None else started
     pipelined = hasattr(sender, "submit") and hasattr(sender, "wait")
-    queue = deque(plan.todo)
-    inflight: deque[tuple[Retirement, str]] = deque()
-    failures: list[tuple[Retirement, SendFailed]] = []
+    queue = deque(plan.batches)
+    inflight: deque[tuple[Batch, str]] = deque()
+    failures: list[tuple[Batch, SendFailed]] = []
 
-    def record(retirement: Retirement, sent: Sent) -> None:
+    def record(batch: Batch, sent: Sent) -> None:
         ids = certificate_ids(sent, contracts.retirement)
-        summary.retired += 1
         summary.gas_used += sent.gas_used
-        summary.certified.append(Certified(retirement, ids[0] if ids else 0, sent.tx_hash))
+        for i, retirement in enumerate(batch.retirements):
+            summary.retired += 1
+            summary.certified.append(Certified(retirement, ids[i] if i < len(ids) else 0, sent.tx_hash))
         if progress is not None:
-            progress.update(1)
+            progress.update(len(batch.retirements))
 
     while queue or inflight:
         while queue and not failures and len(inflight) < (window if pipelined else 1):
-            retirement = queue.popleft()
-            data = retirement.calldata(sender.address)
+            batch = queue.popleft()
+            data = batch.calldata(sender.address)
             try:
                 if pipelined:
-                    inflight.append((retirement, sender.submit(contracts.retirement, data, retirement.gas)))
+                    inflight.append((batch, sender.submit(contracts.retirement, data, batch.gas)))
                 else:
-                    record(retirement, sender.send(contracts.retirement, data))
+                    record(batch, sender.send(contracts.retirement, data))
             except SendFailed as exc:
-                failures.append((retirement, exc))
+                failures.append((batch, exc))
         if inflight:
-            retirement, tx_hash = inflight.popleft()
+            batch, tx_hash = inflight.popleft()
             try:
-                record(retirement, sender.wait(tx_hash))
+                record(batch, sender.wait(tx_hash))
             except SendFailed as exc:
-                failures.append((retirement, exc))
+                failures.append((batch, exc))
         if failures and not inflight:
-            # Everything sent so far is settled: a failure whose reference got used meanwhile was a lost race (go on);
-            # any other stops the run here.
-            _settle_failures(failures, summary, view, contracts, sender.address, pending_timeout, log, progress)
+            # Everything sent so far is settled: a failure whose reference got used meanwhile was a lost race (go on,
+            # sending the rest of its transaction again); any other stops the run here.
+            retry = _settle_failures(failures, summary, view, contracts, sender.address, pending_timeout, log, progress)
+            queue.extendleft(reversed(retry))
             failures = []
     summary.elapsed = time.monotonic() - start
     return summary
 
 
 def _settle_failures(
-    failures: list[tuple[Retirement, SendFailed]],
+    failures: list[tuple[Batch, SendFailed]],
     summary: RetireSummary,
     view: ChainView,
     contracts: Contracts,
@@ -158,8 +163,10 @@ def _settle_failures(
     pending_timeout: float,
     log: Callable[[str], None],
     progress: Progress | None,
-) -> None:
+) -> list[Batch]:
+    """Re-check every retirement of the failed transactions; returns what to send again, or raises."""
     view.wait_settled(address, pending_timeout, log)
+    rows = [(batch, r, exc) for batch, exc in failures for r in batch.retirements]
     calls = [
         Call(
             contracts.retirement,
@@ -167,7 +174,7 @@ def _settle_failures(
             (r.request.holder_or(address), r.request.retirement_ref),
             ("uint256",),
         )
-        for r, _ in failures
+        for _, r, _ in rows
     ]
     used = [view_value(result, "certificateOfReference") for result in view.call_many(calls)]
     # A used reference counts as this row's retirement only when its certificate is that retirement.
@@ -175,8 +182,11 @@ def _settle_failures(
         [Call(contracts.retirement, "certificate(uint256)", (cid,), (CERTIFICATE_VIEW,)) for cid in used if cid]
     )
     matches = iter(certificates)
-    real = []
-    for (retirement, exc), certificate_id in zip(failures, used, strict=True):
+    real: list[tuple[Retirement, SendFailed]] = []
+    raced_in: set[int] = set()  # failed transactions (by position in failures) some of whose rows were done meanwhile
+    pending: list[tuple[int, Retirement, SendFailed]] = []  # rows not done on-chain, by failed transaction
+    position = {id(batch): n for n, (batch, _) in enumerate(failures)}
+    for (batch, retirement, exc), certificate_id in zip(rows, used, strict=True):
         if certificate_id:
             r = retirement.request
             cert = next(matches)
@@ -196,6 +206,7 @@ def _settle_failures(
                 continue
             summary.raced += 1
             summary.done.append((retirement.request, certificate_id))
+            raced_in.add(position[id(batch)])
             log(
                 f"{where(retirement.request)} ({retirement.request.reference}) was retired meanwhile by another "
                 f"transaction: certificate #{certificate_id}"
@@ -203,11 +214,40 @@ def _settle_failures(
             if progress is not None:
                 progress.update(1)
         else:
+            pending.append((position[id(batch)], retirement, exc))
+    retry: dict[int, list[Retirement]] = {}
+    for n, retirement, exc in pending:
+        if n in raced_in:
+            retry.setdefault(n, []).append(retirement)  # its transaction reverted for a row done meanwhile
+        else:
             real.append((retirement, exc))
     if real:
+        real = _blame(real, failures, view, contracts, address)
         retirement, exc = real[0]
         more = f" (and {len(real) - 1} more after it)" if len(real) > 1 else ""
         raise RetirementError(
             f"the retirement of {where(retirement.request)} ({retirement.request.reference}) failed: {exc}{more}. "
             f"{summary.retired} retirement(s) of this run stand; fix the cause and run again to do the rest."
         )
+    return [Batch(tuple(rs), failures[n][0].gas) for n, rs in sorted(retry.items())]
+
+
+def _blame(
+    real: list[tuple[Retirement, SendFailed]],
+    failures: list[tuple[Batch, SendFailed]],
+    view: ChainView,
+    contracts: Contracts,
+    address: str,
+) -> list[tuple[Retirement, SendFailed]]:
+    """The failed rows, the ones at fault first: a ``retireBatch`` reverts as a whole, so each of its rows is simulated
+    alone on the latest state, and a row that would revert alone carries its own error (the others keep the
+    transaction's). Single-retirement transactions are left as they are."""
+    if all(len(batch.retirements) == 1 for batch, _ in failures):
+        return real
+    results = view.estimate_many([(contracts.retirement, Batch((r,)).calldata(address), address) for r, _ in real])
+    at_fault = [
+        (r, SendFailed(f"the retirement contract refuses it: {result.error} (its transaction failed: {exc})"))
+        for (r, exc), result in zip(real, results, strict=True)
+        if isinstance(result, Reverted)
+    ]
+    return at_fault + [pair for pair, result in zip(real, results, strict=True) if not isinstance(result, Reverted)]
