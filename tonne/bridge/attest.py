@@ -57,15 +57,16 @@ def ape_signer(account: Any) -> Signer:
     return Signer(str(account.address), sign)
 
 
-def refusal(pair: BridgePair, source: Side, sent: Sent, confirmations: int) -> str | None:
-    """Why this validator must not sign ``sent`` (None when it may)."""
+def refusal(pair: BridgePair, source: Side, sent: Sent, confirmations: int, receipt: Any = None) -> str | None:
+    """Why this validator must not sign ``sent`` (None when it may). ``receipt``: its transaction's receipt, or
+    the bridge's logs of that transaction as one (``bridge_receipts``); fetched when not given."""
     destination = pair.other(source)
     message = sent.message
     if sent.destination_chain_id != destination.chain_id:
         return f"goes to chain {sent.destination_chain_id}, not {destination.chain_id}"
     if message.sender != source.bridge.address or message.recipient != destination.bridge.address:
         return f"not from bridge {source.bridge.address} to {destination.bridge.address}"
-    receipt = source.w3.eth.get_transaction_receipt(sent.transaction_hash)
+    receipt = receipt or source.w3.eth.get_transaction_receipt(sent.transaction_hash)
     why = check_sent(source, sent, confirmations, receipt)
     if why:
         return why
@@ -121,6 +122,33 @@ def rules_refusal(source: Side, sent: Sent, receipt: Any) -> str | None:
     return None
 
 
+def bridge_receipts(source: Side, start: int, end: int) -> dict[str, dict[str, Any]]:
+    """The source bridge's logs in blocks ``start``..``end``, grouped per transaction into receipt-shaped dicts:
+    one ``eth_getLogs`` for a whole range instead of one receipt per message. What the checks read is the same:
+    a node returns logs only of successful transactions in its canonical chain (status 1), each with its block."""
+    receipts: dict[str, dict[str, Any]] = {}
+    for log in source.w3.eth.get_logs({"address": source.bridge.address, "fromBlock": start, "toBlock": end}):
+        if log.get("removed"):
+            continue
+        tx = log["transactionHash"].hex()
+        entry = receipts.setdefault(tx, {"status": 1, "blockNumber": log["blockNumber"], "logs": []})
+        entry["logs"].append(log)
+    return receipts
+
+
+def block_times(source: Side, start: int, end: int) -> dict[int, int]:
+    """Block number -> timestamp for the blocks of ``start``..``end`` where the gateway sent a message, from one
+    raw ``eth_getLogs`` (nodes such as Anvil give each log its ``blockTimestamp``; web3's formatter drops it).
+    Blocks missing here are read one by one."""
+    query = {"address": source.gateway.address, "fromBlock": hex(start), "toBlock": hex(end)}
+    answer = source.w3.provider.make_request("eth_getLogs", [query])
+    return {
+        int(log["blockNumber"], 16): int(log["blockTimestamp"], 16)
+        for log in answer.get("result") or []
+        if log.get("blockTimestamp")
+    }
+
+
 def attest_once(
     pair: BridgePair,
     signer: Signer,
@@ -139,13 +167,22 @@ def attest_once(
         head = source.w3.eth.block_number - confirmations
         while start <= head:
             end = min(head, start + MAX_BLOCK_RANGE - 1)
-            for sent in sent_messages(source, start, end):
-                why = refusal(pair, source, sent, confirmations)
+            sents = sent_messages(source, start, end)
+            receipts = bridge_receipts(source, start, end) if sents else {}
+            times = block_times(source, start, end) if sents else {}
+            for sent in sents:
+                # A transaction without a bridge log has an empty receipt here: refused, as with the real one.
+                receipt = receipts.get(
+                    sent.transaction_hash, {"status": 1, "blockNumber": sent.block_number, "logs": []}
+                )
+                why = refusal(pair, source, sent, confirmations, receipt)
                 if why:
                     store.add_refusal(sent.id, signer.address, why)
                     log(f"refused message 0x{sent.id.hex()} (nonce {sent.message.nonce}): {why}")
                     continue
-                block_time = source.w3.eth.get_block(sent.block_number)["timestamp"]
+                block_time = times.get(sent.block_number)
+                if block_time is None:
+                    block_time = source.w3.eth.get_block(sent.block_number)["timestamp"]
                 store.add_message(sent.message, destination.chain_id, sent.block_number, block_time)
                 digest = sent.message.digest(destination.chain_id, destination.gateway.address)
                 store.add_attestation(sent.id, signer.address, signer.sign(digest))

@@ -166,6 +166,27 @@ class Store:
         self.db.execute("DELETE FROM pending_txs WHERE message_id = ?", (key,))
         self.db.execute("COMMIT")
 
+    def mark_delivered_many(self, message_ids: list[bytes], tx_hash: str | None) -> None:
+        """``mark_delivered`` for many messages (a batch's), in one store transaction."""
+        if not message_ids:
+            return
+        keys = ["0x" + m.hex() for m in message_ids]
+        now = time.time()
+        self.db.execute("BEGIN")
+        self.db.executemany("INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?)", [(k, tx_hash, now) for k in keys])
+        self.db.executemany("DELETE FROM pending_txs WHERE message_id = ?", [(k,) for k in keys])
+        self.db.execute("COMMIT")
+
+    def add_pending_many(self, message_ids: list[bytes], tx_hash: str) -> None:
+        """The write-ahead note of a batch: one row per message, all naming the batch's transaction, in one store
+        transaction (all or none)."""
+        now = time.time()
+        self.db.execute("BEGIN")
+        self.db.executemany(
+            "INSERT OR REPLACE INTO pending_txs VALUES (?, ?, ?)", [("0x" + m.hex(), tx_hash, now) for m in message_ids]
+        )
+        self.db.execute("COMMIT")
+
     def add_pending(self, message_id: bytes, tx_hash: str) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO pending_txs VALUES (?, ?, ?)", ("0x" + message_id.hex(), tx_hash, time.time())
