@@ -39,7 +39,8 @@ contract TonneGateway is ITonneGateway, AccessControlDefaultAdminRules, EIP712 {
     mapping(address account => bool) private _validators;
     mapping(bytes32 messageId => bool) private _processed;
 
-    /// @dev Gas kept back per batch item for the call itself and the bookkeeping around it.
+    /// @dev Gas kept back per batch item for the call itself (at most 2,600 plus memory) and the bookkeeping
+    /// after it.
     uint256 private constant _CALL_RESERVE = 20_000;
     /// @dev Bytes of a refused item's revert reason that a batch copies and reports.
     uint256 private constant _MAX_REASON = 356;
@@ -264,11 +265,12 @@ contract TonneGateway is ITonneGateway, AccessControlDefaultAdminRules, EIP712 {
         private
         returns (bytes memory reason)
     {
-        // The call gets all but 1/64 of what is left (EIP-150): with this much, it gets `itemGas` in full.
+        bytes memory data = abi.encodeCall(this.deliverFromBatch, (message, messageId, msg.sender));
+        // Checked after the encoding, right before the call, which gets all but 1/64 of what is left (EIP-150):
+        // with this much, it gets `itemGas` in full.
         uint256 needed = itemGas + itemGas / 63 + _CALL_RESERVE;
         uint256 left = gasleft();
         if (left < needed) revert GatewayBatchGasTooLow(index, left, needed);
-        bytes memory data = abi.encodeCall(this.deliverFromBatch, (message, messageId, msg.sender));
         bool ok;
         uint256 size;
         assembly ("memory-safe") {
@@ -308,7 +310,9 @@ contract TonneGateway is ITonneGateway, AccessControlDefaultAdminRules, EIP712 {
             if (err != ECDSA.RecoverError.NoError) {
                 return abi.encodeWithSelector(GatewayInvalidSignature.selector, i, uint8(err), detail);
             }
-            if (signer <= previous) return abi.encodeWithSelector(GatewaySignersNotIncreasing.selector, i, signer, previous);
+            if (signer <= previous) {
+                return abi.encodeWithSelector(GatewaySignersNotIncreasing.selector, i, signer, previous);
+            }
             if (!_validators[signer]) return abi.encodeWithSelector(GatewayNotValidator.selector, i, signer);
             previous = signer;
         }
