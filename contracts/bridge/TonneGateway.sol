@@ -278,6 +278,10 @@ contract TonneGateway is ITonneGateway, AccessControlDefaultAdminRules, EIP712 {
             size := returndatasize()
         }
         if (ok) return reason;
+        // The call reverted, and its processed mark with it: the id is processed now only if it was before the
+        // call (an earlier item's recipient delivered it), which is what deliverFromBatch refused it for. Said
+        // by the gateway, not copied from the recipient's bytes.
+        if (_processed[messageId]) return abi.encodeWithSelector(GatewayMessageAlreadyProcessed.selector, messageId);
         // Copy a bounded prefix: a recipient reverting with a huge reason must not make the batch pay for it.
         // A revert without data (out of gas, an invalid opcode) is reported as GatewayRecipientFailed.
         if (size == 0) return abi.encodeWithSelector(GatewayRecipientFailed.selector, message.recipient);
@@ -285,6 +289,10 @@ contract TonneGateway is ITonneGateway, AccessControlDefaultAdminRules, EIP712 {
         reason = new bytes(size);
         assembly ("memory-safe") {
             returndatacopy(add(reason, 0x20), 0, size)
+        }
+        // The id is not processed: a GatewayMessageAlreadyProcessed here is the recipient's, never the gateway's.
+        if (bytes4(reason) == GatewayMessageAlreadyProcessed.selector) {
+            reason = abi.encodeWithSelector(GatewayRecipientReverted.selector, message.recipient, reason);
         }
     }
 

@@ -67,6 +67,10 @@ interface ITonneGateway is IERC7786GatewaySource {
     error GatewayOnlySelf(address caller);
     /// @notice The delivery to `recipient` reverted without a reason (out of gas, an invalid opcode).
     error GatewayRecipientFailed(address recipient);
+    /// @notice In a batch, the delivery to `recipient` reverted with `reason`, which is the encoding of one of this
+    /// gateway's own errors (`GatewayMessageAlreadyProcessed`) that the gateway did not find: the recipient's
+    /// bytes, wrapped so that they can never pass for the gateway's word.
+    error GatewayRecipientReverted(address recipient, bytes reason);
     /// @notice The pause is already in the requested state.
     error GatewayPauseUnchanged(bool paused);
 
@@ -86,7 +90,9 @@ interface ITonneGateway is IERC7786GatewaySource {
     );
     /// @notice Batch item `index`, message `messageId`, was not delivered, for `reason` (the ABI-encoded custom
     /// error a single `deliver` of it would revert with, at most 356 bytes of it). Nothing changed for that
-    /// message: unless the reason is `GatewayMessageAlreadyProcessed`, it can still be delivered later.
+    /// message: unless the reason is `GatewayMessageAlreadyProcessed`, it can still be delivered later. That
+    /// reason is only ever the gateway's own finding (the id is processed): a recipient reverting with those bytes
+    /// is reported as `GatewayRecipientReverted(recipient, bytes)`. Other reasons may come from the recipient.
     event MessageSkipped(bytes32 indexed messageId, uint256 index, bytes reason);
     /// @notice `account` became a validator; the set now has `validatorCount` members.
     event ValidatorAdded(address indexed account, uint256 validatorCount);

@@ -7,8 +7,11 @@ relayer's job is to never lose a message and to waste little: it keeps, in the s
 - a cursor per route: the highest nonce below which everything is delivered (progress, and a scan bound).
 Kill it at any moment and run it again: a delivery that was mined is found processed and recorded; one that was
 not is sent again; one that someone else made first is refused on-chain with GatewayMessageAlreadyProcessed,
-which the relayer counts as done. Any other refusal (rate limit, pause, recipient not allowed, too few
-attestations) leaves the message waiting, and it is retried on the next pass.
+which the relayer counts as done once ``isProcessed`` says so (a recipient's hook can revert with those very
+bytes for a message that is not processed). Revert data that does not decode (anyone's contract can revert with
+a known selector and no arguments) leaves that message waiting ("undecodable refusal 0x..."). Any other refusal
+(rate limit, pause, recipient not allowed, too few attestations) leaves the message waiting, and it is retried on
+the next pass.
 
 With ``batch`` above 1 the relayer delivers up to ``batch`` messages per transaction (the gateway's
 ``deliverBatch``): it first simulates the batch (``eth_call``), whose outcomes say which messages would be
@@ -29,15 +32,18 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_utils import keccak
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
 
 from tonne.bridge.deploy import BridgePair, Side
-from tonne.bridge.errors import decode_revert
+from tonne.bridge.errors import describe_revert
 from tonne.bridge.messages import ordered
 from tonne.bridge.store import Store, StoredMessage
 
 ALREADY = "GatewayMessageAlreadyProcessed"
+# Why a message waits whose refusal says "already processed" while the destination says it is not.
+FALSE_ALREADY = "claimed already processed, is not"
 # Refusals that may only mean "not enough gas inside the batch": such a message is delivered alone.
 NEEDS_MORE_GAS = {"BridgeDeliveryGasTooLow", "GatewayRecipientFailed"}
 DEFAULT_BATCH = 50
@@ -107,7 +113,10 @@ class Relayer:
     def settle_pending(self) -> None:
         """Deliveries sent by an earlier run and not recorded: record the mined ones, forget the lost ones."""
         receipts: dict[str, tuple[Side, Any] | None] = {}
-        for message_id, tx_hash in self.store.pending().items():
+        outcomes: dict[str, tuple[set[bytes], dict[bytes, str]]] = {}
+        claimed: dict[Side, list[bytes]] = {}
+        pending = self.store.pending()
+        for message_id, tx_hash in pending.items():
             if tx_hash not in receipts:
                 receipts[tx_hash] = None
                 for side in (self.pair.home, self.pair.remote):
@@ -120,13 +129,19 @@ class Relayer:
             if found is not None and found[1]["status"] == 1:
                 side, receipt = found
                 # A batch transaction succeeds even when it skipped some of its messages: only those its events
-                # name as delivered (or already processed) are.
-                delivered, skipped = self._outcomes(side, receipt)
+                # name as delivered are; one skipped as already processed is, if the destination says so.
+                if tx_hash not in outcomes:
+                    outcomes[tx_hash] = self._outcomes(side, receipt)
+                delivered, skipped = outcomes[tx_hash]
                 mid = bytes.fromhex(message_id[2:])
                 if mid in delivered:
                     self.store.mark_delivered(mid, tx_hash)
                 elif skipped.get(mid) == ALREADY:
-                    self.store.mark_delivered(mid, None)
+                    claimed.setdefault(side, []).append(mid)
+        for side, ids in claimed.items():
+            for mid in self._processed(side, ids):
+                self.store.mark_delivered(mid, None)
+        for message_id in pending:
             self.store.drop_pending(message_id)
 
     def relay_once(self, limit: int | None = None) -> PassResult:
@@ -222,9 +237,11 @@ class Relayer:
             # transaction is sent.
             tx_hash = call.transact({"from": self.sender})
         except ContractCustomError as exc:
-            refused = decode_revert(exc.data if isinstance(exc.data, str) else None)
-            name = refused[0] if refused else f"reverted: {exc}"
+            name = describe_revert(exc.data if isinstance(exc.data, str) else None, f"reverted: {exc}")
             if name == ALREADY:
+                # Only the destination's word counts: the recipient's hook may revert with these bytes.
+                if not gateway.isProcessed(stored.id).call():
+                    return FALSE_ALREADY
                 self.store.mark_delivered(stored.id, None)
             return name
         except ContractLogicError as exc:  # a revert without a custom error (no such function, ...)
@@ -276,10 +293,26 @@ class Relayer:
             if topic == DELIVERED_TOPIC:
                 delivered.add(bytes(log["topics"][1]))
             elif topic == SKIPPED_TOPIC:
-                _, reason = abi_decode(["uint256", "bytes"], bytes(log["data"]))
-                refused = decode_revert(reason)
-                skipped[bytes(log["topics"][1])] = refused[0] if refused else "refused"
+                try:
+                    _, reason = abi_decode(["uint256", "bytes"], bytes(log["data"]))
+                except DecodingError:
+                    reason = bytes(log["data"])
+                skipped[bytes(log["topics"][1])] = describe_revert(reason)
         return delivered, skipped
+
+    def _processed(self, destination: Side, ids: list[bytes]) -> set[bytes]:
+        """Those of ``ids`` that ``destination``'s gateway has processed: one JSON-RPC batch of ``isProcessed``
+        reads when there are several."""
+        if not ids:
+            return set()
+        gateway = destination.gateway.functions
+        if len(ids) == 1:
+            return set(ids) if gateway.isProcessed(ids[0]).call() else set()
+        with destination.w3.batch_requests() as batch:
+            for mid in ids:
+                batch.add(gateway.isProcessed(mid))
+            flags = batch.execute()
+        return {mid for mid, flag in zip(ids, flags, strict=True) if flag}
 
     def _batch_data(self, destination: Side, items: list[tuple[StoredMessage, list[bytes]]]) -> str:
         """The calldata of ``deliverBatch(items)``, encoded with eth_abi directly (web3's contract encoder, with its
@@ -319,19 +352,22 @@ class Relayer:
             (outcomes,) = abi_decode(["bytes[]"], w3.eth.call(tx))
         except (ContractCustomError, ContractLogicError) as exc:  # paused, or the node's gas cap
             data = getattr(exc, "data", None)
-            refused = decode_revert(data if isinstance(data, str) else None)
-            why = refused[0] if refused else f"reverted: {exc}"
+            why = describe_revert(data if isinstance(data, str) else None, f"reverted: {exc}")
             return [(stored, why) for stored, _ in items]
         to_send = []
         alone = []
-        for (stored, signatures), outcome in zip(items, outcomes, strict=True):
-            if not outcome:
+        names = [describe_revert(bytes(outcome)) if outcome else "" for outcome in outcomes]
+        claimed = [stored.id for (stored, _), name in zip(items, names, strict=True) if name == ALREADY]
+        processed = self._processed(destination, claimed)
+        for (stored, signatures), name in zip(items, names, strict=True):
+            if not name:
                 to_send.append((stored, signatures))
                 continue
-            refused = decode_revert(bytes(outcome))
-            name = refused[0] if refused else "refused"
             if name == ALREADY:
-                self.store.mark_delivered(stored.id, None)
+                if stored.id in processed:
+                    self.store.mark_delivered(stored.id, None)
+                else:
+                    name = FALSE_ALREADY
             if name in NEEDS_MORE_GAS:
                 alone.append(stored)
             else:
@@ -355,11 +391,15 @@ class Relayer:
                 delivered, skipped = set(), {}
             done = [s.id for s, _ in to_send if s.id in delivered]
             self.store.mark_delivered_many(done, tx)
+            claimed = [s.id for s, _ in to_send if s.id not in delivered and skipped.get(s.id) == ALREADY]
+            processed = self._processed(destination, claimed)
             for stored, _ in to_send:
                 if stored.id in delivered:
                     results[stored.id] = "sent"
                     continue
                 why = skipped.get(stored.id, "reverted on-chain")
+                if why == ALREADY and stored.id not in processed:
+                    why = FALSE_ALREADY
                 if why == ALREADY:
                     self.store.mark_delivered(stored.id, None)
                 else:
