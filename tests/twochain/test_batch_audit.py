@@ -1,7 +1,8 @@
 """Audit of batched delivery (`deliverBatch`, relayer --batch): proof-of-concept tests, each asserting the safe
-behaviour, so a failing test is a confirmed finding. A stranger may call `deliverBatch` with any gas per message
-and any messages; the questions are what it gains by doing so first, with too little gas, twice, or from inside
-a hook, and whether the relayer's bookkeeping can be misled."""
+behaviour, so a failing test is a confirmed finding (audit/relay-batch.md). Findings 1-3 are fixed; finding 4 (the
+griefer's choice of gas against the 1/16 guard, pre-existing on main) is open: its tests are strict xfails. A
+stranger may call `deliverBatch` with any gas per message and any messages; the questions are what it gains by doing
+so first, with too little gas, twice, or from inside a hook, and whether the relayer's bookkeeping can be misled."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from tonne.bridge.store import Store
 
 IN = 1
 ALREADY_SELECTOR = keccak(text="GatewayMessageAlreadyProcessed(bytes32)")[:4]
+FINDING_4_OPEN = pytest.mark.xfail(
+    strict=True,
+    reason="audit finding 4 (pre-existing): the 1/16 guard misses a nested out-of-gas; see audit/relay-batch.md",
+)
 
 
 def _batch(tc, sents, gas_per_message, signatures=None):
@@ -52,8 +57,14 @@ def store(tmp_path):
 # ---------------------------------------------------------------- griefer's gas choice
 
 
-@pytest.mark.parametrize("burn", [120_000, 1_500_000])
-@pytest.mark.parametrize("depth", [0, 2, 4])
+@pytest.mark.parametrize(
+    ("depth", "burn"),
+    [
+        (depth, burn) if depth == 0 or burn < 1_000_000 else pytest.param(depth, burn, marks=FINDING_4_OPEN)
+        for burn in (120_000, 1_500_000)
+        for depth in (0, 2, 4)
+    ],
+)
 def test_audit__griefer_sweeps_gas_per_message__never_processed_without_its_mint(tc, held, depth, burn):
     """A stranger front-runs the relayer with `deliverBatch([m], sigs, G)` for every G: m must either be minted
     to its recipient or stay unprocessed, never be processed and returned (the 1/16 guard). The recipient is a
@@ -232,6 +243,7 @@ def test_audit__malformed_refusal_reason__relayer_survives_and_delivers_the_othe
     assert _processed(tc.remote, honest)
 
 
+@FINDING_4_OPEN
 def test_audit__griefer_picks_transaction_gas_for_single_deliver__same_return(tc, held):
     """The same griefing through the single `deliver` (before batches): the caller's transaction gas plays the
     part of gasPerMessage. Tells whether the batch finding is new or inherited."""
