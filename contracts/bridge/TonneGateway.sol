@@ -279,8 +279,8 @@ contract TonneGateway is ITonneGateway, AccessControlDefaultAdminRules, EIP712 {
         }
         if (ok) return reason;
         // The call reverted, and its processed mark with it: the id is processed now only if it was before the
-        // call (an earlier item's recipient delivered it), which is what deliverFromBatch refused it for. Said
-        // by the gateway, not copied from the recipient's bytes.
+        // call, which is what deliverFromBatch's own check (behind the loop's) refuses it for. Said by the
+        // gateway from its own state, never copied from the recipient's bytes.
         if (_processed[messageId]) return abi.encodeWithSelector(GatewayMessageAlreadyProcessed.selector, messageId);
         // Copy a bounded prefix: a recipient reverting with a huge reason must not make the batch pay for it.
         // A revert without data (out of gas, an invalid opcode) is reported as GatewayRecipientFailed.
