@@ -2,12 +2,13 @@
 
 ape run relay --home URL --remote URL --db attestations.sqlite --sender 0x..   (an unlocked dev account)
 ape run relay --home URL --remote URL --db attestations.sqlite --key-file relayer.key
+ape run relay --home URL --remote URL --db attestations.sqlite --sender 0x.. --batch 1   # one tx per message
 """
 
 import click
 
 from tonne.bridge.cli import chain_options, connect_pair, open_store, sending_account
-from tonne.bridge.relay import Relayer
+from tonne.bridge.relay import DEFAULT_BATCH, DEFAULT_GAS_PER_MESSAGE, Relayer
 
 
 @click.command()
@@ -16,13 +17,28 @@ from tonne.bridge.relay import Relayer
 @click.option("--sender", help="Relayer account, unlocked on both nodes.")
 @click.option("--key-file", type=click.Path(exists=True, dir_okay=False), help="Relayer private key (hex) file.")
 @click.option("--poll", type=float, default=0.5, show_default=True, help="Seconds between passes when idle.")
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=DEFAULT_BATCH,
+    show_default=True,
+    help="Messages per delivery transaction (the gateway's deliverBatch), e.g. --batch 50; "
+    "1 sends one `deliver` transaction per message.",
+)
+@click.option(
+    "--gas-per-message",
+    type=click.IntRange(min=100_000),
+    default=DEFAULT_GAS_PER_MESSAGE,
+    show_default=True,
+    help="Gas (units) each message of a batch runs with, e.g. 600000; a message needing more is delivered alone.",
+)
 @click.option("--once", is_flag=True, help="One pass, then exit.")
 @click.option("--until-idle", type=float, default=None, help="Exit after this many seconds with nothing to do.")
-def cli(home, remote, record, db, sender, key_file, poll, once, until_idle):
+def cli(home, remote, record, db, sender, key_file, poll, batch, gas_per_message, once, until_idle):
     """Deliver every message with enough attestations; show progress and lag."""
     pair = connect_pair(home, remote, record)
     account = sending_account([pair.home.w3, pair.remote.w3], sender, key_file)
-    relayer = Relayer(pair, open_store(db), account, log=click.echo)
+    relayer = Relayer(pair, open_store(db), account, log=click.echo, batch=batch, gas_per_message=gas_per_message)
     relayer.run(poll=poll, once=once, until_idle=until_idle)
 
 

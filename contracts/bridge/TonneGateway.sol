@@ -17,8 +17,10 @@ import {ITonneGateway} from "../interfaces/ITonneGateway.sol";
 /// - a delivery counts only distinct current validators (signers strictly increasing), each signature a valid
 ///   low-s ECDSA signature over this chain's and this gateway's EIP-712 domain;
 /// - threshold stays within 1..validatorCount.
-/// No function loops over storage: `deliver` loops over the signatures its caller supplies, the constructor over
-/// its initial validator list.
+/// - in a batch (`deliverBatch`) each message is checked and delivered on its own: one refused message is
+///   reported (`MessageSkipped`) and stays deliverable, and the others go through.
+/// No function loops over storage: `deliver` loops over the signatures its caller supplies, `deliverBatch` over
+/// the messages and signatures its caller supplies, the constructor over its initial validator list.
 contract TonneGateway is ITonneGateway, AccessControlDefaultAdminRules, EIP712 {
     /// @notice Pauses and resumes the gateway.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
@@ -36,6 +38,12 @@ contract TonneGateway is ITonneGateway, AccessControlDefaultAdminRules, EIP712 {
 
     mapping(address account => bool) private _validators;
     mapping(bytes32 messageId => bool) private _processed;
+
+    /// @dev Gas kept back per batch item for the call itself (at most 2,600 plus memory) and the bookkeeping
+    /// after it.
+    uint256 private constant _CALL_RESERVE = 20_000;
+    /// @dev Bytes of a refused item's revert reason that a batch copies and reports.
+    uint256 private constant _MAX_REASON = 356;
 
     /// @param validators The initial validator set (distinct, non-zero).
     /// @param threshold_ Signatures a delivery needs, 1..validators.length.
@@ -108,25 +116,43 @@ contract TonneGateway is ITonneGateway, AccessControlDefaultAdminRules, EIP712 {
         messageId = _messageId(message.sourceChainId, message.sourceGateway, message.nonce);
         if (_processed[messageId]) revert GatewayMessageAlreadyProcessed(messageId);
         _checkSignatures(_attestationDigest(message), signatures);
+        _receive(message, messageId, msg.sender);
+    }
 
-        // Effects before the interaction: a recipient (or anything it calls) re-delivering this message finds
-        // it processed.
-        _processed[messageId] = true;
-        emit MessageDelivered(
-            messageId,
-            message.sourceChainId,
-            message.sourceGateway,
-            message.sender,
-            message.recipient,
-            message.nonce,
-            msg.sender
-        );
-        bytes4 returned = IERC7786Recipient(message.recipient).receiveMessage(
-            messageId, InteroperableAddress.formatEvmV1(message.sourceChainId, message.sender), message.payload
-        );
-        if (returned != IERC7786Recipient.receiveMessage.selector) {
-            revert GatewayRecipientRejected(message.recipient, returned);
+    /// @inheritdoc ITonneGateway
+    function deliverBatch(Message[] calldata messages, bytes[][] calldata signatures, uint256 gasPerMessage)
+        external
+        whenNotPaused
+        returns (bytes[] memory outcomes)
+    {
+        uint256 n = messages.length;
+        if (signatures.length != n) revert GatewayBatchLengthMismatch(n, signatures.length);
+        outcomes = new bytes[](n);
+        for (uint256 i; i < n; ++i) {
+            Message calldata message = messages[i];
+            bytes32 messageId = _messageId(message.sourceChainId, message.sourceGateway, message.nonce);
+            bytes memory refusal;
+            if (_processed[messageId]) {
+                // Reported, not reverted: a message delivered by someone else (or twice in this batch) must not
+                // cost the batch its other messages.
+                refusal = abi.encodeWithSelector(GatewayMessageAlreadyProcessed.selector, messageId);
+            } else {
+                refusal = _signatureError(_attestationDigest(message), signatures[i]);
+            }
+            if (refusal.length == 0) refusal = _receiveIsolated(i, message, messageId, gasPerMessage);
+            if (refusal.length != 0) {
+                outcomes[i] = refusal;
+                emit MessageSkipped(messageId, i, refusal);
+            }
         }
+    }
+
+    /// @inheritdoc ITonneGateway
+    function deliverFromBatch(Message calldata message, bytes32 messageId, address relayer) external {
+        if (msg.sender != address(this)) revert GatewayOnlySelf(msg.sender);
+        // Checked again: an earlier message's recipient may have delivered this one in the meantime.
+        if (_processed[messageId]) revert GatewayMessageAlreadyProcessed(messageId);
+        _receive(message, messageId, relayer);
     }
 
     // ------------------------------------------------------------------ administration
@@ -209,19 +235,98 @@ contract TonneGateway is ITonneGateway, AccessControlDefaultAdminRules, EIP712 {
 
     // ------------------------------------------------------------------ internals
 
+    /// @dev Marks `messageId` processed, emits `MessageDelivered`, then hands the message to its recipient.
+    /// Effects before the interaction: a recipient (or anything it calls) re-delivering this message finds it
+    /// processed.
+    function _receive(Message calldata message, bytes32 messageId, address relayer) private {
+        _processed[messageId] = true;
+        emit MessageDelivered(
+            messageId,
+            message.sourceChainId,
+            message.sourceGateway,
+            message.sender,
+            message.recipient,
+            message.nonce,
+            relayer
+        );
+        bytes4 returned = IERC7786Recipient(message.recipient).receiveMessage(
+            messageId, InteroperableAddress.formatEvmV1(message.sourceChainId, message.sender), message.payload
+        );
+        if (returned != IERC7786Recipient.receiveMessage.selector) {
+            revert GatewayRecipientRejected(message.recipient, returned);
+        }
+    }
+
+    /// @dev Delivers batch item `index` in a call to this gateway (`deliverFromBatch`) with exactly `itemGas`: a
+    /// refusal reverts that call alone (its processed mark with it), so the message stays deliverable. Returns
+    /// empty on success, else the first `_MAX_REASON` bytes of the refusal. Reverts the whole batch when fewer
+    /// than `itemGas` can be forwarded: the caller's shortfall must not be mistaken for the message's refusal.
+    function _receiveIsolated(uint256 index, Message calldata message, bytes32 messageId, uint256 itemGas)
+        private
+        returns (bytes memory reason)
+    {
+        bytes memory data = abi.encodeCall(this.deliverFromBatch, (message, messageId, msg.sender));
+        // Checked after the encoding, right before the call, which gets all but 1/64 of what is left (EIP-150):
+        // with this much, it gets `itemGas` in full.
+        uint256 needed = itemGas + itemGas / 63 + _CALL_RESERVE;
+        uint256 left = gasleft();
+        if (left < needed) revert GatewayBatchGasTooLow(index, left, needed);
+        bool ok;
+        uint256 size;
+        assembly ("memory-safe") {
+            ok := call(itemGas, address(), 0, add(data, 0x20), mload(data), 0, 0)
+            size := returndatasize()
+        }
+        if (ok) return reason;
+        // The call reverted, and its processed mark with it: the id is processed now only if it was before the
+        // call, which is what deliverFromBatch's own check (behind the loop's) refuses it for. Said by the
+        // gateway from its own state, never copied from the recipient's bytes.
+        if (_processed[messageId]) return abi.encodeWithSelector(GatewayMessageAlreadyProcessed.selector, messageId);
+        // Copy a bounded prefix: a recipient reverting with a huge reason must not make the batch pay for it.
+        // A revert without data (out of gas, an invalid opcode) is reported as GatewayRecipientFailed.
+        if (size == 0) return abi.encodeWithSelector(GatewayRecipientFailed.selector, message.recipient);
+        if (size > _MAX_REASON) size = _MAX_REASON;
+        reason = new bytes(size);
+        assembly ("memory-safe") {
+            returndatacopy(add(reason, 0x20), 0, size)
+        }
+        // The id is not processed: a GatewayMessageAlreadyProcessed here is the recipient's, never the gateway's.
+        if (bytes4(reason) == GatewayMessageAlreadyProcessed.selector) {
+            reason = abi.encodeWithSelector(GatewayRecipientReverted.selector, message.recipient, reason);
+        }
+    }
+
+    /// @dev Reverts with the reason `_signatureError` gives, if any.
     function _checkSignatures(bytes32 digest, bytes[] calldata signatures) private view {
+        bytes memory error_ = _signatureError(digest, signatures);
+        if (error_.length != 0) {
+            assembly ("memory-safe") {
+                revert(add(error_, 0x20), mload(error_))
+            }
+        }
+    }
+
+    /// @dev Empty when `signatures` are at least `threshold` valid signatures of distinct current validators over
+    /// `digest`, sorted by signer; otherwise the encoded custom error that says why not.
+    function _signatureError(bytes32 digest, bytes[] calldata signatures) private view returns (bytes memory) {
         uint256 n = signatures.length;
-        if (n < _threshold) revert GatewayNotEnoughSignatures(n, _threshold);
+        if (n < _threshold) return abi.encodeWithSelector(GatewayNotEnoughSignatures.selector, n, _threshold);
         address previous;
         for (uint256 i; i < n; ++i) {
             // OpenZeppelin's ECDSA refuses high-s signatures and a zero recovered address (as errors).
             (address signer, ECDSA.RecoverError err, bytes32 detail) = ECDSA.tryRecoverCalldata(digest, signatures[i]);
-            if (err != ECDSA.RecoverError.NoError) revert GatewayInvalidSignature(i, uint8(err), detail);
-            if (signer <= previous) revert GatewaySignersNotIncreasing(i, signer, previous);
-            if (!_validators[signer]) revert GatewayNotValidator(i, signer);
+            if (err != ECDSA.RecoverError.NoError) {
+                return abi.encodeWithSelector(GatewayInvalidSignature.selector, i, uint8(err), detail);
+            }
+            if (signer <= previous) {
+                return abi.encodeWithSelector(GatewaySignersNotIncreasing.selector, i, signer, previous);
+            }
+            if (!_validators[signer]) return abi.encodeWithSelector(GatewayNotValidator.selector, i, signer);
             previous = signer;
         }
+        return "";
     }
+
 
     function _attestationDigest(Message calldata m) private view returns (bytes32) {
         return _hashTypedDataV4(

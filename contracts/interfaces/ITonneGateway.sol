@@ -58,6 +58,19 @@ interface ITonneGateway is IERC7786GatewaySource {
     error GatewayInvalidThreshold(uint256 threshold, uint256 validatorCount);
     /// @notice The gateway is paused.
     error GatewayPaused();
+    /// @notice A batch of `messages` messages came with `signatureLists` signature lists; they must pair up.
+    error GatewayBatchLengthMismatch(uint256 messages, uint256 signatureLists);
+    /// @notice Batch item `index` needs `gasNeeded` gas left to be delivered with the batch's gas per message;
+    /// `gasLeft` was left. The whole batch reverts: send it with more gas.
+    error GatewayBatchGasTooLow(uint256 index, uint256 gasLeft, uint256 gasNeeded);
+    /// @notice `deliverFromBatch` was called by `caller`; only the gateway itself may call it.
+    error GatewayOnlySelf(address caller);
+    /// @notice The delivery to `recipient` reverted without a reason (out of gas, an invalid opcode).
+    error GatewayRecipientFailed(address recipient);
+    /// @notice In a batch, the delivery to `recipient` reverted with `reason`, which is the encoding of one of this
+    /// gateway's own errors (`GatewayMessageAlreadyProcessed`) that the gateway did not find: the recipient's
+    /// bytes, wrapped so that they can never pass for the gateway's word.
+    error GatewayRecipientReverted(address recipient, bytes reason);
     /// @notice The pause is already in the requested state.
     error GatewayPauseUnchanged(bool paused);
 
@@ -75,6 +88,12 @@ interface ITonneGateway is IERC7786GatewaySource {
         uint256 nonce,
         address relayer
     );
+    /// @notice Batch item `index`, message `messageId`, was not delivered, for `reason` (the ABI-encoded custom
+    /// error a single `deliver` of it would revert with, at most 356 bytes of it). Nothing changed for that
+    /// message: unless the reason is `GatewayMessageAlreadyProcessed`, it can still be delivered later. That
+    /// reason is only ever the gateway's own finding (the id is processed): a recipient reverting with those bytes
+    /// is reported as `GatewayRecipientReverted(recipient, bytes)`. Other reasons may come from the recipient.
+    event MessageSkipped(bytes32 indexed messageId, uint256 index, bytes reason);
     /// @notice `account` became a validator; the set now has `validatorCount` members.
     event ValidatorAdded(address indexed account, uint256 validatorCount);
     /// @notice `account` stopped being a validator: its signatures count for nothing from now on.
@@ -92,6 +111,32 @@ interface ITonneGateway is IERC7786GatewaySource {
     /// the whole delivery reverts and the message can be delivered later.
     /// @return messageId The delivered message's id.
     function deliver(Message calldata message, bytes[] calldata signatures) external returns (bytes32 messageId);
+
+    /// @notice Delivers many messages in one transaction, each checked and marked processed on its own, exactly as
+    /// `deliver` would, with `signatures[i]` for `messages[i]`. Anyone may call. A message that `deliver` would
+    /// refuse (already processed, also twice in this batch; too few or bad signatures; a recipient that reverts,
+    /// e.g. rate-limited) is skipped: `MessageSkipped` names it and the reason, its processed mark is undone with
+    /// the rest of its delivery, and the batch goes on. Each delivery runs in its own call with exactly
+    /// `gasPerMessage` gas, so a message's outcome does not depend on the batch it is in or on the gas the caller
+    /// gave: a recipient that burns gas spends at most `gasPerMessage` of the batch, and a message needing more
+    /// (a refusal with `BridgeDeliveryGasTooLow`) is delivered alone with `deliver`.
+    /// @dev Loops only over the calldata the caller supplies. Reverts (nothing delivered) only when paused, when
+    /// the lists differ in length (`GatewayBatchLengthMismatch`), or when the caller's gas runs short of an item's
+    /// `gasPerMessage` (`GatewayBatchGasTooLow`).
+    /// @param messages The messages, in any order.
+    /// @param signatures For each message, the signatures `deliver` takes.
+    /// @param gasPerMessage Gas each delivery runs with (e.g. 500,000).
+    /// @return outcomes For each message, empty when delivered, else the reason it was skipped.
+    function deliverBatch(Message[] calldata messages, bytes[][] calldata signatures, uint256 gasPerMessage)
+        external
+        returns (bytes[] memory outcomes);
+
+    /// @notice One delivery of a batch, run in its own call so that a refusal undoes it alone. Only the gateway
+    /// itself (from `deliverBatch`, after checking the signatures) may call it.
+    /// @param message The message.
+    /// @param messageId Its id.
+    /// @param relayer The account that called `deliverBatch`, named in `MessageDelivered`.
+    function deliverFromBatch(Message calldata message, bytes32 messageId, address relayer) external;
 
     /// @notice Makes `account` a validator. Only the admin.
     function addValidator(address account) external;

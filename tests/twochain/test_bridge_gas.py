@@ -25,6 +25,9 @@ PINNED = {
     "bridge deliver burn, release (return), M=5/N=7": 166_629,
     "bridge deliver lock, refused and returned, M=2/N=3": 205_133,
     "bridge deliver return, release to sender, M=2/N=3": 117_485,
+    "bridge deliverBatch lock, mint warm id, M=2/N=3, per message, batch of 1": 154_617,
+    "bridge deliverBatch lock, mint warm id, M=2/N=3, per message, batch of 10": 83_313,
+    "bridge deliverBatch lock, mint warm id, M=2/N=3, per message, batch of 50": 77_379,
 }
 TOLERANCE = 0.02
 
@@ -41,6 +44,12 @@ def gas():
 def test_bridge_gas__operation__stays_within_tolerance_of_pin(gas, operation, pinned):
     measured = gas[operation]
     assert abs(measured - pinned) <= pinned * TOLERANCE, f"{operation}: {measured} gas, pinned {pinned}"
+
+
+def test_bridge_gas__batch_of_50__at_most_six_tenths_of_a_single_delivery_per_message(gas):
+    single = gas["bridge deliver lock, mint warm id, M=2/N=3"]
+    batched = gas["bridge deliverBatch lock, mint warm id, M=2/N=3, per message, batch of 50"]
+    assert batched <= 0.6 * single, (batched, single)
 
 
 def test_bridge_gas__each_extra_signature__costs_the_same(gas):

@@ -152,8 +152,8 @@ class BridgeMachine(RuleBasedStateMachine):
             attest_once(self.tc.pair, key_signer(self.tc.keys[v]), self.store)
 
     @precondition(lambda self: len(self.applied) < len(self.sent))
-    @rule(budget=st.integers(1, 4))
-    def relay_some(self, budget):
+    @rule(budget=st.integers(1, 4), batch=st.sampled_from([1, 2, 50]))
+    def relay_some(self, budget, batch):
         on_sent = None
         if self.kill_next:
             self.kill_next = False
@@ -162,7 +162,8 @@ class BridgeMachine(RuleBasedStateMachine):
                 raise Killed
 
         try:
-            result = Relayer(self.tc.pair, self.store, self.tc.relayer, on_sent=on_sent).relay_once(limit=budget)
+            relayer = Relayer(self.tc.pair, self.store, self.tc.relayer, on_sent=on_sent, batch=batch)
+            result = relayer.relay_once(limit=budget)
             REACHED["relayed"] += result.sent
             REACHED["found done by the relayer"] += result.already
         except Killed:
@@ -187,6 +188,34 @@ class BridgeMachine(RuleBasedStateMachine):
             REACHED["delivered out of order"] += 1
         else:  # only the rate limit could refuse an honest message here, and limits are high
             assert refused[0] == "GatewayMessageAlreadyProcessed", refused
+        self.book_deliveries()
+
+    @precondition(lambda self: self.sent)
+    @rule(data=st.data())
+    def rogue_batch(self, data):
+        """Someone else delivers a batch of their choosing to one chain: any messages, repeated, delivered or not.
+        It never reverts; each message is delivered at most once, the rest reported."""
+        dest = data.draw(st.sampled_from([self.tc.home, self.tc.remote]))
+        mine = [s for _, s in sorted(self.sent.items()) if s.destination_chain_id == dest.chain_id]
+        done = [s for s in mine if s.id in self.applied]
+        # Mostly replays, and at most one new message (repeated), so that the relayer keeps work to do.
+        batch = data.draw(st.lists(st.sampled_from(done), max_size=3)) if done else []
+        fresh = [s for s in mine if s.id not in self.applied]
+        if fresh and data.draw(st.booleans()):
+            new = data.draw(st.sampled_from(fresh))
+            batch += [new] * data.draw(st.integers(1, 2))
+        if not batch:
+            return
+        batch = data.draw(st.permutations(batch))
+        call = dest.gateway.functions.deliverBatch(
+            [s.message.as_tuple() for s in batch], [self.tc.sign(s) for s in batch], 400_000
+        )
+        receipt = transact(dest.w3, call, self.tc.stranger)
+        delivered = [
+            bytes(e["args"]["messageId"]) for e in dest.gateway.events.MessageDelivered().process_receipt(receipt)
+        ]
+        assert len(delivered) == len(set(delivered)) and not set(delivered) & self.applied
+        REACHED["delivered by a rogue batch"] += len(delivered)
         self.book_deliveries()
 
     @precondition(lambda self: self.applied)

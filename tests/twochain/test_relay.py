@@ -79,25 +79,43 @@ def test_relay__non_validator_attestations__not_counted(tc, store, held):
     assert route.waiting == {"attestations 1/2": 1}
 
 
-def test_relay__killed_mid_batch__each_message_delivered_once(tc, store, held):
+@pytest.mark.parametrize(("batch", "kill_at", "pending", "after"), [(1, 4, 1, 6), (4, 5, 4, 2)])
+def test_relay__killed_mid_batch__each_message_delivered_once(tc, store, held, batch, kill_at, pending, after):
+    # batch 1: the 4th single delivery is sent and mined, never recorded; batch 4: the second batch (messages
+    # 5-8) is sent and mined, never recorded, and its write-ahead note holds all four.
     sends = [tc.lock(held, 100) for _ in range(10)]
     attest_all(tc, store)
     count = 0
 
-    def kill_after_four(_):
+    def kill(_):
         nonlocal count
         count += 1
-        if count == 4:
-            raise Killed  # the 4th delivery was sent and mined, but never recorded as delivered
+        if count == kill_at:
+            raise Killed
 
     with pytest.raises(Killed):
-        Relayer(tc.pair, store, tc.relayer, on_sent=kill_after_four).relay_once()
-    assert len(store.pending()) == 1  # the write-ahead note of the 4th
-    result = Relayer(tc.pair, store, tc.relayer).relay_once()
-    assert result.sent == 6 and result.backlog == 0
+        Relayer(tc.pair, store, tc.relayer, on_sent=kill, batch=batch).relay_once()
+    assert len(store.pending()) == pending
+    result = Relayer(tc.pair, store, tc.relayer, batch=batch).relay_once()
+    assert result.sent == after and result.backlog == 0
     counts = delivered_counts(tc)
     assert [counts.get(s.id) for s in sends] == [1] * 10
     assert store.pending() == {}
+    assert audit(tc.pair, store).ok
+
+
+def test_relay__batch_with_a_rate_limited_message__others_delivered_it_waits(tc, store, held):
+    transact(tc.remote.w3, tc.remote.bridge.functions.setIdLimit(IN, held, 1_500, True), tc.admin)
+    sends = [tc.lock(held, 1_000), tc.lock(held, 1_000), tc.lock(held, 100), tc.lock(held, 100)]
+    attest_all(tc, store)
+    relayer = Relayer(tc.pair, store, tc.relayer, batch=10)
+    result = relayer.relay_once()
+    assert result.sent == 3 and result.routes[0].waiting == {"BridgeRateLimited": 1}
+    assert store.pending() == {}
+    tc.remote.w3.provider.make_request("evm_increaseTime", [86_400])
+    tc.remote.w3.provider.make_request("evm_mine", [])
+    assert relayer.relay_once().sent == 1
+    assert [delivered_counts(tc).get(s.id) for s in sends] == [1] * 4
     assert audit(tc.pair, store).ok
 
 

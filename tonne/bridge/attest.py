@@ -26,6 +26,7 @@ from eth_keys import keys
 from web3.logs import DISCARD
 
 from tonne.bridge.deploy import BridgePair, Side
+from tonne.bridge.logs import EventDecoder
 from tonne.bridge.messages import BURN, LOCK, RETURN, RULES, Rules, Transfer, kind_of, sign_digest
 from tonne.bridge.store import Store
 from tonne.bridge.watch import Sent, check_sent, sent_messages
@@ -57,15 +58,16 @@ def ape_signer(account: Any) -> Signer:
     return Signer(str(account.address), sign)
 
 
-def refusal(pair: BridgePair, source: Side, sent: Sent, confirmations: int) -> str | None:
-    """Why this validator must not sign ``sent`` (None when it may)."""
+def refusal(pair: BridgePair, source: Side, sent: Sent, confirmations: int, receipt: Any = None) -> str | None:
+    """Why this validator must not sign ``sent`` (None when it may). ``receipt``: its transaction's receipt, or
+    the bridge's logs of that transaction as one (``bridge_receipts``); fetched when not given."""
     destination = pair.other(source)
     message = sent.message
     if sent.destination_chain_id != destination.chain_id:
         return f"goes to chain {sent.destination_chain_id}, not {destination.chain_id}"
     if message.sender != source.bridge.address or message.recipient != destination.bridge.address:
         return f"not from bridge {source.bridge.address} to {destination.bridge.address}"
-    receipt = source.w3.eth.get_transaction_receipt(sent.transaction_hash)
+    receipt = receipt or source.w3.eth.get_transaction_receipt(sent.transaction_hash)
     why = check_sent(source, sent, confirmations, receipt)
     if why:
         return why
@@ -87,10 +89,9 @@ def transfer_refusal(source: Side, sent: Sent, receipt: Any, transfer: Transfer,
     """Why a transfer message must not be signed: the bridge's own ``event_name`` for its id must say the same
     (for a RETURN, TransferReturned, also naming the same returned message)."""
     message = sent.message
-    event = getattr(source.bridge.events, event_name)()
     matches = [
         log
-        for log in event.process_receipt(receipt, errors=DISCARD)
+        for log in _bridge_events(source, receipt, event_name)
         if bytes(log["args"]["messageId"]) == message.id
         and log["address"] == source.bridge.address
         and log["args"]["id"] == transfer.token_id
@@ -110,7 +111,7 @@ def rules_refusal(source: Side, sent: Sent, receipt: Any) -> str | None:
     rules = Rules.decode(message.payload)
     matches = [
         log
-        for log in source.bridge.events.RulesSent().process_receipt(receipt, errors=DISCARD)
+        for log in _bridge_events(source, receipt, "RulesSent")
         if bytes(log["args"]["messageId"]) == message.id
         and log["address"] == source.bridge.address
         and Rules(log["args"]["seq"], tuple(log["args"]["keys"]), tuple(log["args"]["flags"])).encode()
@@ -119,6 +120,28 @@ def rules_refusal(source: Side, sent: Sent, receipt: Any) -> str | None:
     if len(matches) != 1 or rules.encode() != message.payload:
         return f"no matching RulesSent event in {sent.transaction_hash}"
     return None
+
+
+def bridge_receipts(pair: BridgePair, source: Side, start: int, end: int) -> dict[str, dict[str, Any]]:
+    """The source bridge's events in blocks ``start``..``end``, grouped per transaction into receipt-shaped dicts
+    (``events``: decoded logs): one ``eth_getLogs`` for a whole range instead of one receipt per message. What the
+    checks read is the same: a node returns logs only of successful transactions in its canonical chain (status
+    1), each with its block."""
+    names = ["TransferReturned"] + (["CreditsLocked", "RulesSent"] if source is pair.home else ["CreditsBurned"])
+    receipts: dict[str, dict[str, Any]] = {}
+    for log in EventDecoder(source.bridge, names).get_logs(source.w3, start, end):
+        entry = receipts.setdefault(
+            log["transactionHash"], {"status": 1, "blockNumber": log["blockNumber"], "events": []}
+        )
+        entry["events"].append(log)
+    return receipts
+
+
+def _bridge_events(source: Side, receipt: Any, event_name: str) -> list[Any]:
+    """``event_name`` logs of the source bridge in ``receipt`` (a real one, or one of ``bridge_receipts``)."""
+    if "events" in receipt:
+        return [log for log in receipt["events"] if log["event"] == event_name]
+    return list(getattr(source.bridge.events, event_name)().process_receipt(receipt, errors=DISCARD))
 
 
 def attest_once(
@@ -139,18 +162,35 @@ def attest_once(
         head = source.w3.eth.block_number - confirmations
         while start <= head:
             end = min(head, start + MAX_BLOCK_RANGE - 1)
-            for sent in sent_messages(source, start, end):
-                why = refusal(pair, source, sent, confirmations)
+            sents = sent_messages(source, start, end)
+            receipts = bridge_receipts(pair, source, start, end) if sents else {}
+            refused: list[tuple[bytes, str]] = []
+            accepted: list[tuple[Sent, float, bytes]] = []
+            for sent in sents:
+                # A transaction without a bridge log has an empty receipt here: refused, as with the real one.
+                receipt = receipts.get(
+                    sent.transaction_hash, {"status": 1, "blockNumber": sent.block_number, "events": []}
+                )
+                why = refusal(pair, source, sent, confirmations, receipt)
                 if why:
-                    store.add_refusal(sent.id, signer.address, why)
+                    refused.append((sent.id, why))
                     log(f"refused message 0x{sent.id.hex()} (nonce {sent.message.nonce}): {why}")
                     continue
-                block_time = source.w3.eth.get_block(sent.block_number)["timestamp"]
-                store.add_message(sent.message, destination.chain_id, sent.block_number, block_time)
+                block_time = sent.block_timestamp
+                if block_time is None:
+                    block_time = source.w3.eth.get_block(sent.block_number)["timestamp"]
                 digest = sent.message.digest(destination.chain_id, destination.gateway.address)
-                store.add_attestation(sent.id, signer.address, signer.sign(digest))
-                signed += 1
-            store.set_cursor(reader, source.chain_id, end + 1)
+                accepted.append((sent, block_time, signer.sign(digest)))
+            # One store transaction per range, after the checks and signatures: the range's messages, signatures,
+            # refusals and the cursor past it are saved together (and the store is locked for milliseconds).
+            with store.transaction():
+                for message_id, why in refused:
+                    store.add_refusal(message_id, signer.address, why)
+                for sent, block_time, signature in accepted:
+                    store.add_message(sent.message, destination.chain_id, sent.block_number, block_time)
+                    store.add_attestation(sent.id, signer.address, signature)
+                store.set_cursor(reader, source.chain_id, end + 1)
+            signed += len(accepted)
             start = end + 1
     return signed
 

@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from eth_abi import decode
+from eth_abi.exceptions import DecodingError
 from eth_utils import keccak, to_checksum_address
 from web3.exceptions import ContractCustomError, ContractLogicError
 
@@ -34,17 +35,38 @@ def error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
 
 
 def decode_revert(data: bytes | str | None) -> tuple[str, dict[str, Any]] | None:
-    """(error name, arguments) of revert ``data``, or None when it is empty or unknown."""
+    """(error name, arguments) of revert ``data``, or None when it is empty, unknown or does not decode (a known
+    selector with missing or truncated arguments: revert data may come from anyone's contract)."""
     if isinstance(data, str):
-        data = bytes.fromhex(data.removeprefix("0x"))
+        try:
+            data = bytes.fromhex(data.removeprefix("0x"))
+        except ValueError:
+            return None
     if not data or len(data) < 4:
         return None
     entry = error_table().get(bytes(data[:4]))
     if entry is None:
         return None
     name, names, types = entry
-    values = decode(types, bytes(data[4:]))
+    try:
+        values = decode(types, bytes(data[4:]))
+    except (DecodingError, ValueError, OverflowError):
+        return None
     return name, {n: _plain(v, t) for n, v, t in zip(names, values, types, strict=True)}
+
+
+def describe_revert(data: bytes | str | None, default: str = "refused") -> str:
+    """The error name of revert ``data``; for data that does not decode, "undecodable refusal 0x..." (its first
+    bytes); ``default`` when there is none. Never raises."""
+    decoded = decode_revert(data)
+    if decoded is not None:
+        return decoded[0]
+    if isinstance(data, str):
+        data = data.removeprefix("0x")
+        return f"undecodable refusal 0x{data[:16]}" if data else default
+    if data:
+        return f"undecodable refusal 0x{bytes(data[:8]).hex()}"
+    return default
 
 
 def _plain(value: Any, abi_type: str) -> Any:

@@ -1,6 +1,7 @@
 """Gas of the bridge's paths, measured on two chains: lock-and-send, delivery with M = 2 of N = 3 and M = 5 of
 N = 7 signatures, the return path (burn-and-send, then delivery that releases), and a sync of home rules with
-its delivery, and an undeliverable lock (its refused delivery, then the return's delivery).
+its delivery, an undeliverable lock (its refused delivery, then the return's delivery), and batched delivery
+(`deliverBatch`) of 1, 10 and 50 warm-id locks, per delivered message.
 
 Deterministic on a fresh pair of chains; tests/twochain/test_bridge_gas.py pins the figures, `make bench`
 records them.
@@ -64,6 +65,25 @@ def _deliver(pair: BridgePair, sent: Sent, keys: list[bytes], relayer: str) -> i
     return receipt["gasUsed"]
 
 
+BATCH_SIZES = (1, 10, 50)
+BATCH_GAS_PER_MESSAGE = 400_000
+
+
+def _deliver_batch(pair: BridgePair, sents: list[Sent], keys: list[bytes], relayer: str) -> int:
+    """Gas of one ``deliverBatch`` of ``sents`` (all to the same chain), every message delivered."""
+    dest = pair.remote if sents[0].destination_chain_id == pair.remote.chain_id else pair.home
+    sigs = [
+        ordered({address_of(k): sign_digest(k, s.message.digest(dest.chain_id, dest.gateway.address)) for k in keys})
+        for s in sents
+    ]
+    call = dest.gateway.functions.deliverBatch([s.message.as_tuple() for s in sents], sigs, BATCH_GAS_PER_MESSAGE)
+    receipt = transact(dest.w3, call, relayer)
+    delivered = dest.gateway.events.MessageDelivered().process_receipt(receipt)
+    if len(delivered) != len(sents):
+        raise RuntimeError(f"batch of {len(sents)} delivered {len(delivered)}")
+    return receipt["gasUsed"]
+
+
 def measure_bridge_gas(home_w3: Web3, remote_w3: Web3) -> dict[str, int]:
     """Deploys a suite and two bridge pairs (2-of-3 and 5-of-7) on the two chains and measures every path."""
     admin, holder, relayer = home_w3.eth.accounts[:3]
@@ -112,6 +132,11 @@ def measure_bridge_gas(home_w3: Web3, remote_w3: Web3) -> dict[str, int]:
             block = remote_w3.eth.block_number
             (returned,) = sent_messages(pair.remote, block, block)
             gas["bridge deliver return, release to sender, M=2/N=3"] = _deliver(pair, returned, signers, relayer)
+            for size in BATCH_SIZES:
+                sents = [_send(pair, "home", token_id, 10, holder)[1] for _ in range(size)]
+                gas[f"bridge deliverBatch lock, mint warm id, M=2/N=3, per message, batch of {size}"] = (
+                    _deliver_batch(pair, sents, signers, relayer) // size
+                )
         gas[f"bridge deliver lock, mint first of id, M={m}/N={n}"] = first_mint
         gas[f"bridge deliver lock, mint warm id, M={m}/N={n}"] = warm_mint
         gas[f"bridge deliver burn, release (return), M={m}/N={n}"] = release

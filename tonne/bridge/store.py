@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +86,17 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """The writes inside are one store transaction: all saved, or none (an exception rolls them back)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     # ------------------------------------------------------------------ cursors
 
@@ -164,6 +177,27 @@ class Store:
         self.db.execute("BEGIN")
         self.db.execute("INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?)", (key, tx_hash, time.time()))
         self.db.execute("DELETE FROM pending_txs WHERE message_id = ?", (key,))
+        self.db.execute("COMMIT")
+
+    def mark_delivered_many(self, message_ids: list[bytes], tx_hash: str | None) -> None:
+        """``mark_delivered`` for many messages (a batch's), in one store transaction."""
+        if not message_ids:
+            return
+        keys = ["0x" + m.hex() for m in message_ids]
+        now = time.time()
+        self.db.execute("BEGIN")
+        self.db.executemany("INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?)", [(k, tx_hash, now) for k in keys])
+        self.db.executemany("DELETE FROM pending_txs WHERE message_id = ?", [(k,) for k in keys])
+        self.db.execute("COMMIT")
+
+    def add_pending_many(self, message_ids: list[bytes], tx_hash: str) -> None:
+        """The write-ahead note of a batch: one row per message, all naming the batch's transaction, in one store
+        transaction (all or none)."""
+        now = time.time()
+        self.db.execute("BEGIN")
+        self.db.executemany(
+            "INSERT OR REPLACE INTO pending_txs VALUES (?, ?, ?)", [("0x" + m.hex(), tx_hash, now) for m in message_ids]
+        )
         self.db.execute("COMMIT")
 
     def add_pending(self, message_id: bytes, tx_hash: str) -> None:

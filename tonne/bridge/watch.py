@@ -13,6 +13,7 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 
 from tonne.bridge.deploy import BridgePair, Side
+from tonne.bridge.logs import EventDecoder
 from tonne.bridge.messages import Message, Transfer, message_id, parse_interop_address, sign_digest
 
 
@@ -24,6 +25,7 @@ class Sent:
     destination_chain_id: int
     block_number: int
     transaction_hash: str
+    block_timestamp: int | None = None  # from the log, where the node gives it (Anvil does)
 
     @property
     def id(self) -> bytes:
@@ -31,13 +33,18 @@ class Sent:
 
 
 def sent_messages(side: Side, from_block: int, to_block: int | str = "latest") -> list[Sent]:
-    """Every message ``side``'s gateway sent in blocks ``from_block``..``to_block``, in nonce order."""
+    """Every message ``side``'s gateway sent in blocks ``from_block``..``to_block``, in nonce order (one
+    ``eth_getLogs`` for both of its events, decoded by tonne.bridge.logs)."""
     gateway = side.gateway
-    numbered = gateway.events.MessageNumbered.get_logs(from_block=from_block, to_block=to_block)
-    sent = {
-        bytes(log["args"]["sendId"]): log
-        for log in gateway.events.MessageSent.get_logs(from_block=from_block, to_block=to_block)
-    }
+    if to_block == "latest":
+        to_block = side.w3.eth.block_number
+    numbered = []
+    sent = {}
+    for log in EventDecoder(gateway, ["MessageSent", "MessageNumbered"]).get_logs(side.w3, from_block, to_block):
+        if log["event"] == "MessageNumbered":
+            numbered.append(log)
+        else:
+            sent[bytes(log["args"]["sendId"])] = log
     out = []
     for log in numbered:
         send_id = bytes(log["args"]["sendId"])
@@ -51,7 +58,7 @@ def sent_messages(side: Side, from_block: int, to_block: int | str = "latest") -
         )
         if message.id != send_id:
             raise RuntimeError(f"gateway {gateway.address}: message id {send_id.hex()} does not match its nonce")
-        out.append(Sent(message, dest_chain, log["blockNumber"], log["transactionHash"].hex()))
+        out.append(Sent(message, dest_chain, log["blockNumber"], log["transactionHash"], log["blockTimestamp"]))
     out.sort(key=lambda s: s.message.nonce)
     return out
 
