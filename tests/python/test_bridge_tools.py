@@ -104,8 +104,8 @@ def _rules_sent(payload_rules, message_id, bridge_address):
             "flags": list(payload_rules.flags),
         },
     }
-    event = SimpleNamespace(process_receipt=lambda receipt, errors=None: [log])
-    return SimpleNamespace(events=SimpleNamespace(RulesSent=lambda: event), address=bridge_address)
+    # What the attester checks against: the source bridge's decoded logs of one transaction (bridge_receipts).
+    return {"events": [{**log, "event": "RulesSent"}]}
 
 
 def test_rules_refusal__payload_not_what_the_bridge_emitted__refused():
@@ -114,14 +114,15 @@ def test_rules_refusal__payload_not_what_the_bridge_emitted__refused():
 
     emitted = Rules(4, (TOKEN_KEY,), (0,))
     bridge = "0x" + "33" * 20
-    source = SimpleNamespace(bridge=_rules_sent(emitted, b"\x01" * 32, bridge))
+    source = SimpleNamespace(bridge=SimpleNamespace(address=bridge))
+    receipt = _rules_sent(emitted, b"\x01" * 32, bridge)
 
     def sent(payload):
         return SimpleNamespace(message=SimpleNamespace(id=b"\x01" * 32, payload=payload), transaction_hash="0xabc")
 
-    assert rules_refusal(source, sent(emitted.encode()), receipt=None) is None
+    assert rules_refusal(source, sent(emitted.encode()), receipt) is None
     forged = Rules(4, (TOKEN_KEY,), (1,)).encode()  # "paused", where the bridge read "not paused"
-    assert "no matching RulesSent" in rules_refusal(source, sent(forged), receipt=None)
+    assert "no matching RulesSent" in rules_refusal(source, sent(forged), receipt)
 
 
 def test_return_payload__round_trip__carries_the_returned_message_id():
@@ -147,16 +148,14 @@ def test_transfer_refusal__return_without_matching_transfer_returned__refused():
             "to": b,
         },
     }
-    event = SimpleNamespace(process_receipt=lambda receipt, errors=None: [log])
-    source = SimpleNamespace(
-        bridge=SimpleNamespace(events=SimpleNamespace(TransferReturned=lambda: event), address=bridge)
-    )
+    receipt = {"events": [{**log, "event": "TransferReturned"}]}
+    source = SimpleNamespace(bridge=SimpleNamespace(address=bridge))
 
     def check(transfer):
         sent = SimpleNamespace(
             message=SimpleNamespace(id=b"\x01" * 32, payload=transfer.encode()), transaction_hash="0xabc"
         )
-        return transfer_refusal(source, sent, None, transfer, "TransferReturned")
+        return transfer_refusal(source, sent, receipt, transfer, "TransferReturned")
 
     assert check(Transfer(RETURN, 5, 10, a, b, returned=b"\x07" * 32)) is None
     # Another message's return, or more units, or another beneficiary: the bridge did not emit that.
