@@ -123,24 +123,31 @@ GAS_MARGIN = 1.25
 def estimate_gas(w3: Any, sender: str, to: str, data: bytes) -> int:
     """``eth_estimateGas`` with a margin, sent raw; a revert raises ``SendFailed`` with the revert data, decoded
     by ``tonne.chain.refusal`` (the custom error's name and arguments)."""
-    from tonne.chain.refusal import decode_error, explain
-
     params = {"from": sender, "to": to, "data": "0x" + bytes(data).hex()}
     response = w3.provider.make_request("eth_estimateGas", [params])
     if "error" in response:
-        error = response["error"] or {}
-        raw = error.get("data")
-        if isinstance(raw, dict):
-            raw = raw.get("data")
-        revert = bytes.fromhex(raw.removeprefix("0x")) if isinstance(raw, str) and raw.startswith("0x") else b""
-        failed = SendFailed("", revert)
-        if decode_error(revert):
-            detail = explain(failed)
-        else:
-            detail = ("0x" + revert.hex()) if revert else str(error.get("message", "gas estimate failed"))
-        failed.args = (f"the gas estimate reverted: {detail}",)
-        raise failed
+        raise reverted(response["error"], "the gas estimate", "gas estimate failed")
     return int(int(response["result"], 16) * GAS_MARGIN) + 20_000
+
+
+def reverted(error: dict[str, Any] | None, what: str, fallback: str) -> SendFailed:
+    """A node's JSON-RPC error for a call that reverted, as ``SendFailed("<what> reverted: <detail>")`` carrying the
+    revert data; the detail is the custom error decoded by ``tonne.chain.refusal`` (name and arguments), else the
+    raw data, else the node's message (``fallback`` when it has none)."""
+    from tonne.chain.refusal import decode_error, explain
+
+    error = error or {}
+    raw = error.get("data")
+    if isinstance(raw, dict):
+        raw = raw.get("data")
+    revert = bytes.fromhex(raw.removeprefix("0x")) if isinstance(raw, str) and raw.startswith("0x") else b""
+    failed = SendFailed("", revert)
+    if decode_error(revert):
+        detail = explain(failed)
+    else:
+        detail = ("0x" + revert.hex()) if revert else str(error.get("message", fallback))
+    failed.args = (f"{what} reverted: {detail}",)
+    return failed
 
 
 def wait_for_receipt(w3: Any, tx_hash: str, timeout: float) -> Sent:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tonne.chain.errors import SendFailed
-from tonne.chain.send import ApeSender, Sender, Sent, Web3Sender, wait_for_receipt
+from tonne.chain.send import ApeSender, Sender, Sent, Web3Sender, reverted, wait_for_receipt
 from tonne.chain.view import Call, ChainView
 from tonne.ids import project_of
 from tonne.issuance.checks import ORDER_DIGEST, Contracts, order_digest, view_value
@@ -170,24 +170,10 @@ def _send(
 def simulate(view: ChainView, address: str, to: str, data: bytes) -> None:
     """``eth_call`` of the transaction at the latest block; a revert raises ``SendFailed`` with the revert data,
     decoded by ``tonne.chain.refusal`` (the custom error's name and arguments)."""
-    from tonne.chain.refusal import decode_error, explain
-
     params = {"from": address, "to": to, "data": "0x" + bytes(data).hex()}
     (response,) = view.rpc_many([("eth_call", [params, "latest"])])
-    if "error" not in response:
-        return
-    error = response["error"] or {}
-    raw = error.get("data")
-    if isinstance(raw, dict):
-        raw = raw.get("data")
-    revert = bytes.fromhex(raw.removeprefix("0x")) if isinstance(raw, str) and raw.startswith("0x") else b""
-    failed = SendFailed("", revert)
-    if decode_error(revert):
-        detail = explain(failed)
-    else:
-        detail = ("0x" + revert.hex()) if revert else str(error.get("message", "the simulation failed"))
-    failed.args = (f"the simulation reverted: {detail}",)
-    raise failed
+    if "error" in response:
+        raise reverted(response["error"], "the simulation", "the simulation failed")
 
 
 def _drop_raced(
