@@ -141,6 +141,23 @@ def format_plan(plan: Any) -> str:
     return "\n".join(lines)
 
 
+def settle_and_pin(
+    view: ChainView, sender: str, chunk_size: int, pending_timeout: float, log: Callable[[str], None]
+) -> int:
+    """The start of every plan: refuse a chunk size this chain's blocks cannot hold, wait for the sender's pending
+    transactions, then pin the block every read is made at. Returns the block gas limit."""
+    block_limit = view.block_gas_limit()
+    limit = max_chunk_size(block_limit)
+    if chunk_size > limit:
+        raise IssuanceError(
+            f"--chunk-size {chunk_size} is too large: up to ~{estimated_gas(chunk_size):,} gas per transaction; "
+            f"at most {limit} orders fit in {MAX_BLOCK_SHARE:.0%} of this chain's block gas limit"
+        )
+    view.wait_settled(sender, pending_timeout, log)
+    view.pin()
+    return block_limit
+
+
 def prepare(
     path: str,
     rows: Sequence[Row],
@@ -156,15 +173,7 @@ def prepare(
 
     Raises ``IssuanceError`` with every chain problem; nothing is sent here.
     """
-    block_limit = view.block_gas_limit()
-    limit = max_chunk_size(block_limit)
-    if chunk_size > limit:
-        raise IssuanceError(
-            f"--chunk-size {chunk_size} is too large: up to ~{estimated_gas(chunk_size):,} gas per transaction; "
-            f"at most {limit} orders fit in {MAX_BLOCK_SHARE:.0%} of this chain's block gas limit"
-        )
-    view.wait_settled(sender, pending_timeout, log)
-    view.pin()
+    block_limit = settle_and_pin(view, sender, chunk_size, pending_timeout, log)
     try:
         state = read_state(rows, view, contracts, sender)
         done, todo, conflicts = split_done(rows, state, path)

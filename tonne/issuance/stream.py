@@ -37,7 +37,7 @@ from tonne.issuance.checks import (
     try_receivers,
 )
 from tonne.issuance.errors import IssuanceError, Problem, problem_summary
-from tonne.issuance.plan import DEFAULT_CHUNK_SIZE, MAX_BLOCK_SHARE, Order, estimated_gas, max_chunk_size
+from tonne.issuance.plan import DEFAULT_CHUNK_SIZE, Order, settle_and_pin
 from tonne.issuance.rows import HEADER, BatchRef, ProjectRef, Row, _parse_row
 from tonne.units import format_tonnes
 
@@ -216,15 +216,7 @@ def plan_file(
     """``prepare`` for a scanned file, streaming its spool: the same checks at one pinned block and the same
     report (``IssuanceError``, nothing sent) when any row fails them."""
     path = result.path
-    block_limit = view.block_gas_limit()
-    limit = max_chunk_size(block_limit)
-    if chunk_size > limit:
-        raise IssuanceError(
-            f"--chunk-size {chunk_size} is too large: up to ~{estimated_gas(chunk_size):,} gas per transaction; "
-            f"at most {limit} orders fit in {MAX_BLOCK_SHARE:.0%} of this chain's block gas limit"
-        )
-    view.wait_settled(sender, pending_timeout, log)
-    view.pin()
+    block_limit = settle_and_pin(view, sender, chunk_size, pending_timeout, log)
     grouped: dict[tuple[str, str], array] = {}
     conflicts: list[Problem] = []
     caps: dict[int, _Cap] = {}
