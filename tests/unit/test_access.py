@@ -178,6 +178,14 @@ TABLE: list[Row] = [
         lambda c: [c.holder, [c.token_id], [1], retirement_input(beneficiary=c.caller)],
         _not_retirement_operator,
     ),
+    Row(
+        "retirement",
+        "retireBatch",
+        lambda c: [
+            [dict(holder=c.holder, ids=[c.token_id], amounts=[1], input=retirement_input(beneficiary=c.caller))]
+        ],
+        _not_retirement_operator,
+    ),
     Row("retirement", "issueAndRetire", lambda c: [c.token_id, 1000, ZERO_REF, retirement_input()], _not_issuer),
     Row(
         "retirement",
