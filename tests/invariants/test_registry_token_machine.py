@@ -693,6 +693,12 @@ class RegistryTokenMachine(RuleBasedStateMachine):
         self._send_issue_and_retire(b.token_id, 1, ZERO_REF, ZERO_ADDRESS, ref)
         self._send_retire(h, [(b.token_id, 1)], ZERO_ADDRESS, ref, "retire (another account's reference)")
         self._send_retire(h, [(b.token_id, 1)], ZERO_ADDRESS, ref, "retire")
+        # And the approved operator retires one unit for the first holder (retireFrom), which the random actions
+        # reach only by a lucky draw: one operator pair is approved, and the batch actions share the draws.
+        first = self.holders[0]
+        self._issue([(b.token_id, first, 1, ZERO_REF)], many=False, label="issue")
+        ref_from = ((1 << 254) | 1).to_bytes(32, "big")  # never a drawn reference either
+        self._send_retire(first, [(b.token_id, 1)], ZERO_ADDRESS, ref_from, "retireFrom", operator=self.holders[1])
 
     @rule(data=st.data())
     def act(self, data: st.DataObject) -> None:
@@ -1031,15 +1037,27 @@ class RegistryTokenMachine(RuleBasedStateMachine):
                 CertificateModel(int(event.certificateId), owner, [i for i, _ in items], [a for _, a in items])
             )
 
-    def _send_retire(self, holder: str, items: list[tuple[int, int]], beneficiary: str, ref: bytes, label: str) -> None:
-        """`holder` retires its own `items` (no draw)."""
-        retirement, account = self.env.retirement, self.holder_accounts[holder]
+    def _send_retire(
+        self,
+        holder: str,
+        items: list[tuple[int, int]],
+        beneficiary: str,
+        ref: bytes,
+        label: str,
+        operator: str | None = None,
+    ) -> None:
+        """`holder` retires its own `items`, or its approved `operator` does so for it with retireFrom (no draw)."""
+        retirement = self.env.retirement
+        account = self.holder_accounts[operator or holder]
         ids, amounts = [i for i, _ in items], [a for _, a in items]
-        receipt = self._send(
-            label,
-            self.model.retire_error(holder, items, ref),
-            lambda: retirement.retire(ids, amounts, self._retirement_input(beneficiary, ref), sender=account),
-        )
+
+        def send() -> Any:
+            retirement_input = self._retirement_input(beneficiary, ref)
+            if operator is not None:
+                return retirement.retireFrom(holder, ids, amounts, retirement_input, sender=account)
+            return retirement.retire(ids, amounts, retirement_input, sender=account)
+
+        receipt = self._send(label, self.model.retire_error(holder, items, ref), send)
         if receipt is not None:
             self.model.apply_retire(holder, items, ref)
             self._record_certificate(receipt, beneficiary if beneficiary != ZERO_ADDRESS else holder)
