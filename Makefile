@@ -57,8 +57,11 @@ $(NODE_STAMP): package.json package-lock.json
 demo: install
 	$(BIN)/ape run demo
 
+# Test files run in parallel workers, each file whole in one worker (module fixtures and chains stay per file).
+# TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= auto
 test: install
-	$(BIN)/ape test tests
+	$(BIN)/ape test tests -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check tonne scripts tests bench

@@ -41,27 +41,93 @@ def anvil_binary() -> str:
     return found
 
 
+START_ATTEMPTS = 5
+
+
+def listening_inodes(port: int) -> set[str]:
+    """Socket inodes of the loopback/any-address TCP listeners on `port`, from /proc/net/tcp and tcp6."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local_address is HEXIP:HEXPORT; state 0A is LISTEN; field 9 is the socket inode.
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def listens_on(process: subprocess.Popen, port: int) -> bool:
+    """True when `process` itself holds a listening socket on `port` (not some other process that won the port)."""
+    inodes = listening_inodes(port)
+    if not inodes:
+        return False
+    if not Path("/proc/self/fd").is_dir():
+        # No /proc (not Linux): the best we can say is "it is alive and the port listens".
+        return process.poll() is None
+    if process.poll() is not None:
+        return False
+    links = set()
+    try:
+        fds = list(Path(f"/proc/{process.pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            links.add(str(fd.readlink()))
+        except OSError:
+            continue  # closed while we looked
+    return any(f"socket:[{inode}]" in links for inode in inodes)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _start_anvil(args: list[str], startup_timeout: float) -> tuple[str, subprocess.Popen]:
+    """Start Anvil on a fresh free port; retry with another port when the port was taken in the meantime.
+
+    free_port() only says the port was free a moment ago: parallel test workers starting Anvils at once can be
+    handed the same port, and the loser either exits or answers the readiness probe through the winner's node.
+    So each attempt checks that this process is the one listening, and a failed attempt's process is stopped.
+    """
+    failures = []
+    for _ in range(START_ATTEMPTS):
+        port = free_port()
+        process = subprocess.Popen([*args, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(url, process, startup_timeout)
+            if listens_on(process, port):
+                return url, process
+            failures.append(f"port {port}: another process listens there")
+        except RuntimeError as error:
+            failures.append(f"port {port}: {error}")
+        _stop(process)
+    raise RuntimeError(f"anvil did not start after {START_ATTEMPTS} attempts ({'; '.join(failures)})")
+
+
 @contextmanager
 def plain_anvil(
     *, chain_id: int | None = None, startup_timeout: float = 20.0
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """Start Anvil on a free loopback port; yield (url, process); stop it on exit, whatever happens."""
-    port = free_port()
-    args = [anvil_binary(), "--port", str(port), "--silent", "--gas-limit", str(GAS_LIMIT)]
+    args = [anvil_binary(), "--silent", "--gas-limit", str(GAS_LIMIT)]
     if chain_id is not None:
         args += ["--chain-id", str(chain_id)]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    url, process = _start_anvil(args, startup_timeout)
     try:
-        _wait_ready(url, process, startup_timeout)
         yield url, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
 
 
 def _wait_ready(url: str, process: subprocess.Popen, timeout: float) -> None:

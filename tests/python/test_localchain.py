@@ -6,8 +6,10 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import requests
 
+from tonne import localchain
 from tonne.localchain import ANVIL, ANVIL_REAL, ROOT, _wait_ready, free_port
 
 # Enough blocks for Anvil to move old states out of memory (it spills after a few hundred).
@@ -46,3 +48,44 @@ def test_anvil_wrapper__many_blocks__writes_nothing_to_home(tmp_path):
     _mine_and_stop(ANVIL, tmp_path)
     assert not any(tmp_path.iterdir())
     assert not _spilled(ROOT / ".anvil-home")
+
+
+class _RecordingPopen(subprocess.Popen):
+    started: list[subprocess.Popen] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _RecordingPopen.started.append(self)
+
+
+def test_plain_anvil__port_taken_by_another_anvil__retries_on_a_fresh_port(monkeypatch):
+    """Parallel workers can be handed the same "free" port; the loser must move on, not share the winner's node."""
+    with localchain.plain_anvil() as (taken_url, taken_process):
+        taken_port = int(taken_url.rsplit(":", 1)[1])
+        ports = iter([taken_port, taken_port, free_port()])
+        monkeypatch.setattr(localchain, "free_port", lambda: next(ports))
+        _RecordingPopen.started = []
+        monkeypatch.setattr(localchain.subprocess, "Popen", _RecordingPopen)
+        with localchain.plain_anvil(chain_id=4_242) as (url, process):
+            assert url != taken_url
+            assert localchain.listens_on(process, int(url.rsplit(":", 1)[1]))
+            assert not localchain.listens_on(process, taken_port)
+            payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+            assert int(requests.post(url, json=payload, timeout=10).json()["result"], 16) == 4_242
+            failed = _RecordingPopen.started[:-1]
+            assert len(failed) == 2
+            assert all(p.poll() is not None for p in failed)
+        assert taken_process.poll() is None
+        assert localchain.listens_on(taken_process, taken_port)
+
+
+def test_plain_anvil__port_always_taken__gives_up_after_five_attempts_and_stops_each(monkeypatch):
+    with localchain.plain_anvil() as (taken_url, _):
+        taken_port = int(taken_url.rsplit(":", 1)[1])
+        monkeypatch.setattr(localchain, "free_port", lambda: taken_port)
+        _RecordingPopen.started = []
+        monkeypatch.setattr(localchain.subprocess, "Popen", _RecordingPopen)
+        with pytest.raises(RuntimeError, match="after 5 attempts"), localchain.plain_anvil():
+            pass
+        assert len(_RecordingPopen.started) == localchain.START_ATTEMPTS == 5
+        assert all(p.poll() is not None for p in _RecordingPopen.started)
