@@ -23,10 +23,13 @@ from tonne.issuance import (
     IssuanceError,
     PendingTransactionsError,
     Web3Sender,
+    chunk,
     execute,
-    prepare,
+    group_by_project,
+    plan_file,
     read_rows,
     run_file,
+    scan,
 )
 from tonne.units import tonnes_to_units
 
@@ -335,7 +338,7 @@ def test_execute__row_issued_by_another_transaction_after_planning__is_skipped_n
     scenario = build(deployment, 9, projects=1)
     path = scenario.write(tmp_path / "race.csv")
     view, contracts, sender = _in_process(deployment)
-    plan = prepare(str(path), read_rows(path), view, contracts, sender.address, chunk_size=4)
+    plan = plan_file(scan(path), view, contracts, sender.address, chunk_size=4)
     _, _, recipient, tonnes, reference = scenario.rows[5]  # lands in the second chunk
     deployment.transact(
         deployment.credit.functions.issue(
@@ -347,6 +350,7 @@ def test_execute__row_issued_by_another_transaction_after_planning__is_skipped_n
     assert (summary.issued, summary.raced, summary.txs) == (8, 1, 3)
     assert "1 row(s) were issued meanwhile by another transaction" in notes[0]
     assert_issued_exactly_once(deployment, scenario)
+    plan.close()
 
 
 def test_run_file__paused_token__refused_before_sending(deployment, tmp_path):
@@ -399,9 +403,8 @@ def test_run_file__permissioned_token__recipients_off_the_allowlist_refused(perm
     assert run_file(path, view, contracts, sender).issued == 2
 
 
-def test_plan_file__streamed_pass__same_report_and_same_plan_as_the_in_memory_pass(deployment, tmp_path):
-    from tonne.issuance import format_plan
-    from tonne.issuance.stream import plan_file, scan
+def test_plan_file__streamed_pass__every_problem_reported_and_orders_grouped_by_project(deployment, tmp_path):
+    from tonne.issuance import Order, format_plan
 
     view, contracts, sender = _in_process(deployment)
     project_id, name = deployment.project()
@@ -419,15 +422,14 @@ def test_plan_file__streamed_pass__same_report_and_same_plan_as_the_in_memory_pa
     refused.add(name, "1", deployment.registry.address, "1", token_id)  # a contract without the 1155 hook
     refused.add(name, reference, deployment.registry.address, "1", token_id)
     path = refused.write(tmp_path / "refused.csv")
-    reports = []
-    for plan in (
-        lambda: prepare(str(path), read_rows(path), view, contracts, sender.address),
-        lambda: plan_file(scan(path), view, contracts, sender.address),
-    ):
-        with pytest.raises(IssuanceError) as caught:
-            plan()
-        reports.append([str(p) for p in caught.value.problems])
-    assert reports[0] == reports[1] and len(reports[0]) == 5, reports
+    with pytest.raises(IssuanceError) as caught:
+        plan_file(scan(path), view, contracts, sender.address)
+    report = [str(p) for p in caught.value.problems]
+    where = [(p.path, p.line, p.field) for p in caught.value.problems]
+    fields = ["batch", "tonnes", "project", "recipient", "recipient"]
+    assert where == [(str(path), line, f) for line, f in zip([3, 4, 5, 6, 7], fields, strict=True)], report
+    assert "the cap is passed on this line" in report[1]
+    assert "rejects the credits" in report[4] and report[4].endswith("[2 rows: lines 7, 8]")
 
     good = build(deployment, 40, projects=3, recipients=7)
     path = good.write(tmp_path / "good.csv")
@@ -438,10 +440,17 @@ def test_plan_file__streamed_pass__same_report_and_same_plan_as_the_in_memory_pa
                 token, to_checksum_address(recipient), tonnes_to_units(tonnes), keccak(text=ref)
             )
         )
-    listed = prepare(str(path), read_rows(path), view, contracts, sender.address, chunk_size=7)
     streamed = plan_file(scan(path), view, contracts, sender.address, chunk_size=7)
-    assert format_plan(streamed).split("\n")[1:] == format_plan(listed).split("\n")[1:]
     assert (streamed.row_count, streamed.done_count, streamed.chunk_count) == (40, 4, 6)
+    todo = [
+        Order(row, token)
+        for n, (row, token) in enumerate(zip(read_rows(path), good.tokens, strict=True))
+        if not 5 <= n < 9
+    ]
+    expected = chunk(group_by_project(todo), 7)
     as_tuples = [[o.as_tuple() for o in c] for c in streamed.iter_chunks()]
-    assert as_tuples == [[o.as_tuple() for o in c] for c in listed.chunks]
+    assert as_tuples == [[o.as_tuple() for o in c] for c in expected]
+    described = format_plan(streamed).split("\n")
+    assert described[0].startswith(f"{path}: 40 rows; 4 already issued on-chain; 36 to issue in 6 transaction(s)")
+    assert len(described) == 1 + len(streamed.batch_totals()) + 6
     streamed.close()

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 from eth_abi import encode
 from eth_utils import keccak
 
+from tonne.bulk.report import line_ranges
 from tonne.chain.errors import SendFailed
 from tonne.chain.refusal import decode_error, explain, role_name
-from tonne.issuance.send import line_ranges
 from tonne.pledge.chain import format_money
 
 ACCOUNT = "0x70997970C51812dC3A010c7D01b50e20d4DC79c8"

@@ -482,6 +482,9 @@ def test_execute__failed_retirement_whose_reference_is_another_certificate__conf
     message = str(info.value)
     assert message.startswith(f"the retirement of line 4 (R-4) failed: conflict: {SENDER} already used the reference")
     assert "certificate #42, which is not this retirement (total 1 (this row: 1000))" in message
+    # The one report format: the row at fault as file:line: field: message.
+    assert [(p.path, p.line, p.field) for p in info.value.problems] == [("r.csv", 4, "reference")]
+    assert f"\nr.csv:4: reference: the retirement failed: conflict: {SENDER} already used" in message
 
 
 def test_execute__failed_retirement_whose_reference_another_account_used__real_failure_not_raced():

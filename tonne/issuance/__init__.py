@@ -13,7 +13,8 @@ A run is a pipeline, one module a stage:
 4. send (``send``): send the chunks in order; a failed chunk is re-checked against the chain so rows issued
    meanwhile by another transaction are dropped and the rest is sent again.
 
-``run`` holds the entry points (``run_file``, ``issue_from_csv``); they run the same stages streamed
+``run`` holds the entry points (``run_file``, ``issue_from_csv``), on the shared bulk pipeline (``tonne.bulk``: the
+report format, pending wait and block pin, progress, dry run, the send loop); they run the stages streamed
 (``stream``: ``scan`` spools the checked rows, ``plan_file`` checks them against the chain window by window, and
 ``FilePlan`` reads the chunks back), so a file of 100,000 rows is never all in memory. Any problem in the static
 or chain pass stops the run before anything is sent, with a report naming ``file:line: field: message`` for every
@@ -44,7 +45,6 @@ from tonne.issuance.plan import (
     format_plan,
     group_by_project,
     max_chunk_size,
-    prepare,
 )
 from tonne.issuance.rows import (
     HEADER,
@@ -126,7 +126,6 @@ __all__ = [
     "parse_text",
     "parse_tonnes",
     "plan_file",
-    "prepare",
     "read_rows",
     "read_state",
     "run_file",

@@ -1,4 +1,5 @@
-"""From checked rows to what a run sends: orders grouped by project, cut into ``issueMany`` chunks that fit a block."""
+"""From checked rows to what a run sends: orders grouped by project, cut into ``issueMany`` chunks that fit a block
+(the planner itself is ``tonne.issuance.stream.plan_file``)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,11 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 
+from tonne.bulk.chain import settle_and_pin as settle
 from tonne.chain.view import ChainView, selector
 from tonne.ids import describe, project_of
-from tonne.issuance.checks import (
-    ISSUE_MANY,
-    ChainState,
-    Contracts,
-    check_against_chain,
-    check_receivers,
-    read_state,
-    split_done,
-)
-from tonne.issuance.errors import IssuanceError, problem_summary
+from tonne.issuance.checks import ISSUE_MANY, ChainState
+from tonne.issuance.errors import IssuanceError
 from tonne.issuance.rows import BatchRef, Row
 from tonne.units import format_tonnes
 
@@ -153,44 +147,5 @@ def settle_and_pin(
             f"--chunk-size {chunk_size} is too large: up to ~{estimated_gas(chunk_size):,} gas per transaction; "
             f"at most {limit} orders fit in {MAX_BLOCK_SHARE:.0%} of this chain's block gas limit"
         )
-    view.wait_settled(sender, pending_timeout, log)
-    view.pin()
+    settle(view, sender, pending_timeout, log)
     return block_limit
-
-
-def prepare(
-    path: str,
-    rows: Sequence[Row],
-    view: ChainView,
-    contracts: Contracts,
-    sender: str,
-    *,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    pending_timeout: float = 180.0,
-    log: Callable[[str], None] = lambda _: None,
-) -> Plan:
-    """Wait for the sender's pending transactions, read the chain, drop done rows, check the rest, and chunk them.
-
-    Raises ``IssuanceError`` with every chain problem; nothing is sent here.
-    """
-    block_limit = settle_and_pin(view, sender, chunk_size, pending_timeout, log)
-    try:
-        state = read_state(rows, view, contracts, sender)
-        done, todo, conflicts = split_done(rows, state, path)
-        if todo:
-            check_receivers(todo, state, view, contracts, sender)
-    finally:
-        view.unpin()
-    problems = conflicts + check_against_chain(todo, state, sender, path)
-    problems.sort(key=lambda p: p.line or 0)
-    if problems:
-        raise IssuanceError(problem_summary(path, problems), problems)
-    orders = group_by_project([Order(r, state.token_id(r)) for r in todo])
-    return Plan(
-        path=path,
-        rows=list(rows),
-        done=done,
-        chunks=chunk(orders, chunk_size),
-        state=state,
-        block_gas_limit=block_limit,
-    )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tonne import bulk
 from tonne.chain.send import ApeSender, Sender, Web3Sender, ape_abi
 from tonne.chain.view import ChainView, error_names
 from tonne.issuance.checks import Contracts
@@ -41,25 +42,22 @@ def run_file(
         plan = plan_file(
             scanned, view, contracts, sender.address, chunk_size=chunk_size, pending_timeout=pending_timeout, log=log
         )
-        if on_plan is not None:
-            on_plan(plan)
-        if dry_run or not plan.chunk_count:
-            summary = IssueSummary(rows=plan.row_count, already_done=plan.done_count, dry_run=dry_run)
-            summary.elapsed = time.monotonic() - started
-            return summary
-        from tqdm import tqdm
-
-        with tqdm(
-            total=plan.row_count,
-            initial=plan.done_count,
+        return bulk.run(
+            plan,
+            lambda p, bar: execute(
+                p, view, contracts, sender, progress=bar, pending_timeout=pending_timeout, log=log, started=started
+            ),
+            lambda p, _: IssueSummary(rows=p.row_count, already_done=p.done_count),
+            rows=plan.row_count,
+            done=plan.done_count,
+            pending=plan.chunk_count,
             unit="row",
             desc="issuing",
-            disable=not progress,
-            dynamic_ncols=True,
-        ) as bar:
-            return execute(
-                plan, view, contracts, sender, progress=bar, pending_timeout=pending_timeout, log=log, started=started
-            )
+            dry_run=dry_run,
+            progress=progress,
+            on_plan=on_plan,
+            started=started,
+        )
     finally:
         scanned.close()
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from tonne.bulk.report import line_ranges
+from tonne.bulk.send import Progress, send_windowed, waited
 from tonne.chain.errors import SendFailed
 from tonne.chain.send import ApeSender, Sender, Sent, Web3Sender, reverted, wait_for_receipt
 from tonne.chain.view import Call, ChainView
@@ -60,25 +62,17 @@ RACED_EXIT = 3  # the file is fully issued, but another sender issued some of it
 NONCE_RETRIES = 5
 
 
-def line_ranges(lines: list[int], shown: int = 12) -> str:
-    """``2-19, 22, 40-41`` for sorted line numbers (at most ``shown`` ranges, then ``... (N more)``)."""
-    ranges: list[list[int]] = []
-    for n in sorted(set(lines)):
-        if ranges and n == ranges[-1][1] + 1:
-            ranges[-1][1] = n
-        else:
-            ranges.append([n, n])
-    parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in ranges]
-    rest = len(parts) - shown
-    return ", ".join(parts[:shown]) + (f", ... ({rest} more ranges)" if rest > 0 else "")
+@dataclass(frozen=True)
+class _Chunk:
+    """One ``issueMany`` to send: its place in the plan, its orders, and how often it failed already."""
 
-
-class Progress(Protocol):
-    def update(self, n: int) -> Any: ...
+    index: int
+    orders: list[Order]
+    retries: int = 0
 
 
 def execute(
-    plan: Plan,
+    plan: Plan | Any,
     view: ChainView,
     contracts: Contracts,
     sender: Sender,
@@ -88,50 +82,55 @@ def execute(
     log: Callable[[str], None] = lambda _: None,
     started: float | None = None,
 ) -> IssueSummary:
-    """Send the plan's chunks in order. A chunk that fails is re-checked against the chain: rows whose orderRef
-    got used meanwhile are dropped and the rest is sent again; a failure with no such row stops the run."""
+    """Send the plan's chunks in order (``tonne.bulk.send_windowed``, one in flight). A chunk that fails is
+    re-checked against the chain: rows whose orderRef got used meanwhile are dropped and the rest is sent again; a
+    failure with no such row stops the run."""
     summary = IssueSummary(rows=plan.row_count, already_done=plan.done_count)
     start = time.monotonic() if started is None else started
     told = False
     total = plan.chunk_count
     known_contracts = plan.state.contracts
     block_limit = getattr(plan, "block_gas_limit", None)
-    for index, orders in enumerate(plan.iter_chunks(), 1):
-        remaining = list(orders)
-        retries = 0
-        while remaining:
-            try:
-                sent = _send(remaining, view, contracts, sender, known_contracts, block_limit)
-            except SendFailed as exc:
-                nonce_clash = _nonce_clash(exc) and retries < NONCE_RETRIES
-                still = _drop_raced(
-                    remaining,
-                    exc,
-                    index,
-                    total,
-                    view,
-                    contracts,
-                    sender.address,
-                    pending_timeout,
-                    log if not told else (lambda _: None),
-                    retry=nonce_clash,
-                )
-                retries += 1
-                if len(still) < len(remaining):
-                    told = True
-                summary.raced += len(remaining) - len(still)
-                summary.raced_lines.extend(o.row.line for o in remaining if o not in still)
-                if progress is not None:
-                    progress.update(len(remaining) - len(still))
-                remaining = still
-                continue
-            summary.txs += 1
-            summary.gas_used += sent.gas_used
-            summary.issued += len(remaining)
-            summary.tx_hashes.append(sent.tx_hash)
-            if progress is not None:
-                progress.update(len(remaining))
-            remaining = []
+
+    def submit(chunk: _Chunk) -> Any:
+        return _submit(chunk.orders, view, contracts, sender, known_contracts, block_limit)
+
+    def record(chunk: _Chunk, sent: Sent) -> None:
+        summary.txs += 1
+        summary.gas_used += sent.gas_used
+        summary.issued += len(chunk.orders)
+        summary.tx_hashes.append(sent.tx_hash)
+        if progress is not None:
+            progress.update(len(chunk.orders))
+
+    def settle(failures: list[tuple[_Chunk, SendFailed]]) -> list[_Chunk]:
+        nonlocal told
+        ((chunk, exc),) = failures  # one chunk in flight at a time
+        remaining = chunk.orders
+        nonce_clash = _nonce_clash(exc) and chunk.retries < NONCE_RETRIES
+        quiet = log if not told else (lambda _: None)
+        still = _drop_raced(
+            remaining,
+            exc,
+            chunk.index,
+            total,
+            view,
+            contracts,
+            sender.address,
+            pending_timeout,
+            quiet,
+            retry=nonce_clash,
+        )
+        if len(still) < len(remaining):
+            told = True
+        summary.raced += len(remaining) - len(still)
+        summary.raced_lines.extend(o.row.line for o in remaining if o not in still)
+        if progress is not None:
+            progress.update(len(remaining) - len(still))
+        return [_Chunk(chunk.index, still, chunk.retries + 1)] if still else []
+
+    chunks = (_Chunk(index, list(orders)) for index, orders in enumerate(plan.iter_chunks(), 1))
+    send_windowed(chunks, submit, waited(sender), record, settle)
     summary.elapsed = time.monotonic() - start
     return summary
 
@@ -147,15 +146,16 @@ def chunk_gas_limit(orders: list[Order], block_limit: int) -> int:
     return min(block_limit, GAS_PER_TX + GAS_PER_ORDER * len(orders) + NEW_ID_GAS * ids)
 
 
-def _send(
+def _submit(
     orders: list[Order],
     view: ChainView,
     contracts: Contracts,
     sender: Sender,
     known_contracts: set[str],
     block_limit: int | None,
-) -> Sent:
-    """Send one chunk. A sender that can take a gas limit (``submit``/``wait``) gets the chunk simulated once with
+) -> Sent | str:
+    """Send one chunk: its ``Sent``, or the hash of a transaction submitted to be waited for. A sender that can take
+    a gas limit (``submit``/``wait``) gets the chunk simulated once with
     ``eth_call`` (a revert raises ``SendFailed``, as a reverted estimate does) and ``chunk_gas_limit`` as its limit:
     measured, ``eth_estimateGas`` of a 200-order chunk costs Anvil ~0.12 s (a search over many executions), about
     half a send. A chunk with a contract recipient (whose hook may use any gas) is estimated as before."""
@@ -164,7 +164,7 @@ def _send(
     if submit is None or wait is None or block_limit is None or any(o.row.recipient in known_contracts for o in orders):
         return sender.send(contracts.credit, data)
     simulate(view, sender.address, contracts.credit, data)
-    return wait(submit(contracts.credit, data, chunk_gas_limit(orders, block_limit)))
+    return submit(contracts.credit, data, chunk_gas_limit(orders, block_limit))
 
 
 def simulate(view: ChainView, address: str, to: str, data: bytes) -> None:
@@ -242,5 +242,6 @@ __all__ = [
     "Sent",
     "Web3Sender",
     "execute",
+    "line_ranges",
     "wait_for_receipt",
 ]

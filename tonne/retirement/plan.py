@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, replace
 
 from eth_abi import encode as abi_encode
 
-from tonne.chain.errors import Problem, problem_summary
+from tonne.bulk.chain import pinned
+from tonne.bulk.report import Problem, raise_problems
 from tonne.chain.view import ChainView, Reverted, selector
 from tonne.ids import describe
 from tonne.retirement.checks import ChainState, Contracts, check_against_chain, field_name, read_state
@@ -158,9 +159,7 @@ def prepare(
     """Wait for the sender's pending transactions, read the chain, set aside what is done, check the rest against
     the chain, group it into transactions of up to ``batch_size`` retirements and simulate each transaction.
     Raises ``RetirementError`` with every problem; nothing is sent here."""
-    view.wait_settled(sender, pending_timeout, log)
-    view.pin()
-    try:
+    with pinned(view, sender, pending_timeout, log):
         state = read_state(requests, view, contracts, sender)
         done = [(r, state.done[r.retirement_ref]) for r in requests if r.retirement_ref in state.done]
         conflicts = [r for r in requests if r.retirement_ref in state.conflicts]
@@ -188,10 +187,7 @@ def prepare(
                 batches = group(todo)
             else:
                 problems, batches = simulate_batches(batches, view, contracts, sender, path)
-    finally:
-        view.unpin()
-    if problems:
-        raise RetirementError(problem_summary(path, problems), problems)
+    raise_problems(path, problems, RetirementError)
     return Plan(path=path, requests=list(requests), done=done, todo=todo, state=state, sender=sender, batches=batches)
 
 

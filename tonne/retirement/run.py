@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tonne import bulk
 from tonne.chain.send import ApeSender, Web3Sender, ape_abi
 from tonne.chain.view import ChainView, error_names
 from tonne.retirement.checks import Contracts
@@ -39,26 +40,10 @@ def run_requests(
     plan = prepare(
         name, requests, view, contracts, sender.address, pending_timeout=pending_timeout, log=log, batch_size=batch_size
     )
-    if on_plan is not None:
-        on_plan(plan)
-    if dry_run or not plan.todo:
-        summary = RetireSummary(
-            requests=len(requests), already_done=len(plan.done), done=list(plan.done), dry_run=dry_run
-        )
-        summary.elapsed = time.monotonic() - started
-        return summary
-    from tqdm import tqdm
-
-    with tqdm(
-        total=len(requests),
-        initial=len(plan.done),
-        unit="retirement",
-        desc="retiring",
-        disable=not progress,
-        dynamic_ncols=True,
-    ) as bar:
-        return execute(
-            plan,
+    return bulk.run(
+        plan,
+        lambda p, bar: execute(
+            p,
             view,
             contracts,
             sender,
@@ -67,7 +52,18 @@ def run_requests(
             pending_timeout=pending_timeout,
             log=log,
             started=started,
-        )
+        ),
+        lambda p, _: RetireSummary(requests=len(p.requests), already_done=len(p.done), done=list(p.done)),
+        rows=len(requests),
+        done=len(plan.done),
+        pending=len(plan.todo),
+        unit="retirement",
+        desc="retiring",
+        dry_run=dry_run,
+        progress=progress,
+        on_plan=on_plan,
+        started=started,
+    )
 
 
 def run_file(path: Path | str, view: ChainView, contracts: Contracts, sender: Any, **options: Any) -> RetireSummary:

@@ -6,18 +6,19 @@ theirs the rest of the transaction is sent again."""
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from eth_utils import keccak
 
+from tonne.bulk.report import Problem
+from tonne.bulk.send import Progress, send_windowed, waited
 from tonne.chain.checks import view_value
 from tonne.chain.errors import SendFailed
 from tonne.chain.send import Sent
 from tonne.chain.view import Call, ChainView, Reverted
-from tonne.retirement.checks import CERTIFICATE_VIEW, Contracts, certificate_mismatch
+from tonne.retirement.checks import CERTIFICATE_VIEW, Contracts, certificate_mismatch, field_name
 from tonne.retirement.plan import Batch, Plan, Retirement, where
 from tonne.retirement.rows import RetirementError
 
@@ -26,10 +27,6 @@ RETIREMENT_RECORDED = (
     "RetirementRecorded(uint256,address,address,uint256[],uint256[],string,string,string,uint40,uint40,uint8,bytes32)"
 )
 RETIREMENT_RECORDED_TOPIC = "0x" + keccak(text=RETIREMENT_RECORDED).hex()
-
-
-class Progress(Protocol):
-    def update(self, n: int) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -114,9 +111,12 @@ def execute(
     summary = RetireSummary(requests=len(plan.requests), already_done=len(plan.done), done=list(plan.done))
     start = time.monotonic() if started is None else started
     pipelined = hasattr(sender, "submit") and hasattr(sender, "wait")
-    queue = deque(plan.batches)
-    inflight: deque[tuple[Batch, str]] = deque()
-    failures: list[tuple[Batch, SendFailed]] = []
+
+    def submit(batch: Batch) -> Any:
+        data = batch.calldata(sender.address)
+        if pipelined:
+            return sender.submit(contracts.retirement, data, batch.gas)
+        return sender.send(contracts.retirement, data)
 
     def record(batch: Batch, sent: Sent) -> None:
         ids = certificate_ids(sent, contracts.retirement)
@@ -127,34 +127,20 @@ def execute(
         if progress is not None:
             progress.update(len(batch.retirements))
 
-    while queue or inflight:
-        while queue and not failures and len(inflight) < (window if pipelined else 1):
-            batch = queue.popleft()
-            data = batch.calldata(sender.address)
-            try:
-                if pipelined:
-                    inflight.append((batch, sender.submit(contracts.retirement, data, batch.gas)))
-                else:
-                    record(batch, sender.send(contracts.retirement, data))
-            except SendFailed as exc:
-                failures.append((batch, exc))
-        if inflight:
-            batch, tx_hash = inflight.popleft()
-            try:
-                record(batch, sender.wait(tx_hash))
-            except SendFailed as exc:
-                failures.append((batch, exc))
-        if failures and not inflight:
-            # Everything sent so far is settled: a failure whose reference got used meanwhile was a lost race (go on,
-            # sending the rest of its transaction again); any other stops the run here.
-            retry = _settle_failures(failures, summary, view, contracts, sender.address, pending_timeout, log, progress)
-            queue.extendleft(reversed(retry))
-            failures = []
+    def settle(failures: list[tuple[Batch, SendFailed]]) -> list[Batch]:
+        # Everything sent so far is settled: a failure whose reference got used meanwhile was a lost race (go on,
+        # sending the rest of its transaction again); any other stops the run here.
+        return _settle_failures(
+            plan.path, failures, summary, view, contracts, sender.address, pending_timeout, log, progress
+        )
+
+    send_windowed(plan.batches, submit, waited(sender), record, settle, window=window if pipelined else 1)
     summary.elapsed = time.monotonic() - start
     return summary
 
 
 def _settle_failures(
+    path: str,
     failures: list[tuple[Batch, SendFailed]],
     summary: RetireSummary,
     view: ChainView,
@@ -225,9 +211,15 @@ def _settle_failures(
         real = _blame(real, failures, view, contracts, address)
         retirement, exc = real[0]
         more = f" (and {len(real) - 1} more after it)" if len(real) > 1 else ""
+        # The summary names the first row at fault; the problems say ``file:line: field: message`` for each.
+        problems = [
+            Problem(path, r.request.line, field_name(r.request, "reference"), f"the retirement failed: {e}")
+            for r, e in real
+        ]
         raise RetirementError(
             f"the retirement of {where(retirement.request)} ({retirement.request.reference}) failed: {exc}{more}. "
-            f"{summary.retired} retirement(s) of this run stand; fix the cause and run again to do the rest."
+            f"{summary.retired} retirement(s) of this run stand; fix the cause and run again to do the rest.",
+            problems,
         )
     return [Batch(tuple(rs), failures[n][0].gas) for n, rs in sorted(retry.items())]
 

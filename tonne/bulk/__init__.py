@@ -1,0 +1,42 @@
+"""The bulk pipeline every CSV tool runs (issuance, retirement, compliance obligations, the price feed).
+
+A run: read the rows and check them statically (``tonne.csvinput``: one ``file:line: field: message`` per problem,
+every problem of the file at once); wait for the sender's pending transactions and read the chain in batched calls
+pinned to one block (``pinned`` / ``settle_and_pin``); drop the rows already done on-chain (the chain, not a local
+file, is the record, so a crashed run is resumed by running it again); check the rest; plan; then, unless it is a
+dry run or nothing is left, send (``send_windowed``: up to a window of transactions in flight, each failure handed
+back to the tool to re-check against the chain) under a progress bar (``run``).
+
+A tool supplies only what is its own: its row schema and static checks, the chain state it reads, its plan, the
+transaction it sends and how it recognises a row as done on-chain. See docs/bulk.md.
+"""
+
+from tonne.bulk.chain import pinned, settle_and_pin
+from tonne.bulk.pipeline import Summary, run
+from tonne.bulk.report import (
+    PendingTransactionsError,
+    Problem,
+    SendFailed,
+    ToolError,
+    line_ranges,
+    problem_summary,
+    raise_problems,
+)
+from tonne.bulk.send import Progress, send_windowed, waited
+
+__all__ = [
+    "PendingTransactionsError",
+    "Problem",
+    "Progress",
+    "SendFailed",
+    "Summary",
+    "ToolError",
+    "line_ranges",
+    "pinned",
+    "problem_summary",
+    "raise_problems",
+    "run",
+    "send_windowed",
+    "settle_and_pin",
+    "waited",
+]
