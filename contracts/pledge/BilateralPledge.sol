@@ -2,12 +2,12 @@
 pragma solidity ^0.8.28;
 
 import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
-import {ERC1155Holder} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155Holder.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IBilateralPledge} from "../interfaces/IBilateralPledge.sol";
 import {ICarbonCredit} from "../interfaces/ICarbonCredit.sol";
+import {SelfPullHolder} from "./SelfPullHolder.sol";
 
 /// @title BilateralPledge
 /// @notice Credits locked in favour of a named pledgee until maturity; see IBilateralPledge.
@@ -15,7 +15,7 @@ import {ICarbonCredit} from "../interfaces/ICarbonCredit.sol";
 /// pledges of their amounts of it (it accepts credits only from its own pulls).
 /// No roles: every action belongs to the pledgor or the pledgee of one pledge. A pledge holds at most MAX_IDS
 /// ids, so releasing its credits touches a bounded number of slots.
-contract BilateralPledge is IBilateralPledge, ERC1155Holder, ReentrancyGuardTransient {
+contract BilateralPledge is IBilateralPledge, SelfPullHolder, ReentrancyGuardTransient {
     /// @notice The most ids one pledge may hold.
     uint256 public constant MAX_IDS = 16;
 
@@ -129,26 +129,9 @@ contract BilateralPledge is IBilateralPledge, ERC1155Holder, ReentrancyGuardTran
         _sendOut(pledgeId, p.idCount, msg.sender);
     }
 
-    /// @notice Accepts credits only when this contract itself pulls them (a new pledge).
-    function onERC1155Received(address operator, address from, uint256, uint256, bytes memory)
-        public
-        view
-        override
-        returns (bytes4)
-    {
-        if (operator != address(this)) revert PledgeUnsolicitedTransfer(operator, from);
-        return this.onERC1155Received.selector;
-    }
-
-    /// @notice Accepts credits only when this contract itself pulls them (a new pledge).
-    function onERC1155BatchReceived(address operator, address from, uint256[] memory, uint256[] memory, bytes memory)
-        public
-        view
-        override
-        returns (bytes4)
-    {
-        if (operator != address(this)) revert PledgeUnsolicitedTransfer(operator, from);
-        return this.onERC1155BatchReceived.selector;
+    /// @dev Credits are accepted only when this contract itself pulls them (a new pledge); see SelfPullHolder.
+    function _revertUnsolicited(address operator, address from) internal pure override {
+        revert PledgeUnsolicitedTransfer(operator, from);
     }
 
     /// @inheritdoc IBilateralPledge

@@ -14,6 +14,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ICreditFacility} from "../interfaces/ICreditFacility.sol";
 import {ICreditPriceOracle} from "../interfaces/ICreditPriceOracle.sol";
 import {ICarbonCredit} from "../interfaces/ICarbonCredit.sol";
+import {SelfPullHolder} from "./SelfPullHolder.sol";
 import {CreditIds} from "../libraries/CreditIds.sol";
 
 /// @title CreditFacility
@@ -25,7 +26,7 @@ import {CreditIds} from "../libraries/CreditIds.sol";
 /// - a position without collateral has no debt: what is left when liquidation takes the last unit is bad debt.
 /// Gas: a position holds at most MAX_COLLATERAL_IDS ids (one packed slot each), so a health check reads at
 /// most that many entries, one oracle quote and one restriction flag each. No loop runs over positions.
-contract CreditFacility is ICreditFacility, ERC1155Holder, AccessControlDefaultAdminRules, ReentrancyGuardTransient {
+contract CreditFacility is ICreditFacility, SelfPullHolder, AccessControlDefaultAdminRules, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @notice Supplies and withdraws liquidity.
@@ -324,26 +325,9 @@ contract CreditFacility is ICreditFacility, ERC1155Holder, AccessControlDefaultA
         _accrue();
     }
 
-    /// @notice Accepts credits only when the facility itself pulls them (a pledge).
-    function onERC1155Received(address operator, address from, uint256, uint256, bytes memory)
-        public
-        view
-        override
-        returns (bytes4)
-    {
-        if (operator != address(this)) revert FacilityUnsolicitedTransfer(operator, from);
-        return this.onERC1155Received.selector;
-    }
-
-    /// @notice Accepts credits only when the facility itself pulls them (a pledge).
-    function onERC1155BatchReceived(address operator, address from, uint256[] memory, uint256[] memory, bytes memory)
-        public
-        view
-        override
-        returns (bytes4)
-    {
-        if (operator != address(this)) revert FacilityUnsolicitedTransfer(operator, from);
-        return this.onERC1155BatchReceived.selector;
+    /// @dev Credits are accepted only when the facility itself pulls them (a pledge); see SelfPullHolder.
+    function _revertUnsolicited(address operator, address from) internal pure override {
+        revert FacilityUnsolicitedTransfer(operator, from);
     }
 
     // ------------------------------------------------------------------ views
