@@ -18,7 +18,6 @@ command that finds nothing to change sends nothing.
 
 import click
 from ape.cli import ConnectedProviderCommand, account_option
-from ape.exceptions import ContractLogicError
 
 from tonne.admin import (
     DEFAULT_ADMIN,
@@ -36,8 +35,8 @@ from tonne.admin import (
     role_names,
 )
 from tonne.chain.errors import ToolError
-from tonne.chain.refusal import refused, role_name
-from tonne.clihelp import connect_deployment
+from tonne.chain.refusal import role_name
+from tonne.clihelp import connect_deployment, run_action
 
 
 def _deployed(provider):
@@ -54,12 +53,7 @@ def _contracts(d) -> dict:
 
 
 def _run(action):
-    try:
-        return action()
-    except ToolError as exc:
-        raise click.ClickException(exc.report()) from exc
-    except ContractLogicError as exc:
-        raise click.ClickException(refused(exc)) from exc
+    return run_action(action, (ToolError,), lambda exc: exc.report())
 
 
 @click.group()

@@ -22,7 +22,7 @@ from ape.exceptions import ContractLogicError
 from tonne.chain.refusal import refused
 from tonne.chain.send import ape_abi
 from tonne.chain.view import ChainView, error_names
-from tonne.clihelp import connect_deployment
+from tonne.clihelp import connect_deployment, csv_option, fail_with_report, note
 from tonne.compliance import (
     ComplianceRefusal,
     FileError,
@@ -52,10 +52,6 @@ def _deployed(provider):
 def _view(provider, deployed) -> ChainView:
     abis = [ape_abi(c) for c in (deployed.compliance, deployed.retirement, deployed.credit, deployed.registry)]
     return ChainView(provider.web3, errors=error_names(*abis))
-
-
-def _note(message: str) -> None:
-    click.echo(message, err=True)
 
 
 @click.group()
@@ -101,13 +97,7 @@ def open_period(provider, account, name, jurisdiction, emissions, deadline, vint
 @cli.command(name="set-obligations", cls=ConnectedProviderCommand)
 @account_option()
 @click.option("--period", "period_id", required=True, type=click.IntRange(min=1), help="The period's id.")
-@click.option(
-    "--csv",
-    "csv_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="entity,name,tonnes (see docs/compliance.md).",
-)
+@csv_option("entity,name,tonnes (see docs/compliance.md).")
 @click.option("--dry-run", is_flag=True, help="Check the file against the chain and print the plan; send nothing.")
 def set_obligations(provider, account, period_id, csv_path, dry_run):
     """Set obligations from a CSV file (needs PERIOD_REGULATOR_ROLE); safe to run again."""
@@ -116,15 +106,14 @@ def set_obligations(provider, account, period_id, csv_path, dry_run):
         rows = read_obligations(csv_path)
         plan = plan_obligations(csv_path, rows, _view(provider, d), str(d.compliance.address), period_id)
     except FileError as exc:
-        click.echo(exc.report(), err=True)
-        sys.exit(1)
+        fail_with_report(exc)
     if dry_run or plan.changes:
-        _note(plan.describe())
+        note(plan.describe())
     if dry_run:
         click.echo(f"dry run: {len(plan.changes)} obligation(s) would be set; nothing was sent")
         return
     try:
-        summary = send_obligations(plan, d.compliance, account, log=_note)
+        summary = send_obligations(plan, d.compliance, account, log=note)
     except ContractLogicError as exc:
         raise click.ClickException(refused(exc)) from exc
     click.echo(summary.describe())
@@ -148,7 +137,7 @@ def surrender(provider, account, period_id, ids, project, batches, amounts, enti
         if reference is None:
             sender = str(account.address)
             reference = auto_reference(sender=sender, entity=entity, period_id=period_id, credits=credits)
-            _note(f"reference (derived from the command): {reference}")
+            note(f"reference (derived from the command): {reference}")
         plan = plan_surrender(
             _view(provider, d),
             periods=str(d.compliance.address),
@@ -163,12 +152,11 @@ def surrender(provider, account, period_id, ids, project, batches, amounts, enti
     except InputError as exc:
         raise click.ClickException(str(exc)) from exc
     except ComplianceRefusal as exc:
-        click.echo(exc.report(), err=True)
-        sys.exit(1)
+        fail_with_report(exc)
     if plan.done_certificate:
         click.echo(f"already done: reference {reference!r} is certificate {plan.done_certificate}; nothing was sent")
         return
-    _note(plan.describe())
+    note(plan.describe())
     try:
         receipt, certificate_id = send_surrender(plan, d.compliance, account)
     except ContractLogicError as exc:

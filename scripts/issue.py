@@ -14,24 +14,15 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option
 
 from tonne.chain.errors import ToolError
+from tonne.clihelp import csv_option, fail_with_report, note, pending_timeout_option, quiet_option
 from tonne.deployments import DeploymentError, connect
 from tonne.issuance import DEFAULT_CHUNK_SIZE, format_plan, issue_from_csv
 from tonne.issuance.send import RACED_EXIT
 
 
-def _note(message: str) -> None:
-    click.echo(message, err=True)
-
-
 @click.command(cls=ConnectedProviderCommand)
 @account_option()
-@click.option(
-    "--csv",
-    "csv_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="The issuance file: project,batch,recipient,tonnes,reference.",
-)
+@csv_option("The issuance file: project,batch,recipient,tonnes,reference.")
 @click.option(
     "--chunk-size",
     type=click.IntRange(min=1),
@@ -40,14 +31,8 @@ def _note(message: str) -> None:
     help="Orders per issueMany transaction.",
 )
 @click.option("--dry-run", is_flag=True, help="Check the file against the chain and print the plan; send nothing.")
-@click.option(
-    "--pending-timeout",
-    type=click.FloatRange(min=0),
-    default=180.0,
-    show_default=True,
-    help="Seconds to wait for the account's pending transactions before planning.",
-)
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@pending_timeout_option()
+@quiet_option()
 def cli(provider, account, csv_path, chunk_size, dry_run, pending_timeout, quiet):
     """Issue every row of a CSV file not yet issued on-chain, in chunks of issueMany; all checks first.
 
@@ -62,7 +47,7 @@ def cli(provider, account, csv_path, chunk_size, dry_run, pending_timeout, quiet
         if dry_run:
             click.echo(format_plan(plan))
         elif plan.chunk_count:
-            _note(
+            note(
                 f"{plan.path}: {plan.row_count} rows, {plan.done_count} already issued; "
                 f"sending {plan.orders} in {plan.chunk_count} transaction(s) from {account.address}"
             )
@@ -77,12 +62,11 @@ def cli(provider, account, csv_path, chunk_size, dry_run, pending_timeout, quiet
             dry_run=dry_run,
             progress=not quiet and not dry_run,
             pending_timeout=pending_timeout,
-            log=_note,
+            log=note,
             on_plan=show_plan,
         )
     except ToolError as exc:  # IssuanceError, or PendingTransactionsError
-        click.echo(exc.report(), err=True)
-        sys.exit(1)
+        fail_with_report(exc)
     click.echo(summary.describe())
     if summary.raced:
         sys.exit(RACED_EXIT)

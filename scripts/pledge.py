@@ -14,12 +14,12 @@
 Every command checks its inputs against the chain first; a rejected input sends nothing.
 """
 
+from functools import partial
+
 import click
 from ape.cli import ConnectedProviderCommand, account_option
-from ape.exceptions import ContractLogicError
 
-from tonne.chain.refusal import refused
-from tonne.clihelp import connect_deployment
+from tonne.clihelp import connect_deployment, run_action
 from tonne.csvinput import parse_address
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.ids import describe_class, parse_class, parse_token_id
@@ -44,13 +44,7 @@ def _deployed(provider):
     return connect_deployment(provider, connect_pledge)
 
 
-def _run(action):
-    try:
-        return action()
-    except InputError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except ContractLogicError as exc:
-        raise click.ClickException(refused(exc)) from exc
+_run = partial(run_action, known=(InputError,))
 
 
 @click.group()

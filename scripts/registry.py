@@ -14,14 +14,13 @@ Projects are named by numeric id or STANDARD:EXTERNAL_ID; batches by number with
 issuance reference. Every command takes ape's --network and --account.
 """
 
+from functools import partial
 from pathlib import Path
 
 import click
 from ape.cli import ConnectedProviderCommand, account_option
-from ape.exceptions import ContractLogicError
 
-from tonne.chain.refusal import refused
-from tonne.clihelp import connect_deployment
+from tonne.clihelp import connect_deployment, run_action
 from tonne.csvinput import parse_address
 from tonne.ids import describe
 from tonne.registry_ops import (
@@ -42,14 +41,7 @@ def _deployed(provider):
     return connect_deployment(provider)
 
 
-def _run(action):
-    """Run a chain action, turning input and contract errors into one clear CLI error."""
-    try:
-        return action()
-    except InputError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except ContractLogicError as exc:
-        raise click.ClickException(refused(exc)) from exc
+_run = partial(run_action, known=(InputError,))
 
 
 @click.group()

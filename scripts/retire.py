@@ -11,12 +11,11 @@ Each retirement is one certificate. Safe to run again after a crash or on a fini
 reference is already used on-chain is not made again, and its certificate is named.
 """
 
-import sys
-
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
 from tonne.chain.errors import ToolError
+from tonne.clihelp import csv_option, fail_with_report, note, pending_timeout_option, quiet_option
 from tonne.deployments import DeploymentError, connect
 from tonne.retirement import (
     DEFAULT_BATCH_SIZE,
@@ -26,10 +25,6 @@ from tonne.retirement import (
     retire_from_csv,
     retire_request,
 )
-
-
-def _note(message: str) -> None:
-    click.echo(message, err=True)
 
 
 def _deployed(provider):
@@ -42,14 +37,8 @@ def _deployed(provider):
 def _common(function):
     dry_run_help = "Check against the chain and print the plan; send nothing."
     function = click.option("--dry-run", is_flag=True, help=dry_run_help)(function)
-    function = click.option(
-        "--pending-timeout",
-        type=click.FloatRange(min=0),
-        default=180.0,
-        show_default=True,
-        help="Seconds to wait for the account's pending transactions before planning.",
-    )(function)
-    return click.option("--quiet", is_flag=True, help="No progress bar.")(function)
+    function = pending_timeout_option()(function)
+    return quiet_option()(function)
 
 
 def _show_plan(dry_run: bool, account):
@@ -57,7 +46,7 @@ def _show_plan(dry_run: bool, account):
         if dry_run:
             click.echo(format_plan(plan))
         elif plan.todo:
-            _note(
+            note(
                 f"{plan.path}: {len(plan.requests)} retirement(s), {len(plan.done)} already done; "
                 f"sending {len(plan.batches)} transaction(s) from {account.address}"
             )
@@ -138,31 +127,26 @@ def one(
             sender=str(account.address),
         )
         if reference is None:
-            _note(f"reference (derived from the request): {request.reference}")
+            note(f"reference (derived from the request): {request.reference}")
         summary = retire_request(
             request,
             deployed,
             account,
             dry_run=dry_run,
             pending_timeout=pending_timeout,
-            log=_note,
+            log=note,
             on_plan=_show_plan(dry_run, account),
         )
     except ToolError as exc:
-        click.echo(exc.report(), err=True)
-        sys.exit(1)
+        fail_with_report(exc)
     _finish(summary)
 
 
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
-@click.option(
-    "--csv",
-    "csv_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="The retirement file: project,batch,tonnes,beneficiary_name,reason,jurisdiction,period,reference "
-    "[,beneficiary,holder].",
+@csv_option(
+    "The retirement file: project,batch,tonnes,beneficiary_name,reason,jurisdiction,period,reference "
+    "[,beneficiary,holder]."
 )
 @click.option(
     "--window",
@@ -194,12 +178,11 @@ def csv(provider, account, csv_path, window, batch_size, dry_run, pending_timeou
             dry_run=dry_run,
             progress=not quiet and not dry_run,
             pending_timeout=pending_timeout,
-            log=_note,
+            log=note,
             on_plan=_show_plan(dry_run, account),
         )
     except ToolError as exc:
-        click.echo(exc.report(), err=True)
-        sys.exit(1)
+        fail_with_report(exc)
     _finish(summary)
 
 

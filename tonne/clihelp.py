@@ -3,6 +3,8 @@ that run it (a group's subcommand gets its own lines), so the examples users rea
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import click
 
 
@@ -54,3 +56,50 @@ def connect_deployment(provider, connect=None):
         raise click.ClickException(str(exc)) from exc
     remember(deployed.record, getattr(deployed, "money", None))
     return deployed
+
+
+def run_action(action, known: tuple[type[Exception], ...] = (), message=str):
+    """Run a chain action (a no-argument callable) and return its result; a ``known`` error (its text from
+    ``message``) or a contract refusal (``tonne.chain.refusal.refused``) becomes one CLI error line, exit 1."""
+    from ape.exceptions import ContractLogicError
+
+    from tonne.chain.refusal import refused
+
+    try:
+        return action()
+    except known as exc:
+        raise click.ClickException(message(exc)) from exc
+    except ContractLogicError as exc:
+        raise click.ClickException(refused(exc)) from exc
+
+
+def note(message: str) -> None:
+    """A progress or status line, on stderr (stdout keeps the plan or result)."""
+    click.echo(message, err=True)
+
+
+def fail_with_report(exc) -> NoReturn:
+    """Print a file error's report (``file:line: field: message`` lines) on stderr and exit 1."""
+    click.echo(exc.report(), err=True)
+    raise SystemExit(1)
+
+
+def csv_option(help: str):  # noqa: A002 - click's own name
+    """The required ``--csv`` option (an existing file, passed as ``csv_path``)."""
+    return click.option("--csv", "csv_path", required=True, type=click.Path(exists=True, dir_okay=False), help=help)
+
+
+def pending_timeout_option():
+    """``--pending-timeout``: seconds to wait for the account's pending transactions before planning."""
+    return click.option(
+        "--pending-timeout",
+        type=click.FloatRange(min=0),
+        default=180.0,
+        show_default=True,
+        help="Seconds to wait for the account's pending transactions before planning.",
+    )
+
+
+def quiet_option():
+    """``--quiet``: no progress bar."""
+    return click.option("--quiet", is_flag=True, help="No progress bar.")
