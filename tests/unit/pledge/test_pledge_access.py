@@ -133,7 +133,11 @@ def test_privileged_function__stranger__refused(ctx, stranger, row):
     call_refused(row, ctx, stranger)
 
 
-@pytest.mark.parametrize("row", [r for r in TABLE if r.refusal in ("DEFAULT_ADMIN_ROLE", "LENDER_ROLE")], ids=str)
+@pytest.mark.parametrize(
+    "row",
+    [r for r in TABLE if r.refusal in ("DEFAULT_ADMIN_ROLE", "LENDER_ROLE")],
+    ids=lambda r: f"{r.contract}.{r.function}",
+)
 def test_admin_and_lender_functions__holder_of_another_role__refused(ctx, world, row):
     # The feeder (an oracle role) has no power over the facility, nor the lender over the admin's settings.
     insider = world.lender if row.refusal == "DEFAULT_ADMIN_ROLE" else world.feeder
