@@ -130,8 +130,19 @@ def test_attest_relay_killed_mid_batch_audit(two, setup, tmp_path):
     ]
     relay = None
     try:
+        # Two messages per delivery: 30 transactions, so the kill lands between them rather than after a
+        # batch of 50 that carries almost everything at once; the rerun uses the default batch.
         relay = start(
-            "relay", *chains, "--db", str(db), "--sender", relayer_account, directory=directory, out=tmp_path / "r1.log"
+            "relay",
+            *chains,
+            "--db",
+            str(db),
+            "--sender",
+            relayer_account,
+            "--batch",
+            "2",
+            directory=directory,
+            out=tmp_path / "r1.log",
         )
         gateway = pair.remote.gateway.functions
         deadline = time.monotonic() + 120
