@@ -8,6 +8,7 @@ import click
 
 from tonne.bridge.attest import ape_signer, key_signer, run_attester
 from tonne.bridge.cli import chain_options, connect_pair, open_store, read_key
+from tonne.clihelp import FiniteNumber, WholeNumber
 
 
 @click.command(
@@ -20,12 +21,12 @@ from tonne.bridge.cli import chain_options, connect_pair, open_store, read_key
 @click.option("--db", type=click.Path(dir_okay=False), required=True, help="The shared attestation store.")
 @click.option(
     "--confirmations",
-    type=click.IntRange(min=0),
+    type=WholeNumber(min=0),
     default=0,
     show_default=True,
     help="Blocks a message's block must have on top of it before it is signed (reorg safety).",
 )
-@click.option("--poll", type=float, default=0.5, show_default=True, help="Seconds between scans.")
+@click.option("--poll", type=FiniteNumber(min=0), default=0.5, show_default=True, help="Seconds between scans.")
 @click.option("--once", is_flag=True, help="Scan once and exit.")
 def cli(home, remote, record, key_file, ape_account, db, confirmations, poll, once):
     """Watch both gateways and attest each bridge message (one process per validator key)."""

@@ -14,20 +14,21 @@ from ape import accounts, networks, project
 from ape.logging import logger
 
 from tonne.bench import RESULTS, run_bench
+from tonne.clihelp import WholeNumber
 from tonne.localchain import plain_anvil
 
 
 @click.command()
 @click.option(
     "--batches",
-    type=click.IntRange(min=2),
+    type=WholeNumber(min=2),
     default=10_000,
     show_default=True,
     help="Batches appended to one project for the constancy check.",
 )
 @click.option(
     "--rows",
-    type=click.IntRange(min=1),
+    type=WholeNumber(min=1),
     default=10_000,
     show_default=True,
     help="CSV rows for the issue throughput run.",
@@ -40,7 +41,7 @@ from tonne.localchain import plain_anvil
 )
 @click.option(
     "--retire-rows",
-    type=click.IntRange(min=1),
+    type=WholeNumber(min=1),
     default=1_000,
     show_default=True,
     help="CSV rows for the retire throughput runs (one row per transaction, then batched).",

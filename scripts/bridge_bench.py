@@ -13,11 +13,12 @@ from pathlib import Path
 import click
 
 from tonne.bridge.bench import run_bridge_bench
+from tonne.clihelp import WholeNumber
 from tonne.deployments import git_commit
 
 
 @click.command()
-@click.option("--transfers", type=click.IntRange(min=1), default=1_000, show_default=True)
+@click.option("--transfers", type=WholeNumber(min=1), default=1_000, show_default=True)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),

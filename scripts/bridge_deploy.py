@@ -24,6 +24,7 @@ from tonne.bridge.deploy import (
     transact,
     write_record,
 )
+from tonne.clihelp import WholeNumber
 from tonne.deployments import DeploymentError, read_record
 
 EPILOG = """\b
@@ -39,17 +40,17 @@ Example:
 @click.option("--sender", help="Admin account, unlocked on both nodes.")
 @click.option("--key-file", type=click.Path(exists=True, dir_okay=False), help="Admin private key (hex) file.")
 @click.option("--validator", "validators", multiple=True, required=True, help="Validator address (repeat, N).")
-@click.option("--threshold", type=click.IntRange(min=1), required=True, help="Signatures per delivery (M).")
+@click.option("--threshold", type=WholeNumber(min=1), required=True, help="Signatures per delivery (M).")
 @click.option(
     "--window",
-    type=click.IntRange(min=1),
+    type=WholeNumber(min=1),
     default=WINDOW_SECONDS,
     show_default=True,
     help="Length of the rate-limit window, in seconds.",
 )
 @click.option(
     "--limit",
-    type=click.IntRange(min=0),
+    type=WholeNumber(min=0),
     default=DEFAULT_LIMIT,
     show_default=True,
     help="Most token units (1 unit = 1 kg; 1000 = 1 t) bridged per credit id per window.",

@@ -11,6 +11,7 @@ import click
 from ape.cli import ConnectedProviderCommand
 
 from tonne.certificate import DEFAULT_OUT, CertificateError, load_deployed, write_documents
+from tonne.clihelp import WholeNumber
 from tonne.deployments import DeploymentError, connect
 
 
@@ -24,7 +25,7 @@ def _tx_hash(ctx, param, value):
 
 
 @click.command(cls=ConnectedProviderCommand)
-@click.option("--id", "certificate_id", type=click.IntRange(min=1), help="The certificate id.")
+@click.option("--id", "certificate_id", type=WholeNumber(min=1), help="The certificate id.")
 @click.option("--tx", "tx_hash", callback=_tx_hash, help="A transaction that retired credits (all its certificates).")
 @click.option(
     "--out",

@@ -22,7 +22,7 @@ from ape.exceptions import ContractLogicError
 from tonne.chain.refusal import refused
 from tonne.chain.send import ape_abi
 from tonne.chain.view import ChainView, error_names
-from tonne.clihelp import connect_deployment, csv_option, fail_with_report, note
+from tonne.clihelp import WholeNumber, connect_deployment, csv_option, fail_with_report, note
 from tonne.compliance import (
     ComplianceRefusal,
     FileError,
@@ -96,7 +96,7 @@ def open_period(provider, account, name, jurisdiction, emissions, deadline, vint
 
 @cli.command(name="set-obligations", cls=ConnectedProviderCommand)
 @account_option()
-@click.option("--period", "period_id", required=True, type=click.IntRange(min=1), help="The period's id.")
+@click.option("--period", "period_id", required=True, type=WholeNumber(min=1), help="The period's id.")
 @csv_option("entity,name,tonnes (see docs/compliance.md).")
 @click.option("--dry-run", is_flag=True, help="Check the file against the chain and print the plan; send nothing.")
 def set_obligations(provider, account, period_id, csv_path, dry_run):
@@ -121,8 +121,10 @@ def set_obligations(provider, account, period_id, csv_path, dry_run):
 
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
-@click.option("--period", "period_id", required=True, type=click.IntRange(min=1), help="The period's id.")
-@click.option("--id", "ids", type=int, multiple=True, help="Credit token id; repeat for several batches.")
+@click.option("--period", "period_id", required=True, type=WholeNumber(min=1), help="The period's id.")
+@click.option(
+    "--id", "ids", type=WholeNumber(min=0), multiple=True, help="Credit token id; repeat for several batches."
+)
 @click.option("--project", help="Project: numeric id or STANDARD:EXTERNAL_ID (with --batch).")
 @click.option("--batch", "batches", multiple=True, help="Batch number or issuance reference; repeat for several.")
 @click.option("--amount", "amounts", multiple=True, required=True, help="Tonnes (up to 3 decimals), one per batch.")
@@ -170,7 +172,7 @@ def surrender(provider, account, period_id, ids, project, batches, amounts, enti
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@click.option("--period", "period_id", required=True, type=click.IntRange(min=1), help="The period's id.")
+@click.option("--period", "period_id", required=True, type=WholeNumber(min=1), help="The period's id.")
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="Also write the report here.")
 def report(provider, period_id, csv_path):
     """Per entity: obligation, surrendered, status; from chain data alone."""

@@ -9,6 +9,7 @@ import click
 from ape import project
 from ape.cli import ConnectedProviderCommand, account_option
 
+from tonne.clihelp import WholeNumber
 from tonne.deploy import AlreadyDeployed, deploy_and_record
 from tonne.pledge.deploy import PledgeOptions
 from tonne.suite import ALL_ROLES
@@ -34,7 +35,7 @@ def _role_options(func):
 @click.option("--permissioned", is_flag=True, help="Permissioned mode: holders must be on the KYC allowlist.")
 @click.option(
     "--admin-delay",
-    type=click.IntRange(min=0),
+    type=WholeNumber(min=0),
     default=0,
     show_default=True,
     help="Seconds the two-step admin transfer must wait.",

@@ -14,7 +14,7 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option
 
 from tonne.chain.errors import ToolError
-from tonne.clihelp import csv_option, fail_with_report, note, pending_timeout_option, quiet_option
+from tonne.clihelp import WholeNumber, csv_option, fail_with_report, note, pending_timeout_option, quiet_option
 from tonne.deployments import DeploymentError, connect
 from tonne.issuance import DEFAULT_CHUNK_SIZE, format_plan, issue_from_csv
 from tonne.issuance.send import RACED_EXIT
@@ -25,10 +25,10 @@ from tonne.issuance.send import RACED_EXIT
 @csv_option("The issuance file: project,batch,recipient,tonnes,reference.")
 @click.option(
     "--chunk-size",
-    type=click.IntRange(min=1),
+    type=WholeNumber(min=1),
     default=DEFAULT_CHUNK_SIZE,
     show_default=True,
-    help="Orders per issueMany transaction.",
+    help="Orders (CSV rows) per issueMany transaction, e.g. --chunk-size 100; fewer when a chain's blocks are small.",
 )
 @click.option("--dry-run", is_flag=True, help="Check the file against the chain and print the plan; send nothing.")
 @pending_timeout_option()

@@ -10,6 +10,7 @@ to health is skipped; while the account's earlier transactions are pending, a ru
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
+from tonne.clihelp import WholeNumber
 from tonne.deployments import DeploymentError
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.ids import describe_class
@@ -19,7 +20,7 @@ from tonne.pledge.keeper import Keeper, ape_send
 @click.command(cls=ConnectedProviderCommand)
 @account_option()
 @click.option("--dry-run", is_flag=True, help="Find and dry-run liquidations; send nothing.")
-@click.option("--max-liquidations", type=click.IntRange(min=1), default=None, help="At most this many per run.")
+@click.option("--max-liquidations", type=WholeNumber(min=1), default=None, help="At most this many per run.")
 def cli(provider, account, dry_run, max_liquidations):
     """Liquidate every position the facility would accept now."""
     try:

@@ -19,7 +19,7 @@ from functools import partial
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
-from tonne.clihelp import connect_deployment, run_action
+from tonne.clihelp import FiniteNumber, WholeNumber, connect_deployment, run_action
 from tonne.csvinput import parse_address
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.ids import describe_class, parse_class, parse_token_id
@@ -75,7 +75,7 @@ def open(provider, account, collateral, maturity):  # noqa: A001 - the command's
 
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
-@click.argument("position", type=int)
+@click.argument("position", type=WholeNumber(min=0))
 @click.option("--collateral", multiple=True, required=True, help="ID:TONNES (repeatable).")
 def add(provider, account, position, collateral):
     """Pledge more credits to a position of yours."""
@@ -96,7 +96,7 @@ def add(provider, account, position, collateral):
 
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
-@click.argument("position", type=int)
+@click.argument("position", type=WholeNumber(min=0))
 @click.argument("amount")
 def borrow(provider, account, position, amount):
     """Borrow AMOUNT of the loan currency (e.g. 1500.25 = 1,500.25 tUSD; a plain decimal, '.' as the point)
@@ -122,7 +122,7 @@ def borrow(provider, account, position, amount):
 
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
-@click.argument("position", type=int)
+@click.argument("position", type=WholeNumber(min=0))
 @click.argument("amount")
 def repay(provider, account, position, amount):
     """Repay AMOUNT of the loan currency (e.g. 500 = 500 tUSD; a plain decimal), or `all`, of POSITION's debt,
@@ -146,7 +146,7 @@ def repay(provider, account, position, amount):
 
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
-@click.argument("position", type=int)
+@click.argument("position", type=WholeNumber(min=0))
 @click.argument("credit_id")
 @click.argument("tonnes")
 def withdraw(provider, account, position, credit_id, tonnes):
@@ -170,7 +170,7 @@ def withdraw(provider, account, position, credit_id, tonnes):
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@click.argument("position", type=int)
+@click.argument("position", type=WholeNumber(min=0))
 def show(provider, position):
     """Collateral value, debt, health factor and liquidation prices of a position."""
     d = _deployed(provider)
@@ -182,7 +182,7 @@ def show(provider, position):
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@click.argument("position", type=int, required=False)
+@click.argument("position", type=WholeNumber(min=0), required=False)
 def history(provider, position):
     """Every position event (of one position), and the positions rebuilt from events alone."""
     d = _deployed(provider)
@@ -249,9 +249,9 @@ def faucet(provider, account, amount, recipient):
 @cli.command("set-class", cls=ConnectedProviderCommand)
 @account_option()
 @click.argument("price_class")
-@click.option("--ltv", type=click.FloatRange(0, 100), required=True, help="Loan-to-value, percent.")
-@click.option("--threshold", type=click.FloatRange(0, 100), required=True, help="Liquidation threshold, percent.")
-@click.option("--max-age", type=click.IntRange(min=1), required=True, help="Seconds a price stays usable.")
+@click.option("--ltv", type=FiniteNumber(0, 100), required=True, help="Loan-to-value, percent.")
+@click.option("--threshold", type=FiniteNumber(0, 100), required=True, help="Liquidation threshold, percent.")
+@click.option("--max-age", type=WholeNumber(min=1), required=True, help="Seconds a price stays usable.")
 def set_class(provider, account, price_class, ltv, threshold, max_age):
     """Set the risk parameters of PRICE_CLASS (a credit id or vintage:<project>:<year>); the facility admin."""
     d = _deployed(provider)

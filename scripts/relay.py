@@ -8,7 +8,8 @@ ape run relay --home URL --remote URL --db attestations.sqlite --sender 0x.. --b
 import click
 
 from tonne.bridge.cli import chain_options, connect_pair, open_store, sending_account
-from tonne.bridge.relay import DEFAULT_BATCH, DEFAULT_GAS_PER_MESSAGE, Relayer
+from tonne.bridge.relay import DEFAULT_BATCH, DEFAULT_GAS_PER_MESSAGE, MAX_GAS_PER_MESSAGE, Relayer
+from tonne.clihelp import FiniteNumber, WholeNumber
 
 
 @click.command()
@@ -16,10 +17,12 @@ from tonne.bridge.relay import DEFAULT_BATCH, DEFAULT_GAS_PER_MESSAGE, Relayer
 @click.option("--db", type=click.Path(dir_okay=False), required=True, help="The shared attestation store.")
 @click.option("--sender", help="Relayer account, unlocked on both nodes.")
 @click.option("--key-file", type=click.Path(exists=True, dir_okay=False), help="Relayer private key (hex) file.")
-@click.option("--poll", type=float, default=0.5, show_default=True, help="Seconds between passes when idle.")
+@click.option(
+    "--poll", type=FiniteNumber(min=0), default=0.5, show_default=True, help="Seconds between passes when idle."
+)
 @click.option(
     "--batch",
-    type=click.IntRange(min=1),
+    type=WholeNumber(min=1),
     default=DEFAULT_BATCH,
     show_default=True,
     help="Messages per delivery transaction (the gateway's deliverBatch), e.g. --batch 50; "
@@ -27,13 +30,16 @@ from tonne.bridge.relay import DEFAULT_BATCH, DEFAULT_GAS_PER_MESSAGE, Relayer
 )
 @click.option(
     "--gas-per-message",
-    type=click.IntRange(min=100_000),
+    type=WholeNumber(min=100_000, max=MAX_GAS_PER_MESSAGE),
     default=DEFAULT_GAS_PER_MESSAGE,
     show_default=True,
-    help="Gas (units) each message of a batch runs with, e.g. 600000; a message needing more is delivered alone.",
+    help="Gas (units) each message of a batch runs with, e.g. 600000; a message needing more is delivered alone; "
+    "at most 30,000,000 (one block's gas).",
 )
 @click.option("--once", is_flag=True, help="One pass, then exit.")
-@click.option("--until-idle", type=float, default=None, help="Exit after this many seconds with nothing to do.")
+@click.option(
+    "--until-idle", type=FiniteNumber(min=0), default=None, help="Exit after this many seconds with nothing to do."
+)
 def cli(home, remote, record, db, sender, key_file, poll, batch, gas_per_message, once, until_idle):
     """Deliver every message with enough attestations; show progress and lag."""
     pair = connect_pair(home, remote, record)

@@ -15,7 +15,7 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option
 
 from tonne.chain.errors import ToolError
-from tonne.clihelp import csv_option, fail_with_report, note, pending_timeout_option, quiet_option
+from tonne.clihelp import WholeNumber, csv_option, fail_with_report, note, pending_timeout_option, quiet_option
 from tonne.deployments import DeploymentError, connect
 from tonne.retirement import (
     DEFAULT_BATCH_SIZE,
@@ -76,7 +76,9 @@ def cli():
 
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
-@click.option("--id", "ids", type=int, multiple=True, help="Credit token id; repeat for several batches.")
+@click.option(
+    "--id", "ids", type=WholeNumber(min=0), multiple=True, help="Credit token id; repeat for several batches."
+)
 @click.option("--project", help="Project: numeric id or STANDARD:EXTERNAL_ID (with --batch).")
 @click.option("--batch", "batches", multiple=True, help="Batch number or issuance reference; repeat for several.")
 @click.option("--amount", "amounts", multiple=True, required=True, help="Tonnes (up to 3 decimals), one per batch.")
@@ -150,14 +152,14 @@ def one(
 )
 @click.option(
     "--window",
-    type=click.IntRange(min=1, max=256),
+    type=WholeNumber(min=1, max=256),
     default=DEFAULT_WINDOW,
     show_default=True,
     help="Transactions in flight at once.",
 )
 @click.option(
     "--batch-size",
-    type=click.IntRange(min=1, max=200),
+    type=WholeNumber(min=1, max=200),
     default=DEFAULT_BATCH_SIZE,
     show_default=True,
     help="Retirements (rows) per transaction, each still its own certificate; a transaction of several is atomic "

@@ -11,12 +11,15 @@ import click
 
 from tonne.bridge.cli import chain_options, connect_pair, sending_account
 from tonne.bridge.sync import sync_rules
+from tonne.clihelp import WholeNumber
 
 
 @click.command()
 @chain_options
 @click.option("--account", "accounts", multiple=True, help="Home account whose allowlist and freeze to send.")
-@click.option("--project", "projects", multiple=True, type=int, help="Project id whose restriction to send.")
+@click.option(
+    "--project", "projects", multiple=True, type=WholeNumber(min=0), help="Project id whose restriction to send."
+)
 @click.option("--token/--no-token", default=True, show_default=True, help="Also send pause and permissioned mode.")
 @click.option("--sender", help="Account unlocked on the home node that pays the gas (anyone may sync).")
 @click.option("--key-file", type=click.Path(exists=True, dir_okay=False), help="Sender private key (hex) file.")

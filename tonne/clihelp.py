@@ -3,9 +3,37 @@ that run it (a group's subcommand gets its own lines), so the examples users rea
 
 from __future__ import annotations
 
+import math
+import re
 from typing import NoReturn
 
 import click
+
+_ASCII_WHOLE = re.compile(r"[0-9]+")
+
+
+class WholeNumber(click.IntRange):
+    """A whole-number option written with the ASCII digits 0-9 only, within ``min``..``max``: no sign, digit
+    separator (``1_000``, ``1,000``), exponent, hex or other script's digits (``٥٠``, ``５０``), which Python's
+    ``int()`` would quietly accept while the CSV amounts refuse them."""
+
+    name = "whole number"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not _ASCII_WHOLE.fullmatch(value.strip()):
+            self.fail(f"{value!r} is not a whole number written with the digits 0-9", param, ctx)
+        return super().convert(value.strip() if isinstance(value, str) else value, param, ctx)
+
+
+class FiniteNumber(click.FloatRange):
+    """A number option (seconds, percent) within ``min``..``max`` that is finite: ``nan`` and ``inf`` are
+    refused (``nan`` passes every range comparison, and a wait of ``inf`` never ends)."""
+
+    def convert(self, value, param, ctx):
+        result = super().convert(value, param, ctx)
+        if not math.isfinite(result):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return result
 
 
 def example_lines(doc: str | None, script: str, sub: str | None = None) -> list[str]:
@@ -93,7 +121,7 @@ def pending_timeout_option():
     """``--pending-timeout``: seconds to wait for the account's pending transactions before planning."""
     return click.option(
         "--pending-timeout",
-        type=click.FloatRange(min=0),
+        type=FiniteNumber(min=0),
         default=180.0,
         show_default=True,
         help="Seconds to wait for the account's pending transactions before planning.",

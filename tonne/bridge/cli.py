@@ -75,10 +75,10 @@ def connect_pair(home: str, remote: str, record: str | None) -> BridgePair:
 
 def read_key(path: str) -> bytes:
     """A private key from a file holding its hex (with or without 0x)."""
-    text = Path(path).read_text().strip().removeprefix("0x")
     try:
+        text = Path(path).read_text(encoding="utf-8").strip().removeprefix("0x")
         key = bytes.fromhex(text)
-    except ValueError as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
         raise click.ClickException(f"{path}: not a hex private key") from exc
     if len(key) != 32:
         raise click.ClickException(f"{path}: a private key is 32 bytes, found {len(key)}")
@@ -95,4 +95,6 @@ def sending_account(w3s: list[Web3], sender: str | None, key_file: str | None) -
         return account.address
     if not sender:
         raise click.ClickException("give --key-file, or --sender with an account the node holds unlocked")
-    return Web3.to_checksum_address(sender)
+    if not Web3.is_address(sender.strip()) or not sender.strip().isascii():
+        raise click.ClickException(f"--sender: {sender!r} is not an account address (0x and 40 hex digits)")
+    return Web3.to_checksum_address(sender.strip())

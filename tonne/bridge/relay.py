@@ -48,6 +48,7 @@ FALSE_ALREADY = "claimed already processed, is not"
 NEEDS_MORE_GAS = {"BridgeDeliveryGasTooLow", "GatewayRecipientFailed"}
 DEFAULT_BATCH = 50
 DEFAULT_GAS_PER_MESSAGE = 400_000
+MAX_GAS_PER_MESSAGE = 30_000_000  # one block's gas on Ethereum mainnet: a message share beyond it never fits
 # Outside the item's own call, a batch item costs at most its signature check, digest and bookkeeping.
 ITEM_OVERHEAD = 20_000 + 30_000
 BATCH_OVERHEAD = 100_000

@@ -32,6 +32,7 @@ from eth_utils import keccak
 
 from tonne.chain.errors import Problem, ToolError, problem_summary
 from tonne.csvinput import (
+    NFC_MESSAGE,
     BatchRef,
     FieldError,
     ProjectRef,
@@ -257,6 +258,9 @@ def command_request(
     problems: list[Problem] = []
 
     def field_value(option: str, parse, text: str):
+        if not unicodedata.is_normalized("NFC", text):  # as the CSV reader: refused, never normalized
+            problems.append(Problem(COMMAND, None, option, NFC_MESSAGE))
+            return None
         try:
             return parse(text)
         except FieldError as exc:

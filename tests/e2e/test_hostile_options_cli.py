@@ -69,7 +69,6 @@ def test_retire_csv__csv_is_a_folder_or_missing__refused_naming_the_option(tmp_p
     _one_line_error(result, "--csv", str(path))
 
 
-@pytest.mark.xfail(strict=True, reason="H-01: --batch-size ٥٠ is taken as 50 (the run goes on to connect)")
 def test_retire_csv__batch_size_in_arabic_digits__refused_naming_the_option(tmp_path, retire_file):
     result = _run("retire", "csv", "--csv", str(retire_file), "--batch-size", "\u0665\u0660", "--account", "TEST::0",
                   "--network", DOWN, directory=tmp_path)  # fmt: skip
