@@ -34,7 +34,7 @@ from tonne.clihelp import FiniteNumber, WholeNumber
     default=DEFAULT_GAS_PER_MESSAGE,
     show_default=True,
     help="Gas (units) each message of a batch runs with, e.g. 600000; a message needing more is delivered alone; "
-    "at most 30,000,000 (one block's gas).",
+    "a delivery of one message must fit the chains' blocks.",
 )
 @click.option("--once", is_flag=True, help="One pass, then exit.")
 @click.option(
@@ -45,6 +45,12 @@ def cli(home, remote, record, db, sender, key_file, poll, batch, gas_per_message
     pair = connect_pair(home, remote, record)
     account = sending_account([pair.home.w3, pair.remote.w3], sender, key_file)
     relayer = Relayer(pair, open_store(db), account, log=click.echo, batch=batch, gas_per_message=gas_per_message)
+    for name, limit in relayer.unfit_chains():
+        raise click.BadParameter(
+            f"{gas_per_message:,} gas a message needs a {relayer.batch_gas(1):,}-gas delivery, more than the {name} "
+            f"chain's block gas limit of {limit:,}",
+            param_hint="--gas-per-message",
+        )
     relayer.run(poll=poll, once=once, until_idle=until_idle)
 
 

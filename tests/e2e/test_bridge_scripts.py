@@ -259,3 +259,20 @@ def test_bridge_deploy__again_over_a_live_record__refused_and_force_archives(two
     ok = run("bridge_deploy", *args, "--record", str(target), directory=directory)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert target.is_file() and json.loads(target.read_text())["home"]["chainId"] == HOME_ID
+
+
+def test_relay__gas_per_message_beyond_a_block__refused_at_start_naming_the_option(two, setup, tmp_path):
+    # Both Anvils run 30M-gas blocks: a 40M share per message could never be delivered, so the relayer refuses to
+    # start rather than retry forever (hostile-input pass, H-05); the option itself only bounds absurd values.
+    home, remote = two
+    _, _, directory, _ = setup
+    relayer_account = home.w3.eth.accounts[7]
+    chains = ["--home", home.url, "--remote", remote.url]
+    db = tmp_path / "attestations.sqlite"
+    args = ["relay", *chains, "--db", str(db), "--sender", relayer_account, "--once"]
+    refused = run(*args, "--gas-per-message", "40000000", directory=directory)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "--gas-per-message" in refused.stderr and "block gas limit of 30,000,000" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    accepted = run(*args, "--gas-per-message", "400000", directory=directory)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr

@@ -48,7 +48,9 @@ FALSE_ALREADY = "claimed already processed, is not"
 NEEDS_MORE_GAS = {"BridgeDeliveryGasTooLow", "GatewayRecipientFailed"}
 DEFAULT_BATCH = 50
 DEFAULT_GAS_PER_MESSAGE = 400_000
-MAX_GAS_PER_MESSAGE = 30_000_000  # one block's gas on Ethereum mainnet: a message share beyond it never fits
+MAX_GAS_PER_MESSAGE = (
+    1_000_000_000  # a sanity bound for the option; the chains' own block gas limits are checked at start
+)
 # Outside the item's own call, a batch item costs at most its signature check, digest and bookkeeping.
 ITEM_OVERHEAD = 20_000 + 30_000
 BATCH_OVERHEAD = 100_000
@@ -325,18 +327,25 @@ class Relayer:
         body = abi_encode(BATCH_TYPES, [messages, [list(sig) for _, sig in items], self.gas_per_message])
         return "0x" + (BATCH_SELECTOR + body).hex()
 
-    def _batch_gas(self, n: int) -> int:
+    def batch_gas(self, n: int) -> int:
         """Gas limit of a batch of ``n``: each item's call (exactly gas_per_message), what the gateway keeps back
         to forward it (1/63 more and its reserve) and the item's checks outside it."""
         per_item = self.gas_per_message + self.gas_per_message // 63 + ITEM_OVERHEAD
         return BATCH_OVERHEAD + n * per_item
+
+    def unfit_chains(self) -> list[tuple[str, int]]:
+        """The chains (``home``/``remote``, block gas limit) whose blocks cannot hold even one message's delivery at
+        ``gas_per_message``: on them nothing could ever be delivered."""
+        limits = [(name, side.w3.eth.get_block("latest")["gasLimit"]) for name, side in
+                  (("home", self.pair.home), ("remote", self.pair.remote))]  # fmt: skip
+        return [(name, limit) for name, limit in limits if self.batch_gas(1) > limit]
 
     def batch_size(self, destination: Side) -> int:
         """``batch``, or fewer where a batch's gas bound would not fit in the destination's block gas limit."""
         if self.batch == 1:
             return 1
         limit = destination.w3.eth.get_block("latest")["gasLimit"]
-        per_item = self._batch_gas(1) - BATCH_OVERHEAD
+        per_item = self.batch_gas(1) - BATCH_OVERHEAD
         return max(1, min(self.batch, (limit - BATCH_OVERHEAD) // per_item))
 
     def _deliver_batch(
@@ -378,7 +387,7 @@ class Relayer:
                 tx["data"] = self._batch_data(destination, to_send)
             # No estimate (a binary search that runs the whole batch a dozen times): a bound that cannot fall
             # short, since each item's call gets exactly gas_per_message.
-            tx["gas"] = self._batch_gas(len(to_send))
+            tx["gas"] = self.batch_gas(len(to_send))
             tx_hash = w3.eth.send_transaction(tx)
             tx = "0x" + tx_hash.hex().removeprefix("0x")
             self.store.add_pending_many([s.id for s, _ in to_send], tx)

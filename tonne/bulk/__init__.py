@@ -1,4 +1,5 @@
-"""The bulk pipeline every CSV tool runs (issuance, retirement, compliance obligations, the price feed).
+"""The bulk pipeline of the CSV tools: issuance and retirement run on it (compliance obligations and the price
+feed do not yet).
 
 A run: read the rows and check them statically (``tonne.csvinput``: one ``file:line: field: message`` per problem,
 every problem of the file at once); wait for the sender's pending transactions and read the chain in batched calls
