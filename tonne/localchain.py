@@ -83,7 +83,10 @@ def listens_on(process: subprocess.Popen, port: int) -> bool:
     return any(f"socket:[{inode}]" in links for inode in inodes)
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_process(process: subprocess.Popen) -> None:
+    """Stop ``process`` if it still runs: terminate, then kill after 10 s."""
+    if process.poll() is not None:
+        return
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -111,7 +114,7 @@ def _start_anvil(args: list[str], startup_timeout: float) -> tuple[str, subproce
             failures.append(f"port {port}: another process listens there")
         except RuntimeError as error:
             failures.append(f"port {port}: {error}")
-        _stop(process)
+        stop_process(process)
     raise RuntimeError(f"anvil did not start after {START_ATTEMPTS} attempts ({'; '.join(failures)})")
 
 
@@ -127,7 +130,7 @@ def plain_anvil(
     try:
         yield url, process
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def _wait_ready(url: str, process: subprocess.Popen, timeout: float) -> None:

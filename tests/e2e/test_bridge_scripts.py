@@ -23,7 +23,7 @@ from tonne.bridge.deploy import contract_at, load_pair
 from tonne.bridge.messages import interop_address
 from tonne.bridge.relay import Relayer
 from tonne.bridge.store import Store
-from tonne.localchain import plain_anvil
+from tonne.localchain import plain_anvil, stop_process
 
 HOME_ID, REMOTE_ID = 7_201, 7_202
 KEYS = [keccak(text=f"tonne-e2e-validator-{i}") for i in range(3)]
@@ -51,16 +51,6 @@ def start(script: str, *args: str, directory: Path, out: Path) -> subprocess.Pop
             stderr=subprocess.STDOUT,
             text=True,
         )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +152,7 @@ def test_attest_relay_killed_mid_batch_audit(two, setup, tmp_path):
         assert f"home->remote: {MESSAGES}/{MESSAGES} delivered" in second.stdout
     finally:
         for p in attesters + ([relay] if relay else []):
-            stop(p)
+            stop_process(p)
 
     delivered = {}
     for log in pair.remote.gateway.events.MessageDelivered.get_logs(from_block=pair.remote.start_block):

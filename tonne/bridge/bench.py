@@ -29,7 +29,7 @@ from tonne.bridge.messages import interop_address
 from tonne.bridge.relay import DEFAULT_BATCH
 from tonne.bridge.store import Store
 from tonne.bridge.watch import connect
-from tonne.localchain import ANVIL, ROOT, plain_anvil
+from tonne.localchain import ANVIL, ROOT, plain_anvil, stop_process
 
 
 def _ape(script: str, *args: str, out: Path) -> subprocess.Popen:
@@ -40,15 +40,6 @@ def _ape(script: str, *args: str, out: Path) -> subprocess.Popen:
         return subprocess.Popen(
             [str(ROOT / ".venv/bin/ape"), "run", script, *args], cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT
         )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _delivered(store: Store, ids: list[str], timeout: float) -> dict[str, float]:
@@ -218,7 +209,7 @@ def measure_relay(
             )
         finally:
             for p in processes:
-                _stop(p)
+                stop_process(p)
             store.close()
         total = transfers + paced
         supply = pair.remote.token.functions.totalSupply(token_id).call()
