@@ -24,16 +24,16 @@ from ape.exceptions import ContractLogicError
 
 from tonne.bridge.demo import run_bridge_demo
 from tonne.certificate import DEFAULT_OUT, CertificateData, load_deployed, write_documents
+from tonne.core.deployments import Deployed
+from tonne.core.ids import describe
+from tonne.core.report import table
+from tonne.core.units import format_tonnes, tonnes_to_units
 from tonne.deploy import deploy_and_record
-from tonne.deployments import Deployed
-from tonne.ids import describe
 from tonne.issuance import issue_from_csv
 from tonne.pledge.demo_steps import demo_pledge_options, run_pledge_steps
-from tonne.registry_ops import ProjectStatus, add_batch, parse_period
-from tonne.report import table
+from tonne.registry.ops import ProjectStatus, add_batch, parse_period
+from tonne.registry.suite import REGISTRY_ROLES, TOKEN_ROLES
 from tonne.retirement import command_request, retire_request
-from tonne.suite import REGISTRY_ROLES, TOKEN_ROLES
-from tonne.units import format_tonnes, tonnes_to_units
 
 PROJECTS = [
     dict(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tonne.deployments import (
+from tonne.core.deployments import (
     DeploymentError,
     build_record,
     check_live,
@@ -16,7 +16,7 @@ from tonne.deployments import (
     record_path,
     write_record,
 )
-from tonne.suite import Suite, deploy_suite
+from tonne.registry.suite import Suite, deploy_suite
 
 
 class AlreadyDeployed(DeploymentError):

@@ -18,7 +18,7 @@ from support import (
     retirement_input,
     reverts,
 )
-from tonne.ids import project_of
+from tonne.core.ids import project_of
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
 pytestmark = pytest.mark.usefixtures(

@@ -29,7 +29,7 @@ from tonne.bridge.messages import interop_address
 from tonne.bridge.relay import DEFAULT_BATCH
 from tonne.bridge.store import Store
 from tonne.bridge.watch import connect
-from tonne.localchain import ANVIL, ROOT, plain_anvil, stop_process
+from tonne.core.localchain import ANVIL, ROOT, plain_anvil, stop_process
 
 
 def _ape(script: str, *args: str, out: Path) -> subprocess.Popen:

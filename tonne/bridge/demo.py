@@ -24,8 +24,8 @@ from tonne.bridge.relay import Relayer
 from tonne.bridge.store import Store
 from tonne.bridge.sync import sync_rules
 from tonne.bridge.watch import connect
-from tonne.ids import describe
-from tonne.localchain import plain_anvil
+from tonne.core.ids import describe
+from tonne.core.localchain import plain_anvil
 
 VALIDATOR_KEYS = [keccak(text=f"tonne-demo-validator-{i}") for i in range(3)]
 

@@ -20,7 +20,7 @@ from web3.logs import DISCARD
 from tonne.bridge.deploy import BridgePair, deploy_bridge_pair, deploy_home_suite, transact
 from tonne.bridge.messages import interop_address, ordered, sign_digest
 from tonne.bridge.watch import Sent, sent_messages
-from tonne.ids import encode_id
+from tonne.core.ids import encode_id
 
 
 def validator_keys(n: int, label: str = "gas") -> list[bytes]:

@@ -11,12 +11,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tonne.core.report import table
 from tonne.issuance.send import wait_for_receipt
 from tonne.pledge.deploy import deploy_pledge, grant_pledge_roles
 from tonne.pledge.gasbench import measure_pledge_gas, mine_at
 from tonne.pledge.keeper import Keeper
-from tonne.report import table
-from tonne.suite import deploy_suite
+from tonne.registry.suite import deploy_suite
 
 USD = 10**6
 UNITS = 1000

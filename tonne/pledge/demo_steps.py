@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tonne.core.report import table
+from tonne.core.units import format_tonnes, tonnes_to_units
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.deploy import PledgeOptions
 from tonne.pledge.ids import describe_class
 from tonne.pledge.keeper import Keeper, ape_send
 from tonne.pledge.position import format_history, format_report, position_history, position_report
 from tonne.pledge.prices import FeedPlan, PriceRow, post_plan
-from tonne.report import table
-from tonne.units import format_tonnes, tonnes_to_units
 
 USD = 10**6
 DAY = 86_400

@@ -118,7 +118,7 @@ def deploy_for_record(
     project: Any, suite: Any, deployer: Any, options: PledgeOptions, admin_delay: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Deploy the pledge contracts beside ``suite`` for a deployment record: (contract entries, config)."""
-    from tonne.deployments import contract_entry
+    from tonne.core.deployments import contract_entry
 
     contracts = deploy_pledge(
         project,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tonne.pledge.deploy import deploy_pledge, grant_pledge_roles
-from tonne.suite import deploy_suite
+from tonne.registry.suite import deploy_suite
 
 ZERO_REF = b"\x00" * 32
 USD = 10**6

@@ -30,15 +30,15 @@ from typing import Any
 
 from eth_utils import keccak, to_checksum_address
 
+from tonne.bench.constancy import FIRST_DIFFERS, measure_constancy
+from tonne.bench.gas import TARGETS, _register, measure_gas
 from tonne.bridge.bench import run_bridge_bench
-from tonne.constancy import FIRST_DIFFERS, measure_constancy
-from tonne.deployments import git_commit
-from tonne.gasbench import TARGETS, _register, measure_gas
-from tonne.ids import encode_id
+from tonne.core.deployments import git_commit
+from tonne.core.ids import encode_id
+from tonne.core.report import table
 from tonne.issuance import issue_from_csv
-from tonne.report import table
+from tonne.registry.suite import deploy_suite
 from tonne.retirement import DEFAULT_BATCH_SIZE, retire_from_csv
-from tonne.suite import deploy_suite
 
 RESULTS = Path("bench/results.json")
 
