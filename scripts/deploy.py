@@ -100,7 +100,7 @@ def cli(
             roles=roles,
             force=force,
             directory=directory,
-            pledge=pledge_options,
+            options={"pledge": pledge_options} if pledge_options else None,
         )
     except AlreadyDeployed as exc:
         raise click.ClickException(str(exc)) from exc

@@ -237,3 +237,10 @@ def run_bridge_bench(transfers: int = 1_000, echo: Callable[[str], None] = print
         "batched": measure_relay(transfers, DEFAULT_BATCH, echo=echo),
     }
     return {"gas": gas, "relay": relay}
+
+
+def bench_rows(ctx: Any) -> dict[str, Any]:
+    """The bridge's bench rows (``tonne.modules``): gas per path on two chains, relay throughput and latency."""
+    ctx.echo("")
+    ctx.echo(f"Bridge: gas of each path on two chains, relay throughput over {ctx.bridge_transfers:,} transfers")
+    return {"bridge": run_bridge_bench(ctx.bridge_transfers, ctx.echo)}

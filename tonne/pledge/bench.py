@@ -168,3 +168,8 @@ def _post(chain: Any, oracle: Any, feeder: Any, token_id: int, price: int) -> No
     at = chain.blocks.head.timestamp + 1
     mine_at(chain, at)
     oracle.postPrices([token_id], [price], [at], gas=GAS, sender=feeder)
+
+
+def bench_rows(ctx: Any) -> dict[str, Any]:
+    """The pledge module's bench rows (``tonne.modules``): gas per operation and keeper throughput."""
+    return {"pledge": run_pledge_bench(ctx.project, ctx.provider, ctx.accounts, echo=ctx.echo)}
