@@ -23,8 +23,8 @@ from typing import Any
 
 from web3.logs import DISCARD
 
-from tonne.bridge.deploy import deploy_bridge_pair, deploy_home_suite, transact, write_record
-from tonne.bridge.gas import address_of, issue_batch, measure_bridge_gas, validator_keys
+from tonne.bridge.deploy import deploy_home_suite, write_record
+from tonne.bridge.gas import bench_pair, measure_bridge_gas, validator_keys
 from tonne.bridge.messages import interop_address
 from tonne.bridge.relay import DEFAULT_BATCH
 from tonne.bridge.store import Store
@@ -151,17 +151,7 @@ def measure_relay(
         admin, holder, relayer = home_w3.eth.accounts[:3]
         suite = deploy_home_suite(home_w3, admin)
         keys = validator_keys(3, "bench")
-        pair = deploy_bridge_pair(
-            home_w3,
-            remote_w3,
-            suite.credit.address,
-            home_admin=admin,
-            remote_admin=admin,
-            validators=[address_of(k) for k in keys],
-            threshold=2,
-        )
-        token_id = issue_batch(home_w3, suite, admin, holder, 10_000, "BENCH")
-        transact(home_w3, suite.credit.functions.setApprovalForAll(pair.home.bridge.address, True), holder)
+        pair, token_id = bench_pair(home_w3, remote_w3, suite, admin, holder, keys, 2, 10_000, "BENCH")
         directory = Path(tmp)
         record = write_record(pair, directory)
         db = directory / "attestations.sqlite"
