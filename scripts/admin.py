@@ -19,7 +19,10 @@ command that finds nothing to change sends nothing.
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
-from tonne.admin import (
+from tonne.chain.errors import ToolError
+from tonne.chain.refusal import role_name
+from tonne.core.clihelp import connect_deployment, run_action
+from tonne.registry.admin import (
     DEFAULT_ADMIN,
     allowlist_changes,
     parse_account,
@@ -34,9 +37,6 @@ from tonne.admin import (
     role_id,
     role_names,
 )
-from tonne.chain.errors import ToolError
-from tonne.chain.refusal import role_name
-from tonne.clihelp import connect_deployment, run_action
 
 
 def _deployed(provider):
@@ -237,6 +237,6 @@ def accept_admin(provider, account, contract_name):
     click.echo(f"{account.address} is now DEFAULT_ADMIN of {name}")
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "admin")

@@ -8,7 +8,7 @@ import click
 
 from tonne.bridge.attest import ape_signer, key_signer, run_attester
 from tonne.bridge.cli import chain_options, connect_pair, open_store, read_key
-from tonne.clihelp import FiniteNumber, WholeNumber
+from tonne.core.clihelp import FiniteNumber, WholeNumber
 
 
 @click.command(
@@ -48,6 +48,6 @@ def _test_account(alias):
     return accounts.test_accounts[int(alias.split("::")[1])]
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "attest")

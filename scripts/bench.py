@@ -3,7 +3,7 @@
     ape run bench [--batches 10000] [--rows 10000] [--scale-rows 10000,100000] [--retire-rows 1000]
                   [--out bench/results.json]
 
-Runs against a plain Anvil that it starts and stops itself (see tonne/localchain.py: the node ape-foundry
+Runs against a plain Anvil that it starts and stops itself (see tonne/core/localchain.py: the node ape-foundry
 starts traces every step, which would distort the throughput figure and exhaust memory on large blocks).
 """
 
@@ -13,9 +13,9 @@ import click
 from ape import accounts, networks, project
 from ape.logging import logger
 
-from tonne.bench import RESULTS, run_bench
-from tonne.clihelp import WholeNumber
-from tonne.localchain import plain_anvil
+from tonne.bench.run import RESULTS, run_bench
+from tonne.core.clihelp import WholeNumber
+from tonne.core.localchain import plain_anvil
 
 
 @click.command()
@@ -64,6 +64,6 @@ def cli(batches, rows, scale_rows, retire_rows, out):
         )
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "bench")

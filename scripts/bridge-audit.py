@@ -24,6 +24,6 @@ def cli(home, remote, record, db):
     sys.exit(0 if report.ok else 1)
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "bridge-audit")

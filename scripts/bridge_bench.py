@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 
 from tonne.bridge.bench import run_bridge_bench
-from tonne.clihelp import WholeNumber
-from tonne.deployments import git_commit
+from tonne.core.clihelp import WholeNumber
+from tonne.core.deployments import git_commit
 
 
 @click.command()
@@ -36,6 +36,6 @@ def cli(transfers, out):
     click.echo(f"written to {out}")
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "bridge_bench")

@@ -24,8 +24,8 @@ from tonne.bridge.deploy import (
     transact,
     write_record,
 )
-from tonne.clihelp import WholeNumber
-from tonne.deployments import DeploymentError, read_record
+from tonne.core.clihelp import WholeNumber
+from tonne.core.deployments import DeploymentError, read_record
 
 EPILOG = """\b
 Example:
@@ -106,6 +106,6 @@ def cli(home, remote, record, sender, key_file, validators, threshold, window, l
     click.echo(f"bridge {pair.home.chain_id} <-> {pair.remote.chain_id} recorded in {path}")
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "bridge_deploy")

@@ -11,8 +11,8 @@ import click
 from ape.cli import ConnectedProviderCommand
 
 from tonne.certificate import DEFAULT_OUT, CertificateError, load_deployed, write_documents
-from tonne.clihelp import WholeNumber
-from tonne.deployments import DeploymentError, connect
+from tonne.core.clihelp import WholeNumber
+from tonne.core.deployments import DeploymentError, connect
 
 
 def _tx_hash(ctx, param, value):
@@ -49,6 +49,6 @@ def cli(provider, certificate_id, tx_hash, out):
             click.echo(f"  {kind:<5} {path}")
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "certificate")

@@ -22,7 +22,6 @@ from ape.exceptions import ContractLogicError
 from tonne.chain.refusal import refused
 from tonne.chain.send import ape_abi
 from tonne.chain.view import ChainView, error_names
-from tonne.clihelp import WholeNumber, connect_deployment, csv_option, fail_with_report, note
 from tonne.compliance import (
     ComplianceRefusal,
     FileError,
@@ -42,7 +41,8 @@ from tonne.compliance import (
     send_surrender,
     write_csv,
 )
-from tonne.units import format_tonnes
+from tonne.core.clihelp import WholeNumber, connect_deployment, csv_option, fail_with_report, note
+from tonne.core.units import format_tonnes
 
 
 def _deployed(provider):
@@ -188,6 +188,6 @@ def report(provider, period_id, csv_path):
         sys.exit(2)
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "compliance")

@@ -22,6 +22,6 @@ def cli(ecosystem, network, provider):
     run_demo(project, provider, test_accounts, echo=click.echo)
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "demo")

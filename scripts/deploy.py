@@ -9,10 +9,10 @@ import click
 from ape import project
 from ape.cli import ConnectedProviderCommand, account_option
 
-from tonne.clihelp import WholeNumber
+from tonne.core.clihelp import WholeNumber
 from tonne.deploy import AlreadyDeployed, deploy_and_record
 from tonne.pledge.deploy import PledgeOptions
-from tonne.suite import ALL_ROLES
+from tonne.registry.suite import ALL_ROLES
 
 ROLE_OPTIONS = {
     "registrar": "REGISTRAR_ROLE",
@@ -100,7 +100,7 @@ def cli(
             roles=roles,
             force=force,
             directory=directory,
-            pledge=pledge_options,
+            options={"pledge": pledge_options} if pledge_options else None,
         )
     except AlreadyDeployed as exc:
         raise click.ClickException(str(exc)) from exc
@@ -113,6 +113,6 @@ def cli(
     click.echo(f"mode {result.record['config']['mode']}; record written to {result.path}")
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "deploy")

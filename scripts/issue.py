@@ -14,8 +14,8 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option
 
 from tonne.chain.errors import ToolError
-from tonne.clihelp import WholeNumber, csv_option, fail_with_report, note, pending_timeout_option, quiet_option
-from tonne.deployments import DeploymentError, connect
+from tonne.core.clihelp import WholeNumber, csv_option, fail_with_report, note, pending_timeout_option, quiet_option
+from tonne.core.deployments import DeploymentError, connect
 from tonne.issuance import DEFAULT_CHUNK_SIZE, format_plan, issue_from_csv
 from tonne.issuance.send import RACED_EXIT
 
@@ -72,6 +72,6 @@ def cli(provider, account, csv_path, chunk_size, dry_run, pending_timeout, quiet
         sys.exit(RACED_EXIT)
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "issue")

@@ -10,8 +10,8 @@ to health is skipped; while the account's earlier transactions are pending, a ru
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
-from tonne.clihelp import WholeNumber
-from tonne.deployments import DeploymentError
+from tonne.core.clihelp import WholeNumber
+from tonne.core.deployments import DeploymentError
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.ids import describe_class
 from tonne.pledge.keeper import Keeper, ape_send
@@ -51,6 +51,6 @@ def cli(provider, account, dry_run, max_liquidations):
     click.echo(report.describe())
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "keeper")

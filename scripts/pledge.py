@@ -19,8 +19,9 @@ from functools import partial
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
-from tonne.clihelp import FiniteNumber, WholeNumber, connect_deployment, run_action
-from tonne.csvinput import parse_address
+from tonne.core.clihelp import FiniteNumber, WholeNumber, connect_deployment, run_action
+from tonne.core.csvinput import parse_address
+from tonne.core.units import format_tonnes, parse_tonnes_amount
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.ids import describe_class, parse_class, parse_token_id
 from tonne.pledge.ops import (
@@ -37,7 +38,6 @@ from tonne.pledge.ops import (
     transact,
 )
 from tonne.pledge.position import format_history, format_report, position_history, position_report
-from tonne.units import format_tonnes, parse_tonnes_amount
 
 
 def _deployed(provider):
@@ -270,6 +270,6 @@ def set_class(provider, account, price_class, ltv, threshold, max_age):
     click.echo(f"{price_class}: LTV {ltv}%, liquidation threshold {threshold}%, prices usable {max_age} s")
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "pledge")

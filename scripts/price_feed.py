@@ -15,7 +15,7 @@ import time
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
-from tonne.deployments import DeploymentError
+from tonne.core.deployments import DeploymentError
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.ids import describe_class
 from tonne.pledge.prices import PriceFileError, check_feed, post_plan
@@ -59,6 +59,6 @@ def cli(provider, account, source, dry_run):
     )
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "price_feed")

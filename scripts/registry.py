@@ -20,10 +20,11 @@ from pathlib import Path
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
-from tonne.clihelp import connect_deployment, run_action
-from tonne.csvinput import parse_address
-from tonne.ids import describe
-from tonne.registry_ops import (
+from tonne.core.clihelp import connect_deployment, run_action
+from tonne.core.csvinput import parse_address
+from tonne.core.ids import describe
+from tonne.core.units import format_tonnes
+from tonne.registry.ops import (
     InputError,
     ProjectStatus,
     add_batch,
@@ -34,7 +35,6 @@ from tonne.registry_ops import (
     resolve_batch,
     resolve_project,
 )
-from tonne.units import format_tonnes
 
 
 def _deployed(provider):
@@ -237,6 +237,6 @@ def show(provider, project):
         )
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "registry")

@@ -9,7 +9,7 @@ import click
 
 from tonne.bridge.cli import chain_options, connect_pair, open_store, sending_account
 from tonne.bridge.relay import DEFAULT_BATCH, DEFAULT_GAS_PER_MESSAGE, MAX_GAS_PER_MESSAGE, Relayer
-from tonne.clihelp import FiniteNumber, WholeNumber
+from tonne.core.clihelp import FiniteNumber, WholeNumber
 
 
 @click.command()
@@ -54,6 +54,6 @@ def cli(home, remote, record, db, sender, key_file, poll, batch, gas_per_message
     relayer.run(poll=poll, once=once, until_idle=until_idle)
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "relay")

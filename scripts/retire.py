@@ -15,8 +15,8 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option
 
 from tonne.chain.errors import ToolError
-from tonne.clihelp import WholeNumber, csv_option, fail_with_report, note, pending_timeout_option, quiet_option
-from tonne.deployments import DeploymentError, connect
+from tonne.core.clihelp import WholeNumber, csv_option, fail_with_report, note, pending_timeout_option, quiet_option
+from tonne.core.deployments import DeploymentError, connect
 from tonne.retirement import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_WINDOW,
@@ -188,6 +188,6 @@ def csv(provider, account, csv_path, window, batch_size, dry_run, pending_timeou
     _finish(summary)
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "retire")

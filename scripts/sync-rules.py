@@ -11,7 +11,7 @@ import click
 
 from tonne.bridge.cli import chain_options, connect_pair, sending_account
 from tonne.bridge.sync import sync_rules
-from tonne.clihelp import WholeNumber
+from tonne.core.clihelp import WholeNumber
 
 
 @click.command()
@@ -37,6 +37,6 @@ def cli(home, remote, record, accounts, projects, token, sender, key_file):
     click.echo(f"{result.count} key(s): {', '.join(sent)}")
 
 
-from tonne.clihelp import add_examples  # noqa: E402 - after the commands it describes
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
 
 add_examples(cli, __doc__, "sync-rules")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from support import Factory
-from tonne.suite import deploy_suite
+from tonne.registry.suite import deploy_suite
 
 
 @pytest.fixture(scope="session")

@@ -6,17 +6,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tonne.deployments import (
+from tonne.core.deployments import (
+    DeployContext,
     DeploymentError,
     build_record,
     check_live,
     compiler_settings,
-    contract_entry,
     read_record,
     record_path,
     write_record,
 )
-from tonne.suite import Suite, deploy_suite
+from tonne.modules import MODULES, load
+from tonne.registry.suite import Suite
 
 
 class AlreadyDeployed(DeploymentError):
@@ -42,10 +43,11 @@ def deploy_and_record(
     roles: dict[str, list[str]] | None = None,
     force: bool = False,
     directory: Path | str | None = None,
-    pledge: Any | None = None,
+    options: dict[str, Any] | None = None,
 ) -> DeployResult:
-    """Deploy the suite (registry, credit token, retirement, compliance periods), grant ``roles``, and write
-    ``deployments/<chainId>.json``.
+    """Run every module's deploy step (``tonne.modules``): the suite (registry, credit token, retirement,
+    compliance periods) with ``roles`` granted, and each module given ``options`` (module name -> its options,
+    e.g. ``{"pledge": PledgeOptions(...)}``); write ``deployments/<chainId>.json``.
 
     Refuses (``AlreadyDeployed``) when a live deployment is already recorded for the chain, unless ``force``;
     a forced run keeps the previous record beside the new one as ``<chainId>.<block>.json``.
@@ -74,20 +76,17 @@ def deploy_and_record(
         elif status is not None:
             replaced = f"stale record replaced ({status.reason})"
 
-    roles = roles or {}
-    suite = deploy_suite(project, deployer, permissioned=permissioned, admin_delay=admin_delay, roles=roles)
-    contracts = {
-        "CarbonRegistry": contract_entry(suite.registry, suite.receipts["CarbonRegistry"]),
-        "CarbonCredit": contract_entry(suite.credit, suite.receipts["CarbonCredit"]),
-        "CarbonRetirement": contract_entry(suite.retirement, suite.receipts["CarbonRetirement"]),
-        "CompliancePeriods": contract_entry(suite.compliance, suite.receipts["CompliancePeriods"]),
-    }
-    pledge_config = None
-    if pledge is not None:  # the collateral-pledge contracts (tonne.pledge.deploy.PledgeOptions)
-        from tonne.pledge.deploy import deploy_for_record
-
-        pledge_contracts, pledge_config = deploy_for_record(project, suite, deployer, pledge, admin_delay)
-        contracts.update(pledge_contracts)
+    ctx = DeployContext(project, deployer, permissioned=permissioned, admin_delay=admin_delay, roles=roles or {})
+    contracts: dict[str, Any] = {}
+    configs: dict[str, Any] = {}
+    for module in MODULES:  # the registry's step first: it deploys the core suite the others build on
+        if module.deploy is None:
+            continue
+        ctx.options = (options or {}).get(module.name)
+        entries, config = load(module.deploy)(ctx)
+        contracts.update(entries)
+        if config:
+            configs[module.name] = config
     record = build_record(
         chain_id=chain_id,
         network=network,
@@ -98,8 +97,8 @@ def deploy_and_record(
             "mode": "permissioned" if permissioned else "open",
             "adminDelaySeconds": admin_delay,
             "admin": str(deployer.address),
-            "roles": {role: [str(a) for a in accounts] for role, accounts in roles.items()},
-            **({"pledge": pledge_config} if pledge_config else {}),
+            "roles": {role: [str(a) for a in accounts] for role, accounts in ctx.roles.items()},
+            **configs,
         },
     )
-    return DeployResult(suite=suite, record=record, path=write_record(record, directory), replaced=replaced)
+    return DeployResult(suite=ctx.suite, record=record, path=write_record(record, directory), replaced=replaced)

@@ -8,7 +8,7 @@ import pytest
 from web3 import Web3
 
 from e2e_support import Anvil, Deployment, deploy
-from tonne.localchain import plain_anvil
+from tonne.core.localchain import plain_anvil
 
 
 @pytest.fixture(scope="session")

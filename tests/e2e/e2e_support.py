@@ -21,8 +21,8 @@ from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
-from tonne.ids import encode_id
-from tonne.localchain import ANVIL
+from tonne.core.ids import encode_id
+from tonne.core.localchain import ANVIL
 from tonne.retirement import RETIREMENT_RECORDED_TOPIC
 
 ROOT = Path(__file__).resolve().parents[2]

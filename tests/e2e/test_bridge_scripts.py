@@ -23,7 +23,7 @@ from tonne.bridge.deploy import contract_at, load_pair
 from tonne.bridge.messages import interop_address
 from tonne.bridge.relay import Relayer
 from tonne.bridge.store import Store
-from tonne.localchain import plain_anvil, stop_process
+from tonne.core.localchain import plain_anvil, stop_process
 
 HOME_ID, REMOTE_ID = 7_201, 7_202
 KEYS = [keccak(text=f"tonne-e2e-validator-{i}") for i in range(3)]

@@ -16,7 +16,7 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 
 from e2e_support import ROOT, Deployment, script_env
-from tonne.ids import describe
+from tonne.core.ids import describe
 
 ZERO_REF = b"\x00" * 32
 DEV_1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # Anvil's second dev account (unlocked on Anvil)

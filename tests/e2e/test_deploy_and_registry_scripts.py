@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from e2e_support import ROOT, Deployment, deploy, script_env
-from tonne.ids import encode_id
+from tonne.core.ids import encode_id
 
 
 def _git_head() -> str:

@@ -15,7 +15,8 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-from tonne.ids import project_of
+from tonne.core.ids import project_of
+from tonne.core.units import tonnes_to_units
 from tonne.issuance import (
     Call,
     ChainView,
@@ -31,7 +32,6 @@ from tonne.issuance import (
     run_file,
     scan,
 )
-from tonne.units import tonnes_to_units
 
 HEADER = "project,batch,recipient,tonnes,reference"
 # Anvil's first dev key (public, from the test mnemonic): the TEST::0 account the scripts use.

@@ -11,7 +11,7 @@ import pytest
 from web3 import Web3
 
 from e2e_support import Anvil, Deployment, deploy
-from tonne.ids import encode_id
+from tonne.core.ids import encode_id
 
 USD = 10**6
 

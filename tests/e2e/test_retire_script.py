@@ -16,7 +16,7 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 
 from e2e_support import recorded, stocked
-from tonne.units import tonnes_to_units
+from tonne.core.units import tonnes_to_units
 
 HEADER = "project,batch,tonnes,beneficiary_name,reason,jurisdiction,period,reference,beneficiary,holder"
 # Anvil's second dev account (public, from the test mnemonic): a holder that approves TEST::0 in some tests.

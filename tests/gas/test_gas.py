@@ -5,9 +5,9 @@ A change that moves a figure past the tolerance must update the pin here and the
 
 import pytest
 
-from tonne.constancy import FIRST_DIFFERS, measure_constancy
-from tonne.gasbench import TARGETS, _register, measure_gas
-from tonne.suite import deploy_suite
+from tonne.bench.constancy import FIRST_DIFFERS, measure_constancy
+from tonne.bench.gas import TARGETS, _register, measure_gas
+from tonne.registry.suite import deploy_suite
 
 PINNED = {
     "transfer open fresh": 60_498,

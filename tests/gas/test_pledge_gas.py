@@ -5,7 +5,7 @@ A change that moves a figure past the tolerance must update the pin here and the
 
 import pytest
 
-from tonne.pledge.gasbench import measure_pledge_gas
+from tonne.pledge.gas import measure_pledge_gas
 
 PINNED = {
     "open position + pledge 1 id": 117_848,

@@ -44,7 +44,7 @@ from hypothesis.stateful import (
 )
 
 from support import batch_input, project_input
-from tonne.ids import describe, encode_id, project_of
+from tonne.core.ids import describe, encode_id, project_of
 
 # 40 sequences of up to 30 steps, each step followed by a full scan of the machine's state.
 settings.register_profile(

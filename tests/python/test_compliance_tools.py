@@ -29,7 +29,7 @@ from tonne.compliance import (
     to_csv,
     tonnes_text,
 )
-from tonne.ids import encode_id
+from tonne.core.ids import encode_id
 
 ALICE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 BOB = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from tonne.bridge.cli import read_key, sending_account
 from tonne.chain.errors import ToolError
-from tonne.csvinput import FieldError, parse_tonnes
+from tonne.core.csvinput import FieldError, parse_tonnes
 from tonne.issuance.stream import scan
 from tonne.retirement.rows import command_request, read_requests
 

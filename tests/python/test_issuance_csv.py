@@ -7,7 +7,7 @@ from eth_abi import decode
 from eth_utils import keccak
 
 from tonne import issuance
-from tonne.ids import encode_id
+from tonne.core.ids import encode_id
 from tonne.issuance import (
     BatchInfo,
     BatchRef,

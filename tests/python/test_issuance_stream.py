@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from tonne.csvinput import iter_table
-from tonne.ids import encode_id
+from tonne.core.csvinput import iter_table
+from tonne.core.ids import encode_id
 from tonne.issuance import HEADER, Contracts, IssuanceError, Order, parse_text, read_rows, run_file
 from tonne.issuance.plan import GAS_PER_ORDER, GAS_PER_TX, estimated_gas
 from tonne.issuance.rows import _parse_row

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tonne import localchain
-from tonne.localchain import ANVIL, ANVIL_REAL, ROOT, _wait_ready, free_port
+from tonne.core import localchain
+from tonne.core.localchain import ANVIL, ANVIL_REAL, ROOT, _wait_ready, free_port
 
 # Enough blocks for Anvil to move old states out of memory (it spills after a few hundred).
 BLOCKS = 1024

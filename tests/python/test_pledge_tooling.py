@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tonne.ids import encode_id
+from tonne.core.ids import encode_id
 from tonne.pledge.chain import AmountError, format_money, parse_money
 from tonne.pledge.ids import describe_class, parse_class, parse_token_id, vintage_class
 from tonne.pledge.ops import InputError, amount_arg, parse_collateral, parse_maturity

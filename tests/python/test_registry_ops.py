@@ -1,6 +1,6 @@
 import pytest
 
-from tonne.registry_ops import InputError, SerialRange, parse_period, parse_serials, prev_batch_hint
+from tonne.registry.ops import InputError, SerialRange, parse_period, parse_serials, prev_batch_hint
 
 RANGES = [SerialRange(2, 1, 100), SerialRange(1, 201, 300), SerialRange(3, 501, 600)]  # sorted by first serial
 
@@ -53,14 +53,14 @@ def test_parse_period__whole_days_in_utc():
 
 
 def test_parse_period__before_1970__refused_clearly():
-    from tonne.registry_ops import InputError, parse_period
+    from tonne.registry.ops import InputError, parse_period
 
     with pytest.raises(InputError, match="before 1970"):
         parse_period("1969-01-01:1969-12-31")
 
 
 def test_read_allowlist__hostile_file__every_problem_in_line_order_homoglyph_pointed_at(tmp_path):
-    from tonne.admin import AdminError, read_allowlist
+    from tonne.registry.admin import AdminError, read_allowlist
 
     address = "0x976EA74026E726554dB657fA54763abd0C3a0aa9"
     padded = "0x" + "ab" * 20

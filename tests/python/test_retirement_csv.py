@@ -10,8 +10,8 @@ from eth_utils import keccak
 from tonne.chain.errors import SendFailed
 from tonne.chain.send import Sent
 from tonne.chain.view import Reverted
-from tonne.csvinput import BatchRef, ProjectRef
-from tonne.ids import encode_id
+from tonne.core.csvinput import BatchRef, ProjectRef
+from tonne.core.ids import encode_id
 from tonne.retirement import (
     ISSUE_AND_RETIRE,
     RETIRE,

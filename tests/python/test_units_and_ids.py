@@ -2,8 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from tonne.ids import batch_number_of, describe, encode_id, project_of
-from tonne.units import UnitError, format_tonnes, tonnes_to_units, units_to_tonnes
+from tonne.core.ids import batch_number_of, describe, encode_id, project_of
+from tonne.core.units import UnitError, format_tonnes, tonnes_to_units, units_to_tonnes
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,7 @@ def test_ids__out_of_range__raises(project_id, batch_number):
 
 
 def test_parse_amount__plain_decimals__exact_base_units():
-    from tonne.units import parse_amount, parse_tonnes_amount
+    from tonne.core.units import parse_amount, parse_tonnes_amount
 
     assert parse_amount("12.50", 6) == 12_500_000
     assert parse_amount("0", 6, allow_zero=True) == 0
@@ -56,7 +56,7 @@ def test_parse_amount__plain_decimals__exact_base_units():
     "bad", ["12,50", "1_000", "12_5", "1e3", "\u0661\u0662", " 12", "12 ", "", "-1", "0", "1" * 80]
 )
 def test_parse_amount__anything_but_a_plain_decimal__refused(bad):
-    from tonne.units import parse_amount
+    from tonne.core.units import parse_amount
 
     with pytest.raises(UnitError):
         parse_amount(bad, 6)
@@ -75,15 +75,15 @@ def test_parse_amount__anything_but_a_plain_decimal__refused(bad):
     ],
 )
 def test_parse_amount__more_decimals_than_allowed_beyond_28_digits__refused_not_rounded(text, decimals):
-    from tonne.units import TooManyDecimalsError, parse_amount
+    from tonne.core.units import TooManyDecimalsError, parse_amount
 
     with pytest.raises(TooManyDecimalsError, match=f"more than {decimals} decimals"):
         parse_amount(text, decimals)
 
 
 def test_parse_amount__more_than_28_significant_digits__exact():
+    from tonne.core.units import parse_amount
     from tonne.pledge.chain import parse_money
-    from tonne.units import parse_amount
 
     assert parse_money("10000000000.000000000000000001", 18) == 10**28 + 1  # the last wei kept
     assert parse_amount("12345678901234567890123456789", 0) == 12345678901234567890123456789
@@ -92,7 +92,7 @@ def test_parse_amount__more_than_28_significant_digits__exact():
 
 
 def test_parse_amount__too_many_digits__refused_naming_the_limit():
-    from tonne.units import UnitError, parse_amount
+    from tonne.core.units import UnitError, parse_amount
 
     with pytest.raises(UnitError, match="has 41 digits before the point; at most 40"):
         parse_amount("1" * 41, 0)
@@ -102,7 +102,7 @@ def test_parse_amount__too_many_digits__refused_naming_the_limit():
 
 @pytest.mark.parametrize("bad", ["1e3", "1_000", "12,5", "\u0661\u0662", "1.", ".5", "+1", "1.0.0"])
 def test_parse_amount__strict_grammar__still_refused(bad):
-    from tonne.units import TooManyDecimalsError, UnitError, parse_amount
+    from tonne.core.units import TooManyDecimalsError, UnitError, parse_amount
 
     with pytest.raises(UnitError) as info:
         parse_amount(bad, 6)

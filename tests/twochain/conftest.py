@@ -19,8 +19,8 @@ from tonne.bridge.deploy import BridgePair, HomeSuite, Side, deploy_bridge_pair,
 from tonne.bridge.errors import revert_of
 from tonne.bridge.messages import interop_address, ordered, sign_digest
 from tonne.bridge.watch import Sent, connect, sent_messages
-from tonne.ids import encode_id
-from tonne.localchain import plain_anvil
+from tonne.core.ids import encode_id
+from tonne.core.localchain import plain_anvil
 
 HOME_CHAIN_ID = 7_001
 REMOTE_CHAIN_ID = 7_002

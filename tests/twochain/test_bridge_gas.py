@@ -9,7 +9,7 @@ import pytest
 
 from tonne.bridge.gas import measure_bridge_gas
 from tonne.bridge.watch import connect
-from tonne.localchain import plain_anvil
+from tonne.core.localchain import plain_anvil
 
 PINNED = {
     "bridge lock-and-send (first of id)": 253_935,

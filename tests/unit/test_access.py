@@ -6,7 +6,7 @@ Each row is a function called by someone who has no business calling it, with th
 Functions that anyone may call on their own behalf (transfers, renouncing one's own role, accepting an admin
 transfer addressed to oneself) are in the table too, exercised on someone else's behalf. Only functions that
 touch nothing but the caller's own state are in `PUBLIC_BY_DESIGN`. The certificate's transfer and approval
-functions are in the table too: they refuse everyone, the owner included (see test_certificate.py).
+functions are in the table too: they refuse everyone, the owner included (see retirement/test_certificate.py).
 """
 
 from __future__ import annotations

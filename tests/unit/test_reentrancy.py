@@ -29,7 +29,7 @@ from support import (
     plain,
     retirement_input,
 )
-from tonne.ids import project_of
+from tonne.core.ids import project_of
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
 pytestmark = pytest.mark.usefixtures("accounts", "other_holder", "retirement")

@@ -18,8 +18,8 @@ from tonne.bridge.deploy import BridgePair
 from tonne.bridge.messages import RULES, Transfer, kind_of
 from tonne.bridge.store import Store
 from tonne.bridge.watch import sent_messages
-from tonne.ids import describe
-from tonne.report import table
+from tonne.core.ids import describe
+from tonne.core.report import table
 
 
 @dataclass

@@ -23,13 +23,13 @@ from typing import Any
 
 from web3.logs import DISCARD
 
-from tonne.bridge.deploy import deploy_bridge_pair, deploy_home_suite, transact, write_record
-from tonne.bridge.gas import address_of, issue_batch, measure_bridge_gas, validator_keys
+from tonne.bridge.deploy import deploy_home_suite, write_record
+from tonne.bridge.gas import bench_pair, measure_bridge_gas, validator_keys
 from tonne.bridge.messages import interop_address
 from tonne.bridge.relay import DEFAULT_BATCH
 from tonne.bridge.store import Store
 from tonne.bridge.watch import connect
-from tonne.localchain import ANVIL, ROOT, plain_anvil, stop_process
+from tonne.core.localchain import ANVIL, ROOT, plain_anvil, stop_process
 
 
 def _ape(script: str, *args: str, out: Path) -> subprocess.Popen:
@@ -151,17 +151,7 @@ def measure_relay(
         admin, holder, relayer = home_w3.eth.accounts[:3]
         suite = deploy_home_suite(home_w3, admin)
         keys = validator_keys(3, "bench")
-        pair = deploy_bridge_pair(
-            home_w3,
-            remote_w3,
-            suite.credit.address,
-            home_admin=admin,
-            remote_admin=admin,
-            validators=[address_of(k) for k in keys],
-            threshold=2,
-        )
-        token_id = issue_batch(home_w3, suite, admin, holder, 10_000, "BENCH")
-        transact(home_w3, suite.credit.functions.setApprovalForAll(pair.home.bridge.address, True), holder)
+        pair, token_id = bench_pair(home_w3, remote_w3, suite, admin, holder, keys, 2, 10_000, "BENCH")
         directory = Path(tmp)
         record = write_record(pair, directory)
         db = directory / "attestations.sqlite"
@@ -237,3 +227,10 @@ def run_bridge_bench(transfers: int = 1_000, echo: Callable[[str], None] = print
         "batched": measure_relay(transfers, DEFAULT_BATCH, echo=echo),
     }
     return {"gas": gas, "relay": relay}
+
+
+def bench_rows(ctx: Any) -> dict[str, Any]:
+    """The bridge's bench rows (``tonne.modules``): gas per path on two chains, relay throughput and latency."""
+    ctx.echo("")
+    ctx.echo(f"Bridge: gas of each path on two chains, relay throughput over {ctx.bridge_transfers:,} transfers")
+    return {"bridge": run_bridge_bench(ctx.bridge_transfers, ctx.echo)}

@@ -21,7 +21,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from tonne.bridge.messages import interop_address
-from tonne.localchain import ROOT
+from tonne.core.localchain import ROOT
 
 SCHEMA = "tonne.bridge/1"
 ARTIFACTS = ROOT / ".build" / "__local__.json"

@@ -20,7 +20,7 @@ from web3.logs import DISCARD
 from tonne.bridge.deploy import BridgePair, deploy_bridge_pair, deploy_home_suite, transact
 from tonne.bridge.messages import interop_address, ordered, sign_digest
 from tonne.bridge.watch import Sent, sent_messages
-from tonne.ids import encode_id
+from tonne.core.ids import encode_id
 
 
 def validator_keys(n: int, label: str = "gas") -> list[bytes]:
@@ -46,6 +46,33 @@ def issue_batch(w3: Web3, suite: Any, admin: str, to: str, tonnes: int, tag: str
     transact(w3, reg.functions.verifyBatch(token_id), admin)
     transact(w3, suite.credit.functions.issue(token_id, to, tonnes * 1000, b"\x00" * 32), admin)
     return token_id
+
+
+def bench_pair(
+    w3: Web3,
+    remote_w3: Web3,
+    suite: Any,
+    admin: str,
+    holder: str,
+    keys: list[bytes],
+    threshold: int,
+    tonnes: int,
+    tag: str,
+) -> tuple[BridgePair, int]:
+    """A bridge pair for the gas and relay measurements (``threshold`` of the validators of ``keys``) and a new
+    batch of ``tonnes`` t issued to ``holder``, who approves the home bridge; returns the pair and the batch's id."""
+    pair = deploy_bridge_pair(
+        w3,
+        remote_w3,
+        suite.credit.address,
+        home_admin=admin,
+        remote_admin=admin,
+        validators=[address_of(k) for k in keys],
+        threshold=threshold,
+    )
+    token_id = issue_batch(w3, suite, admin, holder, tonnes, tag)
+    transact(w3, suite.credit.functions.setApprovalForAll(pair.home.bridge.address, True), holder)
+    return pair, token_id
 
 
 def _send(pair: BridgePair, side_name: str, token_id: int, amount: int, account: str) -> tuple[int, Sent]:
@@ -92,17 +119,7 @@ def measure_bridge_gas(home_w3: Web3, remote_w3: Web3) -> dict[str, int]:
     gas: dict[str, int] = {}
     for m, n in ((2, 3), (5, 7)):
         keys = validator_keys(n, f"gas{m}of{n}")
-        pair = deploy_bridge_pair(
-            home_w3,
-            remote_w3,
-            suite.credit.address,
-            home_admin=admin,
-            remote_admin=admin,
-            validators=[address_of(k) for k in keys],
-            threshold=m,
-        )
-        token_id = issue_batch(home_w3, suite, admin, holder, 100, f"GAS{m}{n}")
-        transact(home_w3, suite.credit.functions.setApprovalForAll(pair.home.bridge.address, True), holder)
+        pair, token_id = bench_pair(home_w3, remote_w3, suite, admin, holder, keys, m, 100, f"GAS{m}{n}")
         signers = keys[:m]
         first_send, first = _send(pair, "home", token_id, 10_000, holder)
         first_mint = _deliver(pair, first, signers, relayer)

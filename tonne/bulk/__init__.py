@@ -1,7 +1,7 @@
 """The bulk pipeline of the CSV tools: issuance and retirement run on it (compliance obligations and the price
 feed do not yet).
 
-A run: read the rows and check them statically (``tonne.csvinput``: one ``file:line: field: message`` per problem,
+A run: read the rows and check them statically (``tonne.core.csvinput``: one ``file:line: field: message`` per problem,
 every problem of the file at once); wait for the sender's pending transactions and read the chain in batched calls
 pinned to one block (``pinned`` / ``settle_and_pin``); drop the rows already done on-chain (the chain, not a local
 file, is the record, so a crashed run is resumed by running it again); check the rest; plan; then, unless it is a

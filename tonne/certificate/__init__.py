@@ -40,7 +40,7 @@ def write_documents(data: CertificateData, out: Path | str = DEFAULT_OUT) -> dic
 def load_deployed(
     deployed: Any, *, certificate_id: int | None = None, tx_hash: str | None = None
 ) -> list[CertificateData]:
-    """Certificates of a recorded deployment (``tonne.deployments.connect``), by id or by transaction."""
+    """Certificates of a recorded deployment (``tonne.core.deployments.connect``), by id or by transaction."""
     from tonne.chain.send import ape_abi
     from tonne.chain.view import ChainView, error_names
 

@@ -19,9 +19,9 @@ from eth_utils import to_checksum_address
 
 from tonne.chain.errors import ToolError
 from tonne.chain.view import Call, ChainView, Reverted, hex_bytes
-from tonne.ids import describe, project_of
+from tonne.core.ids import describe, project_of
+from tonne.core.units import UNITS_PER_TONNE, format_tonnes
 from tonne.retirement.send import RETIREMENT_RECORDED_TOPIC
-from tonne.units import UNITS_PER_TONNE, format_tonnes
 
 PURPOSES = ("Voluntary", "Compliance")
 _EVENT_DATA = ["uint256[]", "uint256[]", "string", "string", "string", "uint40", "uint40", "uint8", "bytes32"]

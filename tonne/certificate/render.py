@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tonne.certificate.data import CertificateData, CreditLine, clean, day, utc
-from tonne.units import format_tonnes
+from tonne.core.units import format_tonnes
 
 WIDTH = 1100
 MARGIN = 70

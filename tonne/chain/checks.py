@@ -25,7 +25,7 @@ def status_name(status: int) -> str:
 
 
 def unknown_project(project: Any) -> str:
-    """The problem of a project reference (``tonne.csvinput.ProjectRef``) the registry does not know."""
+    """The problem of a project reference (``tonne.core.csvinput.ProjectRef``) the registry does not know."""
     if project.project_id is not None:
         return f"project {project.project_id} does not exist"
     return f"no project {project.external_id!r} of standard {project.standard!r} is registered"

@@ -53,7 +53,8 @@ ROLE_NAMES = (
     "LENDER",
     "PRICE_FEEDER",
 )
-# Roles `ape run admin grant` knows (tonne.admin.ROLE_CONTRACTS); others are granted with the contract's grantRole.
+# Roles `ape run admin grant` knows (tonne.registry.admin.ROLE_CONTRACTS); others are granted with the
+# contract's grantRole.
 _ADMIN_TOOL_ROLES = {"REGISTRAR", "VERIFIER", "ISSUER", "COMPLIANCE", "REGULATOR", "PERIOD_REGULATOR"}
 _HEX = re.compile(r"0x[0-9a-fA-F]{8,}")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tonne.chain.errors import Problem, ToolError
-from tonne.registry_ops import InputError
+from tonne.registry.ops import InputError
 
 __all__ = ["ComplianceRefusal", "FileError", "InputError", "Problem"]
 

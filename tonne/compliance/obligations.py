@@ -29,9 +29,9 @@ from tonne.chain.errors import problem_summary
 from tonne.chain.view import Call, ChainView, Reverted
 from tonne.compliance.errors import FileError, Problem
 from tonne.compliance.terms import iso
-from tonne.csvinput import FieldError, is_zero_address, parse_address, parse_fields, read_table, read_text
+from tonne.core.csvinput import FieldError, is_zero_address, parse_address, parse_fields, read_table, read_text
+from tonne.core.units import TooManyDecimalsError, UnitError, format_tonnes, parse_amount
 from tonne.retirement.rows import parse_name as parse_certificate_name
-from tonne.units import TooManyDecimalsError, UnitError, format_tonnes, parse_amount
 
 HEADER = ("entity", "name", "tonnes")
 MAX_OBLIGATIONS_PER_CALL = 200  # CompliancePeriods.MAX_OBLIGATIONS_PER_CALL

@@ -20,8 +20,8 @@ from typing import Any
 from tonne.chain.view import Call, ChainView, Reverted
 from tonne.compliance.obligations import PERIOD_VIEW, STATUS_VIEW
 from tonne.compliance.terms import describe_vintages, iso
-from tonne.report import table
-from tonne.units import UNITS_PER_TONNE, format_tonnes
+from tonne.core.report import table
+from tonne.core.units import UNITS_PER_TONNE, format_tonnes
 
 CSV_COLUMNS = (
     "period_id",

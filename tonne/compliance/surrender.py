@@ -25,11 +25,11 @@ from tonne.chain.view import Call, ChainView, Reverted
 from tonne.compliance.errors import ComplianceRefusal, InputError
 from tonne.compliance.obligations import PERIOD_VIEW, STATUS_VIEW
 from tonne.compliance.terms import iso
-from tonne.csvinput import FieldError, parse_tonnes
-from tonne.ids import batch_number_of, describe, project_of
-from tonne.registry_ops import resolve_batch, resolve_project
+from tonne.core.csvinput import FieldError, parse_tonnes
+from tonne.core.ids import batch_number_of, describe, project_of
+from tonne.core.units import format_tonnes
+from tonne.registry.ops import resolve_batch, resolve_project
 from tonne.retirement.checks import CERTIFICATE_VIEW, COMPLIANCE, certificate_mismatch
-from tonne.units import format_tonnes
 
 MAX_IDS_PER_SURRENDER = 100  # CompliancePeriods.MAX_IDS_PER_SURRENDER
 ZERO_REF = b"\x00" * 32

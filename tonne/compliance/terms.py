@@ -20,8 +20,8 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from tonne.compliance.errors import InputError
-from tonne.csvinput import FieldError
-from tonne.registry_ops import parse_period
+from tonne.core.csvinput import FieldError
+from tonne.registry.ops import parse_period
 from tonne.retirement.rows import parse_reason
 
 MAX_STANDARDS = 32  # CompliancePeriods.MAX_STANDARDS

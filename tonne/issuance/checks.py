@@ -10,10 +10,10 @@ from eth_utils import keccak
 
 from tonne.chain.checks import APPROVED, BATCH_VIEW, other_lines, status_name, unknown_project, view_value
 from tonne.chain.view import Call, ChainView, Reverted, hex_bytes
-from tonne.ids import describe, encode_id
+from tonne.core.ids import describe, encode_id
+from tonne.core.units import format_tonnes
 from tonne.issuance.errors import Problem
 from tonne.issuance.rows import HEADER, BatchRef, ProjectRef, Row
-from tonne.units import format_tonnes
 
 ORDER_DIGEST = "orderDigest(uint64,bytes32)"
 

@@ -11,11 +11,11 @@ from eth_abi import encode as abi_encode
 
 from tonne.bulk.chain import settle_and_pin as settle
 from tonne.chain.view import ChainView, selector
-from tonne.ids import describe, project_of
+from tonne.core.ids import describe, project_of
+from tonne.core.units import format_tonnes
 from tonne.issuance.checks import ISSUE_MANY, ChainState
 from tonne.issuance.errors import IssuanceError
 from tonne.issuance.rows import BatchRef, Row
-from tonne.units import format_tonnes
 
 DEFAULT_CHUNK_SIZE = 200
 # Measured on CarbonCredit.issueMany (anvil, cancun): 56.4k gas per order to a fresh recipient (new balance slot,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from eth_utils import keccak
 
-from tonne.csvinput import (
+from tonne.core.csvinput import (
     MAX_ROW_TONNES,
     BatchRef,
     FieldError,

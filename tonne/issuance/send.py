@@ -12,7 +12,7 @@ from tonne.bulk.send import Progress, send_windowed, waited
 from tonne.chain.errors import SendFailed
 from tonne.chain.send import ApeSender, Sender, Sent, Web3Sender, reverted, wait_for_receipt
 from tonne.chain.view import Call, ChainView
-from tonne.ids import project_of
+from tonne.core.ids import project_of
 from tonne.issuance.checks import ORDER_DIGEST, Contracts, order_digest, view_value
 from tonne.issuance.errors import IssuanceError
 from tonne.issuance.plan import GAS_PER_ORDER, GAS_PER_TX, Order, Plan, encode_issue_many

@@ -1,7 +1,7 @@
 """A file issued without holding its rows: the static pass streams the file once into a compact spool, the chain
 pass and the sends stream the spool; only distinct keys and per-row integers stay in memory.
 
-1. ``scan`` reads the CSV one record at a time (``tonne.csvinput.iter_table``: the same checks and messages as
+1. ``scan`` reads the CSV one record at a time (``tonne.core.csvinput.iter_table``: the same checks and messages as
    ``read_rows``). Each good row goes to a spool file as one packed record (line, indexes of its project, batch and
    recipient, units, reference); in memory stay the distinct projects, batches and recipients, the references seen
    (to report duplicates) and the problems.
@@ -24,8 +24,9 @@ from typing import IO
 
 from tonne.chain.checks import other_lines
 from tonne.chain.view import ChainView
-from tonne.csvinput import iter_table, read_text
-from tonne.ids import describe, project_of
+from tonne.core.csvinput import iter_table, read_text
+from tonne.core.ids import describe, project_of
+from tonne.core.units import format_tonnes
 from tonne.issuance.checks import (
     ChainState,
     Contracts,
@@ -39,7 +40,6 @@ from tonne.issuance.checks import (
 from tonne.issuance.errors import IssuanceError, Problem, problem_summary
 from tonne.issuance.plan import DEFAULT_CHUNK_SIZE, Order, settle_and_pin
 from tonne.issuance.rows import HEADER, BatchRef, ProjectRef, Row, _parse_row
-from tonne.units import format_tonnes
 
 _RECORD = struct.Struct("<IIIIQH")  # line, project index, batch index, recipient index, units, reference length
 

@@ -11,12 +11,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tonne.bench.gas import _register
+from tonne.core.report import table
 from tonne.issuance.send import wait_for_receipt
 from tonne.pledge.deploy import deploy_pledge, grant_pledge_roles
-from tonne.pledge.gasbench import measure_pledge_gas, mine_at
+from tonne.pledge.gas import measure_pledge_gas, mine_at
 from tonne.pledge.keeper import Keeper
-from tonne.report import table
-from tonne.suite import deploy_suite
+from tonne.registry.suite import deploy_suite
 
 USD = 10**6
 UNITS = 1000
@@ -74,23 +75,7 @@ def keeper_throughput(project: Any, provider: Any, chain: Any, accounts: list[An
     contracts = deploy_pledge(project, credit, admin)
     grant_pledge_roles(contracts, lenders=[lender], feeders=[feeder], sender=admin)
     facility, oracle, usd = contracts.facility, contracts.oracle, contracts.loan_token
-    project_id = registry.registerProject(
-        dict(
-            standard="VCS",
-            externalId="BENCH-KEEPER",
-            name="Keeper bench",
-            methodology="VM0007",
-            projectType="REDD+",
-            country=b"BR",
-            region="Para",
-            owner=borrower,
-            metadataURI="ipfs://bench",
-            metadataHash=b"\x42" * 32,
-        ),
-        sender=registrar,
-    ).return_value
-    registry.setProjectStatus(project_id, 2, "validated", sender=registrar)
-    registry.setProjectIssuer(project_id, issuer, True, sender=registrar)
+    project_id = _register(None, registry, registrar, issuer, borrower, "KEEPER")
     batch = dict(serialFirst=1, serialLast=10**7, periodStart=1, periodEnd=2, issuanceReference="BK", metadataURI="")
     token_id = registry.addBatch(project_id, batch, 0, sender=registrar).return_value
     registry.verifyBatch(token_id, sender=verifier)
@@ -168,3 +153,8 @@ def _post(chain: Any, oracle: Any, feeder: Any, token_id: int, price: int) -> No
     at = chain.blocks.head.timestamp + 1
     mine_at(chain, at)
     oracle.postPrices([token_id], [price], [at], gas=GAS, sender=feeder)
+
+
+def bench_rows(ctx: Any) -> dict[str, Any]:
+    """The pledge module's bench rows (``tonne.modules``): gas per operation and keeper throughput."""
+    return {"pledge": run_pledge_bench(ctx.project, ctx.provider, ctx.accounts, echo=ctx.echo)}

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tonne.deployments import DeploymentError, connect, load_contracts
-from tonne.units import UnitError, parse_amount
+from tonne.core.deployments import DeploymentError, connect, load_contracts
+from tonne.core.units import UnitError, parse_amount
 
 ERC20_ABI = [
     {"type": "function", "name": name, "stateMutability": "view", "inputs": inputs, "outputs": outputs}
@@ -82,7 +82,7 @@ class AmountError(ValueError):
 
 
 def parse_money(text: str, decimals: int) -> int:
-    """``"1234.5"`` -> base units of a token with ``decimals``, in the one amount grammar of ``tonne.units``
+    """``"1234.5"`` -> base units of a token with ``decimals``, in the one amount grammar of ``tonne.core.units``
     (``parse_amount``): ``"12,50"``, ``"1_000"``, ``"1e3"``, ``" 12"`` are refused, never reinterpreted."""
     try:
         return parse_amount(text, decimals, allow_zero=True, maximum=2**256 - 1)

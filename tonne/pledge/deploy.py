@@ -114,11 +114,19 @@ class PledgeOptions:
     bonus_bps: int = BONUS_BPS
 
 
+def deploy_step(ctx: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The pledge module's deploy step (``tonne.modules``): with options (``PledgeOptions``, `deploy --pledge`),
+    the pledge contracts beside ``ctx.suite``; without, nothing."""
+    if ctx.options is None:
+        return {}, None
+    return deploy_for_record(ctx.project, ctx.suite, ctx.deployer, ctx.options, ctx.admin_delay)
+
+
 def deploy_for_record(
     project: Any, suite: Any, deployer: Any, options: PledgeOptions, admin_delay: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Deploy the pledge contracts beside ``suite`` for a deployment record: (contract entries, config)."""
-    from tonne.deployments import contract_entry
+    from tonne.core.deployments import contract_entry
 
     contracts = deploy_pledge(
         project,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tonne.ids import encode_id
+from tonne.core.ids import encode_id
 
 CLASS_FLAG = 1 << 255
 _BATCH = re.compile(r"^P(\d+)/B(\d+)$", re.IGNORECASE)

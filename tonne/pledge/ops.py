@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from tonne.core.units import format_tonnes, parse_tonnes_amount
 from tonne.pledge.chain import PledgeDeployed, parse_money
 from tonne.pledge.ids import describe_class, parse_token_id
-from tonne.units import format_tonnes, parse_tonnes_amount
 
 
 class InputError(ValueError):

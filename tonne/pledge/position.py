@@ -9,10 +9,10 @@ from typing import Any
 
 from web3 import Web3
 
+from tonne.core.report import table
+from tonne.core.units import format_tonnes
 from tonne.pledge.chain import PledgeDeployed
 from tonne.pledge.ids import describe_class
-from tonne.report import table
-from tonne.units import format_tonnes
 
 BPS = 10_000
 WAD = 10**18

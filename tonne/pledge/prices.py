@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tonne.chain.errors import Problem, ToolError
-from tonne.csvinput import read_table, read_text
+from tonne.core.csvinput import read_table, read_text
 from tonne.pledge.chain import AmountError, PledgeDeployed, parse_money
 from tonne.pledge.ids import CLASS_FLAG, describe_class, parse_class
 
@@ -32,7 +32,7 @@ class PriceFileError(ValueError):
     """A price file with problems; ``problems`` are ``file:line: field: message`` lines, all of them."""
 
     class Tool(ToolError):
-        """What the shared reader (``tonne.csvinput``) raises; converted to a ``PriceFileError``."""
+        """What the shared reader (``tonne.core.csvinput``) raises; converted to a ``PriceFileError``."""
 
     def __init__(self, problems: list[str], conflicts: int = 0) -> None:
         super().__init__(f"{len(problems)} problem(s) in the price file")
@@ -104,7 +104,7 @@ def read_price_file(path: Path | str, decimals: int, problems: list[str] | None 
 
 
 def _read_csv(text: str, name: str, problems: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    """The CSV through the reader every tool shares (``tonne.csvinput.read_table``: BOM, stripped header names,
+    """The CSV through the reader every tool shares (``tonne.core.csvinput.read_table``: BOM, stripped header names,
     field counts, blank lines, NFC). No column is unique in a price file (``unique=None``): every row is kept,
     the same observation twice is ``plan_feed``'s to judge."""
     kept: list[tuple[str, dict[str, Any]]] = []

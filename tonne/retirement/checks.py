@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from tonne.chain.checks import APPROVED, BATCH_VIEW, other_lines, status_name, unknown_project, view_value
 from tonne.chain.errors import Problem
 from tonne.chain.view import Call, ChainView, Reverted
-from tonne.ids import describe, encode_id
+from tonne.core.ids import describe, encode_id
+from tonne.core.units import format_tonnes
 from tonne.retirement.rows import Credit, Request
-from tonne.units import format_tonnes
 
 CERTIFICATE_VIEW = "(address,address,uint256,uint256,uint16,uint8,uint40,uint40,uint40,bytes2)"
 ZERO = "0x0000000000000000000000000000000000000000"

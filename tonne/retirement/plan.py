@@ -12,10 +12,10 @@ from eth_abi import encode as abi_encode
 from tonne.bulk.chain import pinned
 from tonne.bulk.report import Problem, raise_problems
 from tonne.chain.view import ChainView, Reverted, selector
-from tonne.ids import describe
+from tonne.core.ids import describe
+from tonne.core.units import format_tonnes
 from tonne.retirement.checks import ChainState, Contracts, check_against_chain, field_name, read_state
 from tonne.retirement.rows import Request, RetirementError
-from tonne.units import format_tonnes
 
 INPUT = "(address,string,string,string,uint40,uint40,bytes32)"
 RETIRE = f"retire(uint256[],uint256[],{INPUT})"

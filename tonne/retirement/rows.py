@@ -31,7 +31,7 @@ from pathlib import Path
 from eth_utils import keccak
 
 from tonne.chain.errors import Problem, ToolError, problem_summary
-from tonne.csvinput import (
+from tonne.core.csvinput import (
     NFC_MESSAGE,
     BatchRef,
     FieldError,
@@ -46,9 +46,9 @@ from tonne.csvinput import (
     read_table,
     read_text,
 )
-from tonne.ids import batch_number_of, project_of
-from tonne.registry_ops import InputError
-from tonne.registry_ops import parse_period as parse_date_range
+from tonne.core.ids import batch_number_of, project_of
+from tonne.registry.ops import InputError
+from tonne.registry.ops import parse_period as parse_date_range
 
 REQUIRED = ("project", "batch", "tonnes", "beneficiary_name", "reason", "jurisdiction", "period", "reference")
 OPTIONAL = ("beneficiary", "holder")

@@ -6,7 +6,7 @@ import pytest
 
 from pledge_support import PRICE_A, PRICE_B, USD
 from support import events, plain, reverts
-from tonne.ids import encode_id
+from tonne.core.ids import encode_id
 
 pytestmark = pytest.mark.usefixtures("world")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tonne.suite import deploy_suite
+from tonne.registry.suite import deploy_suite
 
 ZERO_REF = b"\x00" * 32
 TARGETS = {

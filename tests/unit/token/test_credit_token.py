@@ -20,8 +20,8 @@ from support import (
     plain,
     reverts,
 )
-from tonne.ids import encode_id
-from tonne.suite import DEFAULT_FALLBACK_URI
+from tonne.core.ids import encode_id
+from tonne.registry.suite import DEFAULT_FALLBACK_URI
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
 pytestmark = pytest.mark.usefixtures("admin", "permissioned_suite", "stranger", "other_holder")

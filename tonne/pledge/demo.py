@@ -1,4 +1,4 @@
-"""The demo's collateral-pledge steps (called from tonne/demo.py after the trading step): a buyer pledges
+"""The demo's collateral-pledge steps (``demo_step``, run by tonne/demo.py after the summary): a buyer pledges
 credits and borrows; what the pledge prevents; a price drop; the keeper's liquidation; the position's history
 rebuilt from events."""
 
@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tonne.core.demo import expect_refusal
+from tonne.core.report import table
+from tonne.core.units import format_tonnes, tonnes_to_units
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.deploy import PledgeOptions
 from tonne.pledge.ids import describe_class
 from tonne.pledge.keeper import Keeper, ape_send
 from tonne.pledge.position import format_history, format_report, position_history, position_report
 from tonne.pledge.prices import FeedPlan, PriceRow, post_plan
-from tonne.report import table
-from tonne.units import format_tonnes, tonnes_to_units
 
 USD = 10**6
 DAY = 86_400
@@ -23,6 +24,11 @@ DAY = 86_400
 def demo_pledge_options(admin: Any) -> PledgeOptions:
     """What the demo's deploy adds: the pledge contracts, with the admin as lender and price feeder."""
     return PledgeOptions(lenders=[str(admin.address)], feeders=[str(admin.address)])
+
+
+def demo_step(ctx: Any) -> None:
+    """The pledge steps on the first batch's credits (see docs/pledge.md); their summary goes to the result."""
+    ctx.result["pledge"] = run_pledge_steps(ctx.provider, ctx.actors, ctx.token_ids[0], ctx.echo, expect_refusal)
 
 
 def run_pledge_steps(

@@ -15,7 +15,7 @@ from support import (
     project_struct,
     reverts,
 )
-from tonne.ids import encode_id
+from tonne.core.ids import encode_id
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
 pytestmark = pytest.mark.usefixtures("admin", "credit", "other_holder", "stranger")

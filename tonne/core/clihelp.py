@@ -72,11 +72,11 @@ def add_examples(command: click.Command, doc: str | None, script: str) -> click.
 
 
 def connect_deployment(provider, connect=None):
-    """The deployment on ``provider`` (``connect``: ``tonne.deployments.connect`` unless given), with a missing or
+    """The deployment on ``provider`` (``connect``: ``tonne.core.deployments.connect`` unless given), with a missing or
     stale record as one CLI error; the refusal decoder is told its contracts (and its money, when it has one)."""
     from tonne.chain.refusal import remember
-    from tonne.deployments import DeploymentError
-    from tonne.deployments import connect as connect_suite
+    from tonne.core.deployments import DeploymentError
+    from tonne.core.deployments import connect as connect_suite
 
     try:
         deployed = (connect or connect_suite)(provider)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from support import CREDIT_MOVES, ZERO_REF, Factory, move_credits, order_ref, reverts
-from tonne.ids import project_of
+from tonne.core.ids import project_of
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
 pytestmark = pytest.mark.usefixtures("other_holder")

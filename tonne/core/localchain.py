@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # The checkout's wrapper around the npm Anvil: it keeps chain states off disk and out of $HOME.
 ANVIL = ROOT / "toolchain/bin/anvil"
 ANVIL_REAL = ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"

@@ -17,7 +17,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from tonne.ids import batch_number_of, encode_id
+from tonne.core.ids import batch_number_of, encode_id
 
 
 class ProjectStatus(IntEnum):

@@ -16,7 +16,7 @@ from typing import Any
 from eth_utils import keccak
 
 from tonne.chain.errors import Problem, ToolError, problem_summary
-from tonne.csvinput import FieldError, parse_address, read_table, read_text
+from tonne.core.csvinput import FieldError, parse_address, read_table, read_text
 
 DEFAULT_ADMIN = "DEFAULT_ADMIN"
 _ZERO_ROLE = b"\x00" * 32

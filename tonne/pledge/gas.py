@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tonne.bench.gas import _register
 from tonne.pledge.deploy import deploy_pledge, grant_pledge_roles
-from tonne.suite import deploy_suite
+from tonne.registry.suite import deploy_suite
 
 ZERO_REF = b"\x00" * 32
 USD = 10**6
@@ -52,23 +53,7 @@ def _measure(project: Any, chain: Any, accounts: list[Any]) -> dict[str, int]:
     for name in ("CreditPriceOracle", "CreditFacility", "BilateralPledge"):
         gas[f"deploy {name}"] = int(contracts.receipts[name].gas_used)
 
-    project_id = registry.registerProject(
-        dict(
-            standard="VCS",
-            externalId="BENCH-PLEDGE",
-            name="Bench Pledge Forest",
-            methodology="VM0007",
-            projectType="REDD+",
-            country=b"BR",
-            region="Para",
-            owner=borrower,
-            metadataURI="ipfs://bench",
-            metadataHash=b"\x42" * 32,
-        ),
-        sender=registrar,
-    ).return_value
-    registry.setProjectStatus(project_id, 2, "validated", sender=registrar)
-    registry.setProjectIssuer(project_id, issuer, True, sender=registrar)
+    project_id = _register(None, registry, registrar, issuer, borrower, "PLEDGE")
     ids = []
     for n in range(16):
         batch = dict(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -215,3 +215,18 @@ def connect(provider: Any, directory: Path | str | None = None, *, require_live:
         retirement=contracts["CarbonRetirement"],
         compliance=contracts["CompliancePeriods"],
     )
+
+
+@dataclass
+class DeployContext:
+    """What a module's deploy step (``tonne.modules``) is given: the deployer and the deployment's settings, the
+    core suite once the registry's step has deployed it (it runs first), and the module's own options (None:
+    the module was not asked for, so its step deploys nothing unless it is part of every deployment)."""
+
+    project: Any
+    deployer: Any
+    permissioned: bool = False
+    admin_delay: int = 0
+    roles: dict[str, list[Any]] = field(default_factory=dict)
+    options: Any = None
+    suite: Any = None  # tonne.registry.suite.Suite

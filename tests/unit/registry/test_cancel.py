@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from support import ZERO_ADDRESS, ZERO_REF, Factory, events, plain, retirement_input, reverts
-from tonne.ids import encode_id
+from tonne.core.ids import encode_id
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
 pytestmark = pytest.mark.usefixtures("accounts", "admin", "regulator", "other_holder", "stranger")

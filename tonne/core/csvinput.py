@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from eth_utils import to_checksum_address
 
 from tonne.chain.errors import Problem, ToolError, problem_summary
-from tonne.units import UNITS_PER_TONNE, TooManyDecimalsError, UnitError, parse_amount
+from tonne.core.units import UNITS_PER_TONNE, TooManyDecimalsError, UnitError, parse_amount
 
 MAX_ROW_TONNES = 10**12  # the registry's MAX_BATCH_TONNES: no single row can be larger than a whole batch
 

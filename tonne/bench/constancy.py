@@ -21,7 +21,7 @@ from eth_abi import encode
 from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector
 
-from tonne.gasbench import ZERO_REF, _batch, retirement_input
+from tonne.bench.gas import ZERO_REF, _batch, retirement_input
 
 SAMPLE_POINTS = (1, 2, 10, 100, 1_000, 10_000)
 TX_PER_BLOCK = 150

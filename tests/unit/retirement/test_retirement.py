@@ -18,7 +18,7 @@ from support import (
     retirement_input,
     reverts,
 )
-from tonne.ids import project_of
+from tonne.core.ids import project_of
 
 # Session fixtures first, before any module state: ape rebases (re-runs) module fixtures otherwise.
 pytestmark = pytest.mark.usefixtures(
@@ -698,9 +698,9 @@ def test_retire__more_than_max_ids__reverts(credit, retirement, holder, book):
 
 
 # ------------------------------------------------------------------ compliance hook
-# The shared suite binds its CompliancePeriods module at deploy time (tests/unit/test_compliance_periods.py covers
-# surrenders through it); the hook itself is tested here on a suite deployed without one, with the `compliance`
-# account bound in its place.
+# The shared suite binds its CompliancePeriods module at deploy time (tests/unit/compliance/test_compliance_periods.py
+# covers surrenders through it); the hook itself is tested here on a suite deployed without one, with the
+# `compliance` account bound in its place.
 
 
 @dataclass
