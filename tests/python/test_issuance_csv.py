@@ -422,6 +422,12 @@ class FakeView:
     def wait_settled(self, address, timeout, log):
         pass
 
+    def pin(self):
+        return 1
+
+    def unpin(self):
+        pass
+
     def call_many(self, calls):
         return [self.recorded.get(call.args[1], b"\x00" * 32) for call in calls]
 

@@ -435,10 +435,21 @@ class FakeView:
         self.used_by.update({(a.lower(), ref): cid for (a, ref), cid in (used_by or {}).items()})
         self.certificates = certificates or {}
 
+    block: int | str = "latest"
+    blocks_read: list = []  # the block of every call_many round
+
     def wait_settled(self, *args, **kwargs):
         return None
 
+    def pin(self):
+        self.block = 7
+        return 7
+
+    def unpin(self):
+        self.block = "latest"
+
     def call_many(self, calls):
+        self.blocks_read = [*self.blocks_read, self.block]
         return [self._call(call) for call in calls]
 
     def _call(self, call):
@@ -493,6 +504,22 @@ def test_execute__failed_retirement_whose_reference_another_account_used__real_f
     view = FakeView(used_by={(ALICE, used): 42})  # a stranger's certificate under the same reference
     with pytest.raises(RetirementError, match=r"line 4 \(R-4\) failed: transaction 0x[0-9a-f]+ reverted"):
         execute(plan_of(6), view, CONTRACTS, sender, window=2)
+
+
+def test_execute__recheck_after_a_failure__every_read_at_one_pinned_block():
+    raced = keccak(b"R-4")
+    view = FakeView(used={raced: 42})
+    execute(plan_of(6), view, CONTRACTS, ScriptedSender(fail_wait={raced}), window=2)
+    assert view.blocks_read == [7, 7] and view.block == "latest"  # certificateOfReference, then certificate(42)
+
+
+def test_execute__window__submit_refused_while_earlier_fail__problems_and_retries_in_file_order():
+    # Line 5's wait fails, and line 6's submit is refused while 5 is still in flight: 6 fails first, 5 after.
+    sender = ScriptedSender(fail_submit={keccak(b"R-6")}, fail_wait={keccak(b"R-5")})
+    with pytest.raises(RetirementError) as info:
+        execute(plan_of(8), FakeView(), CONTRACTS, sender, window=3)
+    assert [p.line for p in info.value.problems] == [5, 6]
+    assert str(info.value).startswith("the retirement of line 5 (R-5) failed: transaction 0x")
 
 
 def test_certificate_mismatch__own_certificate__none_and_each_other_field_named():

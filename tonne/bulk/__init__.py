@@ -17,11 +17,14 @@ from tonne.bulk.pipeline import Summary, run
 from tonne.bulk.report import (
     PendingTransactionsError,
     Problem,
+    RpcLost,
     SendFailed,
     ToolError,
     line_ranges,
     problem_summary,
     raise_problems,
+    rpc_lost,
+    rpc_of,
 )
 from tonne.bulk.send import Progress, send_windowed, waited
 
@@ -29,6 +32,7 @@ __all__ = [
     "PendingTransactionsError",
     "Problem",
     "Progress",
+    "RpcLost",
     "SendFailed",
     "Summary",
     "ToolError",
@@ -36,6 +40,8 @@ __all__ = [
     "pinned",
     "problem_summary",
     "raise_problems",
+    "rpc_lost",
+    "rpc_of",
     "run",
     "send_windowed",
     "settle_and_pin",
