@@ -265,7 +265,10 @@ def request(line: int, units: int = 1_000, *, batch: BatchRef | None = None, pro
 def state(**overrides) -> ChainState:
     s = ChainState(
         project_ids={ProjectRef(project_id=P): P, ProjectRef(project_id=Q): Q},
-        projects={P: ProjectInfo(2, False, True), Q: ProjectInfo(2, False, False)},
+        projects={
+            P: ProjectInfo(status=2, restricted=False, issuer_ok=True),
+            Q: ProjectInfo(status=2, restricted=False, issuer_ok=False),
+        },
         batch_ids={(P, BatchRef(number=1)): A, (P, BatchRef(number=2)): B, (Q, BatchRef(number=1)): C},
         batches={A: BatchInfo(P, True, 10_000, 5_000), B: BatchInfo(P, False, 0, 0), C: BatchInfo(Q, True, 10, 10)},
         balances={(SENDER, A): 3_000, (ALICE, A): 1_000},
@@ -293,7 +296,12 @@ def test_check__rows_passing_the_balance__reported_where_it_is_passed_with_every
 
 
 def test_check__suspended_project__cannot_retire_and_says_why():
-    s = state(projects={P: ProjectInfo(3, True, True), Q: ProjectInfo(2, False, False)})
+    s = state(
+        projects={
+            P: ProjectInfo(status=3, restricted=True, issuer_ok=True),
+            Q: ProjectInfo(status=2, restricted=False, issuer_ok=False),
+        }
+    )
     assert check([request(2), request(3)], s) == [
         "r.csv:2: project: project 1 is Suspended: its credits cannot be retired (only the registrar's cancel removes "
         "them) [2 rows: lines 2, 3]"

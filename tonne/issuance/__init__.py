@@ -27,7 +27,6 @@ from tonne.issuance.checks import (
     ChainState,
     Contracts,
     ProjectInfo,
-    check_against_chain,
     check_receivers,
     read_state,
 )
@@ -107,7 +106,6 @@ __all__ = [
     "Sent",
     "Web3Sender",
     "ape_abi",
-    "check_against_chain",
     "check_receivers",
     "chunk",
     "encode_issue_many",
