@@ -33,13 +33,14 @@ from typing import Any
 from tonne import bulk
 from tonne.bulk.chain import pinned
 from tonne.bulk.report import raise_problems
+from tonne.bulk.rows import parse_account, read_file, row_parser
 from tonne.bulk.send import send_windowed, waited
 from tonne.chain.errors import SendFailed
 from tonne.chain.send import Sent
 from tonne.chain.view import Call, ChainView, Reverted
 from tonne.compliance.errors import FileError, Problem, SendError
 from tonne.compliance.terms import iso
-from tonne.csvinput import FieldError, is_zero_address, parse_address, parse_fields, read_table, read_text
+from tonne.csvinput import FieldError, read_table
 from tonne.retirement.rows import parse_name as parse_certificate_name
 from tonne.units import TooManyDecimalsError, UnitError, format_tonnes, parse_amount
 
@@ -64,10 +65,7 @@ class ObligationRow:
 
 def parse_entity(text: str) -> str:
     """A 0x address (EIP-55 checksum when mixed case), not zero; returns the checksummed form."""
-    address = parse_address(text)
-    if is_zero_address(address):
-        raise FieldError("the zero address cannot have an obligation")
-    return address
+    return parse_account(text, "the zero address cannot have an obligation")
 
 
 def parse_name(text: str) -> str:
@@ -96,12 +94,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {"entity": parse_entity, "name": par
 def parse_text(text: str, name: str = "<csv>") -> tuple[list[ObligationRow], list[Problem]]:
     """Parse CSV text: the good rows, and every problem (bad fields, repeated entities, header, empty file)."""
 
-    def parse_row(values: dict[str, str], line: int, problems: list[Problem]) -> ObligationRow | None:
-        parsed = parse_fields(values, _PARSERS, name, line, problems)
-        if parsed is None:
-            return None
+    def build(line: int, parsed: dict[str, Any]) -> ObligationRow:
         return ObligationRow(line=line, entity=parsed["entity"], name=parsed["name"], units=parsed["tonnes"])
 
+    parse_row = row_parser(name, _PARSERS, build)
     rows, problems = read_table(text, name, required=HEADER, unique="entity", parse_row=parse_row)
     # read_table compares the text as written; an address is the same entity in any letter case.
     first_line_of: dict[str, int] = {}
@@ -118,10 +114,7 @@ def parse_text(text: str, name: str = "<csv>") -> tuple[list[ObligationRow], lis
 
 def read_obligations(path: Path | str) -> list[ObligationRow]:
     """Read and check a CSV file; raise ``FileError`` listing every problem found."""
-    name = str(path)
-    rows, problems = parse_text(read_text(path, FileError), name)
-    raise_problems(name, problems, FileError)
-    return rows
+    return read_file(path, parse_text, FileError)
 
 
 # ---------------------------------------------------------------------------------------------- against the chain
