@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tonne.bulk.report import Problem, ToolError, raise_problems
-from tonne.csvinput import FieldError, is_zero_address, parse_address, parse_fields, read_text
+from tonne.csvinput import FieldError, check_identifier, is_zero_address, parse_address, parse_fields, read_text
 
 T = TypeVar("T")
 
@@ -53,3 +53,11 @@ def parse_account(text: str, zero: str) -> str:
     if is_zero_address(address):
         raise FieldError(zero)
     return address
+
+
+def parse_reference(text: str, what: str) -> str:
+    """A row's reference (its on-chain idempotency key once hashed): non-empty, an identifier (``check_identifier``:
+    no invisible or separator characters); ``what``: which reference, for the message."""
+    if not text:
+        raise FieldError(f"empty: every row needs its own {what} reference")
+    return check_identifier(text)

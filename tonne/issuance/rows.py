@@ -27,12 +27,11 @@ from pathlib import Path
 from eth_utils import keccak
 
 from tonne.bulk.rows import parse_account, read_file, row_parser
+from tonne.bulk.rows import parse_reference as parse_row_reference
 from tonne.csvinput import (
     MAX_ROW_TONNES,
     BatchRef,
-    FieldError,
     ProjectRef,
-    check_identifier,
     parse_batch,
     parse_project,
     parse_tonnes,
@@ -70,9 +69,7 @@ def parse_recipient(text: str) -> str:
 
 
 def parse_reference(text: str) -> str:
-    if not text:
-        raise FieldError("empty: every row needs its own issuance reference")
-    return check_identifier(text)
+    return parse_row_reference(text, "issuance")
 
 
 _PARSERS = {

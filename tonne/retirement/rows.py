@@ -31,13 +31,13 @@ from pathlib import Path
 from eth_utils import keccak
 
 from tonne.bulk.rows import parse_account, read_file, row_parser
+from tonne.bulk.rows import parse_reference as parse_row_reference
 from tonne.chain.errors import Problem, ToolError, problem_summary
 from tonne.csvinput import (
     NFC_MESSAGE,
     BatchRef,
     FieldError,
     ProjectRef,
-    check_identifier,
     parse_address,
     parse_batch,
     parse_project,
@@ -172,9 +172,7 @@ def parse_period(text: str) -> tuple[int, int]:
 
 
 def parse_reference(text: str) -> str:
-    if not text:
-        raise FieldError("empty: every row needs its own retirement reference")
-    return check_identifier(text)
+    return parse_row_reference(text, "retirement")
 
 
 _PARSERS = {

@@ -131,9 +131,8 @@ def execute(
     def settle(failures: list[tuple[Batch, SendFailed]]) -> list[Batch]:
         # Everything sent so far is settled: a failure whose reference got used meanwhile was a lost race (go on,
         # sending the rest of its transaction again); any other stops the run here.
-        return _settle_failures(
-            plan.path, failures, summary, view, contracts, sender.address, pending_timeout, log, progress
-        )
+        with pinned(view, sender.address, pending_timeout, log):  # every read of the re-check at one block
+            return _settle_failures(plan.path, failures, summary, view, contracts, sender.address, log, progress)
 
     send_windowed(plan.batches, submit, waited(sender), record, settle, window=window if pipelined else 1)
     summary.elapsed = time.monotonic() - start
@@ -147,26 +146,11 @@ def _settle_failures(
     view: ChainView,
     contracts: Contracts,
     address: str,
-    pending_timeout: float,
     log: Callable[[str], None],
     progress: Progress | None,
 ) -> list[Batch]:
-    """Re-check every retirement of the failed transactions, every read at one pinned block; returns what to send
-    again, or raises."""
-    with pinned(view, address, pending_timeout, log):
-        return _settle_pinned(path, failures, summary, view, contracts, address, log, progress)
-
-
-def _settle_pinned(
-    path: str,
-    failures: list[tuple[Batch, SendFailed]],
-    summary: RetireSummary,
-    view: ChainView,
-    contracts: Contracts,
-    address: str,
-    log: Callable[[str], None],
-    progress: Progress | None,
-) -> list[Batch]:
+    """Re-check every retirement of the failed transactions (the caller pins one block); returns what to send again,
+    or raises."""
     rows = [(batch, r, exc) for batch, exc in failures for r in batch.retirements]
     calls = [
         Call(
