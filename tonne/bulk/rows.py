@@ -33,6 +33,12 @@ def row_parser(
     return parse
 
 
+def fields_to(row_type: Callable[..., T], rename: Mapping[str, str] = {}) -> Callable[[int, dict[str, Any]], T]:  # noqa: B006 - read only
+    """The ``build`` of ``row_parser`` for a row type whose fields are the columns (``rename``: column -> field
+    where they differ, e.g. ``tonnes`` -> ``units``), plus ``line``."""
+    return lambda line, parsed: row_type(line=line, **{rename.get(k, k): v for k, v in parsed.items()})
+
+
 def read_file(
     path: Path | str,
     parse_text: Callable[[str, str], tuple[list[T], list[Problem]]],

@@ -33,7 +33,7 @@ from typing import Any
 from tonne import bulk
 from tonne.bulk.chain import pinned
 from tonne.bulk.report import raise_problems
-from tonne.bulk.rows import parse_account, read_file, row_parser
+from tonne.bulk.rows import fields_to, parse_account, read_file, row_parser
 from tonne.bulk.send import send_windowed, waited
 from tonne.chain.errors import SendFailed
 from tonne.chain.send import Sent
@@ -94,10 +94,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {"entity": parse_entity, "name": par
 def parse_text(text: str, name: str = "<csv>") -> tuple[list[ObligationRow], list[Problem]]:
     """Parse CSV text: the good rows, and every problem (bad fields, repeated entities, header, empty file)."""
 
-    def build(line: int, parsed: dict[str, Any]) -> ObligationRow:
-        return ObligationRow(line=line, entity=parsed["entity"], name=parsed["name"], units=parsed["tonnes"])
-
-    parse_row = row_parser(name, _PARSERS, build)
+    parse_row = row_parser(name, _PARSERS, fields_to(ObligationRow, {"tonnes": "units"}))
     rows, problems = read_table(text, name, required=HEADER, unique="entity", parse_row=parse_row)
     # read_table compares the text as written; an address is the same entity in any letter case.
     first_line_of: dict[str, int] = {}

@@ -22,6 +22,7 @@ problem found (``IssuanceError``, ``Problem`` in ``errors``).
 """
 
 from tonne.chain.view import RPC_BATCH_SIZE, Call, ChainView, Reverted, error_names
+from tonne.csvinput import MAX_ROW_TONNES
 from tonne.issuance.checks import (
     BatchInfo,
     ChainState,
@@ -47,7 +48,6 @@ from tonne.issuance.plan import (
 )
 from tonne.issuance.rows import (
     HEADER,
-    MAX_ROW_TONNES,
     BatchRef,
     ProjectRef,
     Row,

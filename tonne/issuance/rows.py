@@ -26,10 +26,9 @@ from pathlib import Path
 
 from eth_utils import keccak
 
-from tonne.bulk.rows import parse_account, read_file, row_parser
+from tonne.bulk.rows import fields_to, parse_account, read_file, row_parser
 from tonne.bulk.rows import parse_reference as parse_row_reference
 from tonne.csvinput import (
-    MAX_ROW_TONNES,
     BatchRef,
     ProjectRef,
     parse_batch,
@@ -91,33 +90,5 @@ def parse_text(text: str, name: str = "<csv>") -> tuple[list[Row], list[Problem]
     return read_table(text, name, required=HEADER, unique="reference", parse_row=_parse_row(name))
 
 
-def _row(line: int, parsed: dict) -> Row:
-    return Row(
-        line=line,
-        project=parsed["project"],
-        batch=parsed["batch"],
-        recipient=parsed["recipient"],
-        units=parsed["tonnes"],
-        reference=parsed["reference"],
-    )
-
-
 def _parse_row(name: str):
-    return row_parser(name, _PARSERS, _row)
-
-
-__all__ = [
-    "HEADER",
-    "MAX_ROW_TONNES",
-    "BatchRef",
-    "ProjectRef",
-    "Row",
-    "order_ref",
-    "parse_batch",
-    "parse_project",
-    "parse_recipient",
-    "parse_reference",
-    "parse_text",
-    "parse_tonnes",
-    "read_rows",
-]
+    return row_parser(name, _PARSERS, fields_to(Row, {"tonnes": "units"}))
