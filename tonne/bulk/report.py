@@ -33,12 +33,15 @@ def network_errors() -> tuple[type[BaseException], ...]:
     """What a lost node raises through web3 (requests' connection errors and time-outs, web3's connection error,
     the socket's own: refused, reset, timed out): the errors ``rpc_lost`` turns into one line."""
     import requests
-    from web3.exceptions import ProviderConnectionError
+    from web3.exceptions import CannotHandleRequest, ProviderConnectionError
 
+    # CannotHandleRequest: web3's AutoProvider (ape's, for a --network URL) retries a failed connection itself and,
+    # finding no node, says so in this error instead.
     return (
         requests.exceptions.ConnectionError,
         requests.exceptions.Timeout,
         ProviderConnectionError,
+        CannotHandleRequest,
         ConnectionError,
         TimeoutError,
     )
@@ -58,8 +61,12 @@ def rpc_lost(rpc: str | None, exc: BaseException) -> RpcLost:
 def rpc_of(view: object) -> str | None:
     """The URL of the node a ``ChainView`` reads (None when its provider does not say)."""
     provider = getattr(getattr(view, "w3", None), "provider", None)
-    uri = getattr(provider, "endpoint_uri", None)
-    return str(uri) if uri else None
+    # web3's AutoProvider (ape's, for a --network URL) keeps the HTTP provider it found as ``_active_provider``.
+    for candidate in (provider, getattr(provider, "_active_provider", None)):
+        uri = getattr(candidate, "endpoint_uri", None)
+        if uri:
+            return str(uri)
+    return None
 
 
 def raise_problems(path: str, problems: list[Problem], error: type[ToolError]) -> None:
