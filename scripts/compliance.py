@@ -19,29 +19,35 @@ import click
 from ape.cli import ConnectedProviderCommand, account_option
 from ape.exceptions import ContractLogicError
 
+from tonne.chain.errors import ToolError
 from tonne.chain.refusal import refused
 from tonne.chain.send import ape_abi
 from tonne.chain.view import ChainView, error_names
 from tonne.compliance import (
     ComplianceRefusal,
-    FileError,
     InputError,
     ReportError,
+    SendError,
     auto_reference,
     describe_vintages,
     format_report,
     iso,
     period_input,
-    plan_obligations,
     plan_surrender,
-    read_obligations,
     read_report,
     resolve_credits,
-    send_obligations,
     send_surrender,
     write_csv,
 )
-from tonne.core.clihelp import WholeNumber, connect_deployment, csv_option, fail_with_report, note
+from tonne.compliance import set_obligations as set_obligations_from_csv
+from tonne.core.clihelp import (
+    WholeNumber,
+    connect_deployment,
+    csv_option,
+    fail_with_report,
+    note,
+    pending_timeout_option,
+)
 from tonne.core.units import format_tonnes
 
 
@@ -99,23 +105,31 @@ def open_period(provider, account, name, jurisdiction, emissions, deadline, vint
 @click.option("--period", "period_id", required=True, type=WholeNumber(min=1), help="The period's id.")
 @csv_option("entity,name,tonnes (see docs/compliance.md).")
 @click.option("--dry-run", is_flag=True, help="Check the file against the chain and print the plan; send nothing.")
-def set_obligations(provider, account, period_id, csv_path, dry_run):
+@pending_timeout_option()
+def set_obligations(provider, account, period_id, csv_path, dry_run, pending_timeout):
     """Set obligations from a CSV file (needs PERIOD_REGULATOR_ROLE); safe to run again."""
     d = _deployed(provider)
+
+    def show_plan(plan):
+        if dry_run or plan.changes:
+            note(plan.describe())
+
     try:
-        rows = read_obligations(csv_path)
-        plan = plan_obligations(csv_path, rows, _view(provider, d), str(d.compliance.address), period_id)
-    except FileError as exc:
+        summary = set_obligations_from_csv(
+            csv_path,
+            _view(provider, d),
+            d.compliance,
+            period_id,
+            account,
+            dry_run=dry_run,
+            pending_timeout=pending_timeout,
+            log=note,
+            on_plan=show_plan,
+        )
+    except SendError as exc:  # the contract's refusal of a chunk, decoded: one line, as before
+        raise click.ClickException(exc.summary) from exc
+    except ToolError as exc:  # FileError, PendingTransactionsError, RpcLost
         fail_with_report(exc)
-    if dry_run or plan.changes:
-        note(plan.describe())
-    if dry_run:
-        click.echo(f"dry run: {len(plan.changes)} obligation(s) would be set; nothing was sent")
-        return
-    try:
-        summary = send_obligations(plan, d.compliance, account, log=note)
-    except ContractLogicError as exc:
-        raise click.ClickException(refused(exc)) from exc
     click.echo(summary.describe())
 
 

@@ -15,48 +15,67 @@ import time
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
+from tonne.chain.errors import ToolError
+from tonne.chain.view import ChainView
+from tonne.core.clihelp import fail_with_report, note, pending_timeout_option
 from tonne.core.deployments import DeploymentError
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.ids import describe_class
-from tonne.pledge.prices import PriceFileError, check_feed, post_plan
+from tonne.pledge.prices import FeedSendError, PriceFileError, run_feed
 
 
 @click.command(cls=ConnectedProviderCommand)
 @account_option()
 @click.option("--source", required=True, type=click.Path(exists=True, dir_okay=False), help="CSV or JSON file.")
 @click.option("--dry-run", is_flag=True, help="Check and show what would be posted; send nothing.")
-def cli(provider, account, source, dry_run):
+@pending_timeout_option()
+def cli(provider, account, source, dry_run, pending_timeout):
     """Post every price of SOURCE the oracle does not have yet."""
     try:
         d = connect_pledge(provider)
     except DeploymentError as exc:
         raise click.ClickException(str(exc)) from exc
+
+    def show_plan(plan):
+        for row, stored_at in plan.superseded:
+            click.echo(
+                f"not posting {describe_class(row.class_id)} {d.money(row.price)} observed {row.observed_at}: "
+                f"superseded (older than the on-chain price at {stored_at})"
+            )
+        for row in plan.to_post:
+            click.echo(
+                f"{'would post' if dry_run else 'posting'} {describe_class(row.class_id)} {d.money(row.price)} "
+                f"observed {row.observed_at}"
+            )
+
+    def check_role():
+        if not d.oracle.hasRole(d.oracle.PRICE_FEEDER_ROLE(), account.address):
+            raise click.ClickException(f"--account {account.address} does not hold PRICE_FEEDER_ROLE at the oracle")
+
     try:
         # Wall-clock time: an idle chain's latest block lags behind, and the block that will carry the prices is
         # stamped with the time it is mined. A chain that runs ahead of the clock (a test chain) keeps its time.
         now = max(int(time.time()), int(provider.get_block("latest").timestamp))
-        plan = check_feed(d, source, now)
+        summary = run_feed(
+            d,
+            source,
+            now,
+            account,
+            view=ChainView(provider.web3),
+            dry_run=dry_run,
+            pending_timeout=pending_timeout,
+            log=note,
+            on_plan=show_plan,
+            before_send=check_role,
+        )
     except PriceFileError as exc:
         click.echo(exc.report(), err=True)
         sys.exit(1)
-    for row, stored_at in plan.superseded:
-        click.echo(
-            f"not posting {describe_class(row.class_id)} {d.money(row.price)} observed {row.observed_at}: superseded "
-            f"(older than the on-chain price at {stored_at})"
-        )
-    for row in plan.to_post:
-        click.echo(
-            f"{'would post' if dry_run else 'posting'} {describe_class(row.class_id)} {d.money(row.price)} "
-            f"observed {row.observed_at}"
-        )
-    if not dry_run and plan.to_post:
-        if not d.oracle.hasRole(d.oracle.PRICE_FEEDER_ROLE(), account.address):
-            raise click.ClickException(f"--account {account.address} does not hold PRICE_FEEDER_ROLE at the oracle")
-        post_plan(d, plan, account)
-    click.echo(
-        f"{len(plan.to_post)} price(s) {'to post' if dry_run else 'posted'}, {len(plan.already)} already on-chain "
-        f"(same time and price), {len(plan.superseded)} superseded (older than the on-chain price), 0 conflicts"
-    )
+    except FeedSendError as exc:  # the oracle's refusal of a transaction, decoded
+        raise click.ClickException(exc.summary) from exc
+    except ToolError as exc:  # PendingTransactionsError, RpcLost
+        fail_with_report(exc)
+    click.echo(summary.describe())
 
 
 from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes

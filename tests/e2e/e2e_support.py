@@ -7,10 +7,13 @@ Test modules import these as `from e2e_support import ...`; tests/e2e/conftest.p
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -251,3 +254,57 @@ def recorded(deployment: Any, from_block: int = 0) -> list[dict[str, Any]]:
             )
         )
     return out
+
+
+class CuttableProxy:
+    """A TCP forwarder in front of the test Anvil, so that a script can lose its RPC mid-run while the chain lives
+    on: ``cut()`` closes every open connection and from then on closes each new one at once (connection reset);
+    ``url`` is what the script is given as its --network."""
+
+    def __init__(self, target_url: str) -> None:
+        host, port = target_url.removeprefix("http://").rsplit(":", 1)
+        self.target = (host, int(port))
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.cut_off = False
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            with self.lock:
+                if self.cut_off:
+                    client.close()
+                    continue
+                upstream = socket.create_connection(self.target)
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        with self.lock:
+            self.cut_off = True
+            for s in self.sockets:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+
+    def close(self) -> None:
+        self.cut()
+        self.server.close()

@@ -4,6 +4,7 @@ exactly once."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import subprocess
 import time
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from eth_utils import keccak, to_checksum_address
 
-from e2e_support import recorded, stocked
+from e2e_support import CuttableProxy, recorded, stocked
 from tonne.core.units import tonnes_to_units
 
 HEADER = "project,batch,tonnes,beneficiary_name,reason,jurisdiction,period,reference,beneficiary,holder"
@@ -358,6 +359,37 @@ def test_retire_csv__killed_mid_run__rerun_retires_every_row_exactly_once(deploy
     summary = (tmp_path / "second.out").read_text()
     assert f"retired {len(book.rows) - on_chain} now" in summary
     assert f"{on_chain} were already done before this run" in summary
+    assert_retired_exactly_once(deployment, book, before)
+
+
+def test_retire_csv__rpc_lost_mid_send__one_line_error_then_rerun_retires_every_row_exactly_once(deployment, tmp_path):
+    # The script talks to the Anvil through a proxy that is cut mid-send: the chain lives on (it is the record), the
+    # script loses its RPC. It must stop with one line naming the RPC and saying a rerun resumes, not a traceback;
+    # the rerun (straight to the Anvil) retires the rest, each row exactly once.
+    book = build(deployment, 150)
+    before = balances(deployment, book)
+    path = book.write(tmp_path / "lost.csv")
+    start = deployment.w3.eth.block_number
+    proxy = CuttableProxy(deployment.anvil.url)
+    through_proxy = dataclasses.replace(deployment, anvil=dataclasses.replace(deployment.anvil, url=proxy.url))
+    try:
+        first, stderr = through_proxy.start("retire", "csv", "--csv", str(path), out=tmp_path / "first.out")
+        _wait_for(lambda: len(recorded(deployment, start)) >= 30, "30 retirements on-chain", first)
+        proxy.cut()
+        assert first.wait(timeout=120) == 1, stderr.read_text()
+    finally:
+        proxy.close()
+    err = stderr.read_text()
+    assert "Traceback" not in err, err
+    (line,) = [x for x in err.splitlines() if "lost the connection" in x]
+    assert line.startswith(f"lost the connection to the RPC {proxy.url} while sending (")
+    assert line.endswith("what was mined stands: run the same command again to resume (rows done on-chain are skipped)")
+    on_chain = len(recorded(deployment, start))
+    assert 30 <= on_chain < len(book.rows)
+    second = retire_csv(deployment, path)
+    assert second.returncode == 0, second.stderr
+    assert f"retired {len(book.rows) - on_chain} now" in second.stdout
+    assert f"{on_chain} were already done before this run" in second.stdout
     assert_retired_exactly_once(deployment, book, before)
 
 

@@ -19,7 +19,6 @@ from tonne.issuance import (
     Row,
     SendFailed,
     Sent,
-    check_against_chain,
     chunk,
     encode_issue_many,
     execute,
@@ -30,6 +29,7 @@ from tonne.issuance import (
     read_rows,
 )
 from tonne.issuance.checks import order_digest, split_done
+from tonne.issuance.stream import RowChecks
 
 ALICE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 BOB = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
@@ -260,6 +260,14 @@ def _row(line, project=VCS_1, batch=ISS_1, recipient=ALICE, units=1000, ref=None
     return Row(line, project, batch, recipient, units, ref or f"INV-{line}")
 
 
+def check_against_chain(rows, state, sender, path):
+    """The chain checks of the streamed pass (``tonne.issuance.stream.RowChecks``), fed ``rows`` in file order."""
+    checks = RowChecks(path, state, sender)
+    for row in rows:
+        checks.check(row)
+    return checks.problems()
+
+
 def _state(**overrides) -> ChainState:
     """Project VCS:VCS-1 = id 1 (approved, sender authorised) with batch ISS-1 = P1/B1 (verified, 10 t left)."""
     token = encode_id(1, 1)
@@ -420,6 +428,12 @@ class FakeView:
         self.recorded: dict[bytes, bytes] = {}  # ref -> digest of the issuance that used it
 
     def wait_settled(self, address, timeout, log):
+        pass
+
+    def pin(self):
+        return 1
+
+    def unpin(self):
         pass
 
     def call_many(self, calls):

@@ -265,7 +265,10 @@ def request(line: int, units: int = 1_000, *, batch: BatchRef | None = None, pro
 def state(**overrides) -> ChainState:
     s = ChainState(
         project_ids={ProjectRef(project_id=P): P, ProjectRef(project_id=Q): Q},
-        projects={P: ProjectInfo(2, False, True), Q: ProjectInfo(2, False, False)},
+        projects={
+            P: ProjectInfo(status=2, restricted=False, issuer_ok=True),
+            Q: ProjectInfo(status=2, restricted=False, issuer_ok=False),
+        },
         batch_ids={(P, BatchRef(number=1)): A, (P, BatchRef(number=2)): B, (Q, BatchRef(number=1)): C},
         batches={A: BatchInfo(P, True, 10_000, 5_000), B: BatchInfo(P, False, 0, 0), C: BatchInfo(Q, True, 10, 10)},
         balances={(SENDER, A): 3_000, (ALICE, A): 1_000},
@@ -293,7 +296,12 @@ def test_check__rows_passing_the_balance__reported_where_it_is_passed_with_every
 
 
 def test_check__suspended_project__cannot_retire_and_says_why():
-    s = state(projects={P: ProjectInfo(3, True, True), Q: ProjectInfo(2, False, False)})
+    s = state(
+        projects={
+            P: ProjectInfo(status=3, restricted=True, issuer_ok=True),
+            Q: ProjectInfo(status=2, restricted=False, issuer_ok=False),
+        }
+    )
     assert check([request(2), request(3)], s) == [
         "r.csv:2: project: project 1 is Suspended: its credits cannot be retired (only the registrar's cancel removes "
         "them) [2 rows: lines 2, 3]"
@@ -435,10 +443,21 @@ class FakeView:
         self.used_by.update({(a.lower(), ref): cid for (a, ref), cid in (used_by or {}).items()})
         self.certificates = certificates or {}
 
+    block: int | str = "latest"
+    blocks_read: list = []  # the block of every call_many round
+
     def wait_settled(self, *args, **kwargs):
         return None
 
+    def pin(self):
+        self.block = 7
+        return 7
+
+    def unpin(self):
+        self.block = "latest"
+
     def call_many(self, calls):
+        self.blocks_read = [*self.blocks_read, self.block]
         return [self._call(call) for call in calls]
 
     def _call(self, call):
@@ -493,6 +512,22 @@ def test_execute__failed_retirement_whose_reference_another_account_used__real_f
     view = FakeView(used_by={(ALICE, used): 42})  # a stranger's certificate under the same reference
     with pytest.raises(RetirementError, match=r"line 4 \(R-4\) failed: transaction 0x[0-9a-f]+ reverted"):
         execute(plan_of(6), view, CONTRACTS, sender, window=2)
+
+
+def test_execute__recheck_after_a_failure__every_read_at_one_pinned_block():
+    raced = keccak(b"R-4")
+    view = FakeView(used={raced: 42})
+    execute(plan_of(6), view, CONTRACTS, ScriptedSender(fail_wait={raced}), window=2)
+    assert view.blocks_read == [7, 7] and view.block == "latest"  # certificateOfReference, then certificate(42)
+
+
+def test_execute__window__submit_refused_while_earlier_fail__problems_and_retries_in_file_order():
+    # Line 5's wait fails, and line 6's submit is refused while 5 is still in flight: 6 fails first, 5 after.
+    sender = ScriptedSender(fail_submit={keccak(b"R-6")}, fail_wait={keccak(b"R-5")})
+    with pytest.raises(RetirementError) as info:
+        execute(plan_of(8), FakeView(), CONTRACTS, sender, window=3)
+    assert [p.line for p in info.value.problems] == [5, 6]
+    assert str(info.value).startswith("the retirement of line 5 (R-5) failed: transaction 0x")
 
 
 def test_certificate_mismatch__own_certificate__none_and_each_other_field_named():

@@ -30,35 +30,41 @@ def send_windowed(
 
     ``submit(item)`` sends it and returns a handle (a transaction hash, or the ``Sent`` itself for a sender that
     waits); ``wait(handle)`` returns its ``Sent``; ``record(item, sent)`` counts a mined transaction. A ``SendFailed``
-    from either stops submitting; once what is in flight is collected, ``settle(failures)`` re-checks the failed
-    items against the chain and returns those to send again (first), or raises to stop the run. ``items`` is read
+    from either stops submitting; once what is in flight is collected, ``settle(failures)`` (in sending order, which
+    is the file's) re-checks the failed items against the chain, read at one pinned block (``tonne.bulk.pinned``),
+    and returns those to send again (first), or raises to stop the run. ``items`` is read
     lazily, so a streamed plan stays streamed.
     """
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")
     source = iter(items)
     again: deque[Item] = deque()  # items to send again after a failure, before the rest
-    inflight: deque[tuple[Item, Any]] = deque()
-    failures: list[tuple[Item, SendFailed]] = []
+    inflight: deque[tuple[int, Item, Any]] = deque()  # (place in the sending order, item, handle)
+    failures: list[tuple[int, Item, SendFailed]] = []
+    taken = 0
     while True:
         while not failures and len(inflight) < window:
             item = again.popleft() if again else next(source, _END)
             if item is _END:
                 break
+            taken += 1
             try:
-                inflight.append((item, submit(item)))
+                inflight.append((taken, item, submit(item)))
             except SendFailed as exc:
-                failures.append((item, exc))
+                failures.append((taken, item, exc))
         if not inflight and not failures:
             return
         if inflight:
-            item, handle = inflight.popleft()
+            place, item, handle = inflight.popleft()
             try:
                 record(item, wait(handle))
             except SendFailed as exc:
-                failures.append((item, exc))
+                failures.append((place, item, exc))
         if failures and not inflight:
-            again.extendleft(reversed(settle(failures)))
+            # A submission refused while earlier transactions were in flight fails before them: hand the failures
+            # over in sending (file) order, so what is sent again and what is reported keep that order.
+            failures.sort(key=lambda failure: failure[0])
+            again.extendleft(reversed(settle([(item, exc) for _, item, exc in failures])))
             failures = []
 
 

@@ -12,7 +12,7 @@ command-line values (``InputError``), and every reason for a surrender the chain
 (``ComplianceRefusal``). Nothing is sent when any is raised.
 """
 
-from tonne.compliance.errors import ComplianceRefusal, FileError, InputError, Problem
+from tonne.compliance.errors import ComplianceRefusal, FileError, InputError, Problem, SendError
 from tonne.compliance.obligations import (
     HEADER,
     MAX_OBLIGATIONS_PER_CALL,
@@ -23,6 +23,7 @@ from tonne.compliance.obligations import (
     plan_obligations,
     read_obligations,
     send_obligations,
+    set_obligations,
 )
 from tonne.compliance.report import (
     CSV_COLUMNS,
@@ -82,6 +83,8 @@ __all__ = [
     "reference_key",
     "resolve_credits",
     "send_obligations",
+    "set_obligations",
+    "SendError",
     "send_surrender",
     "to_csv",
     "tonnes_text",

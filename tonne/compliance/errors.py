@@ -8,11 +8,16 @@ from collections.abc import Sequence
 from tonne.chain.errors import Problem, ToolError
 from tonne.registry.ops import InputError
 
-__all__ = ["ComplianceRefusal", "FileError", "InputError", "Problem"]
+__all__ = ["ComplianceRefusal", "FileError", "InputError", "Problem", "SendError"]
 
 
 class FileError(ToolError):
     """An obligations file cannot be used as it is; ``problems`` lists every problem, ``file:line: field: ...``."""
+
+
+class SendError(ToolError):
+    """A transaction of a run failed and the re-check found nothing of it done meanwhile; the summary is the
+    contract's refusal, decoded. What was sent before stands."""
 
 
 class ComplianceRefusal(RuntimeError):

@@ -15,6 +15,11 @@ CSV format (UTF-8, an optional BOM, one header line, columns in any order; see d
 A run is idempotent and resumable with the chain as the source of truth: rows whose obligation and name are
 already on-chain are skipped, so a re-run after a crash sends only what is still missing, and a re-run of a
 finished file sends nothing.
+
+It runs on the bulk pipeline (``tonne.bulk``, docs/bulk.md); this module supplies only what is the tool's own: the
+row schema and static checks (``parse_text``), the chain state read at one pinned block (``plan_obligations``), the
+plan (``ObligationPlan``), the transaction (``setObligations`` of a chunk, ``send_obligations``) and how a row is
+recognised as done on-chain (``is_done``: its obligation and name are there).
 """
 
 from __future__ import annotations
@@ -25,11 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tonne.chain.errors import problem_summary
+from tonne import bulk
+from tonne.bulk.chain import pinned
+from tonne.bulk.report import raise_problems
+from tonne.bulk.rows import fields_to, parse_account, read_file, row_parser
+from tonne.bulk.send import send_windowed, waited
+from tonne.chain.errors import SendFailed
+from tonne.chain.send import Sent
 from tonne.chain.view import Call, ChainView, Reverted
-from tonne.compliance.errors import FileError, Problem
+from tonne.compliance.errors import FileError, Problem, SendError
 from tonne.compliance.terms import iso
-from tonne.core.csvinput import FieldError, is_zero_address, parse_address, parse_fields, read_table, read_text
+from tonne.core.csvinput import FieldError, read_table
 from tonne.core.units import TooManyDecimalsError, UnitError, format_tonnes, parse_amount
 from tonne.retirement.rows import parse_name as parse_certificate_name
 
@@ -54,10 +65,7 @@ class ObligationRow:
 
 def parse_entity(text: str) -> str:
     """A 0x address (EIP-55 checksum when mixed case), not zero; returns the checksummed form."""
-    address = parse_address(text)
-    if is_zero_address(address):
-        raise FieldError("the zero address cannot have an obligation")
-    return address
+    return parse_account(text, "the zero address cannot have an obligation")
 
 
 def parse_name(text: str) -> str:
@@ -86,12 +94,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {"entity": parse_entity, "name": par
 def parse_text(text: str, name: str = "<csv>") -> tuple[list[ObligationRow], list[Problem]]:
     """Parse CSV text: the good rows, and every problem (bad fields, repeated entities, header, empty file)."""
 
-    def parse_row(values: dict[str, str], line: int, problems: list[Problem]) -> ObligationRow | None:
-        parsed = parse_fields(values, _PARSERS, name, line, problems)
-        if parsed is None:
-            return None
-        return ObligationRow(line=line, entity=parsed["entity"], name=parsed["name"], units=parsed["tonnes"])
-
+    parse_row = row_parser(name, _PARSERS, fields_to(ObligationRow, {"tonnes": "units"}))
     rows, problems = read_table(text, name, required=HEADER, unique="entity", parse_row=parse_row)
     # read_table compares the text as written; an address is the same entity in any letter case.
     first_line_of: dict[str, int] = {}
@@ -108,11 +111,7 @@ def parse_text(text: str, name: str = "<csv>") -> tuple[list[ObligationRow], lis
 
 def read_obligations(path: Path | str) -> list[ObligationRow]:
     """Read and check a CSV file; raise ``FileError`` listing every problem found."""
-    name = str(path)
-    rows, problems = parse_text(read_text(path, FileError), name)
-    if problems:
-        raise FileError(problem_summary(name, problems), problems)
-    return rows
+    return read_file(path, parse_text, FileError)
 
 
 # ---------------------------------------------------------------------------------------------- against the chain
@@ -123,6 +122,31 @@ class OnChain:
     obligation: int
     surrendered: int
     name: str
+
+
+def is_done(row: ObligationRow, current: OnChain) -> bool:
+    """The row is done on-chain: the entity's obligation and name are the file's."""
+    return row.units == current.obligation and row.name == current.name
+
+
+def _entity_calls(periods: str, period_id: int, rows: list[ObligationRow]) -> list[Call]:
+    calls = []
+    for row in rows:
+        calls.append(Call(periods, "status(uint64,address)", (period_id, row.entity), (STATUS_VIEW,)))
+        calls.append(Call(periods, "entityName(uint64,address)", (period_id, row.entity), ("string",)))
+    return calls
+
+
+def _read_entities(path: str, rows: list[ObligationRow], results: list[Any]) -> list[OnChain]:
+    """What the chain holds for each row's entity, from the results of ``_entity_calls``."""
+    found = []
+    for index, row in enumerate(rows):
+        status, name = results[2 * index], results[2 * index + 1]
+        for result in (status, name):
+            if isinstance(result, Reverted):
+                raise FileError(f"{path}: reading entity {row.entity} failed: {result.error}")
+        found.append(OnChain(obligation=int(status[0]), surrendered=int(status[1]), name=str(name)))
+    return found
 
 
 @dataclass
@@ -153,44 +177,37 @@ class ObligationPlan:
 
 
 def plan_obligations(
-    path: str, rows: list[ObligationRow], view: ChainView, periods: str, period_id: int
+    path: str,
+    rows: list[ObligationRow],
+    view: ChainView,
+    periods: str,
+    period_id: int,
+    *,
+    sender: str | None = None,
+    pending_timeout: float = 180.0,
+    log: Callable[[str], None] = lambda _: None,
 ) -> ObligationPlan:
-    """Check ``rows`` against the chain (one pinned block) and sort them into changes and unchanged rows.
+    """Check ``rows`` against the chain and sort them into changes and unchanged rows: after ``sender``'s pending
+    transactions settle (when given), every read at one pinned block (``tonne.bulk.pinned``).
 
     Raises ``FileError`` naming every problem: an unknown or closed period (file-wide), and rows that would lower
     an obligation below what the entity already surrendered (``file:line: tonnes: ...``).
     """
-    block = view.pin()
-    try:
+    with pinned(view, sender, pending_timeout, log) as block:
         now = int(view.w3.eth.get_block(block)["timestamp"])
         terms = view.call(Call(periods, "period(uint64)", (period_id,), (PERIOD_VIEW,)))
         if isinstance(terms, Reverted):
-            problem = Problem(path, None, "period", f"period {period_id}: {terms.error}")
-            raise FileError(problem_summary(path, [problem]), [problem])
+            raise_problems(path, [Problem(path, None, "period", f"period {period_id}: {terms.error}")], FileError)
         period_name, deadline = terms[0], int(terms[4])
         if now > deadline:
-            problem = Problem(
-                path,
-                None,
-                "period",
-                f"period {period_id} ({period_name!r}) closed at its deadline {iso(deadline)}; obligations are final",
+            closed = (
+                f"period {period_id} ({period_name!r}) closed at its deadline {iso(deadline)}; obligations are final"
             )
-            raise FileError(problem_summary(path, [problem]), [problem])
-        calls = []
-        for row in rows:
-            calls.append(Call(periods, "status(uint64,address)", (period_id, row.entity), (STATUS_VIEW,)))
-            calls.append(Call(periods, "entityName(uint64,address)", (period_id, row.entity), ("string",)))
-        results = view.call_many(calls)
-    finally:
-        view.unpin()
+            raise_problems(path, [Problem(path, None, "period", closed)], FileError)
+        results = view.call_many(_entity_calls(periods, period_id, rows))
     plan = ObligationPlan(path=path, period_id=period_id, period_name=period_name, deadline=deadline)
     problems = []
-    for index, row in enumerate(rows):
-        status, name = results[2 * index], results[2 * index + 1]
-        for result in (status, name):
-            if isinstance(result, Reverted):
-                raise FileError(f"{path}: reading entity {row.entity} failed: {result.error}")
-        current = OnChain(obligation=int(status[0]), surrendered=int(status[1]), name=str(name))
+    for row, current in zip(rows, _read_entities(path, rows, results), strict=True):
         plan.current[row.entity] = current
         if row.units < current.surrendered:
             problems.append(
@@ -202,12 +219,11 @@ def plan_obligations(
                     "already surrendered in this period",
                 )
             )
-        elif row.units == current.obligation and row.name == current.name:
+        elif is_done(row, current):
             plan.unchanged.append(row)
         else:
             plan.changes.append(row)
-    if problems:
-        raise FileError(problem_summary(path, problems), problems)
+    raise_problems(path, problems, FileError)
     return plan
 
 
@@ -219,6 +235,7 @@ class ObligationSummary:
     txs: int = 0
     gas_used: int = 0
     dry_run: bool = False
+    elapsed: float = 0.0
 
     def describe(self) -> str:
         if self.dry_run:
@@ -238,19 +255,101 @@ def send_obligations(
     *,
     chunk_size: int = MAX_OBLIGATIONS_PER_CALL,
     log: Callable[[str], None] = lambda _: None,
+    view: ChainView | None = None,
+    pending_timeout: float = 180.0,
+    progress: bulk.Progress | None = None,
 ) -> ObligationSummary:
-    """Send ``plan.changes`` with ape (``periods`` an ape contract, ``sender`` an ape account), chunk by chunk."""
+    """Send ``plan.changes`` with ape (``periods`` an ape contract, ``sender`` an ape account), chunk by chunk
+    (``tonne.bulk.send_windowed``, one in flight).
+
+    A chunk that fails is re-checked against the chain (with ``view``, at one pinned block): rows whose obligation
+    and name are on-chain meanwhile are counted as already there and the rest is sent again; when none are, the run
+    stops with ``SendError`` (the contract's refusal, decoded), the chunks before it standing."""
+    from ape.exceptions import ContractLogicError
+
+    from tonne.chain.refusal import refused
+
     summary = ObligationSummary(rows=len(plan.changes) + len(plan.unchanged), unchanged=len(plan.unchanged))
-    for number, part in enumerate(plan.chunks(chunk_size), start=1):
-        receipt = periods.setObligations(
-            plan.period_id,
-            [row.entity for row in part],
-            [row.name for row in part],
-            [row.units for row in part],
-            sender=sender,
-        )
+    numbers = iter(range(1, 1 << 62))
+    address = str(getattr(sender, "address", "")) or None
+    view_periods = str(getattr(periods, "address", ""))
+
+    def submit(part: list[ObligationRow]) -> Sent:
+        try:
+            receipt = periods.setObligations(
+                plan.period_id,
+                [row.entity for row in part],
+                [row.name for row in part],
+                [row.units for row in part],
+                sender=sender,
+            )
+        except ContractLogicError as exc:
+            raise SendFailed(refused(exc)) from exc
+        return Sent(str(receipt.txn_hash), int(receipt.gas_used), int(receipt.block_number or 0), ())
+
+    def record(part: list[ObligationRow], sent: Sent) -> None:
         summary.set_now += len(part)
         summary.txs += 1
-        summary.gas_used += int(receipt.gas_used)
-        log(f"chunk {number}: {len(part)} obligation(s), lines {part[0].line}-{part[-1].line}, tx {receipt.txn_hash}")
+        summary.gas_used += sent.gas_used
+        log(
+            f"chunk {next(numbers)}: {len(part)} obligation(s), lines {part[0].line}-{part[-1].line}, tx {sent.tx_hash}"
+        )
+        if progress is not None:
+            progress.update(len(part))
+
+    def settle(failures: list[tuple[list[ObligationRow], SendFailed]]) -> list[list[ObligationRow]]:
+        ((part, exc),) = failures  # one chunk in flight at a time
+        if view is None:
+            raise SendError(str(exc)) from exc
+        with pinned(view, address, pending_timeout, log):
+            current = _read_entities(plan.path, part, view.call_many(_entity_calls(view_periods, plan.period_id, part)))
+        still = [row for row, now in zip(part, current, strict=True) if not is_done(row, now)]
+        if len(still) == len(part):
+            raise SendError(str(exc)) from exc
+        done = [row.line for row in part if row not in still]
+        log(f"{len(done)} obligation(s) were set meanwhile by another transaction (lines {bulk.line_ranges(done, 4)})")
+        summary.unchanged += len(done)
+        if progress is not None:
+            progress.update(len(done))
+        return [still] if still else []
+
+    send_windowed(plan.chunks(chunk_size), submit, waited(sender), record, settle)
     return summary
+
+
+def set_obligations(
+    path: str,
+    view: ChainView,
+    periods: Any,
+    period_id: int,
+    sender: Any,
+    *,
+    dry_run: bool = False,
+    progress: bool = False,
+    pending_timeout: float = 180.0,
+    log: Callable[[str], None] = lambda _: None,
+    on_plan: Callable[[ObligationPlan], None] | None = None,
+) -> ObligationSummary:
+    """A file end to end on the bulk pipeline: read and check it, plan it against the chain (after ``sender``'s
+    pending transactions), then, unless ``dry_run`` or nothing changes, send. ``periods`` is the ape contract."""
+    rows = read_obligations(path)
+    address = str(sender.address)
+    plan = plan_obligations(
+        path, rows, view, str(periods.address), period_id, sender=address, pending_timeout=pending_timeout, log=log
+    )
+    return bulk.run(
+        plan,
+        lambda p, bar: send_obligations(
+            p, periods, sender, log=log, view=view, pending_timeout=pending_timeout, progress=bar
+        ),
+        lambda p, _: ObligationSummary(rows=len(p.changes) + len(p.unchanged), unchanged=len(p.unchanged)),
+        rows=len(rows),
+        done=len(plan.unchanged),
+        pending=len(plan.changes),
+        unit="obligation",
+        desc="setting",
+        dry_run=dry_run,
+        progress=progress,
+        on_plan=on_plan,
+        rpc=bulk.rpc_of(view),
+    )

@@ -22,12 +22,12 @@ problem found (``IssuanceError``, ``Problem`` in ``errors``).
 """
 
 from tonne.chain.view import RPC_BATCH_SIZE, Call, ChainView, Reverted, error_names
+from tonne.core.csvinput import MAX_ROW_TONNES
 from tonne.issuance.checks import (
     BatchInfo,
     ChainState,
     Contracts,
     ProjectInfo,
-    check_against_chain,
     check_receivers,
     read_state,
 )
@@ -48,7 +48,6 @@ from tonne.issuance.plan import (
 )
 from tonne.issuance.rows import (
     HEADER,
-    MAX_ROW_TONNES,
     BatchRef,
     ProjectRef,
     Row,
@@ -107,7 +106,6 @@ __all__ = [
     "Sent",
     "Web3Sender",
     "ape_abi",
-    "check_against_chain",
     "check_receivers",
     "chunk",
     "encode_issue_many",

@@ -26,22 +26,17 @@ from pathlib import Path
 
 from eth_utils import keccak
 
+from tonne.bulk.rows import fields_to, parse_account, read_file, row_parser
+from tonne.bulk.rows import parse_reference as parse_row_reference
 from tonne.core.csvinput import (
-    MAX_ROW_TONNES,
     BatchRef,
-    FieldError,
     ProjectRef,
-    check_identifier,
-    is_zero_address,
-    parse_address,
     parse_batch,
-    parse_fields,
     parse_project,
     parse_tonnes,
     read_table,
-    read_text,
 )
-from tonne.issuance.errors import IssuanceError, Problem, problem_summary
+from tonne.issuance.errors import IssuanceError, Problem
 
 HEADER = ("project", "batch", "recipient", "tonnes", "reference")
 
@@ -69,16 +64,11 @@ def order_ref(reference: str) -> bytes:
 
 def parse_recipient(text: str) -> str:
     """A 0x address; mixed case must be a valid EIP-55 checksum. Returns the checksummed form."""
-    address = parse_address(text)
-    if is_zero_address(address):
-        raise FieldError("the zero address cannot receive credits")
-    return address
+    return parse_account(text, "the zero address cannot receive credits")
 
 
 def parse_reference(text: str) -> str:
-    if not text:
-        raise FieldError("empty: every row needs its own issuance reference")
-    return check_identifier(text)
+    return parse_row_reference(text, "issuance")
 
 
 _PARSERS = {
@@ -92,11 +82,7 @@ _PARSERS = {
 
 def read_rows(path: Path | str) -> list[Row]:
     """Read and statically check a CSV file; raise ``IssuanceError`` listing every problem found."""
-    name = str(path)
-    rows, problems = parse_text(read_text(path, IssuanceError), name)
-    if problems:
-        raise IssuanceError(problem_summary(name, problems), problems)
-    return rows
+    return read_file(path, parse_text, IssuanceError)
 
 
 def parse_text(text: str, name: str = "<csv>") -> tuple[list[Row], list[Problem]]:
@@ -105,34 +91,4 @@ def parse_text(text: str, name: str = "<csv>") -> tuple[list[Row], list[Problem]
 
 
 def _parse_row(name: str):
-    def parse(values: dict[str, str], line: int, problems: list[Problem]) -> Row | None:
-        parsed = parse_fields(values, _PARSERS, name, line, problems)
-        if parsed is None:
-            return None
-        return Row(
-            line=line,
-            project=parsed["project"],
-            batch=parsed["batch"],
-            recipient=parsed["recipient"],
-            units=parsed["tonnes"],
-            reference=parsed["reference"],
-        )
-
-    return parse
-
-
-__all__ = [
-    "HEADER",
-    "MAX_ROW_TONNES",
-    "BatchRef",
-    "ProjectRef",
-    "Row",
-    "order_ref",
-    "parse_batch",
-    "parse_project",
-    "parse_recipient",
-    "parse_reference",
-    "parse_text",
-    "parse_tonnes",
-    "read_rows",
-]
+    return row_parser(name, _PARSERS, fields_to(Row, {"tonnes": "units"}))

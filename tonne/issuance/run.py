@@ -57,6 +57,7 @@ def run_file(
             progress=progress,
             on_plan=on_plan,
             started=started,
+            rpc=bulk.rpc_of(view),
         )
     finally:
         scanned.close()

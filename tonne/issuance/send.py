@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tonne.bulk.chain import pinned
 from tonne.bulk.report import line_ranges
 from tonne.bulk.send import Progress, send_windowed, waited
 from tonne.chain.errors import SendFailed
@@ -192,11 +193,11 @@ def _drop_raced(
     """The orders of a failed chunk whose orderRef is still unused in their project; raises when none got used
     meanwhile (unless ``retry``: the node refused the nonce, another sender of this account got there first), or
     when one got used by an issuance other than the row's (a conflict)."""
-    view.wait_settled(address, pending_timeout, log)
     calls = [
         Call(contracts.credit, ORDER_DIGEST, (project_of(o.token_id), o.row.order_ref), ("bytes32",)) for o in remaining
     ]
-    digests = [bytes(view_value(result, "orderDigest")) for result in view.call_many(calls)]
+    with pinned(view, address, pending_timeout, log):  # one block, however many batches the calls take
+        digests = [bytes(view_value(result, "orderDigest")) for result in view.call_many(calls)]
     clashes = [
         o.row.line
         for o, d in zip(remaining, digests, strict=True)

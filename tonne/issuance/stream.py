@@ -30,7 +30,7 @@ from tonne.core.units import format_tonnes
 from tonne.issuance.checks import (
     ChainState,
     Contracts,
-    _check_row,
+    check_row,
     find_contracts,
     read_keys,
     read_recorded,
@@ -203,6 +203,75 @@ class _Cap:
     lines: array = field(default_factory=lambda: array("I"))
 
 
+@dataclass
+class RowChecks:
+    """The chain checks of the rows still to issue, fed one row at a time in file order (``check``), so that a
+    streamed file is checked without its rows in memory: each problem of a project, batch or recipient is reported
+    once, on the first line it affects, with the other lines it affects; each batch's running sum is checked
+    against its cap, on the line that passes it (``problems``). ``contracts_found``: the recipients that hold
+    code (a rejection of the credits, ``state.rejections``, is reported on their rows)."""
+
+    path: str
+    state: ChainState
+    sender: str
+    contracts_found: set[str] = field(default_factory=set)
+    grouped: dict[tuple[str, str], array] = field(default_factory=dict)
+    caps: dict[int, _Cap] = field(default_factory=dict)
+    to_contract: dict[str, array] = field(default_factory=dict)  # contract recipient -> lines of its rows
+    candidates: dict[str, int] = field(default_factory=dict)  # recipient -> a token id it is to receive
+
+    def add(self, row: Row, column: str, message: str) -> None:
+        self.grouped.setdefault((column, message), array("I")).append(row.line)
+
+    def check(self, row: Row) -> int:
+        """Check one row still to issue; returns its token id (0: unknown project or batch)."""
+        state = self.state
+        check_row(row, state, self.sender, self.add)
+        token_id = state.token_id(row)
+        if token_id:
+            self.candidates.setdefault(row.recipient, token_id)
+        if row.recipient in self.contracts_found:
+            self.to_contract.setdefault(row.recipient, array("I")).append(row.line)
+        batch = state.batches.get(token_id)
+        if batch is not None and batch.verified and batch.project_id == state.project_ids.get(row.project):
+            cap = self.caps.get(token_id)
+            if cap is None:
+                cap = self.caps[token_id] = _Cap(row.batch, batch.available)
+            cap.total += row.units
+            cap.lines.append(row.line)
+            if cap.crossing is None and cap.total > cap.available:
+                cap.crossing = row.line
+        return token_id
+
+    def problems(self) -> list[Problem]:
+        """Every problem of the rows checked, in line order (file-wide ones first)."""
+        path, state = self.path, self.state
+        for address, error in state.rejections.items():
+            for line in self.to_contract.get(address, ()):
+                key = ("recipient", f"contract {address} rejects the credits: {error}")
+                self.grouped.setdefault(key, array("I")).append(line)
+        problems: list[Problem] = []
+        if state.paused:
+            problems.append(
+                Problem(path, None, "token", "the credit token is paused by the regulator: nothing can be issued")
+            )
+        for (column, message), lines in self.grouped.items():
+            problems.append(Problem(path, lines[0], column, message + other_lines(lines)))
+        for token_id, cap in self.caps.items():
+            if cap.total <= cap.available:
+                continue
+            batch = state.batches[token_id]
+            message = (
+                f"batch {describe(token_id)} ({cap.batch}) has {format_tonnes(batch.available)} left to issue "
+                f"(cap {format_tonnes(batch.cap)}, {format_tonnes(batch.issued)} issued), but its {len(cap.lines)} "
+                f"row(s) still to issue need {format_tonnes(cap.total)}; the cap is passed on this line"
+            )
+            crossing = cap.crossing if cap.crossing is not None else cap.lines[-1]
+            problems.append(Problem(path, crossing, "tonnes", message + other_lines(cap.lines)))
+        problems.sort(key=lambda p: (p.line or 0, HEADER.index(p.field) if p.field in HEADER else -1))
+        return problems
+
+
 def plan_file(
     result: Scan,
     view: ChainView,
@@ -217,21 +286,13 @@ def plan_file(
     report (``IssuanceError``, nothing sent) when any row fails them."""
     path = result.path
     block_limit = settle_and_pin(view, sender, chunk_size, pending_timeout, log)
-    grouped: dict[tuple[str, str], array] = {}
     conflicts: list[Problem] = []
-    caps: dict[int, _Cap] = {}
     plan = FilePlan(path, result, ChainState(), 0, chunk_size, block_limit)
-    to_contract: dict[str, array] = {}  # contract recipient -> lines of the rows to issue to it
-    candidates: dict[str, int] = {}
-
-    def add(row: Row, column: str, message: str) -> None:
-        grouped.setdefault((column, message), array("I")).append(row.line)
-
     try:
         pairs = {(result.projects[p], result.batches[b]) for p, b in result.pairs}
         state = read_keys(result.projects, pairs, result.recipients, view, contracts, sender)
         plan.state = state
-        contracts_found = find_contracts(result.recipients, view)
+        checks = RowChecks(path, state, sender, find_contracts(result.recipients, view))
         for window in result.iter_rows(view.batch_size):
             rows = [row for _, row in window]
             done, todo, clashes = split_done(rows, state, path, read_recorded(rows, state, view, contracts))
@@ -240,79 +301,21 @@ def plan_file(
             sending = {id(row) for row in todo}
             for offset, row in window:
                 if id(row) in sending:
-                    _todo(row, offset, state, sender, add, caps, plan, to_contract, candidates, contracts_found)
-        try_receivers(candidates, state, view, contracts, sender, known_contracts=contracts_found)
+                    _place(plan, offset, row, checks.check(row))
+        try_receivers(checks.candidates, state, view, contracts, sender, known_contracts=checks.contracts_found)
     finally:
         view.unpin()
-    for address, error in state.rejections.items():
-        for line in to_contract.get(address, ()):
-            grouped.setdefault(("recipient", f"contract {address} rejects the credits: {error}"), array("I")).append(
-                line
-            )
-    problems = _problems(path, state, grouped, caps)
-    problems = conflicts + problems
+    problems = conflicts + checks.problems()
     problems.sort(key=lambda p: p.line or 0)
     if problems:
         raise IssuanceError(problem_summary(path, problems), problems)
     return plan
 
 
-def _todo(
-    row: Row,
-    offset: int,
-    state: ChainState,
-    sender: str,
-    add: Callable[[Row, str, str], None],
-    caps: dict[int, _Cap],
-    plan: FilePlan,
-    to_contract: dict[str, array],
-    candidates: dict[str, int],
-    contracts_found: set[str],
-) -> None:
-    """One row still to issue: its checks (``_check_row``), its batch's running sum, its place in the sending order."""
-    _check_row(row, state, sender, add)
-    token_id = state.token_id(row)
-    if token_id:
-        candidates.setdefault(row.recipient, token_id)
-    if row.recipient in contracts_found:
-        to_contract.setdefault(row.recipient, array("I")).append(row.line)
-    batch = state.batches.get(token_id)
-    if batch is not None and batch.verified and batch.project_id == state.project_ids.get(row.project):
-        cap = caps.get(token_id)
-        if cap is None:
-            cap = caps[token_id] = _Cap(row.batch, batch.available)
-        cap.total += row.units
-        cap.lines.append(row.line)
-        if cap.crossing is None and cap.total > cap.available:
-            cap.crossing = row.line
+def _place(plan: FilePlan, offset: int, row: Row, token_id: int) -> None:
+    """A row still to issue: its place in the sending order (its project's spool offsets) and its batch's totals."""
     project_id = project_of(token_id)
     plan.offsets.setdefault(project_id, array("Q")).append(offset)
     totals = plan.totals.setdefault(project_id, {}).setdefault(token_id, [row.batch, 0, 0])
     totals[1] += 1
     totals[2] += row.units
-
-
-def _problems(
-    path: str, state: ChainState, grouped: dict[tuple[str, str], array], caps: dict[int, _Cap]
-) -> list[Problem]:
-    """``check_against_chain``'s report from the streamed pass's groups and sums (same messages, same order)."""
-    problems: list[Problem] = []
-    if state.paused:
-        problems.append(
-            Problem(path, None, "token", "the credit token is paused by the regulator: nothing can be issued")
-        )
-    for (column, message), lines in grouped.items():
-        problems.append(Problem(path, lines[0], column, message + other_lines(lines)))
-    for token_id, cap in caps.items():
-        if cap.total <= cap.available:
-            continue
-        batch = state.batches[token_id]
-        message = (
-            f"batch {describe(token_id)} ({cap.batch}) has {format_tonnes(batch.available)} left to issue "
-            f"(cap {format_tonnes(batch.cap)}, {format_tonnes(batch.issued)} issued), but its {len(cap.lines)} "
-            f"row(s) still to issue need {format_tonnes(cap.total)}; the cap is passed on this line"
-        )
-        crossing = cap.crossing if cap.crossing is not None else cap.lines[-1]
-        problems.append(Problem(path, crossing, "tonnes", message + other_lines(cap.lines)))
-    problems.sort(key=lambda p: (p.line or 0, HEADER.index(p.field) if p.field in HEADER else -1))
-    return problems

@@ -8,17 +8,27 @@ CSV columns: ``class,price,observed_at``. JSON: a list of objects with those key
 - ``class``: a credit id (number or ``P<project>/B<batch>``) or ``vintage:<project>:<year>``;
 - ``price``: per tonne, in the loan currency (e.g. ``12.50``), at most its decimals;
 - ``observed_at``: unix seconds, or ISO 8601 UTC (``2026-11-20T10:00:00Z``); not in the future.
+
+On the bulk pipeline (``tonne.bulk``, docs/bulk.md) for what fits a file of JSON or CSV entries: the wait for the
+account's pending transactions, dry run, the sending (``send_windowed``, a failed transaction re-checked against
+the oracle) and a lost RPC as one line (``run_feed``). Its own report (``PriceFileError``: ``file:line`` or
+``file:entry N`` strings, a conflict count) and its chain reads (per class, through the ape contracts of
+``PledgeDeployed``) stay its own; see docs/bulk.md for why.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tonne.chain.errors import Problem, ToolError
+from tonne import bulk
+from tonne.bulk.send import send_windowed, waited
+from tonne.chain.errors import Problem, SendFailed, ToolError
+from tonne.chain.send import Sent
 from tonne.core.csvinput import read_table, read_text
 from tonne.pledge.chain import AmountError, PledgeDeployed, parse_money
 from tonne.pledge.ids import CLASS_FLAG, describe_class, parse_class
@@ -42,6 +52,11 @@ class PriceFileError(ValueError):
     def report(self) -> str:
         of_them = f", {self.conflicts} of them conflict(s) with the on-chain price" if self.conflicts else ""
         return "\n".join([*self.problems, f"{len(self.problems)} problem(s){of_them}; nothing was sent."])
+
+
+class FeedSendError(ToolError):
+    """A transaction of the feed failed and the re-check found none of its prices on-chain meanwhile; the summary is
+    the oracle's refusal, decoded. What was posted before stands."""
 
 
 @dataclass(frozen=True)
@@ -208,18 +223,128 @@ def _line_order(problem: str) -> tuple[int, str]:
     return (int(number) if number.isdigit() else 0, problem)
 
 
-def post_plan(d: PledgeDeployed, plan: FeedPlan, sender: Any, chunk: int = CHUNK) -> list[Any]:
-    """Post the plan's rows, ``chunk`` per transaction, in time order; returns the receipts."""
+@dataclass
+class FeedSummary:
+    """What a run did (or, for a dry run, would do)."""
+
+    to_post: int
+    already: int
+    superseded: int
+    txs: int = 0
+    raced: int = 0  # rows found on-chain meanwhile, after a failed transaction
+    dry_run: bool = False
+    elapsed: float = 0.0
+
+    def describe(self) -> str:
+        return (
+            f"{self.to_post} price(s) {'to post' if self.dry_run else 'posted'}, {self.already} already on-chain "
+            f"(same time and price), {self.superseded} superseded (older than the on-chain price), 0 conflicts"
+        )
+
+
+def post_plan(
+    d: PledgeDeployed,
+    plan: FeedPlan,
+    sender: Any,
+    chunk: int = CHUNK,
+    *,
+    recheck: bool = True,
+    log: Callable[[str], None] = lambda _: None,
+    progress: Any = None,
+    summary: FeedSummary | None = None,
+) -> list[Any]:
+    """Post the plan's rows, ``chunk`` per transaction, in time order (``tonne.bulk.send_windowed``, one in
+    flight); returns the receipts. A transaction that fails is re-checked (``recheck``): rows the oracle holds
+    meanwhile (same time and price) are dropped and the rest sent again; when none are, ``FeedSendError`` says the
+    oracle's refusal, decoded (what was posted before stands: a rerun posts the rest)."""
+    from ape.exceptions import ContractLogicError
+
+    from tonne.chain.refusal import refused
+
     rows = sorted(plan.to_post, key=lambda r: r.observed_at)
-    receipts = []
-    for start in range(0, len(rows), chunk):
-        part = rows[start : start + chunk]
-        receipts.append(
-            d.oracle.postPrices(
+    receipts: list[Any] = []
+
+    def submit(part: list[PriceRow]) -> Sent:
+        try:
+            receipt = d.oracle.postPrices(
                 [r.class_id for r in part], [r.price for r in part], [r.observed_at for r in part], sender=sender
             )
-        )
+        except ContractLogicError as exc:
+            raise SendFailed(refused(exc)) from exc
+        receipts.append(receipt)
+        return Sent(str(receipt.txn_hash), int(receipt.gas_used), int(receipt.block_number or 0), ())
+
+    def record(part: list[PriceRow], sent: Sent) -> None:
+        if summary is not None:
+            summary.txs += 1
+        if progress is not None:
+            progress.update(len(part))
+
+    def settle(failures: list[tuple[list[PriceRow], SendFailed]]) -> list[list[PriceRow]]:
+        ((part, exc),) = failures
+        if not recheck:
+            raise FeedSendError(str(exc)) from exc
+        still = [r for r in part if _stored(d, r.class_id) != (r.price, r.observed_at)]
+        if len(still) == len(part):
+            raise FeedSendError(str(exc)) from exc
+        log(f"{len(part) - len(still)} price(s) were posted meanwhile by another transaction")
+        if summary is not None:
+            summary.raced += len(part) - len(still)
+        if progress is not None:
+            progress.update(len(part) - len(still))
+        return [still] if still else []
+
+    send_windowed((rows[i : i + chunk] for i in range(0, len(rows), chunk)), submit, waited(None), record, settle)
     return receipts
+
+
+def _stored(d: PledgeDeployed, class_id: int) -> tuple[int, int]:
+    on_chain = d.oracle.priceOf(class_id)
+    return int(on_chain.price), int(on_chain.updatedAt)
+
+
+def run_feed(
+    d: PledgeDeployed,
+    path: Path | str,
+    now: int,
+    sender: Any,
+    *,
+    view: Any = None,
+    dry_run: bool = False,
+    pending_timeout: float = 180.0,
+    log: Callable[[str], None] = lambda _: None,
+    on_plan: Callable[[FeedPlan], None] | None = None,
+    before_send: Callable[[], None] = lambda: None,
+) -> FeedSummary:
+    """The feed on the bulk pipeline: wait for ``sender``'s pending transactions (with ``view``, a ``ChainView``),
+    check the file and plan it against the chain, show the plan (``on_plan``), then, unless ``dry_run`` or nothing is
+    left, ``before_send()`` (the role check) and post. Raises ``PriceFileError`` (nothing sent) for any problem."""
+    if view is not None:
+        view.wait_settled(str(sender.address), pending_timeout, log)
+    plan = check_feed(d, path, now)
+
+    def send(p: FeedPlan, bar: Any) -> FeedSummary:
+        before_send()
+        summary = idle(p, False)
+        post_plan(d, p, sender, log=log, progress=bar, summary=summary)
+        return summary
+
+    def idle(p: FeedPlan, _dry_run: bool) -> FeedSummary:
+        return FeedSummary(len(p.to_post), len(p.already), len(p.superseded))
+
+    return bulk.run(
+        plan,
+        send,
+        idle,
+        rows=len(plan.to_post),
+        done=0,
+        pending=len(plan.to_post),
+        unit="price",
+        desc="posting",
+        dry_run=dry_run,
+        on_plan=on_plan,
+        rpc=bulk.rpc_of(view),
+    )
 
 
 def _price(text: str, decimals: int) -> int:

@@ -14,10 +14,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from tonne.chain.checks import APPROVED, BATCH_VIEW, other_lines, status_name, unknown_project, view_value
+from tonne.chain.checks import (
+    APPROVED,
+    RegistryState,
+    batch_problem,
+    other_lines,
+    project_label,
+    read_registry,
+    status_name,
+    unknown_project,
+    view_value,
+)
+from tonne.chain.checks import BatchInfo as BatchInfo  # re-exported: the retirement's chain state
+from tonne.chain.checks import ProjectInfo as ProjectInfo
 from tonne.chain.errors import Problem
 from tonne.chain.view import Call, ChainView, Reverted
-from tonne.core.ids import describe, encode_id
+from tonne.core.ids import describe
 from tonne.core.units import format_tonnes
 from tonne.retirement.rows import Credit, Request
 
@@ -72,29 +84,11 @@ class Contracts:
     retirement: str
 
 
-@dataclass(frozen=True)
-class ProjectInfo:
-    status: int
-    restricted: bool
-    issuer_ok: bool
-
-
-@dataclass(frozen=True)
-class BatchInfo:
-    project_id: int
-    verified: bool
-    cap: int
-    issued: int
-
-
 @dataclass
-class ChainState:
-    """What the chain says about the requests, read at one block. Pure data, so the checks are testable."""
+class ChainState(RegistryState):
+    """What the chain says about the requests, read at one block (``RegistryState``, with the retirement's own:
+    the references used, balances, approvals). Pure data, so the checks are testable."""
 
-    project_ids: dict = field(default_factory=dict)  # ProjectRef -> id (0: unknown)
-    projects: dict[int, ProjectInfo] = field(default_factory=dict)
-    batch_ids: dict = field(default_factory=dict)  # (project id, BatchRef) -> token id (0: unknown)
-    batches: dict[int, BatchInfo] = field(default_factory=dict)
     done: dict[bytes, int] = field(default_factory=dict)  # retirementRef -> certificate id, for refs already used
     # retirementRef -> (certificate id, why it is not this row's retirement): the retiring account used the
     # reference for another retirement; nothing is sent for such a row.
@@ -102,31 +96,16 @@ class ChainState:
     order_refs_used: set[bytes] = field(default_factory=set)  # issue-and-retire references used as order refs
     balances: dict[tuple[str, int], int] = field(default_factory=dict)  # (holder, token id) -> units
     approved: dict[str, bool] = field(default_factory=dict)  # holder -> has approved the sender
-    frozen: dict[str, bool] = field(default_factory=dict)
-    allowed: dict[str, bool] = field(default_factory=dict)
-    permissioned: bool = False
-    paused: bool = False
-    block: int | None = None
-
-    def token_id(self, credit: Credit) -> int:
-        """The credit's token id, or 0 when its project or batch is unknown."""
-        project_id = self.project_ids.get(credit.project, 0)
-        return self.batch_ids.get((project_id, credit.batch), 0) if project_id else 0
 
 
 def read_state(requests: Sequence[Request], view: ChainView, contracts: Contracts, sender: str) -> ChainState:
-    """Everything the chain pass needs about ``requests``, in two rounds of batched calls at the pinned block."""
-    credit, registry, retirement = contracts.credit, contracts.registry, contracts.retirement
+    """Everything the chain pass needs about ``requests``, at the pinned block: the registry round
+    (``tonne.chain.checks.read_registry``) with the requests' references, holders and balances riding along."""
+    credit, retirement = contracts.credit, contracts.retirement
     state = ChainState(block=view.block if isinstance(view.block, int) else None)
     credits = [c for r in requests for c in r.credits]
-    named = sorted({c.project for c in credits if c.project.project_id is None}, key=str)
-    batch_refs = sorted({c.batch.reference for c in credits if c.batch.reference is not None})
     holders = sorted({r.holder_or(sender) for r in requests if not r.issue})
-    first_round = [
-        *(Call(registry, "projectIdOf(string,string)", (p.standard, p.external_id), ("uint64",)) for p in named),
-        *(Call(registry, "batchOfIssuanceReference(string)", (ref,), ("uint256",)) for ref in batch_refs),
-        Call(credit, "permissioned()", (), ("bool",)),
-        Call(credit, "paused()", (), ("bool",)),
+    first = [
         *(
             Call(
                 retirement,
@@ -139,15 +118,27 @@ def read_state(requests: Sequence[Request], view: ChainView, contracts: Contract
         *(Call(credit, "isFrozen(address)", (h,), ("bool",)) for h in holders),
         *(Call(credit, "isApprovedForAll(address,address)", (h, sender), ("bool",)) for h in holders if h != sender),
     ]
-    results = iter(view.call_many(first_round))
-    for project in named:
-        state.project_ids[project] = view_value(next(results), "projectIdOf")
-    for c in credits:
-        if c.project.project_id is not None:
-            state.project_ids[c.project] = c.project.project_id
-    id_of_reference = {ref: view_value(next(results), "batchOfIssuanceReference") for ref in batch_refs}
-    state.permissioned = view_value(next(results), "permissioned")
-    state.paused = view_value(next(results), "paused")
+    pairs: list[tuple[str, int]] = []
+
+    def second() -> list[Call]:
+        found = sorted({(r.holder_or(sender), state.token_id(c)) for r in requests if not r.issue for c in r.credits})
+        pairs.extend((h, t) for h, t in found if t)
+        return [
+            *(Call(credit, "balanceOf(address,uint256)", (h, t), ("uint256",)) for h, t in pairs),
+            *(Call(credit, "isAllowed(address)", (h,), ("bool",)) for h in holders if state.permissioned),
+        ]
+
+    results, own = read_registry(
+        state,
+        view,
+        credit,
+        contracts.registry,
+        sender,
+        (c.project for c in credits),
+        ((c.project, c.batch) for c in credits),
+        first=first,
+        second=second,
+    )
     used = {}
     for r in requests:
         certificate_id = view_value(next(results), "certificateOfReference")
@@ -155,6 +146,9 @@ def read_state(requests: Sequence[Request], view: ChainView, contracts: Contract
             used[r.retirement_ref] = (r, certificate_id)
     state.frozen = {h: view_value(next(results), "isFrozen") for h in holders}
     state.approved = {h: h == sender or view_value(next(results), "isApprovedForAll") for h in holders}
+    state.balances = {pair: view_value(next(own), "balanceOf") for pair in pairs}
+    if state.permissioned:
+        state.allowed = {h: view_value(next(own), "isAllowed") for h in holders}
     # Issuance order references are scoped to the project (CarbonCredit.isOrderReferenceUsed(projectId, ref)).
     scoped = sorted(
         {
@@ -171,50 +165,6 @@ def read_state(requests: Sequence[Request], view: ChainView, contracts: Contract
     state.order_refs_used = {
         ref for (_, ref), u in zip(scoped, order_used, strict=True) if view_value(u, "isOrderReferenceUsed")
     }
-
-    for c in credits:
-        project_id = state.project_ids[c.project]
-        if project_id and c.batch.number is not None:
-            state.batch_ids[(project_id, c.batch)] = encode_id(project_id, c.batch.number)
-        elif project_id:
-            state.batch_ids[(project_id, c.batch)] = id_of_reference[c.batch.reference or ""]
-    project_ids = sorted({pid for pid in state.project_ids.values() if pid})
-    token_ids = sorted({tid for tid in state.batch_ids.values() if tid})
-    pairs = sorted({(r.holder_or(sender), state.token_id(c)) for r in requests if not r.issue for c in r.credits})
-    pairs = [(h, t) for h, t in pairs if t]
-    second_round = [
-        *(
-            call
-            for pid in project_ids
-            for call in (
-                Call(registry, "projectStatus(uint64)", (pid,), ("uint8",)),
-                Call(credit, "isProjectRestricted(uint64)", (pid,), ("bool",)),
-                Call(registry, "isProjectIssuer(uint64,address)", (pid, sender), ("bool",)),
-            )
-        ),
-        *(
-            call
-            for tid in token_ids
-            for call in (
-                Call(registry, "batch(uint256)", (tid,), (BATCH_VIEW,)),
-                Call(credit, "issuanceCap(uint256)", (tid,), ("uint256",)),
-                Call(credit, "totalIssued(uint256)", (tid,), ("uint256",)),
-            )
-        ),
-        *(Call(credit, "balanceOf(address,uint256)", (h, t), ("uint256",)) for h, t in pairs),
-        *(Call(credit, "isAllowed(address)", (h,), ("bool",)) for h in holders if state.permissioned),
-    ]
-    results = iter(view.call_many(second_round))
-    for pid in project_ids:
-        status, restricted, issuer_ok = (view_value(next(results), "project") for _ in range(3))
-        state.projects[pid] = ProjectInfo(status=status, restricted=restricted, issuer_ok=issuer_ok)
-    for tid in token_ids:
-        batch, cap, issued = next(results), view_value(next(results), "cap"), view_value(next(results), "issued")
-        if not isinstance(batch, Reverted):  # registry.batch reverts for unknown ids
-            state.batches[tid] = BatchInfo(project_id=batch[0], verified=batch[5], cap=cap, issued=issued)
-    state.balances = {pair: view_value(next(results), "balanceOf") for pair in pairs}
-    if state.permissioned:
-        state.allowed = {h: view_value(next(results), "isAllowed") for h in holders}
     if used:
         certificates = view.call_many(
             [Call(retirement, "certificate(uint256)", (cid,), (CERTIFICATE_VIEW,)) for _, cid in used.values()]
@@ -264,7 +214,7 @@ def _check_request(request: Request, state: ChainState, sender: str, add: Callab
         if info is None or info.status == 0:
             add(request, "project", unknown_project(credit.project))
             continue
-        label = f"project {credit.project}" + (f" (id {project_id})" if credit.project.project_id is None else "")
+        label = project_label(credit.project, project_id)
         if info.status != APPROVED:
             status = status_name(info.status)
             add(
@@ -298,22 +248,9 @@ def _check_request(request: Request, state: ChainState, sender: str, add: Callab
 def _check_batch(
     request: Request, credit: Credit, project_id: int, state: ChainState, add: Callable[[Request, str, str], None]
 ) -> None:
-    token_id = state.batch_ids.get((project_id, credit.batch), 0)
-    batch = state.batches.get(token_id) if token_id else None
-    if batch is None:
-        if credit.batch.number is not None:
-            add(request, "batch", f"project {credit.project} has no batch number {credit.batch.number}")
-        else:
-            add(request, "batch", f"no batch has the issuance reference {credit.batch.reference!r}")
-    elif batch.project_id != project_id:
-        add(
-            request,
-            "batch",
-            f"{credit.batch} is batch {describe(token_id)} of project {batch.project_id}, "
-            f"not of project {credit.project}",
-        )
-    elif request.issue and not batch.verified:
-        add(request, "batch", f"{credit.batch} ({describe(token_id)}) is not verified yet")
+    problem = batch_problem(credit.project, credit.batch, project_id, state, verified=request.issue)
+    if problem:
+        add(request, "batch", problem)
 
 
 def _balance_problems(requests: Sequence[Request], state: ChainState, sender: str, path: str) -> list[Problem]:

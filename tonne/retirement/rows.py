@@ -30,21 +30,19 @@ from pathlib import Path
 
 from eth_utils import keccak
 
+from tonne.bulk.rows import parse_account, read_file, row_parser
+from tonne.bulk.rows import parse_reference as parse_row_reference
 from tonne.chain.errors import Problem, ToolError, problem_summary
 from tonne.core.csvinput import (
     NFC_MESSAGE,
     BatchRef,
     FieldError,
     ProjectRef,
-    check_identifier,
-    is_zero_address,
     parse_address,
     parse_batch,
-    parse_fields,
     parse_project,
     parse_tonnes,
     read_table,
-    read_text,
 )
 from tonne.core.ids import batch_number_of, project_of
 from tonne.registry.ops import InputError
@@ -122,10 +120,9 @@ def parse_beneficiary(text: str) -> str:
 def parse_holder(text: str) -> str | None:
     if not text:
         return None
-    address = parse_address(text)
-    if is_zero_address(address):
-        raise FieldError("the zero address holds no credits; leave it empty to retire the sending account's credits")
-    return address
+    return parse_account(
+        text, "the zero address holds no credits; leave it empty to retire the sending account's credits"
+    )
 
 
 def _parse_text(text: str, what: str, limit: int) -> str:
@@ -175,9 +172,7 @@ def parse_period(text: str) -> tuple[int, int]:
 
 
 def parse_reference(text: str) -> str:
-    if not text:
-        raise FieldError("empty: every row needs its own retirement reference")
-    return check_identifier(text)
+    return parse_row_reference(text, "retirement")
 
 
 _PARSERS = {
@@ -199,32 +194,26 @@ _PARSERS = {
 
 def read_requests(path: Path | str) -> list[Request]:
     """Read and statically check a retirement CSV file; raise ``RetirementError`` listing every problem found."""
-    name = str(path)
-    requests, problems = parse_text(read_text(path, RetirementError), name)
-    if problems:
-        raise RetirementError(problem_summary(name, problems), problems)
-    return requests
+    return read_file(path, parse_text, RetirementError)
+
+
+def _request(line: int, parsed: dict) -> Request:
+    return Request(
+        line=line,
+        credits=(Credit(parsed["project"], parsed["batch"], parsed["tonnes"]),),
+        beneficiary=parsed["beneficiary"],
+        beneficiary_name=parsed["beneficiary_name"],
+        reason=parsed["reason"],
+        jurisdiction=parsed["jurisdiction"],
+        period=parsed["period"],
+        reference=parsed["reference"],
+        holder=parsed["holder"],
+    )
 
 
 def parse_text(text: str, name: str = "<csv>") -> tuple[list[Request], list[Problem]]:
     """Parse CSV text; returns the good rows and every problem (static checks and duplicate references)."""
-
-    def parse_row(values: dict[str, str], line: int, problems: list[Problem]) -> Request | None:
-        parsed = parse_fields(values, _PARSERS, name, line, problems)
-        if parsed is None:
-            return None
-        return Request(
-            line=line,
-            credits=(Credit(parsed["project"], parsed["batch"], parsed["tonnes"]),),
-            beneficiary=parsed["beneficiary"],
-            beneficiary_name=parsed["beneficiary_name"],
-            reason=parsed["reason"],
-            jurisdiction=parsed["jurisdiction"],
-            period=parsed["period"],
-            reference=parsed["reference"],
-            holder=parsed["holder"],
-        )
-
+    parse_row = row_parser(name, _PARSERS, _request)
     return read_table(text, name, required=REQUIRED, optional=OPTIONAL, unique="reference", parse_row=parse_row)
 
 

@@ -63,6 +63,7 @@ def run_requests(
         progress=progress,
         on_plan=on_plan,
         started=started,
+        rpc=bulk.rpc_of(view),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from eth_utils import keccak
 
+from tonne.bulk.chain import pinned
 from tonne.bulk.report import Problem
 from tonne.bulk.send import Progress, send_windowed, waited
 from tonne.chain.checks import view_value
@@ -130,9 +131,8 @@ def execute(
     def settle(failures: list[tuple[Batch, SendFailed]]) -> list[Batch]:
         # Everything sent so far is settled: a failure whose reference got used meanwhile was a lost race (go on,
         # sending the rest of its transaction again); any other stops the run here.
-        return _settle_failures(
-            plan.path, failures, summary, view, contracts, sender.address, pending_timeout, log, progress
-        )
+        with pinned(view, sender.address, pending_timeout, log):  # every read of the re-check at one block
+            return _settle_failures(plan.path, failures, summary, view, contracts, sender.address, log, progress)
 
     send_windowed(plan.batches, submit, waited(sender), record, settle, window=window if pipelined else 1)
     summary.elapsed = time.monotonic() - start
@@ -146,12 +146,11 @@ def _settle_failures(
     view: ChainView,
     contracts: Contracts,
     address: str,
-    pending_timeout: float,
     log: Callable[[str], None],
     progress: Progress | None,
 ) -> list[Batch]:
-    """Re-check every retirement of the failed transactions; returns what to send again, or raises."""
-    view.wait_settled(address, pending_timeout, log)
+    """Re-check every retirement of the failed transactions (the caller pins one block); returns what to send again,
+    or raises."""
     rows = [(batch, r, exc) for batch, exc in failures for r in batch.retirements]
     calls = [
         Call(
@@ -212,10 +211,13 @@ def _settle_failures(
         retirement, exc = real[0]
         more = f" (and {len(real) - 1} more after it)" if len(real) > 1 else ""
         # The summary names the first row at fault; the problems say ``file:line: field: message`` for each.
-        problems = [
-            Problem(path, r.request.line, field_name(r.request, "reference"), f"the retirement failed: {e}")
-            for r, e in real
-        ]
+        problems = sorted(
+            (
+                Problem(path, r.request.line, field_name(r.request, "reference"), f"the retirement failed: {e}")
+                for r, e in real
+            ),
+            key=lambda p: p.line or 0,
+        )
         raise RetirementError(
             f"the retirement of {where(retirement.request)} ({retirement.request.reference}) failed: {exc}{more}. "
             f"{summary.retired} retirement(s) of this run stand; fix the cause and run again to do the rest.",
@@ -232,7 +234,7 @@ def _blame(
     address: str,
 ) -> list[tuple[Retirement, SendFailed]]:
     """The failed rows, the ones at fault first: a ``retireBatch`` reverts as a whole, so each of its rows is simulated
-    alone on the latest state, and a row that would revert alone carries its own error (the others keep the
+    alone on the pinned state, and a row that would revert alone carries its own error (the others keep the
     transaction's). Single-retirement transactions are left as they are."""
     if all(len(batch.retirements) == 1 for batch, _ in failures):
         return real
