@@ -11,8 +11,7 @@ import click
 from ape.cli import ConnectedProviderCommand
 
 from tonne.certificate import DEFAULT_OUT, CertificateError, load_deployed, write_documents
-from tonne.clihelp import WholeNumber
-from tonne.deployments import DeploymentError, connect
+from tonne.clihelp import WholeNumber, connect_deployment, run_action
 
 
 def _tx_hash(ctx, param, value):
@@ -38,11 +37,10 @@ def cli(provider, certificate_id, tx_hash, out):
     """Write SVG and HTML certificate documents (and the data as JSON), from the chain alone."""
     if (certificate_id is None) == (tx_hash is None):
         raise click.UsageError("give --id or --tx (one of them)")
-    try:
-        deployed = connect(provider)
-        certificates = load_deployed(deployed, certificate_id=certificate_id, tx_hash=tx_hash)
-    except (DeploymentError, CertificateError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    deployed = connect_deployment(provider)
+    certificates = run_action(
+        lambda: load_deployed(deployed, certificate_id=certificate_id, tx_hash=tx_hash), known=(CertificateError,)
+    )
     for data in certificates:
         click.echo(data.describe())
         for kind, path in write_documents(data, out).items():

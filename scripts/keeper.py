@@ -10,8 +10,7 @@ to health is skipped; while the account's earlier transactions are pending, a ru
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
-from tonne.clihelp import WholeNumber
-from tonne.deployments import DeploymentError
+from tonne.clihelp import WholeNumber, connect_deployment, note
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.ids import describe_class
 from tonne.pledge.keeper import Keeper, ape_send
@@ -23,12 +22,8 @@ from tonne.pledge.keeper import Keeper, ape_send
 @click.option("--max-liquidations", type=WholeNumber(min=1), default=None, help="At most this many per run.")
 def cli(provider, account, dry_run, max_liquidations):
     """Liquidate every position the facility would accept now."""
-    try:
-        d = connect_pledge(provider)
-    except DeploymentError as exc:
-        raise click.ClickException(str(exc)) from exc
+    d = connect_deployment(provider, connect_pledge)
     send = ape_send(account, provider)
-
     keeper = Keeper(
         provider.web3,
         d.facility.address,
@@ -37,7 +32,7 @@ def cli(provider, account, dry_run, max_liquidations):
         account.address,
         send,
         start_block=d.start_block,
-        log=lambda m: click.echo(m, err=True),
+        log=note,
     )
     report = keeper.run(dry_run=dry_run, max_liquidations=max_liquidations)
     for item in report.liquidations:

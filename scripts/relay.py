@@ -7,16 +7,15 @@ ape run relay --home URL --remote URL --db attestations.sqlite --sender 0x.. --b
 
 import click
 
-from tonne.bridge.cli import chain_options, connect_pair, open_store, sending_account
+from tonne.bridge.cli import chain_options, connect_pair, db_option, open_store, sender_options, sending_account
 from tonne.bridge.relay import DEFAULT_BATCH, DEFAULT_GAS_PER_MESSAGE, MAX_GAS_PER_MESSAGE, Relayer
 from tonne.clihelp import FiniteNumber, WholeNumber
 
 
 @click.command()
 @chain_options
-@click.option("--db", type=click.Path(dir_okay=False), required=True, help="The shared attestation store.")
-@click.option("--sender", help="Relayer account, unlocked on both nodes.")
-@click.option("--key-file", type=click.Path(exists=True, dir_okay=False), help="Relayer private key (hex) file.")
+@db_option
+@sender_options("Relayer")
 @click.option(
     "--poll", type=FiniteNumber(min=0), default=0.5, show_default=True, help="Seconds between passes when idle."
 )
