@@ -8,7 +8,7 @@ import click
 
 from tonne.bridge.attest import run_attester
 from tonne.bridge.cli import chain_options, connect_pair, db_option, key_file_option, open_store, validator_signer
-from tonne.clihelp import FiniteNumber, WholeNumber
+from tonne.clihelp import FiniteNumber, whole_number_option
 
 
 @click.command(
@@ -19,11 +19,9 @@ from tonne.clihelp import FiniteNumber, WholeNumber
 @key_file_option("Validator")
 @click.option("--ape-account", help="Validator as an ape account alias (e.g. TEST::1).")
 @db_option
-@click.option(
+@whole_number_option(
     "--confirmations",
-    type=WholeNumber(min=0),
     default=0,
-    show_default=True,
     help="Blocks a message's block must have on top of it before it is signed (reorg safety).",
 )
 @click.option("--poll", type=FiniteNumber(min=0), default=0.5, show_default=True, help="Seconds between scans.")

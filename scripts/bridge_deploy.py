@@ -25,7 +25,7 @@ from tonne.bridge.deploy import (
     transact,
     write_record,
 )
-from tonne.clihelp import WholeNumber, run_action
+from tonne.clihelp import run_action, whole_number_option
 from tonne.deployments import DeploymentError, read_record
 
 EPILOG = """\b
@@ -42,19 +42,11 @@ _run = partial(run_action, known=(BridgeDeployError, DeploymentError))
 @chain_options
 @sender_options("Admin")
 @click.option("--validator", "validators", multiple=True, required=True, help="Validator address (repeat, N).")
-@click.option("--threshold", type=WholeNumber(min=1), required=True, help="Signatures per delivery (M).")
-@click.option(
-    "--window",
-    type=WholeNumber(min=1),
-    default=WINDOW_SECONDS,
-    show_default=True,
-    help="Length of the rate-limit window, in seconds.",
-)
-@click.option(
+@whole_number_option("--threshold", min=1, required=True, help="Signatures per delivery (M).")
+@whole_number_option("--window", min=1, default=WINDOW_SECONDS, help="Length of the rate-limit window, in seconds.")
+@whole_number_option(
     "--limit",
-    type=WholeNumber(min=0),
     default=DEFAULT_LIMIT,
-    show_default=True,
     help="Most token units (1 unit = 1 kg; 1000 = 1 t) bridged per credit id per window.",
 )
 @click.option("--force", is_flag=True, help="Deploy even though a live bridge is recorded; the old record is kept.")

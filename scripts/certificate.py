@@ -11,7 +11,7 @@ import click
 from ape.cli import ConnectedProviderCommand
 
 from tonne.certificate import DEFAULT_OUT, CertificateError, load_deployed, write_documents
-from tonne.clihelp import WholeNumber, connect_deployment, run_action
+from tonne.clihelp import connect_deployment, run_action, whole_number_option
 
 
 def _tx_hash(ctx, param, value):
@@ -24,7 +24,7 @@ def _tx_hash(ctx, param, value):
 
 
 @click.command(cls=ConnectedProviderCommand)
-@click.option("--id", "certificate_id", type=WholeNumber(min=1), help="The certificate id.")
+@whole_number_option("--id", "certificate_id", min=1, help="The certificate id.")
 @click.option("--tx", "tx_hash", callback=_tx_hash, help="A transaction that retired credits (all its certificates).")
 @click.option(
     "--out",

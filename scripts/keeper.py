@@ -10,7 +10,7 @@ to health is skipped; while the account's earlier transactions are pending, a ru
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
-from tonne.clihelp import WholeNumber, connect_deployment, note
+from tonne.clihelp import connect_deployment, note, whole_number_option
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.ids import describe_class
 from tonne.pledge.keeper import Keeper, ape_send
@@ -19,7 +19,7 @@ from tonne.pledge.keeper import Keeper, ape_send
 @click.command(cls=ConnectedProviderCommand)
 @account_option()
 @click.option("--dry-run", is_flag=True, help="Find and dry-run liquidations; send nothing.")
-@click.option("--max-liquidations", type=WholeNumber(min=1), default=None, help="At most this many per run.")
+@whole_number_option("--max-liquidations", min=1, help="At most this many per run.")
 def cli(provider, account, dry_run, max_liquidations):
     """Liquidate every position the facility would accept now."""
     d = connect_deployment(provider, connect_pledge)
