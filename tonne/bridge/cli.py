@@ -40,9 +40,8 @@ def chain_options(func):
 
 def db_option(func):
     """``--db``: the attestation store the validators and the relayer share (passed as ``db``)."""
-    return click.option("--db", type=click.Path(dir_okay=False), required=True, help="The shared attestation store.")(
-        func
-    )
+    store = click.Path(dir_okay=False)
+    return click.option("--db", type=store, required=True, help="The shared attestation store.")(func)
 
 
 def key_file_option(who: str):
