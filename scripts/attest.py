@@ -6,9 +6,9 @@ ape run attest ... --ape-account validator1          # or an ape account (keyfil
 
 import click
 
-from tonne.bridge.attest import ape_signer, key_signer, run_attester
-from tonne.bridge.cli import chain_options, connect_pair, open_store, read_key
-from tonne.core.clihelp import FiniteNumber, WholeNumber
+from tonne.bridge.attest import run_attester
+from tonne.bridge.cli import chain_options, connect_pair, db_option, key_file_option, open_store, validator_signer
+from tonne.core.clihelp import FiniteNumber, whole_number_option
 
 
 @click.command(
@@ -16,36 +16,21 @@ from tonne.core.clihelp import FiniteNumber, WholeNumber
     "--key-file validator1.key --db attestations.sqlite --confirmations 2"
 )
 @chain_options
-@click.option("--key-file", type=click.Path(exists=True, dir_okay=False), help="Validator private key (hex) file.")
+@key_file_option("Validator")
 @click.option("--ape-account", help="Validator as an ape account alias (e.g. TEST::1).")
-@click.option("--db", type=click.Path(dir_okay=False), required=True, help="The shared attestation store.")
-@click.option(
+@db_option
+@whole_number_option(
     "--confirmations",
-    type=WholeNumber(min=0),
     default=0,
-    show_default=True,
     help="Blocks a message's block must have on top of it before it is signed (reorg safety).",
 )
 @click.option("--poll", type=FiniteNumber(min=0), default=0.5, show_default=True, help="Seconds between scans.")
 @click.option("--once", is_flag=True, help="Scan once and exit.")
 def cli(home, remote, record, key_file, ape_account, db, confirmations, poll, once):
     """Watch both gateways and attest each bridge message (one process per validator key)."""
-    if bool(key_file) == bool(ape_account):
-        raise click.ClickException("give exactly one of --key-file and --ape-account")
-    if key_file:
-        signer = key_signer(read_key(key_file))
-    else:
-        from ape import accounts
-
-        signer = ape_signer(accounts.load(ape_account) if "::" not in ape_account else _test_account(ape_account))
+    signer = validator_signer(key_file, ape_account)
     pair = connect_pair(home, remote, record)
     run_attester(pair, signer, open_store(db), confirmations=confirmations, poll=poll, once=once, log=click.echo)
-
-
-def _test_account(alias):
-    from ape import accounts
-
-    return accounts.test_accounts[int(alias.split("::")[1])]
 
 
 from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes

@@ -7,11 +7,12 @@ Reads the home suite's record (deployments/<homeChainId>.json) and writes deploy
 In permissioned mode it puts the home bridge on the allowlist when the sender holds COMPLIANCE_ROLE.
 """
 
+from functools import partial
 from pathlib import Path
 
 import click
 
-from tonne.bridge.cli import chain_options, connect_both, deployments_dir, sending_account
+from tonne.bridge.cli import chain_options, connect_both, deployments_dir, sender_options, sending_account
 from tonne.bridge.deploy import (
     DEFAULT_LIMIT,
     WINDOW_SECONDS,
@@ -24,7 +25,7 @@ from tonne.bridge.deploy import (
     transact,
     write_record,
 )
-from tonne.core.clihelp import WholeNumber
+from tonne.core.clihelp import run_action, whole_number_option
 from tonne.core.deployments import DeploymentError, read_record
 
 EPILOG = """\b
@@ -34,40 +35,27 @@ Example:
       --window 86400 --limit 1000000000
 """
 
+_run = partial(run_action, known=(BridgeDeployError, DeploymentError))
+
 
 @click.command(epilog=EPILOG)
 @chain_options
-@click.option("--sender", help="Admin account, unlocked on both nodes.")
-@click.option("--key-file", type=click.Path(exists=True, dir_okay=False), help="Admin private key (hex) file.")
+@sender_options("Admin")
 @click.option("--validator", "validators", multiple=True, required=True, help="Validator address (repeat, N).")
-@click.option("--threshold", type=WholeNumber(min=1), required=True, help="Signatures per delivery (M).")
-@click.option(
-    "--window",
-    type=WholeNumber(min=1),
-    default=WINDOW_SECONDS,
-    show_default=True,
-    help="Length of the rate-limit window, in seconds.",
-)
-@click.option(
+@whole_number_option("--threshold", min=1, required=True, help="Signatures per delivery (M).")
+@whole_number_option("--window", min=1, default=WINDOW_SECONDS, help="Length of the rate-limit window, in seconds.")
+@whole_number_option(
     "--limit",
-    type=WholeNumber(min=0),
     default=DEFAULT_LIMIT,
-    show_default=True,
     help="Most token units (1 unit = 1 kg; 1000 = 1 t) bridged per credit id per window.",
 )
 @click.option("--force", is_flag=True, help="Deploy even though a live bridge is recorded; the old record is kept.")
 def cli(home, remote, record, sender, key_file, validators, threshold, window, limit, force):
     """Deploy gateways, home bridge, mirror and remote bridge, link them, and write the bridge record."""
-    try:
-        require_artifacts()
-    except BridgeDeployError as exc:
-        raise click.ClickException(str(exc)) from exc
+    _run(require_artifacts)
     home_w3, remote_w3 = connect_both(home, remote)
     admin = sending_account([home_w3, remote_w3], sender, key_file)
-    try:
-        suite = read_record(home_w3.eth.chain_id)
-    except DeploymentError as exc:
-        raise click.ClickException(str(exc)) from exc
+    suite = _run(partial(read_record, home_w3.eth.chain_id))
     if threshold > len(validators):
         raise click.ClickException(f"--threshold {threshold} is more than the {len(validators)} validators given")
     path = Path(record) if record else record_path(deployments_dir(), home_w3.eth.chain_id, remote_w3.eth.chain_id)
@@ -78,8 +66,9 @@ def cli(home, remote, record, sender, key_file, validators, threshold, window, l
             "(the old record is kept beside it)."
         )
     credit = suite["contracts"]["CarbonCredit"]["address"]
-    try:
-        pair = deploy_bridge_pair(
+    pair = _run(
+        partial(
+            deploy_bridge_pair,
             home_w3,
             remote_w3,
             credit,
@@ -91,8 +80,7 @@ def cli(home, remote, record, sender, key_file, validators, threshold, window, l
             default_limit=limit,
             pauser=(admin, admin),
         )
-    except BridgeDeployError as exc:
-        raise click.ClickException(str(exc)) from exc
+    )
     if suite["config"]["mode"] == "permissioned":
         token = pair.home.token.functions
         if token.hasRole(token.COMPLIANCE_ROLE().call(), admin).call():

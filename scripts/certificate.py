@@ -11,8 +11,7 @@ import click
 from ape.cli import ConnectedProviderCommand
 
 from tonne.certificate import DEFAULT_OUT, CertificateError, load_deployed, write_documents
-from tonne.core.clihelp import WholeNumber
-from tonne.core.deployments import DeploymentError, connect
+from tonne.core.clihelp import connect_deployment, run_action, whole_number_option
 
 
 def _tx_hash(ctx, param, value):
@@ -25,7 +24,7 @@ def _tx_hash(ctx, param, value):
 
 
 @click.command(cls=ConnectedProviderCommand)
-@click.option("--id", "certificate_id", type=WholeNumber(min=1), help="The certificate id.")
+@whole_number_option("--id", "certificate_id", min=1, help="The certificate id.")
 @click.option("--tx", "tx_hash", callback=_tx_hash, help="A transaction that retired credits (all its certificates).")
 @click.option(
     "--out",
@@ -38,11 +37,10 @@ def cli(provider, certificate_id, tx_hash, out):
     """Write SVG and HTML certificate documents (and the data as JSON), from the chain alone."""
     if (certificate_id is None) == (tx_hash is None):
         raise click.UsageError("give --id or --tx (one of them)")
-    try:
-        deployed = connect(provider)
-        certificates = load_deployed(deployed, certificate_id=certificate_id, tx_hash=tx_hash)
-    except (DeploymentError, CertificateError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    deployed = connect_deployment(provider)
+    certificates = run_action(
+        lambda: load_deployed(deployed, certificate_id=certificate_id, tx_hash=tx_hash), known=(CertificateError,)
+    )
     for data in certificates:
         click.echo(data.describe())
         for kind, path in write_documents(data, out).items():

@@ -10,8 +10,7 @@ to health is skipped; while the account's earlier transactions are pending, a ru
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
-from tonne.core.clihelp import WholeNumber
-from tonne.core.deployments import DeploymentError
+from tonne.core.clihelp import connect_deployment, note, whole_number_option
 from tonne.pledge.chain import connect_pledge
 from tonne.pledge.ids import describe_class
 from tonne.pledge.keeper import Keeper, ape_send
@@ -20,15 +19,11 @@ from tonne.pledge.keeper import Keeper, ape_send
 @click.command(cls=ConnectedProviderCommand)
 @account_option()
 @click.option("--dry-run", is_flag=True, help="Find and dry-run liquidations; send nothing.")
-@click.option("--max-liquidations", type=WholeNumber(min=1), default=None, help="At most this many per run.")
+@whole_number_option("--max-liquidations", min=1, help="At most this many per run.")
 def cli(provider, account, dry_run, max_liquidations):
     """Liquidate every position the facility would accept now."""
-    try:
-        d = connect_pledge(provider)
-    except DeploymentError as exc:
-        raise click.ClickException(str(exc)) from exc
+    d = connect_deployment(provider, connect_pledge)
     send = ape_send(account, provider)
-
     keeper = Keeper(
         provider.web3,
         d.facility.address,
@@ -37,7 +32,7 @@ def cli(provider, account, dry_run, max_liquidations):
         account.address,
         send,
         start_block=d.start_block,
-        log=lambda m: click.echo(m, err=True),
+        log=note,
     )
     report = keeper.run(dry_run=dry_run, max_liquidations=max_liquidations)
     for item in report.liquidations:

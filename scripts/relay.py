@@ -7,32 +7,30 @@ ape run relay --home URL --remote URL --db attestations.sqlite --sender 0x.. --b
 
 import click
 
-from tonne.bridge.cli import chain_options, connect_pair, open_store, sending_account
+from tonne.bridge.cli import chain_options, connect_pair, db_option, open_store, sender_options, sending_account
 from tonne.bridge.relay import DEFAULT_BATCH, DEFAULT_GAS_PER_MESSAGE, MAX_GAS_PER_MESSAGE, Relayer
-from tonne.core.clihelp import FiniteNumber, WholeNumber
+from tonne.core.clihelp import FiniteNumber, whole_number_option
 
 
 @click.command()
 @chain_options
-@click.option("--db", type=click.Path(dir_okay=False), required=True, help="The shared attestation store.")
-@click.option("--sender", help="Relayer account, unlocked on both nodes.")
-@click.option("--key-file", type=click.Path(exists=True, dir_okay=False), help="Relayer private key (hex) file.")
+@db_option
+@sender_options("Relayer")
 @click.option(
     "--poll", type=FiniteNumber(min=0), default=0.5, show_default=True, help="Seconds between passes when idle."
 )
-@click.option(
+@whole_number_option(
     "--batch",
-    type=WholeNumber(min=1),
+    min=1,
     default=DEFAULT_BATCH,
-    show_default=True,
     help="Messages per delivery transaction (the gateway's deliverBatch), e.g. --batch 50; "
     "1 sends one `deliver` transaction per message.",
 )
-@click.option(
+@whole_number_option(
     "--gas-per-message",
-    type=WholeNumber(min=100_000, max=MAX_GAS_PER_MESSAGE),
+    min=100_000,
+    max=MAX_GAS_PER_MESSAGE,
     default=DEFAULT_GAS_PER_MESSAGE,
-    show_default=True,
     help="Gas (units) each message of a batch runs with, e.g. 600000; a message needing more is delivered alone; "
     "a delivery of one message must fit the chains' blocks.",
 )

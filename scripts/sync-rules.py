@@ -9,7 +9,7 @@ validators attest it and the relayer delivers it like a transfer. Exits 0 with "
 
 import click
 
-from tonne.bridge.cli import chain_options, connect_pair, sending_account
+from tonne.bridge.cli import chain_options, connect_pair, key_file_option, sending_account
 from tonne.bridge.sync import sync_rules
 from tonne.core.clihelp import WholeNumber
 
@@ -22,7 +22,7 @@ from tonne.core.clihelp import WholeNumber
 )
 @click.option("--token/--no-token", default=True, show_default=True, help="Also send pause and permissioned mode.")
 @click.option("--sender", help="Account unlocked on the home node that pays the gas (anyone may sync).")
-@click.option("--key-file", type=click.Path(exists=True, dir_okay=False), help="Sender private key (hex) file.")
+@key_file_option("Sender")
 def cli(home, remote, record, accounts, projects, token, sender, key_file):
     """Sync the home rules of the given accounts and projects to the remote mirror."""
     pair = connect_pair(home, remote, record)

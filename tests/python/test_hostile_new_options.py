@@ -15,7 +15,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from tonne.bridge.cli import read_key, sending_account
+from tonne.bridge.cli import read_key, sending_account, validator_signer
 from tonne.chain.errors import ToolError
 from tonne.core.csvinput import FieldError, parse_tonnes
 from tonne.issuance.stream import scan
@@ -296,6 +296,18 @@ def test_relay_key_file__not_hex__one_line_error_naming_it(tmp_path):
 def test_relay_sender__not_an_address__one_line_error_naming_the_option(sender):
     with pytest.raises(click.ClickException, match="--sender"):
         sending_account([], sender, None)
+
+
+@pytest.mark.parametrize("alias", ["TEST::x", "TEST::", "TEST::\u0665"])
+def test_attest_ape_account__test_alias_without_a_number__one_line_error_naming_the_option(alias):
+    with pytest.raises(click.ClickException, match="--ape-account"):
+        validator_signer(None, alias)
+
+
+@pytest.mark.parametrize(("key_file", "alias"), [(None, None), ("validator.key", "TEST::1")])
+def test_attest_signer__neither_or_both__one_line_error(key_file, alias):
+    with pytest.raises(click.ClickException, match="exactly one of --key-file and --ape-account"):
+        validator_signer(key_file, alias)
 
 
 # ---------------------------------------------------------------------------------------------------- --help

@@ -17,6 +17,7 @@ from eth_account import Account
 from web3 import Web3
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
+from tonne.bridge.attest import ape_signer, key_signer
 from tonne.bridge.deploy import BridgeDeployError, BridgePair, load_pair, record_path
 from tonne.bridge.store import Store
 from tonne.bridge.watch import connect
@@ -35,6 +36,28 @@ def chain_options(func):
         default=None,
         help="Bridge record (default: <deployments>/bridge-<home>-<remote>.json).",
     )(func)
+
+
+def db_option(func):
+    """``--db``: the attestation store the validators and the relayer share (passed as ``db``)."""
+    store = click.Path(dir_okay=False)
+    return click.option("--db", type=store, required=True, help="The shared attestation store.")(func)
+
+
+def key_file_option(who: str):
+    """``--key-file``: the private key (hex) file of ``who`` (the validator, the relayer, the admin)."""
+    key_file = click.Path(exists=True, dir_okay=False)
+    return click.option("--key-file", type=key_file, help=f"{who} private key (hex) file.")
+
+
+def sender_options(who: str):
+    """``--sender`` (an account both nodes hold unlocked) and ``--key-file``, for ``sending_account``."""
+
+    def decorate(func):
+        func = key_file_option(who)(func)
+        return click.option("--sender", help=f"{who} account, unlocked on both nodes.")(func)
+
+    return decorate
 
 
 def connect_checked(url: str, option: str) -> Web3:
@@ -98,3 +121,20 @@ def sending_account(w3s: list[Web3], sender: str | None, key_file: str | None) -
     if not Web3.is_address(sender.strip()) or not sender.strip().isascii():
         raise click.ClickException(f"--sender: {sender!r} is not an account address (0x and 40 hex digits)")
     return Web3.to_checksum_address(sender.strip())
+
+
+def validator_signer(key_file: str | None, ape_account: str | None):
+    """The attester's signer: a key file's key, or an ape account (an alias, or ``TEST::n`` for a test account);
+    exactly one of them, else a one-line error."""
+    if bool(key_file) == bool(ape_account):
+        raise click.ClickException("give exactly one of --key-file and --ape-account")
+    if key_file:
+        return key_signer(read_key(key_file))
+    from ape import accounts
+
+    if "::" not in ape_account:
+        return ape_signer(accounts.load(ape_account))
+    index = ape_account.split("::", 1)[1]
+    if not index.isascii() or not index.isdigit():
+        raise click.ClickException(f"--ape-account: {ape_account!r} is not an alias or TEST::<number>")
+    return ape_signer(accounts.test_accounts[int(index)])

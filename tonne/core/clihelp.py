@@ -131,3 +131,9 @@ def pending_timeout_option():
 def quiet_option():
     """``--quiet``: no progress bar."""
     return click.option("--quiet", is_flag=True, help="No progress bar.")
+
+
+def whole_number_option(*decls: str, help: str, min: int = 0, max: int | None = None, default=None, **kwargs):  # noqa: A002
+    """A whole-number option (``WholeNumber(min, max)``) whose default, when it has one, ``--help`` shows."""
+    kind = WholeNumber(min=min, max=max)
+    return click.option(*decls, type=kind, default=default, show_default=default is not None, help=help, **kwargs)
