@@ -26,6 +26,19 @@ abstract contract CreditBridgeBase is
     /// @notice Pauses and resumes each direction.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
+    /// @notice Gas given to the transfer of delivered credits to their recipient: the token's own checks and the
+    /// recipient's ERC-1155 hook. Fixed, whatever gas the relayer chose: a refusal inside it is the recipient's, so
+    /// the credits are returned; a caller who cannot give this much gets `BridgeDeliveryGasTooLow` and nothing
+    /// changes.
+    uint256 public constant RECIPIENT_GAS = 300_000;
+
+    /// @dev Gas kept back beyond RECIPIENT_GAS (and the 1/64 the call keeps, EIP-150) for the call itself and all
+    /// that follows a refused transfer: the return message through the gateway, its event and the gateway's finish.
+    uint256 private constant _AFTER_TRANSFER_GAS = 60_000;
+
+    /// @dev Bytes of a recipient's refusal kept in `TransferReturned` (the same bound as the gateway's).
+    uint256 private constant _MAX_REASON = 356;
+
     /// @dev An id's use of its limit in the current window, in one slot.
     struct Usage {
         uint64 window;
@@ -185,10 +198,30 @@ abstract contract CreditBridgeBase is
         return addr;
     }
 
+    /// @dev Makes the call `data` to `target` (the transfer of delivered credits to their recipient) with exactly
+    /// RECIPIENT_GAS, after checking that this much can be forwarded with _AFTER_TRANSFER_GAS still left; otherwise
+    /// reverts with `BridgeDeliveryGasTooLow` (the caller's shortfall: nothing changes and the delivery waits for a
+    /// retry). Returns whether the call succeeded and, if not, the first _MAX_REASON bytes of its refusal (a huge
+    /// reason must not cost the return path its gas).
+    function _transferToRecipient(address target, bytes memory data) internal returns (bool ok, bytes memory reason) {
+        uint256 needed = RECIPIENT_GAS + RECIPIENT_GAS / 63 + _AFTER_TRANSFER_GAS;
+        uint256 left = gasleft();
+        if (left < needed) revert BridgeDeliveryGasTooLow(left, needed);
+        uint256 size;
+        assembly ("memory-safe") {
+            ok := call(RECIPIENT_GAS, target, 0, add(data, 0x20), mload(data), 0, 0)
+            size := returndatasize()
+        }
+        if (ok) return (true, reason);
+        if (size > _MAX_REASON) size = _MAX_REASON;
+        reason = new bytes(size);
+        assembly ("memory-safe") {
+            returndatacopy(add(reason, 0x20), 0, size)
+        }
+    }
+
     /// @dev Turns the refused delivery of transfer `receiveId` (`amount` of `id`, refused by `recipient` with
-    /// `reason`) into a return to its `sender`, unless the refusal came with under 1/16 of the `gasGiven` left: an
-    /// attempt that ran out of gas (also one nested in the recipient's hook, which leaves about 2/64) may be the
-    /// relayer's shortfall, so it reverts and the relayer retries with more. A return is never returned again
+    /// `reason` inside its fixed RECIPIENT_GAS) into a return to its `sender`. A return is never returned again
     /// (the bridges do not catch a refused return: it reverts and stays retriable).
     function _return(
         bytes32 receiveId,
@@ -196,11 +229,8 @@ abstract contract CreditBridgeBase is
         uint256 amount,
         address recipient,
         address sender,
-        bytes memory reason,
-        uint256 gasGiven
+        bytes memory reason
     ) internal {
-        uint256 left = gasleft();
-        if (left < gasGiven / 16) revert BridgeDeliveryGasTooLow(left, gasGiven);
         bytes32 messageId = _sendToRemote(BridgeMessages.encodeReturn(id, amount, recipient, sender, receiveId));
         emit TransferReturned(messageId, receiveId, id, recipient, sender, amount, reason);
     }

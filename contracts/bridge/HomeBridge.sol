@@ -217,13 +217,15 @@ contract HomeBridge is IHomeBridge, CreditBridgeBase, ERC1155Holder {
         (, uint256 id, uint256 amount, address from, address to,) = BridgeMessages.decode(payload);
         _consume(Direction.Inbound, id, amount);
         uint256 held = _unlock(id, amount);
-        uint256 gasGiven = gasleft();
-        try _token.safeTransferFrom(address(this), to, id, amount, "") {
+        (bool released, bytes memory reason) = _transferToRecipient(
+            address(_token), abi.encodeCall(IERC1155.safeTransferFrom, (address(this), to, id, amount, ""))
+        );
+        if (released) {
             emit CreditsReleased(receiveId, id, to, from, amount);
-        } catch (bytes memory reason) {
+        } else {
             // Refused (frozen, not allowlisted, not a receiver...): the credits stay locked and go back.
             _locked[id] = held;
-            _return(receiveId, id, amount, to, from, reason, gasGiven);
+            _return(receiveId, id, amount, to, from, reason);
         }
     }
 

@@ -73,14 +73,18 @@ contract MirrorCredit is IMirrorCredit, ERC1155Supply, AccessControlDefaultAdmin
     }
 
     /// @inheritdoc IMirrorCredit
-    function bridgeMint(address to, uint256 id, uint256 amount, bytes calldata metadata) external onlyBridge {
-        if (_metadata[id].projectId == 0) {
-            if (metadata.length == 0) revert MirrorMissingMetadata(id);
-            BatchMetadata memory m = abi.decode(metadata, (BatchMetadata));
-            if (m.projectId == 0) revert MirrorMissingMetadata(id);
-            _metadata[id] = m;
-            emit MetadataRecorded(id, m);
-        }
+    function bridgeRecordMetadata(uint256 id, bytes calldata metadata) external onlyBridge {
+        if (_metadata[id].projectId != 0) return;
+        if (metadata.length == 0) revert MirrorMissingMetadata(id);
+        BatchMetadata memory m = abi.decode(metadata, (BatchMetadata));
+        if (m.projectId == 0) revert MirrorMissingMetadata(id);
+        _metadata[id] = m;
+        emit MetadataRecorded(id, m);
+    }
+
+    /// @inheritdoc IMirrorCredit
+    function bridgeMint(address to, uint256 id, uint256 amount) external onlyBridge {
+        if (_metadata[id].projectId == 0) revert MirrorMissingMetadata(id);
         _mint(to, id, amount, "");
     }
 

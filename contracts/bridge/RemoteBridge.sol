@@ -66,7 +66,7 @@ contract RemoteBridge is IRemoteBridge, CreditBridgeBase {
             // consumed the outbound one; this only undoes it) and no catch: a refused return reverts and waits.
             (uint256 rid, uint256 ramount, address sender, bytes32 returned) = BridgeMessages.decodeReturn(payload);
             emit TransferRestored(receiveId, returned, rid, sender, ramount);
-            _mirror.bridgeMint(sender, rid, ramount, "");
+            _mirror.bridgeMint(sender, rid, ramount);
             return;
         }
         if (kind != BridgeMessages.LOCK) revert BridgeUnexpectedMessage(kind, BridgeMessages.LOCK);
@@ -74,12 +74,12 @@ contract RemoteBridge is IRemoteBridge, CreditBridgeBase {
             BridgeMessages.decode(payload);
         _applyLockRules(payload, to);
         _consume(Direction.Inbound, id, amount);
-        uint256 gasGiven = gasleft();
-        try _mirror.bridgeMint(to, id, amount, metadata) {
-            emit CreditsMinted(receiveId, id, to, from, amount);
-        } catch (bytes memory reason) {
-            _return(receiveId, id, amount, to, from, reason, gasGiven);
-        }
+        // Outside the recipient's gas: what the first lock of an id costs must not come out of its hook's share.
+        _mirror.bridgeRecordMetadata(id, metadata);
+        (bool minted, bytes memory reason) =
+            _transferToRecipient(address(_mirror), abi.encodeCall(IMirrorCredit.bridgeMint, (to, id, amount)));
+        if (minted) emit CreditsMinted(receiveId, id, to, from, amount);
+        else _return(receiveId, id, amount, to, from, reason);
     }
 
     /// @dev The token-wide rules and the recipient's that a lock carries (a zero sequence: none).

@@ -47,10 +47,10 @@ interface ICreditBridge {
     error BridgeUnexpectedMessage(uint8 kind, uint8 expected);
     /// @notice A window of `windowSeconds` seconds (zero) is not allowed.
     error BridgeInvalidWindow(uint256 windowSeconds);
-    /// @notice The recipient refused a delivery with only `gasLeft` of the `gasGiven` gas left (under 1/16): the
-    /// refusal may be the relayer's shortfall, not the recipient's, so the delivery reverts and waits for a retry
-    /// with more gas instead of returning the credits.
-    error BridgeDeliveryGasTooLow(uint256 gasLeft, uint256 gasGiven);
+    /// @notice Only `gasLeft` gas was left where the transfer to the recipient needs `gasNeeded` (its fixed
+    /// RECIPIENT_GAS and what a return would take): the relayer's shortfall, so the delivery reverts and waits for a
+    /// retry with more gas.
+    error BridgeDeliveryGasTooLow(uint256 gasLeft, uint256 gasNeeded);
 
     /// @notice The bridge was linked, once, to `remoteBridge` on chain `remoteChainId` through `gateway`.
     event BridgeLinked(uint256 indexed remoteChainId, address remoteBridge, address gateway);

@@ -83,9 +83,12 @@ interface IMirrorCredit {
     /// @notice Binds the bridge, the only minter and burner. Once; only the admin.
     function bindBridge(address bridge) external;
 
-    /// @notice Mints `amount` of `id` to `to`, recording `metadata` (ABI-encoded `BatchMetadata`) if `id` has
-    /// none yet. Only the bridge.
-    function bridgeMint(address to, uint256 id, uint256 amount, bytes calldata metadata) external;
+    /// @notice Records `metadata` (ABI-encoded `BatchMetadata`) as `id`'s if it has none yet; does nothing
+    /// otherwise. Only the bridge.
+    function bridgeRecordMetadata(uint256 id, bytes calldata metadata) external;
+
+    /// @notice Mints `amount` of `id`, whose metadata is recorded, to `to`. Only the bridge.
+    function bridgeMint(address to, uint256 id, uint256 amount) external;
 
     /// @notice Applies the home rules `flags[i]` of `keys[i]`, read at home under sequence `seq`, to each key
     /// whose held sequence is older; others are ignored (`RuleIgnored`). Only the bridge.

@@ -208,7 +208,7 @@ class BridgeMachine(RuleBasedStateMachine):
             return
         batch = data.draw(st.permutations(batch))
         call = dest.gateway.functions.deliverBatch(
-            [s.message.as_tuple() for s in batch], [self.tc.sign(s) for s in batch], 400_000
+            [s.message.as_tuple() for s in batch], [self.tc.sign(s) for s in batch], 600_000
         )
         receipt = transact(dest.w3, call, self.tc.stranger)
         delivered = [

@@ -94,7 +94,7 @@ def _deliver(pair: BridgePair, sent: Sent, keys: list[bytes], relayer: str) -> i
 
 
 BATCH_SIZES = (1, 10, 50)
-BATCH_GAS_PER_MESSAGE = 400_000
+BATCH_GAS_PER_MESSAGE = 500_000
 
 
 def _deliver_batch(pair: BridgePair, sents: list[Sent], keys: list[bytes], relayer: str) -> int:

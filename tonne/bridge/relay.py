@@ -47,7 +47,7 @@ FALSE_ALREADY = "claimed already processed, is not"
 # Refusals that may only mean "not enough gas inside the batch": such a message is delivered alone.
 NEEDS_MORE_GAS = {"BridgeDeliveryGasTooLow", "GatewayRecipientFailed"}
 DEFAULT_BATCH = 50
-DEFAULT_GAS_PER_MESSAGE = 400_000
+DEFAULT_GAS_PER_MESSAGE = 500_000
 MAX_GAS_PER_MESSAGE = (
     1_000_000_000  # a sanity bound for the option; the chains' own block gas limits are checked at start
 )

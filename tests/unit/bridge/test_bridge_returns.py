@@ -118,17 +118,41 @@ def test_return__stranger_forges_one__refused(bridges, held, holder, stranger):
     assert bridges.mirror.balanceOf(holder, held) == 500
 
 
-def test_deliver__gas_burning_hook_under_gassed__reverts_not_returned(project, bridges, held, holder, stranger, admin):
+def test_deliver__hook_within_recipient_gas_under_gassed__reverts_then_minted(
+    project, bridges, held, holder, stranger, admin
+):
+    """A hook that fits the fixed RECIPIENT_GAS: a caller who cannot give that much is refused (nothing changes,
+    the message waits); any caller who can gets it minted."""
     hog = project.GasBurningReceiver.deploy(sender=admin)
-    hog.setBurn(300_000, sender=admin)
+    hog.setBurn(100_000, sender=admin)
     _, lock = bridges.lock(holder, held, 1_000, to=hog)
     with pytest.raises(ContractLogicError) as info:
-        bridges.remote_gateway.deliver(lock.as_tuple(), bridges.sign(lock), sender=stranger, gas=450_000)
+        bridges.remote_gateway.deliver(lock.as_tuple(), bridges.sign(lock), sender=stranger, gas=300_000)
     assert selector("BridgeDeliveryGasTooLow(uint256,uint256)").hex() in repr(info.value), info.value
     assert not bridges.remote_gateway.isProcessed(lock.id)
     receipt = bridges.remote_gateway.deliver(lock.as_tuple(), bridges.sign(lock), sender=stranger, gas=1_500_000)
     assert events(receipt, bridges.remote, "TransferReturned") == []
     assert bridges.mirror.balanceOf(hog, held) == 1_000 and hog.received() == 1_000 and books(bridges, held)
+
+
+@pytest.mark.parametrize("gas", [800_000, 1_500_000, 6_000_000])
+def test_deliver__hook_beyond_recipient_gas__returned_whatever_the_caller_gives(
+    project, bridges, held, holder, stranger, admin, gas
+):
+    """A hook that needs more than RECIPIENT_GAS runs out of it whatever gas the caller gives: the outcome is the
+    recipient's (returned), never the caller's choice (audit/relay-batch.md, finding 4)."""
+    hog = project.GasBurningReceiver.deploy(sender=admin)
+    hog.setBurn(bridges.remote.RECIPIENT_GAS(), sender=admin)
+    before = bridges.credit.balanceOf(holder, held)
+    _, lock = bridges.lock(holder, held, 1_000, to=hog)
+    receipt = bridges.remote_gateway.deliver(lock.as_tuple(), bridges.sign(lock), sender=stranger, gas=gas)
+    returned, ret = returned_message(bridges, receipt, bridges.remote, bridges.remote_gateway)
+    # Out of gas inside its own budget: the token's acceptance check names the receiver.
+    assert returned["reason"][:4] == selector("ERC1155InvalidReceiver(address)")
+    assert bridges.remote_gateway.isProcessed(lock.id)
+    assert bridges.mirror.balanceOf(hog, held) == 0 and hog.received() == 0
+    bridges.deliver(ret, stranger)
+    assert bridges.credit.balanceOf(holder, held) == before and books(bridges, held)
 
 
 def test_return__reentrant_hook_on_remint__guarded_books_exact(project, bridges, held, holder, stranger, admin):

@@ -183,7 +183,9 @@ def test_deliver__wrong_kind_of_message__reverts(bridges, held, holder, stranger
 def test_mirror__mint_or_burn_by_anyone_but_bridge__reverts(bridges, held, stranger):
     mirror = bridges.mirror
     with reverts(mirror.MirrorCallerNotBridge, caller=stranger):
-        mirror.bridgeMint(stranger, held, 1, b"", sender=stranger)
+        mirror.bridgeMint(stranger, held, 1, sender=stranger)
+    with reverts(mirror.MirrorCallerNotBridge, caller=stranger):
+        mirror.bridgeRecordMetadata(held, b"", sender=stranger)
     with reverts(mirror.MirrorCallerNotBridge, caller=stranger):
         mirror.bridgeBurn(stranger, held, 1, sender=stranger)
 
@@ -193,11 +195,11 @@ def test_mint__lock_message_without_metadata__reverts(bridges, held, holder, str
     forged = Message(
         HOME_CHAIN, bridges.home_gateway.address, bridges.home.address, bridges.remote.address, 77, payload
     )
-    # Refused by the mirror: not minted, returned (a return of a lock nobody made releases nothing: the escrow
-    # bound refuses it like any release above the locked amount).
-    receipt = bridges.deliver(forged, stranger)
-    (returned,) = events(receipt, bridges.remote, "TransferReturned")
-    assert returned["reason"][:4] == keccak(text="MirrorMissingMetadata(uint256)")[:4]
+    # Refused by the mirror before the recipient's transfer (a home bridge always sends metadata): the delivery
+    # reverts, nothing is minted or returned, and the message stays unprocessed.
+    with reverts(bridges.mirror.MirrorMissingMetadata, id=held):
+        bridges.deliver(forged, stranger)
+    assert not bridges.remote_gateway.isProcessed(forged.id)
     assert bridges.mirror.totalSupply(held) == 0
 
 
