@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tonne.chain.send import Web3Sender
     from tonne.chain.view import ChainView
-    from tonne.issuance import DEFAULT_CHUNK_SIZE, Contracts, run_file
+    from tonne.issuance import Contracts, run_file
 
     w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 120}))
     view = ChainView(w3)
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         view,
         contracts,
         sender,
-        chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
+        chunk_size=args.chunk_size,
         dry_run=args.dry_run,
         on_plan=lambda _: planned.append(time.perf_counter()),
     )

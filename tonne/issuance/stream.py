@@ -37,7 +37,7 @@ from tonne.issuance.checks import (
     try_receivers,
 )
 from tonne.issuance.errors import IssuanceError, Problem, problem_summary
-from tonne.issuance.plan import DEFAULT_CHUNK_SIZE, Order, settle_and_pin
+from tonne.issuance.plan import Order, auto_chunk_size, settle_and_pin
 from tonne.issuance.rows import HEADER, BatchRef, ProjectRef, Row, _parse_row
 from tonne.units import format_tonnes
 
@@ -209,18 +209,19 @@ def plan_file(
     contracts: Contracts,
     sender: str,
     *,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     pending_timeout: float = 180.0,
     log: Callable[[str], None] = lambda _: None,
 ) -> FilePlan:
     """``prepare`` for a scanned file, streaming its spool: the same checks at one pinned block and the same
-    report (``IssuanceError``, nothing sent) when any row fails them."""
+    report (``IssuanceError``, nothing sent) when any row fails them. ``chunk_size`` None: sized from the block
+    gas limit and the distinct token ids to send (``auto_chunk_size``)."""
     path = result.path
     block_limit = settle_and_pin(view, sender, chunk_size, pending_timeout, log)
     grouped: dict[tuple[str, str], array] = {}
     conflicts: list[Problem] = []
     caps: dict[int, _Cap] = {}
-    plan = FilePlan(path, result, ChainState(), 0, chunk_size, block_limit)
+    plan = FilePlan(path, result, ChainState(), 0, chunk_size or 1, block_limit)
     to_contract: dict[str, array] = {}  # contract recipient -> lines of the rows to issue to it
     candidates: dict[str, int] = {}
 
@@ -249,6 +250,8 @@ def plan_file(
             grouped.setdefault(("recipient", f"contract {address} rejects the credits: {error}"), array("I")).append(
                 line
             )
+    if chunk_size is None:
+        plan.chunk_size = auto_chunk_size(block_limit, ids=sum(len(t) for t in plan.totals.values()) or 1)
     problems = _problems(path, state, grouped, caps)
     problems = conflicts + problems
     problems.sort(key=lambda p: p.line or 0)
