@@ -6,8 +6,8 @@ and written to bench/results.json.
 The constancy run goes last: its 40,000 transactions slow the chain down, which would skew the throughput
 figures. The retire throughput goes first of the two: Anvil's cost per block grows with the chain's whole state
 (measured: 1,000 retirements take ~8 s on a fresh chain, ~42 s after the 10,000-row issuance), and the retire tool
-sent one row per transaction where the issue tool sends 200. It runs twice, side by side: one row per transaction
-(``--batch-size 1``, the path before ``retireBatch``) and the default batch size.
+sent one row per transaction where the issue tool sends ~245 (sized from the block). It runs twice, side by side:
+one row per transaction (``--batch-size 1``, the path before ``retireBatch``) and the default batch size.
 
 Wall-clock figures are printed and recorded, never asserted: they depend on the machine.
 """

@@ -147,7 +147,7 @@ def test_issue_resumed__issued_credits_cancelled_meanwhile__done_rows_stay_done_
     holder = Web3.to_checksum_address(recipient)
     deployment.transact(
         deployment.registry.functions.cancelCredits(
-            scenario.tokens[done], [holder], [tonnes_to_units(tonnes)], 0, "invalidated"
+            scenario.tokens[done], [holder], [tonnes_to_units(tonnes)], tonnes_to_units(tonnes), "invalidated"
         )
     )
     result = deployment.run("issue", "--csv", str(path), "--chunk-size", str(CHUNK))
