@@ -207,8 +207,11 @@ def test_issue_resumed__chain_reset_and_redeployed__old_record_refused_then_new_
 # ---------------------------------------------------------------------------------------------- retire csv
 
 
-def _kill_retire_midway(deployment: Any, book: Book, path: Path, out: Path, start: int, at: int = 20) -> int:
-    process, _ = deployment.start("retire", "csv", "--csv", str(path), "--batch-size", str(CHUNK), out=out)
+RETIRE = ("--batch-size", "2", "--window", "1")  # one small transaction in flight: the kill lands mid-run
+
+
+def _kill_retire_midway(deployment: Any, book: Book, path: Path, out: Path, start: int, at: int = 10) -> int:
+    process, _ = deployment.start("retire", "csv", "--csv", str(path), *RETIRE, out=out)
     _wait_for(lambda: len(recorded(deployment, start)) >= at, f"{at} retirements on-chain", process)
     process.kill()
     process.wait(timeout=10)
@@ -250,7 +253,7 @@ def test_retire_resumed__some_rows_retired_exactly_by_the_holder__counted_done_r
     others = [i for i, row in enumerate(book.rows) if keccak(text=row[7]) not in done][::7][:4]
     for i in others:
         _retire_row_directly(deployment, book, i)
-    result = deployment.run("retire", "csv", "--csv", str(path), "--batch-size", str(CHUNK))
+    result = deployment.run("retire", "csv", "--csv", str(path), *RETIRE)
     _no_traceback(result)
     assert result.returncode == 0, result.stderr
     assert f"{on_chain + len(others)} were already done before this run" in result.stdout
@@ -280,7 +283,7 @@ def test_retire_resumed__reference_used_for_a_different_retirement__refused_on_i
     _retire_row_directly(deployment, book, i, **change)
     count = deployment.retirement.functions.certificateCount().call()
     before = _mark(deployment)
-    result = deployment.run("retire", "csv", "--csv", str(path), "--batch-size", str(CHUNK))
+    result = deployment.run("retire", "csv", "--csv", str(path), *RETIRE)
     _no_traceback(result)
     assert result.returncode == 1, result.stdout
     assert f"{path}:{i + 2}: reference: conflict" in result.stderr, result.stderr
@@ -297,7 +300,7 @@ def test_retire_resumed__project_suspended__refused_on_its_lines_nothing_sent(de
     project_id = book.tokens[0] >> 64
     deployment.transact(deployment.registry.functions.setProjectStatus(project_id, 3, "audit"))
     before = _mark(deployment)
-    result = deployment.run("retire", "csv", "--csv", str(path), "--batch-size", str(CHUNK))
+    result = deployment.run("retire", "csv", "--csv", str(path), *RETIRE)
     _no_traceback(result)
     assert result.returncode == 1
     assert f"{path}:" in result.stderr and ": project: " in result.stderr and "Suspended" in result.stderr
