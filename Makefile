@@ -68,7 +68,7 @@ lint: install
 	$(BIN)/ruff format --check tonne scripts tests bench
 
 bench: install
-	$(BIN)/ape run bench
+	TONNE_ANVIL_PRUNE_HISTORY=256 $(BIN)/ape run bench
 
 # Static analysis: Slither in its own venv (ape's pins stay untouched), compiling through forge from its own npm
 # prefix (so `make test` never downloads it). forge's out/cache, Slither's report and the HOME that forge and

@@ -16,7 +16,7 @@ from ape.cli import ConnectedProviderCommand, account_option
 from tonne.chain.errors import ToolError
 from tonne.core.clihelp import WholeNumber, csv_option, fail_with_report, note, pending_timeout_option, quiet_option
 from tonne.core.deployments import DeploymentError, connect
-from tonne.issuance import DEFAULT_CHUNK_SIZE, format_plan, issue_from_csv
+from tonne.issuance import format_plan, issue_from_csv
 from tonne.issuance.send import RACED_EXIT
 
 
@@ -26,9 +26,9 @@ from tonne.issuance.send import RACED_EXIT
 @click.option(
     "--chunk-size",
     type=WholeNumber(min=1),
-    default=DEFAULT_CHUNK_SIZE,
-    show_default=True,
-    help="Orders (CSV rows) per issueMany transaction, e.g. --chunk-size 100; fewer when a chain's blocks are small.",
+    default=None,
+    help="Orders (CSV rows) per issueMany transaction, e.g. --chunk-size 100. Default: as many as fit, at their "
+    "worst-case gas, in half of the chain's block gas limit and under 2^24 gas (245 at a 30M block).",
 )
 @click.option("--dry-run", is_flag=True, help="Check the file against the chain and print the plan; send nothing.")
 @pending_timeout_option()

@@ -32,6 +32,7 @@ from tonne.issuance import (
     run_file,
     scan,
 )
+from tonne.issuance.plan import auto_chunk_size
 
 HEADER = "project,batch,recipient,tonnes,reference"
 # Anvil's first dev key (public, from the test mnemonic): the TEST::0 account the scripts use.
@@ -256,6 +257,17 @@ def test_issue__dry_run__prints_the_plan_and_sends_nothing(deployment, tmp_path)
     assert "dry run: 12 rows would be issued; nothing was sent" in result.stdout
     assert chain_mark(deployment) == before
     assert deployment.issued_logs(sorted(set(scenario.tokens))) == []
+
+
+def test_issue__no_chunk_size__chunks_sized_from_the_block_gas_limit(deployment, tmp_path):
+    scenario = build(deployment, 300, projects=2, recipients=40)  # four token ids
+    path = scenario.write(tmp_path / "auto.csv")
+    result = issue(deployment, path, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    # 30M block: 40k + 60k per order + 50k per id within 15M gives 246 orders with four ids.
+    assert auto_chunk_size(deployment.w3.eth.get_block("latest")["gasLimit"], ids=4) == 246
+    assert f"{path}: 300 rows; 0 already issued on-chain; 300 to issue in 2 transaction(s)" in result.stdout
+    assert "tx 1: 246 orders" in result.stdout and "tx 2: 54 orders" in result.stdout
 
 
 # ---------------------------------------------------------------------------------------------- (e) crash + resume

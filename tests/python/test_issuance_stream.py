@@ -10,7 +10,17 @@ import pytest
 from tonne.core.csvinput import iter_table
 from tonne.core.ids import encode_id
 from tonne.issuance import HEADER, Contracts, IssuanceError, Order, parse_text, read_rows, run_file
-from tonne.issuance.plan import GAS_PER_ORDER, GAS_PER_TX, estimated_gas
+from tonne.issuance.plan import (
+    GAS_PER_ORDER,
+    GAS_PER_TX,
+    TX_GAS_CAP,
+    auto_chunk_size,
+    chunk_budget,
+    encode_issue_many,
+    encode_issue_many_abi,
+    estimated_gas,
+    max_chunk_size,
+)
 from tonne.issuance.rows import _parse_row
 from tonne.issuance.send import chunk_gas_limit
 from tonne.issuance.stream import scan
@@ -112,3 +122,31 @@ def test_chunk_gas_limit__covers_the_worst_case_estimate_and_stays_within_the_bl
     assert chunk_gas_limit(orders, 30_000_000) >= estimated_gas(200) + 5 * 50_000
     assert chunk_gas_limit(orders, 30_000_000) == GAS_PER_TX + GAS_PER_ORDER * 200 + 5 * 50_000
     assert chunk_gas_limit(orders, 5_000_000) == 5_000_000
+
+
+@pytest.mark.parametrize("block", [30_000_000, 36_000_000, 60_000_000, 200_000_000, 3_000_000])
+@pytest.mark.parametrize("ids", [1, 5, 40, 10_000])
+def test_auto_chunk_size__worst_case_gas_within_half_the_block_and_the_2_24_cap(block, ids):
+    n = auto_chunk_size(block, ids=ids)
+    rows = parse_text(",".join(HEADER) + "\n" + "".join(f"7,{i % ids + 1},{ALICE},1,R-{i}\n" for i in range(n)))[0]
+    orders = [Order(r, encode_id(7, r.batch.number or 1)) for r in rows]
+    assert chunk_gas_limit(orders, block) <= chunk_budget(block) <= min(block // 2, TX_GAS_CAP)
+    assert n <= max_chunk_size(block)  # never above what --chunk-size itself may ask for
+    more = parse_text(",".join(HEADER) + "\n" + "".join(f"7,{i + 1},{ALICE},1,R-{i}\n" for i in range(n + 1)))[0]
+    one_more = [Order(r, encode_id(7, r.batch.number or 1)) for r in more][: n + 1]
+    if len({o.token_id for o in one_more}) >= min(ids, n + 1):
+        assert GAS_PER_TX + GAS_PER_ORDER * (n + 1) + 50_000 * min(ids, n + 1) > chunk_budget(block)
+
+
+def test_auto_chunk_size__the_sizes_it_picks():
+    assert auto_chunk_size(30_000_000, ids=5) == 245  # the bench's Anvil
+    assert auto_chunk_size(30_000_000, ids=1) == 248
+    assert auto_chunk_size(60_000_000, ids=5) == 274  # mainnet and Sepolia: the EIP-7825 cap binds
+    assert auto_chunk_size(100_000, ids=5) == 1
+
+
+def test_encode_issue_many__same_bytes_as_eth_abi():
+    text = ",".join(HEADER) + "\n" + "".join(f"7,{i % 3 + 1},{(ALICE, BOB)[i % 2]},{i + 1}.5,R-{i}\n" for i in range(9))
+    orders = [Order(r, encode_id(7, r.batch.number or 1)) for r in parse_text(text)[0]]
+    for part in (orders, orders[:1], []):
+        assert encode_issue_many(part) == encode_issue_many_abi(part)

@@ -768,3 +768,16 @@ def test_simulate_batches__refused_batch__named_by_its_row_and_the_others_pass()
     ]
     assert [b.gas for b in batches] == [int(90_000 * ACCESS_LIST_MARGIN), None]
     assert view.estimated == [3, 1, 1, 1]  # estimated only the refused batch, then its rows alone
+
+
+def test_certificate_mismatch__jurisdiction_country_and_period__compared_when_given():
+    own = own_certificate()
+    assert certificate_mismatch(own, SENDER, ZERO_ADDRESS, [A], [1_000], jurisdiction="DE", period=Y2025) is None
+    assert certificate_mismatch(own, SENDER, ZERO_ADDRESS, [A], [1_000], jurisdiction="de-by", period=Y2025) is None
+    assert certificate_mismatch(own, SENDER, ZERO_ADDRESS, [A], [1_000], jurisdiction="FR") == (
+        "jurisdiction country DE (this row: FR)"
+    )
+    other = (Y2025[0], Y2025[1] - 1)
+    assert certificate_mismatch(own, SENDER, ZERO_ADDRESS, [A], [1_000], period=other) == (
+        f"period {Y2025[0]}..{Y2025[1]} (this row: {other[0]}..{other[1]})"
+    )

@@ -17,6 +17,7 @@ from eth_utils import keccak, to_checksum_address
 
 from tonne.bench.common import BenchContext, bench_roles, throughput, vintages, yes
 from tonne.bench.gas import _register
+from tonne.issuance import DEFAULT_CHUNK_SIZE as FIXED_CHUNK_SIZE
 from tonne.issuance import issue_from_csv
 from tonne.registry.suite import deploy_suite
 
@@ -33,13 +34,17 @@ def throughput_rows(ctx: BenchContext) -> dict[str, Any]:
         f"transactions; {t['gas_used']:,} gas ({t['gas_per_row']:,} per row); target < 60 s: {yes(t['seconds'] < 60)}"
     )
     echo("")
-    echo(f"Issue at scale ({', '.join(f'{n:,}' for n in scale_rows)} CSV rows, each run in a process of its own)")
+    echo(
+        f"Issue at scale ({', '.join(f'{n:,}' for n in scale_rows)} CSV rows, each run in a process of its own, "
+        "from the same chain state)"
+    )
     results["issue_at_scale"] = _issue_at_scale(ctx.project, ctx.provider, ctx.accounts, scale_rows)
     s = results["issue_at_scale"]
-    for run in s["runs"]:
+    for run in [*s["runs"], s["fixed_chunks"]]:
         echo(
             f"{run['rows']:,} rows in {run['seconds']:.1f} s = {run['rows_per_second']:,.0f} rows/s "
-            f"(checks {run['check_seconds']:.1f} s, sending {run['send_seconds']:.1f} s); peak RSS "
+            f"(checks {run['check_seconds']:.1f} s, sending {run['send_seconds']:.1f} s); {run['transactions']} "
+            f"transactions in {run['blocks']} blocks of {run['chunk_size']} orders ({run['chunk_sizing']}); peak RSS "
             f"{run['peak_rss_mb']:.1f} MB ({run['baseline_rss_mb']:.1f} MB after imports)"
         )
     big = s["runs"][-1]
@@ -94,51 +99,81 @@ def _issue_at_scale(project: Any, provider: Any, accounts: list[Any], sizes: tup
     admin, registrar, verifier, issuer = accounts[:4]
     roles = bench_roles(accounts)
     runs = []
-    for n in sizes:
-        suite = deploy_suite(project, admin, roles=roles)
-        project_id = _register(None, suite.registry, registrar, issuer, accounts[6], f"scale-{n}")
-        batch_refs = vintages(suite.registry, registrar, verifier, project_id, f"SCALE-{n}")
-        with tempfile.TemporaryDirectory() as tmp:
-            path = _issue_csv(Path(tmp) / "scale.csv", project_id, batch_refs, n, f"SCALE-{n}")
-            command = [
-                sys.executable,
-                "-m",
-                "tonne.issuance.measure",
-                "--rpc",
-                provider.uri,
-                "--key",
-                str(issuer.private_key),
-                "--credit",
-                str(suite.credit.address),
-                "--registry",
-                str(suite.registry.address),
-                "--csv",
-                str(path),
-            ]
-            child = subprocess.run(command, capture_output=True, text=True, check=False)
-            lines = child.stdout.splitlines()
-            err = child.stderr
-        if child.returncode != 0 or not lines:
-            raise RuntimeError(f"the issue run of {n:,} rows failed: {err[-2000:]}")
-        report = json.loads(lines[-1])
-        if report["issued"] != n:
-            raise RuntimeError(f"the issue run issued {report['issued']} of {n} rows")
-        runs.append(
-            {
-                "rows": n,
-                "seconds": round(report["seconds"], 2),
-                "rows_per_second": round(n / report["seconds"], 1),
-                "check_seconds": round(report["check_seconds"], 2),
-                "send_seconds": round(report["seconds"] - report["check_seconds"], 2),
-                "transactions": report["txs"],
-                "gas_per_row": report["gas_used"] // n,
-                "peak_rss_mb": round(report["peak_kb"] / 1024, 1),
-                "baseline_rss_mb": round(report["baseline_kb"] / 1024, 1),
-            }
-        )
+    # Each size with the chunks sized from the block gas limit (the default), then the largest size again with the
+    # fixed 200-order chunks of before (``--chunk-size 200``). Every run starts from the same chain state (a
+    # snapshot, reverted after it): Anvil's cost per block grows with the chain's state, so a run after another
+    # would be measured on a heavier chain, and so would the rest of the bench.
+    plan: list[tuple[int, int | None]] = [(n, None) for n in sizes] + [(sizes[-1], FIXED_CHUNK_SIZE)]
+    for n, chunk_size in plan:
+        snapshot = provider.snapshot()
+        try:
+            runs.append(
+                _scale_run(project, provider, issuer, admin, registrar, verifier, roles, accounts, n, chunk_size)
+            )
+        finally:
+            provider.restore(snapshot)
+    default = runs[: len(sizes)]
     return {
         "rows": list(sizes),
         "memory": "peak resident set (VmHWM) of the issuing process: python, web3 and the run",
-        "runs": runs,
-        "peak_ratio": round(runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"], 2),
+        "runs": default,
+        "fixed_chunks": runs[len(sizes)],
+        "peak_ratio": round(default[-1]["peak_rss_mb"] / default[0]["peak_rss_mb"], 2),
+    }
+
+
+def _scale_run(
+    project: Any,
+    provider: Any,
+    issuer: Any,
+    admin: Any,
+    registrar: Any,
+    verifier: Any,
+    roles: dict[str, Any],
+    accounts: list[Any],
+    n: int,
+    chunk_size: int | None,
+) -> dict[str, Any]:
+    suite = deploy_suite(project, admin, roles=roles)
+    project_id = _register(None, suite.registry, registrar, issuer, accounts[6], f"scale-{n}")
+    batch_refs = vintages(suite.registry, registrar, verifier, project_id, f"SCALE-{n}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _issue_csv(Path(tmp) / "scale.csv", project_id, batch_refs, n, f"SCALE-{n}")
+        command = [
+            sys.executable,
+            "-m",
+            "tonne.issuance.measure",
+            "--rpc",
+            provider.uri,
+            "--key",
+            str(issuer.private_key),
+            "--credit",
+            str(suite.credit.address),
+            "--registry",
+            str(suite.registry.address),
+            "--csv",
+            str(path),
+            *(["--chunk-size", str(chunk_size)] if chunk_size else []),
+        ]
+        child = subprocess.run(command, capture_output=True, text=True, check=False)
+        lines = child.stdout.splitlines()
+        err = child.stderr
+    if child.returncode != 0 or not lines:
+        raise RuntimeError(f"the issue run of {n:,} rows failed: {err[-2000:]}")
+    report = json.loads(lines[-1])
+    if report["issued"] != n:
+        raise RuntimeError(f"the issue run issued {report['issued']} of {n} rows")
+    return {
+        "rows": n,
+        "seconds": round(report["seconds"], 2),
+        "rows_per_second": round(n / report["seconds"], 1),
+        "check_seconds": round(report["check_seconds"], 2),
+        "send_seconds": round(report["seconds"] - report["check_seconds"], 2),
+        "transactions": report["txs"],
+        "blocks": report["blocks"],
+        "chunk_size": report["chunk_size"],
+        "chunk_sizing": "fixed (--chunk-size)" if chunk_size else "from the block gas limit",
+        "gas_per_row": report["gas_used"] // n,
+        "peak_rss_mb": round(report["peak_kb"] / 1024, 1),
+        "baseline_rss_mb": round(report["baseline_kb"] / 1024, 1),
     }

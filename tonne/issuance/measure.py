@@ -1,13 +1,15 @@
 """Run one issuance of a CSV file in a process of its own and print what it cost, for ``make bench``.
 
-    python -m tonne.issuance.measure --rpc URL --key HEX --credit ADDR --registry ADDR --csv FILE [--profile OUT]
+    python -m tonne.issuance.measure --rpc URL --key HEX --credit ADDR --registry ADDR --csv FILE
+                                     [--chunk-size N] [--dry-run] [--profile OUT]
 
 It runs the issue script's own pipeline (``run_file``: the static pass, the chain pass, the plan, the sends) with a
 plain web3 sender, so the process holds only the tool and web3, not ape. Its peak memory is the high-water mark of
 its resident set, ``VmHWM`` in /proc/self/status: that belongs to this process's own address space, whereas
 ``ru_maxrss`` carries the parent's peak over ``fork``/``exec`` (a child of the ~170 MB bench process reports at
 least 170 MB whatever it does). It prints one JSON line: the summary, the time to the plan (every check done:
-``check_seconds``), the peak resident memory after the imports (``baseline_kb``) and at the end (``peak_kb``);
+``check_seconds``), the chunk size used (``--chunk-size``, else sized from the block gas limit), the blocks mined
+meanwhile, the peak resident memory after the imports (``baseline_kb``) and at the end (``peak_kb``);
 ``--profile`` writes a cProfile.
 """
 
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tonne.chain.send import Web3Sender
     from tonne.chain.view import ChainView
-    from tonne.issuance import DEFAULT_CHUNK_SIZE, Contracts, run_file
+    from tonne.issuance import Contracts, run_file
 
     w3 = Web3(Web3.HTTPProvider(args.rpc, request_kwargs={"timeout": 120}))
     view = ChainView(w3)
@@ -64,14 +66,16 @@ def main(argv: list[str] | None = None) -> int:
         profiler.enable()
     started = time.perf_counter()
     planned: list[float] = []
+    chunk_sizes: list[int] = []
+    first_block = w3.eth.block_number
     summary = run_file(
         args.csv,
         view,
         contracts,
         sender,
-        chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
+        chunk_size=args.chunk_size,
         dry_run=args.dry_run,
-        on_plan=lambda _: planned.append(time.perf_counter()),
+        on_plan=lambda plan: (planned.append(time.perf_counter()), chunk_sizes.append(plan.chunk_size)),
     )
     seconds = time.perf_counter() - started
     if profiler is not None:
@@ -82,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         "issued": summary.issued,
         "already_done": summary.already_done,
         "txs": summary.txs,
+        "blocks": w3.eth.block_number - first_block,
+        "chunk_size": chunk_sizes[0] if chunk_sizes else None,
         "gas_used": summary.gas_used,
         "seconds": seconds,
         "check_seconds": (planned[0] if planned else time.perf_counter()) - started,

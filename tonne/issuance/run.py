@@ -11,7 +11,7 @@ from tonne import bulk
 from tonne.chain.send import ApeSender, Sender, Web3Sender, ape_abi
 from tonne.chain.view import ChainView, error_names
 from tonne.issuance.checks import Contracts
-from tonne.issuance.plan import DEFAULT_CHUNK_SIZE, Plan
+from tonne.issuance.plan import Plan
 from tonne.issuance.send import IssueSummary, execute
 from tonne.issuance.stream import FilePlan, plan_file, scan
 
@@ -22,7 +22,7 @@ def run_file(
     contracts: Contracts,
     sender: Sender,
     *,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     dry_run: bool = False,
     progress: bool = False,
     pending_timeout: float = 180.0,
@@ -33,6 +33,9 @@ def run_file(
 
     The file is streamed (``tonne.issuance.stream``): read once into a compact spool while every row is checked,
     then checked against the chain and sent from the spool; the rows are never all in memory at once.
+
+    ``chunk_size`` is the orders per ``issueMany``; None (the default) sizes the chunks from the chain's block gas
+    limit (``tonne.issuance.plan.auto_chunk_size``).
 
     Raises ``IssuanceError`` (nothing sent) for any problem found before sending.
     """
@@ -69,7 +72,7 @@ def issue_from_csv(
     registry: Any,
     sender: Any,
     *,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     dry_run: bool = False,
     progress: bool = False,
     pending_timeout: float = 180.0,

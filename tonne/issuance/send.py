@@ -16,7 +16,7 @@ from tonne.chain.view import Call, ChainView
 from tonne.core.ids import project_of
 from tonne.issuance.checks import ORDER_DIGEST, Contracts, order_digest, view_value
 from tonne.issuance.errors import IssuanceError
-from tonne.issuance.plan import GAS_PER_ORDER, GAS_PER_TX, Order, Plan, encode_issue_many
+from tonne.issuance.plan import GAS_PER_ORDER, GAS_PER_TX, NEW_ID_GAS, Order, Plan, encode_issue_many
 
 
 @dataclass
@@ -134,9 +134,6 @@ def execute(
     send_windowed(chunks, submit, waited(sender), record, settle)
     summary.elapsed = time.monotonic() - start
     return summary
-
-
-NEW_ID_GAS = 50_000  # bound on the extra gas of an id's first issuance in a chunk (new supply slots)
 
 
 def chunk_gas_limit(orders: list[Order], block_limit: int) -> int:

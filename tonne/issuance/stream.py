@@ -38,7 +38,7 @@ from tonne.issuance.checks import (
     try_receivers,
 )
 from tonne.issuance.errors import IssuanceError, Problem, problem_summary
-from tonne.issuance.plan import DEFAULT_CHUNK_SIZE, Order, settle_and_pin
+from tonne.issuance.plan import Order, auto_chunk_size, settle_and_pin
 from tonne.issuance.rows import HEADER, BatchRef, ProjectRef, Row, _parse_row
 
 _RECORD = struct.Struct("<IIIIQH")  # line, project index, batch index, recipient index, units, reference length
@@ -278,16 +278,17 @@ def plan_file(
     contracts: Contracts,
     sender: str,
     *,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_size: int | None = None,
     pending_timeout: float = 180.0,
     log: Callable[[str], None] = lambda _: None,
 ) -> FilePlan:
     """``prepare`` for a scanned file, streaming its spool: the same checks at one pinned block and the same
-    report (``IssuanceError``, nothing sent) when any row fails them."""
+    report (``IssuanceError``, nothing sent) when any row fails them. ``chunk_size`` None: sized from the block
+    gas limit and the distinct token ids to send (``auto_chunk_size``)."""
     path = result.path
     block_limit = settle_and_pin(view, sender, chunk_size, pending_timeout, log)
     conflicts: list[Problem] = []
-    plan = FilePlan(path, result, ChainState(), 0, chunk_size, block_limit)
+    plan = FilePlan(path, result, ChainState(), 0, chunk_size or 1, block_limit)
     try:
         pairs = {(result.projects[p], result.batches[b]) for p, b in result.pairs}
         state = read_keys(result.projects, pairs, result.recipients, view, contracts, sender)
@@ -305,6 +306,8 @@ def plan_file(
         try_receivers(checks.candidates, state, view, contracts, sender, known_contracts=checks.contracts_found)
     finally:
         view.unpin()
+    if chunk_size is None:
+        plan.chunk_size = auto_chunk_size(block_limit, ids=sum(len(t) for t in plan.totals.values()) or 1)
     problems = conflicts + checks.problems()
     problems.sort(key=lambda p: p.line or 0)
     if problems:

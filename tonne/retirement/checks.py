@@ -49,10 +49,14 @@ def certificate_mismatch(
     amounts: Sequence[int],
     purpose: int = VOLUNTARY,
     label: str = "this row",
+    *,
+    jurisdiction: str | None = None,
+    period: tuple[int, int] | None = None,
 ) -> str | None:
     """Why the certificate ``certificate`` (a ``certificate(uint256)`` tuple) is not the retirement of ``amounts`` of
     ``ids`` by ``retiring`` for ``beneficiary`` (zero address: the retiring account) with ``purpose``, or None when
-    it is. The certificate stores the first id, the id count and the total, so those are what is compared."""
+    it is. The certificate stores the first id, the id count and the total, so those are what is compared; and,
+    when given, the ``jurisdiction``'s country (its first two letters) and the consumption ``period``."""
     beneficiary = retiring if int(beneficiary, 16) == 0 else beneficiary
     wanted = {
         "retiring account": retiring.lower(),
@@ -62,6 +66,10 @@ def certificate_mismatch(
         "id count": len(ids),
         "total": sum(int(a) for a in amounts),
     }
+    if jurisdiction is not None:
+        wanted["jurisdiction country"] = jurisdiction[:2].upper()
+    if period is not None:
+        wanted["period"] = f"{int(period[0])}..{int(period[1])}"
     found_purpose = int(certificate[5])
     found = {
         "retiring account": str(certificate[1]).lower(),
@@ -71,6 +79,10 @@ def certificate_mismatch(
         "id count": int(certificate[4]),
         "total": int(certificate[3]),
     }
+    if jurisdiction is not None:
+        found["jurisdiction country"] = bytes(certificate[9]).decode("ascii", "replace")
+    if period is not None:
+        found["period"] = f"{int(certificate[7])}..{int(certificate[8])}"
     diffs = [f"{k} {found[k]} ({label}: {wanted[k]})" for k in wanted if found[k] != wanted[k]]
     return "; ".join(diffs) or None
 
@@ -173,7 +185,13 @@ def read_state(requests: Sequence[Request], view: ChainView, contracts: Contract
             ids = [state.token_id(c) for c in r.credits] if not isinstance(cert, Reverted) else []
             why = "its certificate cannot be read" if isinstance(cert, Reverted) else None
             why = why or certificate_mismatch(
-                cert, r.holder_or(sender), r.beneficiary, ids, [c.units for c in r.credits]
+                cert,
+                r.holder_or(sender),
+                r.beneficiary,
+                ids,
+                [c.units for c in r.credits],
+                jurisdiction=r.jurisdiction,
+                period=r.period,
             )
             if why:
                 state.conflicts[ref] = (cid, why)

@@ -179,7 +179,13 @@ def _settle_failures(
                 "its certificate cannot be read"
                 if isinstance(cert, Reverted)
                 else certificate_mismatch(
-                    cert, r.holder_or(address), r.beneficiary, list(retirement.token_ids), [c.units for c in r.credits]
+                    cert,
+                    r.holder_or(address),
+                    r.beneficiary,
+                    list(retirement.token_ids),
+                    [c.units for c in r.credits],
+                    jurisdiction=r.jurisdiction,
+                    period=r.period,
                 )
             )
             if why:
