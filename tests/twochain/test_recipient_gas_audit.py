@@ -324,3 +324,51 @@ def test_audit__home_return_to_refusing_locker__stays_unprocessed_credits_stuck(
     assert not tc.home.gateway.functions.isProcessed(returned.id).call()
     # Only the locker's own 100 are held for it; the escrow still holds them (nobody else's are touched).
     assert tc.suite.credit.functions.balanceOf(bridge.address, held).call() == 100
+
+
+def _gas_after_transfer(tc, sent) -> int:
+    """From a traced simulation of the delivery: the gas spent after the fixed-budget CALL returned, in the bridge
+    frame and every frame above it (the cost of everything after the transfer)."""
+    side = tc.destination(sent)
+    tx = {"from": tc.stranger, "to": side.gateway.address, "gas": hex(AMPLE)}
+    tx["data"] = tc.deliver_call(sent)._encode_transaction_data()
+    trace = side.w3.provider.make_request("debug_traceCall", [tx, "latest", {"disableStorage": True}])["result"]
+    logs = trace["structLogs"]
+    call_at = next(
+        i
+        for i, s in enumerate(logs)
+        if s["op"] == "CALL" and int(s["stack"][-1], 16) == 300_000  # gas argument: RECIPIENT_GAS
+    )
+    depth = logs[call_at]["depth"]
+    after = next(i for i in range(call_at + 1, len(logs)) if logs[i]["depth"] == depth)
+    # The bridge frame's tail: from right after the CALL to its last step (its RETURN to the gateway).
+    last = max(i for i in range(after, len(logs)) if logs[i]["depth"] == depth)
+    cost = logs[after]["gas"] - (logs[last]["gas"] - logs[last]["gasCost"])
+    # Every frame above it finishes too (the gateway: selector check, return): their tails after the call below.
+    for d in range(depth - 1, 0, -1):
+        back = next(i for i in range(last + 1, len(logs)) if logs[i]["depth"] == d)
+        last = max(i for i in range(back, len(logs)) if logs[i]["depth"] == d)
+        cost += logs[back]["gas"] - (logs[last]["gas"] - logs[last]["gasCost"])
+    return cost
+
+
+@pytest.mark.parametrize("side", ["remote", "home"])
+def test_audit__return_path_cost_measured_against_after_transfer_gas(tc, held, side):
+    """The cost of everything after a refused transfer (copy of a 356-byte reason, RETURN through the gateway,
+    events, the gateway's finish), measured from the trace, must fit the gas the check guarantees after a
+    recipient that used its whole budget: _AFTER_TRANSFER_GAS + RECIPIENT_GAS/63 - the call's own cost (cold
+    target: 2,600 + 100)."""
+    if side == "remote":
+        w3 = tc.remote.w3
+        wallet = _refusing_wallet(w3, tc)
+        m = tc.lock(held, 100, to=wallet.address)  # the remote gateway's first message: its first RETURN
+    else:
+        w3 = tc.home.w3
+        wallet = _refusing_wallet(w3, tc)
+        tc.deliver(tc.lock(held, 100))
+        m = tc.burn(held, 100, to=wallet.address)
+    cost = _gas_after_transfer(tc, m)
+    assert _outcome(tc, m, _deliver(tc, m, gas=AMPLE)) == "returned"
+    guaranteed = 60_000 + 300_000 // 63 - 2_700
+    print(f"{side}: return path after the transfer costs {cost} of at least {guaranteed} guaranteed")
+    assert cost < guaranteed, f"{side}: return path costs {cost}, only {guaranteed} guaranteed"
