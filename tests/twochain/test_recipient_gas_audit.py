@@ -280,6 +280,15 @@ def test_audit__relayer_delivers_first_of_id_lock_and_returns_a_burner(tc, store
     first = tc.lock(held, 100)
     burnt = tc.lock(held, 200, to=burner.address)
     later = tc.lock(held, 300)
+    (outcomes,) = [
+        tc.remote.gateway.functions.deliverBatch([first.message.as_tuple()], [tc.sign(first)], 500_000).call(
+            {"from": tc.relayer, "gas": 5_000_000}
+        )
+    ]
+    reason = decode_revert(bytes(outcomes[0]))
+    alone = tc.deliver_call(first).estimate_gas({"from": tc.relayer})
+    print(f"first-of-id lock in a 500k batch: {reason and reason[0]}; alone it needs {alone} gas")
+    assert reason and reason[0] in ("BridgeDeliveryGasTooLow", "GatewayRecipientFailed")
     for key in tc.keys[:2]:
         attest_once(tc.pair, key_signer(key), store)
     Relayer(tc.pair, store, tc.relayer, batch=4).relay_once()
