@@ -202,7 +202,8 @@ abstract contract CreditBridgeBase is
     /// RECIPIENT_GAS, after checking that this much can be forwarded with _AFTER_TRANSFER_GAS still left; otherwise
     /// reverts with `BridgeDeliveryGasTooLow` (the caller's shortfall: nothing changes and the delivery waits for a
     /// retry). Returns whether the call succeeded and, if not, the first _MAX_REASON bytes of its refusal (a huge
-    /// reason must not cost the return path its gas).
+    /// reason must not cost the return path its gas). `target` is the bridge's immutable token or mirror, which has
+    /// code: a call to an address without code would succeed without doing anything.
     function _transferToRecipient(address target, bytes memory data) internal returns (bool ok, bytes memory reason) {
         uint256 needed = RECIPIENT_GAS + RECIPIENT_GAS / 63 + _AFTER_TRANSFER_GAS;
         uint256 left = gasleft();

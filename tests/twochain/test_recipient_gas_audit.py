@@ -20,6 +20,13 @@ from tonne.bridge.store import Store
 AMPLE = 3_000_000
 
 
+RESIDUAL_WINDOW_OPEN = pytest.mark.xfail(
+    strict=True,
+    reason="audit/recipient-gas.md finding 1 (open): the fixed budget's cost is state-dependent, so a hook needing "
+    "within ~35,000 gas of RECIPIENT_GAS can be minted or returned depending on order, access list or batch company",
+)
+
+
 @pytest.fixture
 def store(tmp_path):
     s = Store(tmp_path / "attestations.sqlite")
@@ -107,6 +114,7 @@ def _classify_call(tc, sent, gas) -> str:
 # ---------------------------------------------------------------- F1: the fixed budget's cost is state-dependent
 
 
+@RESIDUAL_WINDOW_OPEN
 def test_audit__order_of_deliveries_flips_outcome_first_mint_of_id(tc, held):
     """Two locks of the same id: A to the holder, B to a contract wallet whose hook burns gas. Inside the fixed
     RECIPIENT_GAS, B's mint pays the id's totalSupply slot 0 -> x (and the mirror's total 0 -> x) only when it is
@@ -134,6 +142,7 @@ def test_audit__order_of_deliveries_flips_outcome_first_mint_of_id(tc, held):
     assert differing == [], f"B's outcome depends on the delivery order (burn, B first, A then B): {differing}"
 
 
+@RESIDUAL_WINDOW_OPEN
 def test_audit__access_list_flips_outcome(tc, held):
     """The same message, delivered alone, with or without an EIP-2930 access list naming the recipient (and its
     storage): a warm account and warm slots make the hook's share of the fixed budget cheaper by ~6,500 gas. The
@@ -158,6 +167,7 @@ def test_audit__access_list_flips_outcome(tc, held):
     assert differing == [], f"outcome depends on the caller's access list (burn, without, with): {differing}"
 
 
+@RESIDUAL_WINDOW_OPEN
 def test_audit__batch_company_flips_outcome(tc, held):
     """The relayer's own batching: B in a batch after A (same id, A warms the mirror's slots and pays the id's
     first mint) vs B alone. The batch's company must not change B's outcome."""
