@@ -54,6 +54,20 @@ def _show_plan(dry_run: bool, account):
     return show
 
 
+def _sending(dry_run: bool, pending_timeout, account) -> dict:
+    """The options both commands pass on: dry run, pending wait, progress notes and the plan shown."""
+    return dict(dry_run=dry_run, pending_timeout=pending_timeout, log=note, on_plan=_show_plan(dry_run, account))
+
+
+def _retire(make_summary) -> None:
+    """Run ``make_summary`` (check, plan, send) and print what it made; a tool error is its report, exit 1."""
+    try:
+        summary = make_summary()
+    except ToolError as exc:
+        fail_with_report(exc)
+    _finish(summary)
+
+
 def _finish(summary) -> None:
     """Name each certificate (up to 20 of each kind: larger runs give the totals only), then the summary."""
     for request, certificate_id in summary.done[:20]:
@@ -112,7 +126,8 @@ def one(
 ):
     """Make one retirement (one certificate), of one batch or several; every check first."""
     deployed = _deployed(provider)
-    try:
+
+    def act():
         request = command_request(
             project=project,
             batches=batches,
@@ -130,18 +145,9 @@ def one(
         )
         if reference is None:
             note(f"reference (derived from the request): {request.reference}")
-        summary = retire_request(
-            request,
-            deployed,
-            account,
-            dry_run=dry_run,
-            pending_timeout=pending_timeout,
-            log=note,
-            on_plan=_show_plan(dry_run, account),
-        )
-    except ToolError as exc:
-        fail_with_report(exc)
-    _finish(summary)
+        return retire_request(request, deployed, account, **_sending(dry_run, pending_timeout, account))
+
+    _retire(act)
 
 
 @cli.command(cls=ConnectedProviderCommand)
@@ -170,22 +176,17 @@ def one(
 def csv(provider, account, csv_path, window, batch_size, dry_run, pending_timeout, quiet):
     """Retire every row of a CSV file not yet retired on-chain, one certificate per row; all checks first."""
     deployed = _deployed(provider)
-    try:
-        summary = retire_from_csv(
+    _retire(
+        lambda: retire_from_csv(
             csv_path,
             deployed,
             account,
             window=window,
             batch_size=batch_size,
-            dry_run=dry_run,
             progress=not quiet and not dry_run,
-            pending_timeout=pending_timeout,
-            log=note,
-            on_plan=_show_plan(dry_run, account),
+            **_sending(dry_run, pending_timeout, account),
         )
-    except ToolError as exc:
-        fail_with_report(exc)
-    _finish(summary)
+    )
 
 
 from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes

@@ -11,6 +11,7 @@ from eth_utils import keccak, to_checksum_address
 from web3.exceptions import ContractCustomError, ContractLogicError
 
 from tonne.bridge.deploy import _artifacts
+from tonne.chain.refusal import revert_entry
 
 
 def _type_string(param: dict[str, Any]) -> str:
@@ -37,19 +38,12 @@ def error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
 def decode_revert(data: bytes | str | None) -> tuple[str, dict[str, Any]] | None:
     """(error name, arguments) of revert ``data``, or None when it is empty, unknown or does not decode (a known
     selector with missing or truncated arguments: revert data may come from anyone's contract)."""
-    if isinstance(data, str):
-        try:
-            data = bytes.fromhex(data.removeprefix("0x"))
-        except ValueError:
-            return None
-    if not data or len(data) < 4:
+    found = revert_entry(data, error_table())
+    if found is None:
         return None
-    entry = error_table().get(bytes(data[:4]))
-    if entry is None:
-        return None
-    name, names, types = entry
+    (name, names, types), arguments = found
     try:
-        values = decode(types, bytes(data[4:]))
+        values = decode(types, arguments)
     except (DecodingError, ValueError, OverflowError):
         return None
     return name, {n: _plain(v, t) for n, v, t in zip(names, values, types, strict=True)}

@@ -84,8 +84,9 @@ def error_table() -> dict[bytes, tuple[str, tuple[str, ...], tuple[str, ...]]]:
     return table
 
 
-def decode_error(data: bytes | str | None) -> tuple[str, dict[str, Any]] | None:
-    """(name, arguments) of revert ``data``; None when empty, unknown or malformed."""
+def revert_entry(data: bytes | str | None, table: Mapping[bytes, Any]) -> tuple[Any, bytes] | None:
+    """(``table``'s entry for the selector of revert ``data``, the argument bytes after it); None when ``data``
+    is empty, not hex, shorter than a selector, or its selector is not in ``table``."""
     if isinstance(data, str):
         try:
             data = bytes.fromhex(data.removeprefix("0x"))
@@ -93,12 +94,20 @@ def decode_error(data: bytes | str | None) -> tuple[str, dict[str, Any]] | None:
             return None
     if not data or len(data) < 4:
         return None
-    entry = error_table().get(bytes(data[:4]))
+    entry = table.get(bytes(data[:4]))
     if entry is None:
         return None
-    name, names, types = entry
+    return entry, bytes(data[4:])
+
+
+def decode_error(data: bytes | str | None) -> tuple[str, dict[str, Any]] | None:
+    """(name, arguments) of revert ``data``; None when empty, unknown or malformed."""
+    found = revert_entry(data, error_table())
+    if found is None:
+        return None
+    (name, names, types), arguments = found
     try:
-        values = abi_decode(list(types), bytes(data[4:])) if types else ()
+        values = abi_decode(list(types), arguments) if types else ()
     except Exception:  # noqa: BLE001 - malformed arguments: the name alone
         return name, {}
     return name, dict(zip(names, values, strict=True))

@@ -24,7 +24,6 @@ recognised as done on-chain (``is_done``: its obligation and name are there).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,14 +39,13 @@ from tonne.chain.send import Sent
 from tonne.chain.view import Call, ChainView, Reverted
 from tonne.compliance.errors import FileError, Problem, SendError
 from tonne.compliance.terms import iso
-from tonne.core.csvinput import FieldError, read_table
-from tonne.core.units import TooManyDecimalsError, UnitError, format_tonnes, parse_amount
+from tonne.core.csvinput import FieldError, decimal_tonnes, read_table
+from tonne.core.units import format_tonnes
 from tonne.retirement.rows import parse_name as parse_certificate_name
 
 HEADER = ("entity", "name", "tonnes")
 MAX_OBLIGATIONS_PER_CALL = 200  # CompliancePeriods.MAX_OBLIGATIONS_PER_CALL
 MAX_UNITS = (1 << 128) - 1
-_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 PERIOD_VIEW = "(string,string,uint40,uint40,uint40,uint16,uint16,uint16)"
 STATUS_VIEW = "(uint256,uint256,bool,bool,uint256)"
@@ -75,14 +73,9 @@ def parse_name(text: str) -> str:
 
 def parse_obligation(text: str) -> int:
     """A plain decimal >= 0 with at most 3 decimals; returns units."""
-    if not _DECIMAL.fullmatch(text):
+    units = decimal_tonnes(text)
+    if units is None:
         raise FieldError(f"{text!r} is not a decimal number of tonnes (e.g. 120000.5)" if text else "empty")
-    try:
-        units = parse_amount(text, 3, "t", allow_zero=True)  # exact: never rounded at Decimal's 28 digits
-    except TooManyDecimalsError as exc:
-        raise FieldError(f"{text} has more than 3 decimals (the smallest unit is 0.001 t = 1 kg)") from exc
-    except UnitError as exc:
-        raise FieldError(str(exc)) from exc
     if units > MAX_UNITS:
         raise FieldError(f"{text} t is more than an obligation can hold")
     return units

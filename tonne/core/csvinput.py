@@ -158,17 +158,25 @@ def is_zero_address(address: str) -> bool:
     return int(address[2:], 16) == 0
 
 
-def parse_tonnes(text: str) -> int:
-    """A plain decimal > 0 with at most 3 decimals; returns units (kg)."""
+def decimal_tonnes(text: str) -> int | None:
+    """Units (kg) of a plain decimal of tonnes >= 0 with at most 3 decimals; None when ``text`` is not a plain
+    decimal (the caller says so in its own words); ``FieldError`` for a 4th decimal or an amount out of range."""
     if not _DECIMAL.fullmatch(text):
-        what = repr(text) if text else "empty"
-        raise FieldError(f"{what} is not a decimal number of tonnes (e.g. 12.5)")
+        return None
     try:
-        units = parse_amount(text, 3, "t", allow_zero=True)  # exact: never rounded at Decimal's 28 digits
+        return parse_amount(text, 3, "t", allow_zero=True)  # exact: never rounded at Decimal's 28 digits
     except TooManyDecimalsError as exc:
         raise FieldError(f"{text} has more than 3 decimals (the smallest unit is 0.001 t = 1 kg)") from exc
     except UnitError as exc:
         raise FieldError(str(exc)) from exc
+
+
+def parse_tonnes(text: str) -> int:
+    """A plain decimal > 0 with at most 3 decimals; returns units (kg)."""
+    units = decimal_tonnes(text)
+    if units is None:
+        what = repr(text) if text else "empty"
+        raise FieldError(f"{what} is not a decimal number of tonnes (e.g. 12.5)")
     if units == 0:
         raise FieldError(f"{text}: must be more than 0")
     if units > MAX_ROW_TONNES * UNITS_PER_TONNE:
