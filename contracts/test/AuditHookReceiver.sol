@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
-import {ERC165} from "@openzeppelin/contracts/utils/introspection/ERC165.sol";
+import {SingleOnlyReceiver} from "./SingleOnlyReceiver.sol";
+import {TestAccount} from "./TestAccount.sol";
 
 /// @notice Test-only (audit of batched delivery): an ERC-1155 receiver whose hook either accepts after running
 /// through `depth` nested external calls that burn `burn` gas at the bottom (a wallet behind proxies and
 /// handlers), or reverts with exactly `revertData` (any bytes the owner chooses). It can also act as an account
 /// (`execute`), e.g. to send its credits over a bridge.
-contract AuditHookReceiver is ERC165, IERC1155Receiver {
+contract AuditHookReceiver is SingleOnlyReceiver, TestAccount {
     uint256 public depth;
     uint256 public burn;
     bytes public revertData;
@@ -28,26 +28,11 @@ contract AuditHookReceiver is ERC165, IERC1155Receiver {
         revertData = data;
     }
 
-    /// @notice Calls `target` with `data` as this contract.
-    /// @param target The contract to call.
-    /// @param data The calldata.
-    /// @return ret What the call returned.
-    function execute(address target, bytes calldata data) external returns (bytes memory ret) {
-        bool ok;
-        (ok, ret) = target.call(data);
-        if (!ok) {
-            assembly ("memory-safe") {
-                revert(add(ret, 32), mload(ret))
-            }
-        }
-    }
-
     /// @notice One level of the nested hook; reverts without data when the level below fails (like a proxy).
     /// @param level Levels still to go.
     function step(uint256 level) external {
         if (level == 0) {
-            uint256 start = gasleft();
-            while (start - gasleft() < burn) {}
+            _burnGas(burn);
             return;
         }
         (bool ok,) = address(this).call(abi.encodeCall(this.step, (level - 1)));
@@ -68,14 +53,5 @@ contract AuditHookReceiver is ERC165, IERC1155Receiver {
         }
         received += value;
         return this.onERC1155Received.selector;
-    }
-
-    /// @notice Refuses batches.
-    function onERC1155BatchReceived(address, address, uint256[] calldata, uint256[] calldata, bytes calldata)
-        external
-        pure
-        returns (bytes4)
-    {
-        revert("no batches");
     }
 }

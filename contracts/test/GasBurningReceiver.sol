@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
-import {ERC165} from "@openzeppelin/contracts/utils/introspection/ERC165.sol";
+import {SingleOnlyReceiver} from "./SingleOnlyReceiver.sol";
 
 /// @notice Test-only receiver whose hook burns `burn` gas before it accepts: under-gassed, the hook runs out of
 /// gas (the token then reports ERC1155InvalidReceiver); with enough gas it accepts.
-contract GasBurningReceiver is ERC165, IERC1155Receiver {
+contract GasBurningReceiver is SingleOnlyReceiver {
     uint256 public burn;
     uint256 public received;
 
@@ -17,19 +16,8 @@ contract GasBurningReceiver is ERC165, IERC1155Receiver {
 
     /// @notice Burns `burn` gas, then accepts.
     function onERC1155Received(address, address, uint256, uint256 value, bytes calldata) external returns (bytes4) {
-        uint256 start = gasleft();
-        while (start - gasleft() < burn) {}
+        _burnGas(burn);
         received += value;
         return this.onERC1155Received.selector;
     }
-
-    /// @notice Refuses batches.
-    function onERC1155BatchReceived(address, address, uint256[] calldata, uint256[] calldata, bytes calldata)
-        external
-        pure
-        returns (bytes4)
-    {
-        revert("no batches");
-    }
-
 }

@@ -12,13 +12,7 @@ contract ReentrantCertificateReceiver is ReentrantReceiver, IERC721Receiver {
     /// @notice Replays the armed call (once), recording the outcome as the ERC-1155 hooks do, then accepts the
     /// ERC-721 token.
     function onERC721Received(address, address, uint256, bytes calldata) external returns (bytes4) {
-        if (armed) {
-            armed = false; // one attempt per arming, so the hook cannot recurse forever
-            ++attempts;
-            (bool ok, bytes memory ret) = target.call(payload);
-            lastSucceeded = ok;
-            lastRevertData = ret;
-        }
+        _reenter();
         return IERC721Receiver.onERC721Received.selector;
     }
 }

@@ -4,11 +4,13 @@ pragma solidity ^0.8.28;
 import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
 import {ERC165} from "@openzeppelin/contracts/utils/introspection/ERC165.sol";
 
+import {TestAccount} from "./TestAccount.sol";
+
 /// @notice Test-only attacker: from inside `onERC1155Received` / `onERC1155BatchReceived` it replays a call
 /// prepared in advance (e.g. another issuance, or a transfer of what it is being sent) against `target`.
 /// It records whether the re-entrant call succeeded and its revert data, then accepts the transfer, so a test
 /// can assert exactly what the re-entry achieved.
-contract ReentrantReceiver is ERC165, IERC1155Receiver {
+contract ReentrantReceiver is ERC165, IERC1155Receiver, TestAccount {
     address public target;
     bytes public payload;
     bool public armed;
@@ -21,17 +23,6 @@ contract ReentrantReceiver is ERC165, IERC1155Receiver {
         target = target_;
         payload = payload_;
         armed = true;
-    }
-
-    /// @notice Calls `target_` with `data` as this contract (used to issue to or transfer from it).
-    function execute(address target_, bytes calldata data) external returns (bytes memory) {
-        (bool ok, bytes memory ret) = target_.call(data);
-        if (!ok) {
-            assembly ("memory-safe") {
-                revert(add(ret, 32), mload(ret))
-            }
-        }
-        return ret;
     }
 
     /// @notice Replays the armed call (once), then accepts the single transfer.
@@ -49,7 +40,8 @@ contract ReentrantReceiver is ERC165, IERC1155Receiver {
         return this.onERC1155BatchReceived.selector;
     }
 
-    function _reenter() private {
+    /// @dev Replays the armed call once and records its outcome (every hook of this family calls it).
+    function _reenter() internal {
         if (!armed) return;
         armed = false; // one attempt per arming, so the hook cannot recurse forever
         ++attempts;
