@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from types import SimpleNamespace
 
 import ape
 from ape.exceptions import CustomError
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils.abi import collapse_if_tuple
 
 PROJECT_DEFAULTS = dict(
     standard="VCS",
@@ -233,3 +238,114 @@ def move_credits(credit, how: str, *, sender, to, token_id: int, amount: int, re
     if how == "safeBatchTransferFrom":
         return credit.safeBatchTransferFrom(sender, to, [token_id], [amount], b"", sender=sender)
     raise ValueError(f"unknown move {how!r}; expected one of {CREDIT_MOVES}")
+
+
+class BatchedReads:
+    """Queues view calls and sends them as one JSON-RPC batch of raw `eth_call`s.
+
+    The state machines read some 50 to 150 values after every step. Encoding each call through web3.py's
+    contract layer costs some milliseconds (it validates the whole ABI on every call), and one ape call each
+    costs more; here each function's selector and types are worked out once, calls are encoded with eth_abi and
+    sent in one round trip, and results are decoded with eth_abi (addresses checksummed, as web3.py returns
+    them). Structs come back as namespaces with the ABI's field names; a revert fails the read.
+    """
+
+    def __init__(self, web3, *contracts) -> None:
+        self._provider = web3.provider
+        # (address, name) -> (selector, input types, output types, output ABI); None for an overloaded name
+        self._functions = {}
+        for c in contracts:
+            abi = c.contract_type.model_dump(mode="json", by_alias=True)["abi"]
+            for entry in abi:
+                if entry.get("type") != "function":
+                    continue
+                key = (c.address, entry["name"])
+                inputs = [collapse_if_tuple(i) for i in entry["inputs"]]
+                selector = function_signature_to_4byte_selector(f"{entry['name']}({','.join(inputs)})")
+                outputs = [collapse_if_tuple(o) for o in entry["outputs"]]
+                self._functions[key] = None if key in self._functions else (selector, inputs, outputs, entry["outputs"])
+        self._calls = []
+
+    def add(self, key, contract, function: str, *args) -> None:
+        found = self._functions[(contract.address, function)]
+        assert found is not None, f"{function} is overloaded: BatchedReads cannot pick one"
+        selector, inputs, output_types, outputs = found
+        data = selector + abi_encode(inputs, [_plain_arg(a) for a in args])
+        self._calls.append((key, contract.address, "0x" + data.hex(), (output_types, outputs)))
+
+    def execute(self) -> dict:
+        calls, self._calls = self._calls, []
+        if not calls:
+            return {}
+        requests = [("eth_call", [{"to": to, "data": data}, "latest"]) for _, to, data, _ in calls]
+        responses = self._provider.make_batch_request(requests)
+        assert isinstance(responses, list) and len(responses) == len(calls), f"batch failed: {responses}"
+        state = {}
+        for (key, _, _, (output_types, outputs)), response in zip(calls, responses, strict=True):
+            assert "error" not in response, f"read {key} failed: {response['error']}"
+            values = abi_decode(output_types, bytes.fromhex(response["result"][2:]))
+            values = [_python(o, v) for o, v in zip(outputs, values, strict=True)]
+            state[key] = values[0] if len(values) == 1 else values
+        return state
+
+
+def _plain_arg(value):
+    if hasattr(value, "address"):
+        return str(value.address)
+    if isinstance(value, (list, tuple)):
+        return [_plain_arg(v) for v in value]
+    return value
+
+
+def _python(abi: dict, value):
+    """`value` decoded for `abi` as ape returns it: addresses checksummed (eth_abi returns them in lower case),
+    arrays as lists, structs as namespaces with the ABI's field names."""
+    kind = abi["type"]
+    if kind.endswith("]"):
+        inner = dict(abi, type=kind[: kind.rindex("[")])
+        return [_python(inner, v) for v in value]
+    if kind == "tuple":
+        components = abi["components"]
+        return SimpleNamespace(**{c["name"]: _python(c, v) for c, v in zip(components, value, strict=True)})
+    if kind == "address":
+        return to_checksum_address(value)
+    return value
+
+
+_CALL_OPS = {"CALL", "CALLCODE", "DELEGATECALL", "STATICCALL"}
+_CREATE_OPS = {"CREATE", "CREATE2"}
+_ADDRESS_MASK = (1 << 160) - 1
+
+
+def addresses_in_struct_logs(logs: list) -> list[int]:
+    """The addresses of a transaction's trace frames, in execution order, as ape's `Trace.get_addresses_used`
+    finds them (evm_trace's `TraceFrame.address`): the callee of each CALL, CALLCODE, DELEGATECALL and
+    STATICCALL (the stack's second item), and for each CREATE/CREATE2 the address on top of the stack at the
+    first later frame back at the creating depth."""
+    found = []
+    for i, frame in enumerate(logs):
+        op = frame["op"]
+        if op in _CALL_OPS:
+            stack = frame.get("stack") or []
+            if len(stack) >= 2:
+                found.append(int(stack[-2], 16) & _ADDRESS_MASK)
+        elif op in _CREATE_OPS:
+            for later in logs[i + 1 :]:
+                if later["depth"] <= frame["depth"]:
+                    if later.get("stack"):
+                        found.append(int(later["stack"][-1], 16) & _ADDRESS_MASK)
+                    break
+    return found
+
+
+def fast_get_addresses_used(self, reverse: bool = False):
+    """Stands in for ape's `TransactionTrace.get_addresses_used` (see `addresses_in_struct_logs`), which ape
+    calls to decode a custom error that the called contract's ABI lacks. Ape streams the whole opcode trace
+    with memory and validates every frame into pydantic models, some 0.5 s a revert; this asks for the trace
+    without memory or storage and reads the raw frames: the same addresses in the same order."""
+    result = self.provider.make_request(
+        "debug_traceTransaction", [self.transaction_hash, {"enableMemory": False, "disableStorage": True}]
+    )
+    found = addresses_in_struct_logs(result["structLogs"])
+    for address in reversed(found) if reverse else found:
+        yield self._ecosystem.decode_address(address.to_bytes(20, "big"))

@@ -39,7 +39,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from support import ZERO_REF, Factory
+from support import ZERO_REF, BatchedReads, Factory
 from tonne.pledge.deploy import deploy_pledge, grant_pledge_roles
 
 settings.register_profile(
@@ -209,6 +209,7 @@ class FacilityMachine(RuleBasedStateMachine):
         super().__init__()
         self.env = env
         self.snapshot = env.chain.snapshot()
+        self.reads = BatchedReads(env.chain.provider.web3, env.facility, env.credit)
         f = env.facility
         self.now = env.chain.blocks.head.timestamp
         prices = {}
@@ -642,10 +643,17 @@ class FacilityMachine(RuleBasedStateMachine):
 
     @invariant()
     def books_match_the_model(self) -> None:
-        env, m = self.env, self.model
+        env, m, reads = self.env, self.model, self.reads
         f = env.facility
         pids = sorted(m.positions)
-        views = {pid: f.position(pid) for pid in pids}
+        for pid in pids:
+            reads.add(("position", pid), f, "position", pid)
+        for token_id in m.ids:
+            reads.add(("held", token_id), env.credit, "balanceOf", f, token_id)
+        for name in ("totalScaledDebt", "cash", "badDebt"):
+            reads.add(name, f, name)
+        state = reads.execute()
+        views = {pid: state[("position", pid)] for pid in pids}
         held: Counter[int] = Counter()
         for pid, pos in m.positions.items():
             v = views[pid]
@@ -656,18 +664,20 @@ class FacilityMachine(RuleBasedStateMachine):
             for token_id, amount in pos.entries:
                 held[token_id] += amount
         for token_id in m.ids:
-            assert env.credit.balanceOf(f, token_id) == held[token_id], f"facility balance of {token_id}"
-        assert f.totalScaledDebt() == sum(p.scaled for p in m.positions.values())
-        assert f.cash() == m.cash and f.badDebt() == m.bad_debt
+            assert state[("held", token_id)] == held[token_id], f"facility balance of {token_id}"
+        assert state["totalScaledDebt"] == sum(p.scaled for p in m.positions.values())
+        assert state["cash"] == m.cash and state["badDebt"] == m.bad_debt
 
     @invariant()
     def total_debt_within_rounding_and_no_healthy_position_liquidatable(self) -> None:
-        f = self.env.facility
+        f, reads = self.env.facility, self.reads
         pids = sorted(self.model.positions)
         if not pids:
             return
-        health = f.healthMany(pids)  # one call: one block time for every figure
-        total = f.totalDebt()
+        reads.add("health", f, "healthMany", pids)  # one call: one block time for every figure
+        reads.add("totalDebt", f, "totalDebt")
+        state = reads.execute()  # one batch, so one head block for both reads
+        health, total = state["health"], state["totalDebt"]
         debts = sum(h.debt for h in health)
         assert 0 <= debts - total <= len(pids), f"total debt {total}, positions owe {debts}"
         m = self.model
