@@ -27,11 +27,9 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
-from unittest import mock
 
 import pytest
 from ape.exceptions import ContractLogicError
-from ape_ethereum.trace import Trace
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -312,11 +310,10 @@ def send_expecting(
 ) -> Any | None:
     """Send a transaction; it must succeed when `expected` is None, else revert with one of those custom errors.
 
-    Returns the receipt, or None after the expected revert, and counts the outcome in `outcomes`.
-    ape-foundry prints the call trace of every reverted transaction (to the `sys.stdout` of import time, so
-    it cannot be redirected); for expected reverts that is noise and some 40 ms each, so it is skipped.
-    An error that bubbles up from a contract below the one called (the token's, under the retirement module)
-    may reach ape undecoded: it is decoded with the first of `decoders` whose ABI has its selector.
+    Returns the receipt, or None after the expected revert, and counts the outcome in `outcomes`. The machine
+    sends through `support.FastSender`, which decodes revert data with the suite's ABIs (`FastRevert`); an ape
+    call's error that bubbles up from a contract below the one called may reach ape undecoded: it is decoded
+    with the first of `decoders` whose ABI has its selector.
     """
     if expected is None:
         receipt = send()
@@ -324,24 +321,13 @@ def send_expecting(
         return receipt
     names = {expected} if isinstance(expected, str) else expected
     try:
-        with (
-            mock.patch.object(Trace, "show", lambda *_args, **_kwargs: None),
-            mock.patch.object(Trace, "get_addresses_used", _no_addresses),
-        ):
-            send()
+        send()
     except (ContractLogicError, FastRevert) as err:
         name = getattr(err, "name", None) or _decode_raw(err, decoders) or repr(err)
         assert name in names, f"{label}: reverted with {name} ({err}), expected one of {sorted(names)}"
         outcomes[f"{label}: {name}"] += 1
         return None
     raise AssertionError(f"{label}: transaction succeeded, expected a revert with one of {sorted(names)}")
-
-
-def _no_addresses(*_args: Any, **_kwargs: Any) -> Iterable[str]:
-    """Stands in for `Trace.get_addresses_used` during expected reverts: ape walks the whole opcode trace of
-    the reverted transaction to find the last contract it touched, only to decode an error the called
-    contract's ABI lacks (some 0.3 s a revert); `_decode_raw` decodes those with the suite's ABIs instead."""
-    return iter(())
 
 
 def _decode_raw(err: ContractLogicError, decoders: Iterable[Any]) -> str | None:
