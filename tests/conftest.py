@@ -5,10 +5,31 @@ Isolation comes from ape's per-test chain snapshots.
 
 from __future__ import annotations
 
-import pytest
+import os
+from unittest import mock
 
-from support import Factory
+import pytest
+from ape_ethereum.trace import Trace, TransactionTrace
+
+from support import Factory, fast_get_addresses_used
 from tonne.registry.suite import deploy_suite
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_reverts():
+    """Every reverted transaction costs ape-foundry two walks of its opcode trace: one to find the last contract
+    it called (to decode a custom error of a contract below the one called), one to print the call trace. Half
+    of a unit test file's time went there. The first is done on the raw frames instead (the same addresses,
+    see `support.fast_get_addresses_used`); the printout, which only shows in a failing test's captured output
+    and never changes an outcome, is skipped unless TONNE_TEST_TRACES=1."""
+    patches = [mock.patch.object(TransactionTrace, "get_addresses_used", fast_get_addresses_used)]
+    if os.environ.get("TONNE_TEST_TRACES") != "1":
+        patches.append(mock.patch.object(Trace, "show", lambda *_args, **_kwargs: None))
+    for p in patches:
+        p.start()
+    yield
+    for p in reversed(patches):
+        p.stop()
 
 
 @pytest.fixture(scope="session")

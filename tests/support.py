@@ -7,10 +7,18 @@ module `conftest`, so importing from it is ambiguous once several folders have o
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
+import time
+from types import SimpleNamespace
 
 import ape
 from ape.exceptions import CustomError
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_account import Account as EthAccount
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth_utils.abi import collapse_if_tuple
 
 PROJECT_DEFAULTS = dict(
     standard="VCS",
@@ -233,3 +241,265 @@ def move_credits(credit, how: str, *, sender, to, token_id: int, amount: int, re
     if how == "safeBatchTransferFrom":
         return credit.safeBatchTransferFrom(sender, to, [token_id], [amount], b"", sender=sender)
     raise ValueError(f"unknown move {how!r}; expected one of {CREDIT_MOVES}")
+
+
+class BatchedReads:
+    """Queues view calls and sends them as one JSON-RPC batch of raw `eth_call`s.
+
+    The state machines read some 50 to 150 values after every step. Encoding each call through web3.py's
+    contract layer costs some milliseconds (it validates the whole ABI on every call), and one ape call each
+    costs more; here each function's selector and types are worked out once, calls are encoded with eth_abi and
+    sent in one round trip, and results are decoded with eth_abi (addresses checksummed, as web3.py returns
+    them). Structs come back as namespaces with the ABI's field names; a revert fails the read.
+    """
+
+    def __init__(self, web3, *contracts) -> None:
+        self._provider = web3.provider
+        # (address, name) -> (selector, input types, output types, output ABI); None for an overloaded name
+        self._functions = {}
+        for c in contracts:
+            abi = c.contract_type.model_dump(mode="json", by_alias=True)["abi"]
+            for entry in abi:
+                if entry.get("type") != "function":
+                    continue
+                key = (c.address, entry["name"])
+                inputs = [collapse_if_tuple(i) for i in entry["inputs"]]
+                selector = function_signature_to_4byte_selector(f"{entry['name']}({','.join(inputs)})")
+                outputs = [collapse_if_tuple(o) for o in entry["outputs"]]
+                self._functions[key] = None if key in self._functions else (selector, inputs, outputs, entry["outputs"])
+        self._calls = []
+
+    def add(self, key, contract, function: str, *args) -> None:
+        found = self._functions[(contract.address, function)]
+        assert found is not None, f"{function} is overloaded: BatchedReads cannot pick one"
+        selector, inputs, output_types, outputs = found
+        data = selector + abi_encode(inputs, [_plain_arg(a) for a in args])
+        self._calls.append((key, contract.address, "0x" + data.hex(), (output_types, outputs)))
+
+    def execute(self) -> dict:
+        calls, self._calls = self._calls, []
+        if not calls:
+            return {}
+        requests = [("eth_call", [{"to": to, "data": data}, "latest"]) for _, to, data, _ in calls]
+        responses = self._provider.make_batch_request(requests)
+        assert isinstance(responses, list) and len(responses) == len(calls), f"batch failed: {responses}"
+        state = {}
+        for (key, _, _, (output_types, outputs)), response in zip(calls, responses, strict=True):
+            assert "error" not in response, f"read {key} failed: {response['error']}"
+            values = abi_decode(output_types, bytes.fromhex(response["result"][2:]))
+            values = [_python(o, v) for o, v in zip(outputs, values, strict=True)]
+            state[key] = values[0] if len(values) == 1 else values
+        return state
+
+
+def _plain_arg(value):
+    if hasattr(value, "address"):
+        return str(value.address)
+    if isinstance(value, (list, tuple)):
+        return [_plain_arg(v) for v in value]
+    return value
+
+
+def _python(abi: dict, value):
+    """`value` decoded for `abi` as ape returns it: addresses checksummed (eth_abi returns them in lower case),
+    arrays as lists, structs as namespaces with the ABI's field names."""
+    kind = abi["type"]
+    if kind.endswith("]"):
+        inner = dict(abi, type=kind[: kind.rindex("[")])
+        return [_python(inner, v) for v in value]
+    if kind == "tuple":
+        components = abi["components"]
+        return SimpleNamespace(**{c["name"]: _python(c, v) for c, v in zip(components, value, strict=True)})
+    if kind == "address":
+        return to_checksum_address(value)
+    return value
+
+
+_CALL_OPS = {"CALL", "CALLCODE", "DELEGATECALL", "STATICCALL"}
+_CREATE_OPS = {"CREATE", "CREATE2"}
+_ADDRESS_MASK = (1 << 160) - 1
+
+
+def addresses_in_struct_logs(logs: list) -> list[int]:
+    """The addresses of a transaction's trace frames, in execution order, as ape's `Trace.get_addresses_used`
+    finds them (evm_trace's `TraceFrame.address`): the callee of each CALL, CALLCODE, DELEGATECALL and
+    STATICCALL (the stack's second item), and for each CREATE/CREATE2 the address on top of the stack at the
+    first later frame back at the creating depth."""
+    found = []
+    for i, frame in enumerate(logs):
+        op = frame["op"]
+        if op in _CALL_OPS:
+            stack = frame.get("stack") or []
+            if len(stack) >= 2:
+                found.append(int(stack[-2], 16) & _ADDRESS_MASK)
+        elif op in _CREATE_OPS:
+            for later in logs[i + 1 :]:
+                if later["depth"] <= frame["depth"]:
+                    if later.get("stack"):
+                        found.append(int(later["stack"][-1], 16) & _ADDRESS_MASK)
+                    break
+    return found
+
+
+def fast_get_addresses_used(self, reverse: bool = False):
+    """Stands in for ape's `TransactionTrace.get_addresses_used` (see `addresses_in_struct_logs`), which ape
+    calls to decode a custom error that the called contract's ABI lacks. Ape streams the whole opcode trace
+    with memory and validates every frame into pydantic models, some 0.5 s a revert; this asks for the trace
+    without memory or storage and reads the raw frames: the same addresses in the same order."""
+    result = self.provider.make_request(
+        "debug_traceTransaction", [self.transaction_hash, {"enableMemory": False, "disableStorage": True}]
+    )
+    found = addresses_in_struct_logs(result["structLogs"])
+    for address in reversed(found) if reverse else found:
+        yield self._ecosystem.decode_address(address.to_bytes(20, "big"))
+
+
+class FastRevert(Exception):
+    """A transaction sent by `FastSender` reverted; `name` is its custom error's (None if no ABI knows it)."""
+
+    def __init__(self, name, data: bytes) -> None:
+        super().__init__(f"reverted with {name or 'undecoded data'} (0x{data.hex()})")
+        self.name = name
+        self.data = data
+
+
+class FastReceipt:
+    """What the state machines read of a receipt: its status, its events, the call's return value."""
+
+    def __init__(self, sender: FastSender, raw: dict, function) -> None:
+        self._sender = sender
+        self.raw = raw
+        self.txn_hash = raw["transactionHash"]
+        self._function = function
+
+    @property
+    def return_value(self):
+        output = self._sender.trace_output(self.txn_hash)
+        _, _, _, output_types, outputs = self._function
+        values = abi_decode(output_types, output)
+        values = [_python(o, v) for o, v in zip(outputs, values, strict=True)]
+        return values[0] if len(values) == 1 else values
+
+    def decode_logs(self, event):
+        """The `event` (an ape ContractEvent of a deployed contract) logs its contract emitted, as namespaces."""
+        abi = event.abi.model_dump(mode="json", by_alias=True)
+        types = ",".join(collapse_if_tuple(i) for i in abi["inputs"])
+        topic = "0x" + keccak(text=f"{abi['name']}({types})").hex()
+        indexed = [i for i in abi["inputs"] if i.get("indexed")]
+        plain_inputs = [i for i in abi["inputs"] if not i.get("indexed")]
+        address = str(event.contract.address).lower()
+        found = []
+        for log in self.raw["logs"]:
+            if log["address"].lower() != address or not log["topics"] or log["topics"][0] != topic:
+                continue
+            fields = {}
+            for i, t in zip(indexed, log["topics"][1:], strict=True):
+                fields[i["name"]] = _python(i, abi_decode([collapse_if_tuple(i)], bytes.fromhex(t[2:]))[0])
+            values = abi_decode([collapse_if_tuple(i) for i in plain_inputs], bytes.fromhex(log["data"][2:]))
+            for i, v in zip(plain_inputs, values, strict=True):
+                fields[i["name"]] = _python(i, v)
+            found.append(SimpleNamespace(**fields))
+        return found
+
+
+class FastSender:
+    """Sends the state machines' transactions straight through JSON-RPC: calldata encoded with eth_abi, signed
+    with the test account's key, a fixed gas limit, one `eth_sendRawTransaction` and one receipt read, where ape
+    spends some 15 RPC calls and much Python on each (nonce looked up three times, the receipt polled, the
+    revert replayed as a call and its trace walked). Like ape's, a reverting transaction is mined (the nonce
+    moves, gas price is 0): its revert data comes from the transaction's own call trace and is decoded with the
+    ABIs given, raising `FastRevert`. The return value is read from the same trace, when asked for.
+
+    `wrap(contract)` returns the contract with its state-changing functions sent this way (with `sender=`);
+    everything else (views, events, address, ABI) is the ape contract's.
+    """
+
+    GAS = 15_000_000
+
+    def __init__(self, web3, *contracts) -> None:
+        self._provider = web3.provider
+        self._chain_id = web3.eth.chain_id
+        self._functions = {}  # (address, name) -> (selector, inputs ABI, input types, output types, outputs ABI)
+        self._errors = {}  # selector -> error name
+        for c in contracts:
+            abi = c.contract_type.model_dump(mode="json", by_alias=True)["abi"]
+            for entry in abi:
+                if entry.get("type") == "error":
+                    types = ",".join(collapse_if_tuple(i) for i in entry["inputs"])
+                    self._errors[function_signature_to_4byte_selector(f"{entry['name']}({types})")] = entry["name"]
+                if entry.get("type") != "function" or entry.get("stateMutability") in ("view", "pure"):
+                    continue
+                key = (c.address, entry["name"])
+                inputs = [collapse_if_tuple(i) for i in entry["inputs"]]
+                selector = function_signature_to_4byte_selector(f"{entry['name']}({','.join(inputs)})")
+                outputs = [collapse_if_tuple(o) for o in entry["outputs"]]
+                found = (selector, entry["inputs"], inputs, outputs, entry["outputs"])
+                self._functions[key] = None if key in self._functions else found
+
+    def wrap(self, contract):
+        return _FastContract(self, contract)
+
+    def send(self, contract, name: str, *args, sender) -> FastReceipt:
+        function = self._functions[(contract.address, name)]
+        assert function is not None, f"{name} is overloaded: FastSender cannot pick one"
+        selector, inputs_abi, inputs, _, _ = function
+        values = [_abi_arg(i, a) for i, a in zip(inputs_abi, args, strict=True)]
+        data = selector + abi_encode(inputs, values)
+        nonce = int(self._request("eth_getTransactionCount", [sender.address, "pending"]), 16)
+        tx = {
+            "to": contract.address,
+            "data": data,
+            "value": 0,
+            "gas": self.GAS,
+            "gasPrice": 0,
+            "nonce": nonce,
+            "chainId": self._chain_id,
+        }
+        signed = EthAccount.sign_transaction(tx, sender.private_key)
+        txn_hash = self._request("eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()])
+        raw = self._request("eth_getTransactionReceipt", [txn_hash])
+        while raw is None:  # Anvil mines on receipt; this only waits when it is told to mine otherwise
+            time.sleep(0.01)
+            raw = self._request("eth_getTransactionReceipt", [txn_hash])
+        if int(raw["status"], 16) != 1:
+            output = self.trace_output(txn_hash)
+            raise FastRevert(self._errors.get(output[:4]), output)
+        return FastReceipt(self, raw, function)
+
+    def trace_output(self, txn_hash: str) -> bytes:
+        trace = self._request("debug_traceTransaction", [txn_hash, {"tracer": "callTracer"}])
+        return bytes.fromhex((trace.get("output") or "0x")[2:])
+
+    def _request(self, method: str, params: list):
+        response = self._provider.make_request(method, params)
+        if "error" in response:
+            raise RuntimeError(f"{method} failed: {response['error']}")
+        return response["result"]
+
+
+class _FastContract:
+    def __init__(self, sender: FastSender, contract) -> None:
+        self._sender = sender
+        self._contract = contract
+
+    def __getattr__(self, name: str):
+        if (self._contract.address, name) in self._sender._functions:
+            return functools.partial(self._sender.send, self._contract, name)
+        return getattr(self._contract, name)
+
+
+def _abi_arg(abi: dict, value):
+    """`value` as eth_abi encodes `abi`'s type: accounts and contracts as addresses, structs given as dicts
+    (ape's way) in their fields' order."""
+    kind = abi["type"]
+    if kind.endswith("]"):
+        inner = dict(abi, type=kind[: kind.rindex("[")])
+        return [_abi_arg(inner, v) for v in value]
+    if kind == "tuple":
+        components = abi["components"]
+        if isinstance(value, dict):
+            value = [value[c["name"]] for c in components]
+        return tuple(_abi_arg(c, v) for c, v in zip(components, value, strict=True))
+    if hasattr(value, "address"):
+        return str(value.address)
+    return value

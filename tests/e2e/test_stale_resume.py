@@ -19,8 +19,8 @@ from test_retire_script import build as build_book
 from web3 import Web3
 
 from e2e_support import Anvil, deploy, recorded
-from tonne.localchain import plain_anvil
-from tonne.units import tonnes_to_units
+from tonne.core.localchain import plain_anvil
+from tonne.core.units import tonnes_to_units
 
 CHUNK = 5
 

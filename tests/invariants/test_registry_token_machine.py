@@ -26,13 +26,10 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from types import SimpleNamespace
 from typing import Any
-from unittest import mock
 
 import pytest
 from ape.exceptions import ContractLogicError
-from ape_ethereum.trace import Trace
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -43,7 +40,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from support import batch_input, project_input
+from support import BatchedReads, FastRevert, FastSender, batch_input, project_input
 from tonne.core.ids import describe, encode_id, project_of
 
 # 40 sequences of up to 30 steps, each step followed by a full scan of the machine's state.
@@ -291,43 +288,6 @@ class Model:
 # ---------------------------------------------------------------------------------------------- machine
 
 
-class BatchedReads:
-    """Queues view calls and sends them as one JSON-RPC batch (web3.py ``batch_requests``).
-
-    The invariants read some 50 to 150 values after every step; one round trip for all of them, instead of
-    one ape call each, makes the whole run about three times faster. Struct results come back as namespaces
-    with the ABI's field names.
-    """
-
-    def __init__(self, web3: Any, *contracts: Any) -> None:
-        self._web3 = web3
-        self._contracts = {
-            c.address: web3.eth.contract(
-                address=c.address, abi=c.contract_type.model_dump(mode="json", by_alias=True)["abi"]
-            )
-            for c in contracts
-        }
-        self._calls: list[tuple[Hashable, Any]] = []
-
-    def add(self, key: Hashable, contract: Any, function: str, *args: Any) -> None:
-        self._calls.append((key, self._contracts[contract.address].functions[function](*args)))
-
-    def execute(self) -> dict[Hashable, Any]:
-        calls, self._calls = self._calls, []
-        with self._web3.batch_requests() as batch:
-            for _, call in calls:
-                batch.add(call)
-            results = batch.execute()
-        return {key: _named(call.abi, value) for (key, call), value in zip(calls, results, strict=True)}
-
-
-def _named(function_abi: dict[str, Any], value: Any) -> Any:
-    outputs = function_abi["outputs"]
-    if len(outputs) == 1 and outputs[0]["type"] == "tuple":
-        return SimpleNamespace(**{c["name"]: v for c, v in zip(outputs[0]["components"], value, strict=True)})
-    return value
-
-
 @dataclass
 class Env:
     registry: Any
@@ -350,11 +310,10 @@ def send_expecting(
 ) -> Any | None:
     """Send a transaction; it must succeed when `expected` is None, else revert with one of those custom errors.
 
-    Returns the receipt, or None after the expected revert, and counts the outcome in `outcomes`.
-    ape-foundry prints the call trace of every reverted transaction (to the `sys.stdout` of import time, so
-    it cannot be redirected); for expected reverts that is noise and some 40 ms each, so it is skipped.
-    An error that bubbles up from a contract below the one called (the token's, under the retirement module)
-    may reach ape undecoded: it is decoded with the first of `decoders` whose ABI has its selector.
+    Returns the receipt, or None after the expected revert, and counts the outcome in `outcomes`. The machine
+    sends through `support.FastSender`, which decodes revert data with the suite's ABIs (`FastRevert`); an ape
+    call's error that bubbles up from a contract below the one called may reach ape undecoded: it is decoded
+    with the first of `decoders` whose ABI has its selector.
     """
     if expected is None:
         receipt = send()
@@ -362,9 +321,8 @@ def send_expecting(
         return receipt
     names = {expected} if isinstance(expected, str) else expected
     try:
-        with mock.patch.object(Trace, "show", lambda *_args, **_kwargs: None):
-            send()
-    except ContractLogicError as err:
+        send()
+    except (ContractLogicError, FastRevert) as err:
         name = getattr(err, "name", None) or _decode_raw(err, decoders) or repr(err)
         assert name in names, f"{label}: reverted with {name} ({err}), expected one of {sorted(names)}"
         outcomes[f"{label}: {name}"] += 1
@@ -1250,10 +1208,13 @@ REQUIRED_OUTCOMES = (
 def test_registry_and_token__random_sequences__keep_invariants(
     open_suite: Any, registrar: Any, verifier: Any, issuer: Any, accounts: Any, chain: Any
 ) -> None:
+    suite = (open_suite.registry, open_suite.credit, open_suite.retirement)
+    fast = FastSender(chain.provider.web3, *suite)
+    registry, credit, retirement = (fast.wrap(c) for c in suite)
     env = Env(
-        registry=open_suite.registry,
-        credit=open_suite.credit,
-        retirement=open_suite.retirement,
+        registry=registry,
+        credit=credit,
+        retirement=retirement,
         registrar=registrar,
         verifier=verifier,
         issuer=issuer,
