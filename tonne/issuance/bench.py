@@ -105,13 +105,15 @@ def _issue_at_scale(project: Any, provider: Any, accounts: list[Any], sizes: tup
     # would be measured on a heavier chain, and so would the rest of the bench.
     plan: list[tuple[int, int | None]] = [(n, None) for n in sizes] + [(sizes[-1], FIXED_CHUNK_SIZE)]
     for n, chunk_size in plan:
-        snapshot = provider.snapshot()
+        rpc = provider.web3.provider.make_request
+        snapshot = rpc("evm_snapshot", [])["result"]
         try:
             runs.append(
                 _scale_run(project, provider, issuer, admin, registrar, verifier, roles, accounts, n, chunk_size)
             )
         finally:
-            provider.restore(snapshot)
+            if rpc("evm_revert", [snapshot]).get("result") is not True:
+                raise RuntimeError(f"the bench chain did not revert to snapshot {snapshot}")
     default = runs[: len(sizes)]
     return {
         "rows": list(sizes),
