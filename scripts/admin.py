@@ -18,6 +18,7 @@ command that finds nothing to change sends nothing.
 
 import click
 from ape.cli import ConnectedProviderCommand, account_option
+from ape.exceptions import ApeException
 
 from tonne.chain.errors import ToolError
 from tonne.chain.refusal import role_name
@@ -138,13 +139,32 @@ def allow(provider, account, accounts, csv_path, revoke, chunk_size):
     if not changes:
         click.echo(f"nothing to change: all {len(listed)} accounts are already {'off' if revoke else 'on'} the list")
         return
+    sent = 0
     for start in range(0, len(changes), chunk_size):
         chunk = changes[start : start + chunk_size]
-        _run(lambda chunk=chunk: d.credit.setAllowed(chunk, not revoke, sender=account))
+        sent += _run(lambda chunk=chunk: _set_allowed(d.credit, chunk, not revoke, account))
     click.echo(
-        f"{'removed' if revoke else 'allowed'} {len(changes)} accounts "
-        f"({len(listed) - len(changes)} already {'off' if revoke else 'on'} the list)"
+        f"{'removed' if revoke else 'allowed'} {sent} accounts "
+        f"({len(listed) - sent} already {'off' if revoke else 'on'} the list)"
     )
+
+
+def _set_allowed(credit, chunk: list[str], allowed: bool, account, attempts: int = 3) -> int:
+    """``setAllowed(chunk)``; returns how many accounts this run changed. A failed send is re-checked against the
+    chain: another run by the same account (the same command twice at once) may have taken the nonce or changed
+    the accounts already, so only what is still to change is sent again, a few times at most."""
+    for attempt in range(attempts):
+        try:
+            credit.setAllowed(chunk, allowed, sender=account)
+            return len(chunk)
+        except (ApeException, ValueError):
+            left = allowlist_changes(credit, chunk, allowed)
+            if not left:
+                return 0
+            if attempt == attempts - 1:
+                raise
+            chunk = left
+    return 0
 
 
 def _freeze_command(name: str, frozen: bool):
