@@ -20,6 +20,8 @@ from eth_account import Account as EthAccount
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
+from tonne.chain.view import error_names
+
 PROJECT_DEFAULTS = dict(
     standard="VCS",
     name="Rimba Raya Biodiversity Reserve",
@@ -423,10 +425,8 @@ class FastSender:
         self._errors = {}  # selector -> error name
         for c in contracts:
             abi = c.contract_type.model_dump(mode="json", by_alias=True)["abi"]
+            self._errors.update({sel: sig.split("(", 1)[0] for sel, sig in error_names(abi).items()})
             for entry in abi:
-                if entry.get("type") == "error":
-                    types = ",".join(collapse_if_tuple(i) for i in entry["inputs"])
-                    self._errors[function_signature_to_4byte_selector(f"{entry['name']}({types})")] = entry["name"]
                 if entry.get("type") != "function" or entry.get("stateMutability") in ("view", "pure"):
                     continue
                 key = (c.address, entry["name"])
