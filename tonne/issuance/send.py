@@ -227,7 +227,14 @@ def _nonce_clash(exc: SendFailed) -> bool:
     """The node refused the transaction for its nonce: another sender of the same account used it first."""
     text = str(exc).lower()
     return any(
-        s in text for s in ("nonce too low", "already known", "replacement transaction underpriced", "nonce too high")
+        s in text
+        for s in (
+            "nonce too low",
+            "already known",
+            "replacement transaction underpriced",
+            "nonce too high",
+            "invalid nonce",  # ape's own refusal before publishing ("Invalid nonce, will not publish")
+        )
     )
 
 
