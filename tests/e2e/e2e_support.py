@@ -15,11 +15,13 @@ import socket
 import subprocess
 import threading
 import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
 from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
@@ -88,6 +90,36 @@ def ape_run(
     )
 
 
+def ape_invoke(
+    script: str, *args: str, anvil: Anvil, directory: Path, account: str | None = "TEST::0"
+) -> subprocess.CompletedProcess:
+    """The same `ape run <script> ...` command line as `ape_run`, run through ape's own click entry point inside
+    the test process instead of a new one: the same script loading (`ape run` executes every script module), the
+    same option parsing, network connection (``--network <our anvil>``, then back to the test's provider),
+    account and error handling; what ape and the script print to stdout and stderr is captured, and the exit
+    status is the process's (an exception no handler caught is printed as Python prints it, exit status 1).
+
+    It saves the seconds of interpreter start-up, imports and plugin loading of each `ape run`. Tests where the
+    process itself is the point (killed mid-run, two runs at once, the real entry point's exit status, RPC down)
+    keep real processes: `ape_run`, `Deployment.start`."""
+    from ape._cli import cli as ape_cli
+    from ape.utils.basemodel import ManagerAccessMixin as access
+
+    before = access.network_manager.active_provider
+    env = {"TONNE_DEPLOYMENTS_DIR": str(directory), "PYTHONUNBUFFERED": "1"}
+    argv = ape_command(script, *args, anvil=anvil, account=account)[1:]  # the same words after `ape`
+    with contextlib.chdir(ROOT):  # as ape_run's cwd: `ape run` finds scripts/ in the working directory
+        result = CliRunner(mix_stderr=False).invoke(ape_cli, argv, prog_name="ape", env=env)
+    stderr = result.stderr
+    code = result.exit_code
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+        code = 1
+    after = access.network_manager.active_provider
+    assert after is before, f"ape run {script} left the test process connected to {after} (was {before})"
+    return subprocess.CompletedProcess(["ape", *argv], code, result.stdout, stderr)
+
+
 @dataclass
 class Deployment:
     """The suite deployed on the test Anvil, with web3 contracts and helpers to build registry state fast."""
@@ -110,10 +142,13 @@ class Deployment:
         return min(c["blockNumber"] for c in self.record["contracts"].values())
 
     def run(
-        self, script: str, *args: str, timeout: float = 180, account: str | None = "TEST::0"
+        self, script: str, *args: str, timeout: float = 180, account: str | None = "TEST::0", process: bool = False
     ) -> subprocess.CompletedProcess:
-        """Run a script against this deployment and wait for it (``account=None``: no --account option)."""
-        return ape_run(script, *args, anvil=self.anvil, directory=self.directory, timeout=timeout, account=account)
+        """Run a script against this deployment and wait for it (``account=None``: no --account option), in the
+        test process (see `ape_invoke`); ``timeout`` only applies to ``process=True``, a real `ape run` process."""
+        if process:
+            return ape_run(script, *args, anvil=self.anvil, directory=self.directory, timeout=timeout, account=account)
+        return ape_invoke(script, *args, anvil=self.anvil, directory=self.directory, account=account)
 
     def start(
         self, script: str, *args: str, out: Path, account: str | None = "TEST::0"
@@ -189,8 +224,9 @@ class Deployment:
 
 
 def deploy(anvil: Anvil, directory: Path, *flags: str) -> Deployment:
-    """`ape run deploy --dev-roles [flags]` on ``anvil``, recording into ``directory``."""
-    result = ape_run("deploy", "--dev-roles", *flags, anvil=anvil, directory=directory)
+    """`ape run deploy --dev-roles [flags]` on ``anvil``, recording into ``directory`` (in the test process, see
+    `ape_invoke`)."""
+    result = ape_invoke("deploy", "--dev-roles", *flags, anvil=anvil, directory=directory)
     assert result.returncode == 0, result.stdout + result.stderr
     record = json.loads((directory / f"{anvil.w3.eth.chain_id}.json").read_text())
     contracts = {
