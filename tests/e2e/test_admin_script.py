@@ -130,6 +130,10 @@ def test_transfer_admin__two_steps__only_the_pending_admin_accepts(suite: Deploy
     wrong = suite.run("admin", "accept-admin", "--contract", "retirement", account=STRANGER_ACCOUNT)
     assert wrong.returncode != 0
     assert "is not the pending admin of CarbonRetirement" in wrong.stderr + wrong.stdout
+    # The dev deployment's admin delay is 0 s, and OpenZeppelin accepts only once the schedule (the begin's block
+    # time) has strictly passed: move the chain's clock on, rather than count on a second of wall clock between
+    # the commands (one `ape run` process each took seconds; run in the test process they take less than one).
+    suite.anvil.rpc("evm_increaseTime", [1])
     suite.anvil.rpc("evm_mine")
     accepted = suite.run("admin", "accept-admin", "--contract", "retirement", account="TEST::8")
     assert accepted.returncode == 0, accepted.stderr
