@@ -116,34 +116,41 @@ def test_collateral_and_maturity__parsed_or_refused_naming_the_option():
         parse_maturity("999", 1_000)
 
 
-class _Call:
-    def __init__(self, fn):
-        self.fn = fn
-
-    def __call__(self, *a):
-        return self.fn(*a)
-
-
 class _FakeDeployed:
-    """Just enough of PledgeDeployed for plan_feed: an empty oracle, a registry with batch P1/B2 and project 1."""
+    """Just enough of PledgeDeployed for plan_feed: the oracle's and registry's addresses, money in tUSD."""
 
     decimals = 6
 
     def __init__(self):
         from types import SimpleNamespace
 
-        def batch_period(class_id):
-            if class_id != encode_id(1, 2):
-                raise RuntimeError("RegistryUnknownBatch")
-            return (0, 1)
-
-        self.oracle = SimpleNamespace(
-            maxMoveBps=lambda: 2_000, priceOf=lambda c: SimpleNamespace(price=10_000_000, updatedAt=50)
-        )
-        self.registry = SimpleNamespace(batchPeriod=batch_period, projectCount=lambda: 1)
+        self.oracle = SimpleNamespace(address="0x" + "0" * 39 + "1")
+        self.registry = SimpleNamespace(address="0x" + "0" * 39 + "2")
 
     def money(self, units):
         return format_money(units, 6, "tUSD")
+
+
+class _FakeView:
+    """Just enough of a ChainView for check_feed: an oracle holding 10 tUSD for every class at t=50, a registry with
+    batch P1/B2 and project 1; an unknown batch's call reverts (a falsy Reverted). Pins and reads, no chain."""
+
+    def pin(self):
+        return 1
+
+    def unpin(self):
+        pass
+
+    def call_many(self, calls):
+        from tonne.chain.view import Reverted
+
+        answers = {
+            "maxMoveBps()": lambda: 2_000,
+            "projectCount()": lambda: 1,
+            "priceOf(uint256)": lambda c: (10_000_000, 50),
+            "batchPeriod(uint256)": lambda c: (0, 1) if c == encode_id(1, 2) else Reverted(b"", "RegistryUnknownBatch"),
+        }
+        return [answers[call.signature](*call.args) for call in calls]
 
 
 def _plan(tmp_path, text, now=10**9):
@@ -151,7 +158,7 @@ def _plan(tmp_path, text, now=10**9):
 
     path = tmp_path / "p.csv"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    return path, lambda: check_feed(_FakeDeployed(), path, now)
+    return path, lambda: check_feed(_FakeDeployed(), _FakeView(), path, now)
 
 
 def test_price_feed__same_class_and_time_two_prices__reported_as_conflict(tmp_path):

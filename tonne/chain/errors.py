@@ -12,16 +12,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the input: ``file:line: field: message`` (no line for file-wide problems)."""
+    """One thing wrong with the input: ``file:line: field: message`` (no line for file-wide problems; with
+    ``entry``, ``line`` is the place of an entry in a JSON list, ``file:entry N``; no field: ``file: message``)."""
 
     path: str
     line: int | None
     field: str
     message: str
+    entry: bool = False
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        return f"{where}: {self.field}: {self.message}"
+        where = self.path if self.line is None else f"{self.path}:{'entry ' * self.entry}{self.line}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
 class ToolError(RuntimeError):
