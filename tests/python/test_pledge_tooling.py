@@ -138,6 +138,9 @@ class _FakeView:
     def pin(self):
         return 1
 
+    def wait_settled(self, address, timeout, log):
+        pass
+
     def unpin(self):
         pass
 
@@ -250,3 +253,54 @@ def test_price_feed__future_judged_against_the_given_wall_clock_and_moves_in_mon
     with pytest.raises(PriceFileError) as info:
         run()
     assert "from 10 tUSD to 20 tUSD per tonne" in info.value.problems[0]
+
+
+class _ClashingOracle:
+    """postPrices refused by ape for its nonce (another run of the account took it) the first ``clashes`` times."""
+
+    address = "0x" + "0" * 39 + "1"
+
+    def __init__(self, clashes):
+        self.clashes, self.posted = clashes, []
+
+    def postPrices(self, classes, prices, times, sender):  # noqa: N802 - the contract's name
+        from types import SimpleNamespace
+
+        from ape.exceptions import AccountsError
+
+        if self.clashes:
+            self.clashes -= 1
+            raise AccountsError("Invalid nonce, will not publish.")
+        self.posted.append(list(classes))
+        return SimpleNamespace(txn_hash="0x" + "ab" * 32, gas_used=40_000, block_number=7)
+
+
+def _post_with_clashes(clashes):
+    from types import SimpleNamespace
+
+    from tonne.pledge.prices import FeedPlan, FeedSummary, PriceRow, post_plan
+
+    d = _FakeDeployed()
+    d.oracle = _ClashingOracle(clashes)
+    rows = [PriceRow("p.csv", 2, encode_id(1, 2), 10_500_000, 60)]
+    summary = FeedSummary(1, 0, 0)
+    sender = SimpleNamespace(address="0x" + "0" * 39 + "3")
+    post_plan(d, FeedPlan(rows, to_post=rows), sender, view=_FakeView(), summary=summary)
+    return d.oracle, summary
+
+
+def test_post_plan__nonce_taken_by_another_run__rechecked_and_sent_again():
+    # The same feed run twice at once: the loser's postPrices is refused for its nonce before it does anything; the
+    # shared sender has it re-checked (not posted meanwhile) and sent again, as issue does.
+    oracle, summary = _post_with_clashes(2)
+    assert oracle.posted == [[encode_id(1, 2)]] and (summary.txs, summary.raced) == (1, 0)
+
+
+def test_post_plan__nonce_refused_every_time__stops_after_the_retries_with_the_error():
+    from tonne.bulk import NONCE_RETRIES
+    from tonne.pledge.prices import FeedSendError
+
+    with pytest.raises(FeedSendError, match="Invalid nonce, will not publish"):
+        _post_with_clashes(99)
+    oracle, _ = _post_with_clashes(NONCE_RETRIES)
+    assert oracle.posted  # the last retry goes through

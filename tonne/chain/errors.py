@@ -44,11 +44,14 @@ class PendingTransactionsError(ToolError):
 
 class SendFailed(RuntimeError):
     """A transaction could not be sent, was not mined in time, or reverted; ``revert_data`` is the custom error's
-    data when the node returned it (a refused gas estimate), else empty."""
+    data when the node returned it (a refused gas estimate), else empty. ``retry``: set by the bulk sender
+    (``tonne.bulk.send_windowed``) for a nonce clash within its retries, so the tool sends it again even when its
+    re-check finds nothing of it done meanwhile."""
 
     def __init__(self, message: str, revert_data: bytes = b"") -> None:
         super().__init__(message)
         self.revert_data = revert_data
+        self.retry = False
 
 
 def problem_summary(name: str, problems: Sequence[Problem]) -> str:

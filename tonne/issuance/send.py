@@ -60,16 +60,14 @@ class IssueSummary:
 
 
 RACED_EXIT = 3  # the file is fully issued, but another sender issued some of its rows meanwhile
-NONCE_RETRIES = 5
 
 
 @dataclass(frozen=True)
 class _Chunk:
-    """One ``issueMany`` to send: its place in the plan, its orders, and how often it failed already."""
+    """One ``issueMany`` to send: its place in the plan and its orders."""
 
     index: int
     orders: list[Order]
-    retries: int = 0
 
 
 def execute(
@@ -108,7 +106,6 @@ def execute(
         nonlocal told
         ((chunk, exc),) = failures  # one chunk in flight at a time
         remaining = chunk.orders
-        nonce_clash = _nonce_clash(exc) and chunk.retries < NONCE_RETRIES
         quiet = log if not told else (lambda _: None)
         still = _drop_raced(
             remaining,
@@ -120,7 +117,7 @@ def execute(
             sender.address,
             pending_timeout,
             quiet,
-            retry=nonce_clash,
+            retry=exc.retry,  # a nonce clash (tonne.bulk.send_windowed): sent again, done meanwhile or not
         )
         if len(still) < len(remaining):
             told = True
@@ -128,7 +125,7 @@ def execute(
         summary.raced_lines.extend(o.row.line for o in remaining if o not in still)
         if progress is not None:
             progress.update(len(remaining) - len(still))
-        return [_Chunk(chunk.index, still, chunk.retries + 1)] if still else []
+        return [_Chunk(chunk.index, still)] if still else []
 
     chunks = (_Chunk(index, list(orders)) for index, orders in enumerate(plan.iter_chunks(), 1))
     send_windowed(chunks, submit, waited(sender), record, settle)
@@ -221,21 +218,6 @@ def _drop_raced(
         "someone else are listed at the end"
     )
     return still
-
-
-def _nonce_clash(exc: SendFailed) -> bool:
-    """The node refused the transaction for its nonce: another sender of the same account used it first."""
-    text = str(exc).lower()
-    return any(
-        s in text
-        for s in (
-            "nonce too low",
-            "already known",
-            "replacement transaction underpriced",
-            "nonce too high",
-            "invalid nonce",  # ape's own refusal before publishing ("Invalid nonce, will not publish")
-        )
-    )
 
 
 __all__ = [

@@ -324,26 +324,18 @@ def post_plan(
     summary: FeedSummary | None = None,
 ) -> list[Any]:
     """Post the plan's rows, ``chunk`` per transaction, in time order (``tonne.bulk.send_windowed``, one in
-    flight); returns the receipts. A transaction that fails is re-checked (``recheck``, through ``view``, by default
-    one on ape's connected provider): at one pinned block, rows the oracle holds meanwhile (same time and price) are
-    dropped and the rest sent again; when none are, ``FeedSendError`` says the oracle's refusal, decoded (what was
-    posted before stands: a rerun posts the rest)."""
-    from ape.exceptions import ContractLogicError
-
-    from tonne.chain.refusal import refused
-
+    flight); returns what was sent (``Sent``: hash, gas). A transaction that fails is re-checked (``recheck``,
+    through ``view``, by default one on ape's connected provider): at one pinned block, rows the oracle holds
+    meanwhile (same time and price) are dropped and the rest sent again; when none are and it was not a nonce clash
+    (``tonne.bulk.nonce_clash``), ``FeedSendError`` says the oracle's refusal, decoded (what was posted before
+    stands: a rerun posts the rest)."""
     rows = sorted(plan.to_post, key=lambda r: r.observed_at)
-    receipts: list[Any] = []
+    sent: list[Sent] = []
 
     def submit(part: list[PriceRow]) -> Sent:
-        try:
-            receipt = d.oracle.postPrices(
-                [r.class_id for r in part], [r.price for r in part], [r.observed_at for r in part], sender=sender
-            )
-        except ContractLogicError as exc:
-            raise SendFailed(refused(exc)) from exc
-        receipts.append(receipt)
-        return Sent(str(receipt.txn_hash), int(receipt.gas_used), int(receipt.block_number or 0), ())
+        classes, prices, times = [r.class_id for r in part], [r.price for r in part], [r.observed_at for r in part]
+        sent.append(bulk.ape_send(d.oracle.postPrices, classes, prices, times, sender=sender))
+        return sent[-1]
 
     def record(part: list[PriceRow], sent: Sent) -> None:
         if summary is not None:
@@ -359,9 +351,10 @@ def post_plan(
         with bulk.pinned(reader, str(sender.address), pending_timeout, log):
             stored = read_chain(reader, d, (r.class_id for r in part)).stored
         still = [r for r in part if stored[r.class_id] != (r.price, r.observed_at)]
-        if len(still) == len(part):
+        if len(still) == len(part) and not exc.retry:  # nothing posted meanwhile, and not a nonce clash
             raise FeedSendError(str(exc)) from exc
-        log(f"{len(part) - len(still)} price(s) were posted meanwhile by another transaction")
+        if len(still) < len(part):
+            log(f"{len(part) - len(still)} price(s) were posted meanwhile by another transaction")
         if summary is not None:
             summary.raced += len(part) - len(still)
         if progress is not None:
@@ -369,7 +362,7 @@ def post_plan(
         return [still] if still else []
 
     send_windowed((rows[i : i + chunk] for i in range(0, len(rows), chunk)), submit, waited(None), record, settle)
-    return receipts
+    return sent
 
 
 def _connected_view() -> ChainView:

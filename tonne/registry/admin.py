@@ -16,7 +16,7 @@ from typing import Any
 from eth_utils import keccak
 
 from tonne.bulk.chain import pinned
-from tonne.bulk.send import send_windowed, waited
+from tonne.bulk.send import ape_send, send_windowed, waited
 from tonne.chain.errors import Problem, SendFailed, ToolError, problem_summary
 from tonne.chain.send import Sent
 from tonne.chain.view import Call, ChainView
@@ -196,12 +196,6 @@ def allowlist_changes(view: ChainView, credit: str, accounts: Sequence[str], all
     return [account for account, state in zip(accounts, states, strict=True) if bool(state) != allowed]
 
 
-@dataclass(frozen=True)
-class _AllowChunk:
-    accounts: list[str]
-    attempt: int = 1
-
-
 def set_allowed(
     credit: Any,
     view: ChainView,
@@ -210,39 +204,30 @@ def set_allowed(
     account: Any,
     *,
     chunk_size: int = 200,
-    attempts: int = 3,
     pending_timeout: float = 180.0,
 ) -> int:
     """``setAllowed`` of ``changes``, ``chunk_size`` accounts a transaction, on the bulk pipeline's sender
     (``tonne.bulk.send_windowed``); returns how many accounts this run changed. A failed chunk is re-checked against
     the chain at one pinned block (another run by the same account, the same command twice at once, may have taken
-    the nonce or changed the accounts already): only what is still to change is sent again, ``attempts`` times a
-    chunk at most, then its error stands."""
-    from ape.exceptions import ApeException
-
+    the nonce, ``tonne.bulk.nonce_clash``, or changed the accounts already): only what is still to change is sent
+    again; when nothing changed meanwhile and it was not a nonce clash, ``AdminError`` is the refusal, decoded."""
     changed = 0
 
-    def submit(chunk: _AllowChunk) -> Sent:
-        try:
-            receipt = credit.setAllowed(chunk.accounts, allowed, sender=account)
-        except (ApeException, ValueError) as exc:
-            raise SendFailed(str(exc)) from exc
-        return Sent(str(receipt.txn_hash), int(receipt.gas_used), int(receipt.block_number or 0), ())
+    def submit(chunk: list[str]) -> Sent:
+        return ape_send(credit.setAllowed, chunk, allowed, sender=account)
 
-    def record(chunk: _AllowChunk, sent: Sent) -> None:
+    def record(chunk: list[str], sent: Sent) -> None:
         nonlocal changed
-        changed += len(chunk.accounts)
+        changed += len(chunk)
 
-    def settle(failures: list[tuple[_AllowChunk, SendFailed]]) -> list[_AllowChunk]:
+    def settle(failures: list[tuple[list[str], SendFailed]]) -> list[list[str]]:
         ((chunk, exc),) = failures
         with pinned(view, str(account.address), pending_timeout):
-            left = allowlist_changes(view, str(credit.address), chunk.accounts, allowed)
-        if not left:
-            return []
-        if chunk.attempt >= attempts:
-            raise exc.__cause__ or exc  # the send's own error (a contract refusal is decoded by the command)
-        return [_AllowChunk(left, chunk.attempt + 1)]
+            left = allowlist_changes(view, str(credit.address), chunk, allowed)
+        if len(left) == len(chunk) and not exc.retry:
+            raise AdminError(str(exc)) from exc
+        return [left] if left else []
 
-    chunks = (_AllowChunk(list(changes[i : i + chunk_size])) for i in range(0, len(changes), chunk_size))
+    chunks = (list(changes[i : i + chunk_size]) for i in range(0, len(changes), chunk_size))
     send_windowed(chunks, submit, waited(None), record, settle)
     return changed
