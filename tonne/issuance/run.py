@@ -66,35 +66,13 @@ def run_file(
         scanned.close()
 
 
-def issue_from_csv(
-    path: Path | str,
-    credit: Any,
-    registry: Any,
-    sender: Any,
-    *,
-    chunk_size: int | None = None,
-    dry_run: bool = False,
-    progress: bool = False,
-    pending_timeout: float = 180.0,
-    log: Callable[[str], None] = lambda _: None,
-    on_plan: Callable[[Plan | FilePlan], None] | None = None,
-) -> IssueSummary:
-    """Issue the rows of ``path`` with ape objects: ``credit``/``registry`` contract instances, ``sender`` an ape
-    account (or any ``Sender``). Safe to run again on the same file: rows already issued are skipped."""
+def issue_from_csv(path: Path | str, credit: Any, registry: Any, sender: Any, **options: Any) -> IssueSummary:
+    """``run_file`` with ape objects: ``credit``/``registry`` contract instances, ``sender`` an ape account (or any
+    ``Sender``); ``options`` are ``run_file``'s (``chunk_size``, ``dry_run``, ``progress``, ``pending_timeout``,
+    ``log``, ``on_plan``). Safe to run again on the same file: rows already issued are skipped."""
     provider = credit.provider
     view = ChainView(provider.web3, errors=error_names(ape_abi(credit), ape_abi(registry)))
     contracts = Contracts(credit=str(credit.address), registry=str(registry.address))
     if not isinstance(sender, ApeSender | Web3Sender):
         sender = ApeSender(sender, provider)
-    return run_file(
-        path,
-        view,
-        contracts,
-        sender,
-        chunk_size=chunk_size,
-        dry_run=dry_run,
-        progress=progress,
-        pending_timeout=pending_timeout,
-        log=log,
-        on_plan=on_plan,
-    )
+    return run_file(path, view, contracts, sender, **options)
