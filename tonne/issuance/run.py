@@ -12,7 +12,7 @@ from tonne.chain.send import ApeSender, Sender, Web3Sender, ape_abi
 from tonne.chain.view import ChainView, error_names
 from tonne.issuance.checks import Contracts
 from tonne.issuance.plan import Plan
-from tonne.issuance.send import IssueSummary, execute
+from tonne.issuance.send import DEFAULT_WINDOW, IssueSummary, execute
 from tonne.issuance.stream import FilePlan, plan_file, scan
 
 
@@ -28,6 +28,7 @@ def run_file(
     pending_timeout: float = 180.0,
     log: Callable[[str], None] = lambda _: None,
     on_plan: Callable[[Plan | FilePlan], None] | None = None,
+    window: int = DEFAULT_WINDOW,
 ) -> IssueSummary:
     """Check ``path`` statically and against the chain, then issue what is not done yet (unless ``dry_run``).
 
@@ -35,7 +36,7 @@ def run_file(
     then checked against the chain and sent from the spool; the rows are never all in memory at once.
 
     ``chunk_size`` is the orders per ``issueMany``; None (the default) sizes the chunks from the chain's block gas
-    limit (``tonne.issuance.plan.auto_chunk_size``).
+    limit (``tonne.issuance.plan.auto_chunk_size``). ``window``: transactions in flight at once (``execute``).
 
     Raises ``IssuanceError`` (nothing sent) for any problem found before sending.
     """
@@ -48,7 +49,15 @@ def run_file(
         return bulk.run(
             plan,
             lambda p, bar: execute(
-                p, view, contracts, sender, progress=bar, pending_timeout=pending_timeout, log=log, started=started
+                p,
+                view,
+                contracts,
+                sender,
+                progress=bar,
+                pending_timeout=pending_timeout,
+                log=log,
+                started=started,
+                window=window,
             ),
             lambda p, _: IssueSummary(rows=p.row_count, already_done=p.done_count),
             rows=plan.row_count,

@@ -60,6 +60,11 @@ class IssueSummary:
 
 
 RACED_EXIT = 3  # the file is fully issued, but another sender issued some of its rows meanwhile
+# Transactions in flight at once (consecutive nonces). Two: while the node executes one chunk, the tool reads,
+# encodes, simulates and signs the next, and a node that mines what is pending (Anvil's automine) can put both in one
+# block (at a 30M block gas limit, two chunks' gas limits fit). More buys nothing at that limit: a third waits for
+# the next block anyway, and a failure leaves more chunks to re-check.
+DEFAULT_WINDOW = 2
 
 
 @dataclass(frozen=True)
@@ -80,10 +85,13 @@ def execute(
     pending_timeout: float = 180.0,
     log: Callable[[str], None] = lambda _: None,
     started: float | None = None,
+    window: int = DEFAULT_WINDOW,
 ) -> IssueSummary:
-    """Send the plan's chunks in order (``tonne.bulk.send_windowed``, one in flight). A chunk that fails is
-    re-checked against the chain: rows whose orderRef got used meanwhile are dropped and the rest is sent again; a
-    failure with no such row stops the run."""
+    """Send the plan's chunks in order (``tonne.bulk.send_windowed``, up to ``window`` in flight with a sender that
+    can submit without waiting, else one). Each chunk is simulated before it is submitted (``_submit``). A chunk that
+    fails is re-checked against the chain once what is in flight is collected (failed chunks in sending order): rows
+    whose orderRef got used meanwhile are dropped and the rest is sent again; a failure with no such row stops the
+    run."""
     summary = IssueSummary(rows=plan.row_count, already_done=plan.done_count)
     start = time.monotonic() if started is None else started
     told = False
@@ -103,8 +111,13 @@ def execute(
             progress.update(len(chunk.orders))
 
     def settle(failures: list[tuple[_Chunk, SendFailed]]) -> list[_Chunk]:
+        again: list[_Chunk] = []
+        for chunk, exc in failures:  # in sending order: the first that cannot be explained stops the run
+            again.extend(settle_one(chunk, exc))
+        return again
+
+    def settle_one(chunk: _Chunk, exc: SendFailed) -> list[_Chunk]:
         nonlocal told
-        ((chunk, exc),) = failures  # one chunk in flight at a time
         remaining = chunk.orders
         quiet = log if not told else (lambda _: None)
         still = _drop_raced(
@@ -128,7 +141,8 @@ def execute(
         return [_Chunk(chunk.index, still)] if still else []
 
     chunks = (_Chunk(index, list(orders)) for index, orders in enumerate(plan.iter_chunks(), 1))
-    send_windowed(chunks, submit, waited(sender), record, settle)
+    pipelined = getattr(sender, "submit", None) is not None and getattr(sender, "wait", None) is not None
+    send_windowed(chunks, submit, waited(sender), record, settle, window=window if pipelined else 1)
     summary.elapsed = time.monotonic() - start
     return summary
 
@@ -221,6 +235,7 @@ def _drop_raced(
 
 
 __all__ = [
+    "DEFAULT_WINDOW",
     "RACED_EXIT",
     "ApeSender",
     "IssueSummary",
