@@ -16,15 +16,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from eth_account import Account
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from tonne.market.book._order import BUY, SELL, Order, order_hash, sign
 from tonne.market.book.chain import BatchInfo, ChainEvent, Head
 from tonne.market.book.schema import order_to_json
 
 CHAIN_ID = 31337
-EXCHANGE = "0x" + "e1" * 20
-PAYMENT = "0x" + "5a" * 20
+EXCHANGE = to_checksum_address("0x" + "e1" * 20)
+PAYMENT = to_checksum_address("0x" + "5a" * 20)
 VCS = keccak(text="VCS")
 GS = keccak(text="GS")
 # Project 3 is VCS in Brazil, vintage 2021; project 4 is Gold Standard in Kenya, vintage 2019.

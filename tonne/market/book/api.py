@@ -35,6 +35,7 @@ from datetime import date
 from typing import Any
 
 from aiohttp import web
+from eth_utils import to_checksum_address
 
 from tonne.market.book._order import BUY, SELL, digest, domain_separator, order_hash, recover_eoa
 from tonne.market.book.chain import FILLABLE_REASONS, ExchangeView
@@ -58,6 +59,7 @@ RANK = re.compile(r"[0-9a-f]{162}", re.ASCII)
 HASH = re.compile(r"0x[0-9a-fA-F]{64}", re.ASCII)
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 log = logging.getLogger("tonne.market.book")
+NOTIFIER: web.AppKey = web.AppKey("notifier")
 
 
 def public(row: dict) -> dict[str, Any]:
@@ -97,26 +99,27 @@ class BookService:
         self.store = store
         self.view = view
         self.clock = clock
-        store.bind_service(view.chain_id, view.exchange_address)
-        self.separator = domain_separator(view.chain_id, view.exchange_address)
+        self.exchange = to_checksum_address(view.exchange_address)
+        store.bind_service(view.chain_id, self.exchange)
+        self.separator = domain_separator(view.chain_id, self.exchange)
 
     def submit(self, body: Any) -> tuple[int, dict]:
         sub = parse_submission(body)
         view = self.view
         if sub.chain_id != view.chain_id:
             raise FieldError("chainId", f"{sub.chain_id}: this book serves chain {view.chain_id}", 422, "wrong_chain")
-        if sub.exchange != view.exchange_address:
+        if sub.exchange != self.exchange:
             raise FieldError(
-                "exchange", f"{sub.exchange}: this book serves exchange {view.exchange_address}", 422, "wrong_exchange"
+                "exchange", f"{sub.exchange}: this book serves exchange {self.exchange}", 422, "wrong_exchange"
             )
         order = sub.order
         if order.expiry <= int(self.clock()):
             raise FieldError("order.expiry", f"{order.expiry} has passed (now {int(self.clock())})", 422, "expired")
-        key = order_hash(order, view.chain_id, view.exchange_address)
+        key = order_hash(order, view.chain_id, self.exchange)
         known = self.store.get_order(key)
         if known is not None:
             return 200, public(known)
-        signed = digest(order, view.chain_id, view.exchange_address, self.separator)
+        signed = digest(order, view.chain_id, self.exchange, self.separator)
         if recover_eoa(signed, sub.signature) != order.maker and not view.is_valid_signature(order, sub.signature):
             shape = "" if len(sub.signature) == 65 else f" ({len(sub.signature)} bytes; an EOA signs 65)"
             raise FieldError(
@@ -195,7 +198,7 @@ class BookService:
         return {
             "ok": True,
             "chainId": str(self.view.chain_id),
-            "exchange": self.view.exchange_address,
+            "exchange": self.exchange,
             "cursor": {"block": cursor.block_number, "hash": cursor.block_hash} if cursor else None,
             "lastSeq": self.store.last_seq(),
             "openOrders": self.store.count(),
@@ -369,7 +372,7 @@ def make_app(service: BookService, follower: Follower | None = None, *, workers:
     app.router.add_get("/health", health)
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
-    app["notifier"] = notifier
+    app[NOTIFIER] = notifier
     return app
 
 
