@@ -99,7 +99,7 @@ class ReplayExchange:
     chain_id: int = CHAIN_ID
     exchange_address: str = EXCHANGE
     batches: dict[int, BatchInfo] = field(default_factory=lambda: dict(BATCHES))
-    fillable_of: dict[str, tuple[int, int]] = field(default_factory=dict)  # by order hash; default (amount, 0)
+    fillable_of: dict[str, tuple[int, int]] = field(default_factory=dict)  # by order hash; default: amount - filled
     wallets: dict[str, set[bytes]] = field(default_factory=dict)  # EIP-1271 makers: the signatures they accept
     blocks: list[tuple[str, int]] = field(default_factory=list)  # (hash, timestamp), block number = index
     logs: dict[int, list[ChainEvent]] = field(default_factory=dict)
@@ -153,7 +153,20 @@ class ReplayExchange:
 
     def fillable(self, order: Order, token_id: int) -> tuple[int, int]:
         self.calls["fillable"] += 1
-        return self.fillable_of.get(order_hash(order, self.chain_id, self.exchange_address), (order.amount, 0))
+        key = order_hash(order, self.chain_id, self.exchange_address)
+        if key in self.fillable_of:
+            return self.fillable_of[key]
+        # As the exchange would say with no other limit: what its own fill events leave of the amount.
+        done = max(
+            (
+                ev.filled_total
+                for evs in self.logs.values()
+                for ev in evs
+                if ev.kind == "filled" and ev.order_hash == key
+            ),
+            default=0,
+        )
+        return (order.amount - done, 0) if done < order.amount else (0, 3)
 
     def batch_info(self, token_id: int) -> BatchInfo | None:
         self.calls["batch_info"] += 1

@@ -750,7 +750,7 @@ class BookStore:
                 where = orders.c.hash == key if len(key) == 66 else orders.c.maker == key
                 rows = conn.execute(
                     select(orders)
-                    .where(where, orders.c.state.in_(LIVE))
+                    .where(where, orders.c.state.in_(LIVE), orders.c.checked_at <= queued_at)
                     .order_by(orders.c.checked_at, orders.c.hash)
                     .limit(room + 1)
                 ).mappings()
@@ -758,8 +758,8 @@ class BookStore:
                 for r in rows[:room]:
                     found[r["hash"]] = r
                 if len(rows) > room:
-                    break  # more of this maker's orders than room: the key stays queued, the least recently
-                    # checked go first, so the next polls reach the rest
+                    break  # more of them than room: the key stays queued; those checked since it was queued
+                    # are not taken again, so the next polls reach the rest
                 keys.append((key, queued_at))
         return keys, list(found.values())
 
