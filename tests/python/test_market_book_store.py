@@ -83,6 +83,17 @@ def test_digest__matches_eth_account_typed_data_and_real_signature_recovers():
     assert recover_eoa(digest(order, CHAIN_ID, "0x" + "e2" * 20), signed.signature) != MAKERS[0].address
 
 
+def test_struct_hash__hand_encoded__equals_eth_abi_encoding():
+    from tonne.market.book._order import struct_hash, struct_hash_abi
+
+    for order in (
+        make_order(),
+        bid(country=b"KE", standard_hash=keccak(text="GS"), vintage_from=2019, vintage_to=65535),
+        make_order(amount=2**256 - 1, price_per_unit=2**256 - 1, nonce=2**256 - 1, listed_at=2**64 - 1, side=1),
+    ):
+        assert struct_hash(order) == struct_hash_abi(order)
+
+
 def test_add_order__same_order_twice__one_order_one_change(store):
     order = make_order()
     key = hash_of(order)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eth_utils import is_checksum_address, keccak, to_checksum_address
@@ -61,7 +62,12 @@ def parse_address(value: Any, field: str) -> str:
         raise FieldError(field, f"{_quote(value)} is not an address (0x and 40 hex digits)")
     if value[2:] != value[2:].lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
         raise FieldError(field, f"{value} has a wrong EIP-55 checksum (mixed case that does not match)")
-    return to_checksum_address(value)
+    return _checksum(value)
+
+
+@lru_cache(maxsize=65536)
+def _checksum(value: str) -> str:
+    return to_checksum_address(value)  # a keccak each: makers, tokens and exchanges repeat
 
 
 def parse_hex(value: Any, field: str, length: int | None = None, maximum: int | None = None) -> bytes:
