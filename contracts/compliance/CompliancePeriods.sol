@@ -10,7 +10,7 @@ import {ICompliancePeriods} from "../interfaces/ICompliancePeriods.sol";
 import {ICarbonRetirement} from "../interfaces/ICarbonRetirement.sol";
 import {ICarbonCredit} from "../interfaces/ICarbonCredit.sol";
 import {ICarbonRegistry} from "../interfaces/ICarbonRegistry.sol";
-import {Calendar} from "../libraries/Calendar.sol";
+import {CreditCriteria} from "../libraries/CreditCriteria.sol";
 import {CreditIds} from "../libraries/CreditIds.sol";
 import {Jurisdiction} from "../libraries/Jurisdiction.sol";
 
@@ -211,10 +211,7 @@ contract CompliancePeriods is ICompliancePeriods, AccessControlDefaultAdminRules
 
     /// @inheritdoc ICompliancePeriods
     function vintageOf(uint256 id) public view returns (uint16 firstYear, uint16 lastYear) {
-        (uint40 start, uint40 end) = _registry.batchPeriod(id);
-        // Cannot truncate: a uint40 timestamp falls in a year below 2^16.
-        firstYear = uint16(Calendar.yearOf(start));
-        lastYear = uint16(Calendar.yearOf(end));
+        return CreditCriteria.vintageOf(_registry, id);
     }
 
     /// @inheritdoc ICompliancePeriods
@@ -311,7 +308,7 @@ contract CompliancePeriods is ICompliancePeriods, AccessControlDefaultAdminRules
         uint16 to = p.vintageTo;
         if (from != 0 || to != 0) {
             (uint16 firstYear, uint16 lastYear) = vintageOf(id);
-            if ((from != 0 && firstYear < from) || (to != 0 && lastYear > to)) {
+            if (!CreditCriteria.vintageWithin(firstYear, lastYear, from, to)) {
                 revert ComplianceIneligibleVintage(periodId, id, firstYear, lastYear, from, to);
             }
         }
