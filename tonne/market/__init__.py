@@ -1,2 +1,2 @@
-"""The market: peer-to-peer trading of credits, signed EIP-712 orders settled by the CreditExchange, and the order
-book service that collects, checks and serves them (``tonne.market.book``)."""
+"""The market: peer-to-peer trading of credits against an ERC-20 through signed EIP-712 orders, settled
+delivery-versus-payment by the CreditExchange contract (see docs/market.md)."""
