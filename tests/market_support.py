@@ -114,8 +114,8 @@ def build_market(project, chain, suite, admin, registrar, verifier, issuer, sell
     if suite.credit.permissioned():
         suite.credit.setAllowed([seller, buyer, exchange, fee_recipient], True, sender=_compliance_of(suite, admin))
     project_id = make.project()
-    id_a = make.batch(project_id, 1, 10_000)
-    id_b = make.batch(project_id, 10_001, 20_000, prev=1)
+    id_a = make.batch(project_id, 1, 10_000, ref=f"MKT-{project_id}-A")
+    id_b = make.batch(project_id, 10_001, 20_000, prev=1, ref=f"MKT-{project_id}-B")
     for token_id in (id_a, id_b):
         suite.credit.issue(token_id, seller, HOLDING, ZERO_REF, sender=issuer)
     for account in (seller, buyer):
