@@ -28,7 +28,7 @@ def market(project, chain, open_suite, admin, registrar, verifier, issuer, selle
     return build_market(project, chain, open_suite, admin, registrar, verifier, issuer, seller, buyer, fee_recipient)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture  # per test: its allowlisting is reverted after each test, unseen by other modules
 def permissioned_market(
     project, chain, permissioned_suite, admin, registrar, verifier, issuer, seller, buyer, fee_recipient
 ):
