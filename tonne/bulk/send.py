@@ -3,6 +3,7 @@ handed back to the tool to re-check against the chain before anything more is se
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
@@ -21,13 +22,16 @@ _NONCE_CLASHES = (
     "nonce too high",
     "invalid nonce",  # ape's own refusal before publishing ("Invalid nonce, will not publish")
 )
+# Anvil's own wording when another sender took the nonce between ape's read and its send:
+# "VirtualMachineError: (-32003) Nonce '742' is too low".
+_NONCE_TOO = re.compile(r"nonce '?\d*'? is too (low|high)")
 
 
 def nonce_clash(exc: BaseException) -> bool:
     """The transaction was refused for its nonce: another sender of the same account (another run of the same
     command, say) used it first. Nothing of it was done; what it would have done may have been done meanwhile."""
     text = str(exc).lower()
-    return any(clash in text for clash in _NONCE_CLASHES)
+    return any(clash in text for clash in _NONCE_CLASHES) or _NONCE_TOO.search(text) is not None
 
 
 def ape_send(method: Callable[..., Any], *args: Any, sender: Any) -> Sent:
