@@ -30,7 +30,7 @@ endif
 PY_STAMP := $(VENV)/.installed-$(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install demo test test-fast lint bench audit clean
+.PHONY: help install postgresql demo test test-fast lint bench audit clean
 help:
 	@echo "make demo   - install what is missing, run the main job on a local Anvil chain"
 	@echo "make test   - install what is missing, run the whole test suite"
@@ -39,7 +39,7 @@ help:
 	@echo "make audit  - Slither on contracts/ (not contracts/test/); fails on untriaged High/Medium findings"
 	@echo "make clean  - remove build output and installed tools"
 
-install: $(PY_STAMP) $(NODE_STAMP)
+install: $(PY_STAMP) $(NODE_STAMP) postgresql
 
 $(PY_STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is required (found %s)" % sys.version.split()[0])'
@@ -53,6 +53,19 @@ $(NODE_STAMP): package.json package-lock.json
 	@command -v node >/dev/null || { echo "Node.js (with npm) is required: it runs the Solidity compiler and Anvil"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# The order book's tests start a real PostgreSQL server (tests/python/conftest.py): Debian's `postgresql` package,
+# installed here when its server binaries are missing and we are root (otherwise a note; those tests then fail, naming
+# the package).
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql \
+	      || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; }; \
+	  else \
+	    echo "note: PostgreSQL server binaries not found: the order book's PostgreSQL tests need Debian's postgresql package (apt-get install postgresql, as root)"; \
+	  fi; \
+	fi
 
 demo: install
 	$(BIN)/ape run demo

@@ -18,10 +18,11 @@ command that finds nothing to change sends nothing.
 
 import click
 from ape.cli import ConnectedProviderCommand, account_option
-from ape.exceptions import ApeException
 
+from tonne.bulk.chain import pinned
 from tonne.chain.errors import ToolError
 from tonne.chain.refusal import role_name
+from tonne.chain.view import ChainView
 from tonne.core.clihelp import connect_deployment, run_action
 from tonne.registry.admin import (
     DEFAULT_ADMIN,
@@ -37,6 +38,7 @@ from tonne.registry.admin import (
     role_holders,
     role_id,
     role_names,
+    set_allowed,
 )
 
 
@@ -135,36 +137,17 @@ def allow(provider, account, accounts, csv_path, revoke, chunk_size):
     d = _deployed(provider)
     _run(lambda: require_allowlist(d.credit))
     _run(lambda: require_role(d.credit, "CarbonCredit", role_id("COMPLIANCE"), "COMPLIANCE", account.address))
-    changes = allowlist_changes(d.credit, listed, not revoke)
+    view = ChainView(provider.web3)
+    with pinned(view, None, 0):
+        changes = allowlist_changes(view, str(d.credit.address), listed, not revoke)
     if not changes:
         click.echo(f"nothing to change: all {len(listed)} accounts are already {'off' if revoke else 'on'} the list")
         return
-    sent = 0
-    for start in range(0, len(changes), chunk_size):
-        chunk = changes[start : start + chunk_size]
-        sent += _run(lambda chunk=chunk: _set_allowed(d.credit, chunk, not revoke, account))
+    sent = _run(lambda: set_allowed(d.credit, view, changes, not revoke, account, chunk_size=chunk_size))
     click.echo(
         f"{'removed' if revoke else 'allowed'} {sent} accounts "
         f"({len(listed) - sent} already {'off' if revoke else 'on'} the list)"
     )
-
-
-def _set_allowed(credit, chunk: list[str], allowed: bool, account, attempts: int = 3) -> int:
-    """``setAllowed(chunk)``; returns how many accounts this run changed. A failed send is re-checked against the
-    chain: another run by the same account (the same command twice at once) may have taken the nonce or changed
-    the accounts already, so only what is still to change is sent again, a few times at most."""
-    for attempt in range(attempts):
-        try:
-            credit.setAllowed(chunk, allowed, sender=account)
-            return len(chunk)
-        except (ApeException, ValueError):
-            left = allowlist_changes(credit, chunk, allowed)
-            if not left:
-                return 0
-            if attempt == attempts - 1:
-                raise
-            chunk = left
-    return 0
 
 
 def _freeze_command(name: str, frozen: bool):

@@ -9,6 +9,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 
 import {ICreditBridge} from "../interfaces/ICreditBridge.sol";
 import {BridgeMessages} from "../libraries/BridgeMessages.sol";
+import {ExactGasCall} from "../libraries/ExactGasCall.sol";
 
 /// @title CreditBridgeBase
 /// @notice Link, pause and rate limits shared by the home and remote credit bridges.
@@ -35,9 +36,6 @@ abstract contract CreditBridgeBase is
     /// @dev Gas kept back beyond RECIPIENT_GAS (and the 1/64 the call keeps, EIP-150) for the call itself and all
     /// that follows a refused transfer: the return message through the gateway, its event and the gateway's finish.
     uint256 private constant _AFTER_TRANSFER_GAS = 60_000;
-
-    /// @dev Bytes of a recipient's refusal kept in `TransferReturned` (the same bound as the gateway's).
-    uint256 private constant _MAX_REASON = 356;
 
     /// @dev An id's use of its limit in the current window, in one slot.
     struct Usage {
@@ -201,24 +199,14 @@ abstract contract CreditBridgeBase is
     /// @dev Makes the call `data` to `target` (the transfer of delivered credits to their recipient) with exactly
     /// RECIPIENT_GAS, after checking that this much can be forwarded with _AFTER_TRANSFER_GAS still left; otherwise
     /// reverts with `BridgeDeliveryGasTooLow` (the caller's shortfall: nothing changes and the delivery waits for a
-    /// retry). Returns whether the call succeeded and, if not, the first _MAX_REASON bytes of its refusal (a huge
-    /// reason must not cost the return path its gas). `target` is the bridge's immutable token or mirror, which has
-    /// code: a call to an address without code would succeed without doing anything.
+    /// retry). Returns whether the call succeeded and, if not, the first ExactGasCall.MAX_REASON bytes of its
+    /// refusal (a huge reason must not cost the return path its gas). `target` is the bridge's immutable token or
+    /// mirror, which has code: a call to an address without code would succeed without doing anything.
     function _transferToRecipient(address target, bytes memory data) internal returns (bool ok, bytes memory reason) {
-        uint256 needed = RECIPIENT_GAS + RECIPIENT_GAS / 63 + _AFTER_TRANSFER_GAS;
+        uint256 needed = ExactGasCall.gasNeeded(RECIPIENT_GAS, _AFTER_TRANSFER_GAS);
         uint256 left = gasleft();
         if (left < needed) revert BridgeDeliveryGasTooLow(left, needed);
-        uint256 size;
-        assembly ("memory-safe") {
-            ok := call(RECIPIENT_GAS, target, 0, add(data, 0x20), mload(data), 0, 0)
-            size := returndatasize()
-        }
-        if (ok) return (true, reason);
-        if (size > _MAX_REASON) size = _MAX_REASON;
-        reason = new bytes(size);
-        assembly ("memory-safe") {
-            returndatacopy(add(reason, 0x20), 0, size)
-        }
+        return ExactGasCall.callExact(target, RECIPIENT_GAS, data);
     }
 
     /// @dev Turns the refused delivery of transfer `receiveId` (`amount` of `id`, refused by `recipient` with

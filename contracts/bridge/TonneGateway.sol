@@ -9,6 +9,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {InteroperableAddress} from "@openzeppelin/contracts/utils/draft-InteroperableAddress.sol";
 
 import {ITonneGateway} from "../interfaces/ITonneGateway.sol";
+import {ExactGasCall} from "../libraries/ExactGasCall.sol";
 
 /// @title TonneGateway
 /// @notice An ERC-7786 gateway whose messages are proven by M-of-N validator attestations (EIP-712).
@@ -42,8 +43,6 @@ contract TonneGateway is ITonneGateway, AccessControlDefaultAdminRules, EIP712 {
     /// @dev Gas kept back per batch item for the call itself (at most 2,600 plus memory) and the bookkeeping
     /// after it.
     uint256 private constant _CALL_RESERVE = 20_000;
-    /// @dev Bytes of a refused item's revert reason that a batch copies and reports.
-    uint256 private constant _MAX_REASON = 356;
 
     /// @param validators The initial validator set (distinct, non-zero).
     /// @param threshold_ Signatures a delivery needs, 1..validators.length.
@@ -259,8 +258,9 @@ contract TonneGateway is ITonneGateway, AccessControlDefaultAdminRules, EIP712 {
 
     /// @dev Delivers batch item `index` in a call to this gateway (`deliverFromBatch`) with exactly `itemGas`: a
     /// refusal reverts that call alone (its processed mark with it), so the message stays deliverable. Returns
-    /// empty on success, else the first `_MAX_REASON` bytes of the refusal. Reverts the whole batch when fewer
-    /// than `itemGas` can be forwarded: the caller's shortfall must not be mistaken for the message's refusal.
+    /// empty on success, else the first `ExactGasCall.MAX_REASON` bytes of the refusal. Reverts the whole batch
+    /// when fewer than `itemGas` can be forwarded: the caller's shortfall must not be mistaken for the message's
+    /// refusal.
     function _receiveIsolated(uint256 index, Message calldata message, bytes32 messageId, uint256 itemGas)
         private
         returns (bytes memory reason)
@@ -268,28 +268,19 @@ contract TonneGateway is ITonneGateway, AccessControlDefaultAdminRules, EIP712 {
         bytes memory data = abi.encodeCall(this.deliverFromBatch, (message, messageId, msg.sender));
         // Checked after the encoding, right before the call, which gets all but 1/64 of what is left (EIP-150):
         // with this much, it gets `itemGas` in full.
-        uint256 needed = itemGas + itemGas / 63 + _CALL_RESERVE;
+        uint256 needed = ExactGasCall.gasNeeded(itemGas, _CALL_RESERVE);
         uint256 left = gasleft();
         if (left < needed) revert GatewayBatchGasTooLow(index, left, needed);
+        // A bounded prefix of a refusal: a recipient reverting with a huge reason must not make the batch pay for it.
         bool ok;
-        uint256 size;
-        assembly ("memory-safe") {
-            ok := call(itemGas, address(), 0, add(data, 0x20), mload(data), 0, 0)
-            size := returndatasize()
-        }
+        (ok, reason) = ExactGasCall.callExact(address(this), itemGas, data);
         if (ok) return reason;
         // The call reverted, and its processed mark with it: the id is processed now only if it was before the
         // call, which is what deliverFromBatch's own check (behind the loop's) refuses it for. Said by the
         // gateway from its own state, never copied from the recipient's bytes.
         if (_processed[messageId]) return abi.encodeWithSelector(GatewayMessageAlreadyProcessed.selector, messageId);
-        // Copy a bounded prefix: a recipient reverting with a huge reason must not make the batch pay for it.
         // A revert without data (out of gas, an invalid opcode) is reported as GatewayRecipientFailed.
-        if (size == 0) return abi.encodeWithSelector(GatewayRecipientFailed.selector, message.recipient);
-        if (size > _MAX_REASON) size = _MAX_REASON;
-        reason = new bytes(size);
-        assembly ("memory-safe") {
-            returndatacopy(add(reason, 0x20), 0, size)
-        }
+        if (reason.length == 0) return abi.encodeWithSelector(GatewayRecipientFailed.selector, message.recipient);
         // The id is not processed: a GatewayMessageAlreadyProcessed here is the recipient's, never the gateway's.
         if (bytes4(reason) == GatewayMessageAlreadyProcessed.selector) {
             reason = abi.encodeWithSelector(GatewayRecipientReverted.selector, message.recipient, reason);

@@ -295,14 +295,18 @@ def recorded(deployment: Any, from_block: int = 0) -> list[dict[str, Any]]:
 class CuttableProxy:
     """A TCP forwarder in front of the test Anvil, so that a script can lose its RPC mid-run while the chain lives
     on: ``cut()`` closes every open connection and from then on closes each new one at once (connection reset);
-    ``url`` is what the script is given as its --network."""
+    ``url`` is what the script is given as its --network. With ``sends_allowed`` the proxy cuts itself when a
+    request would carry one ``eth_sendRawTransaction`` more than that (so the cut falls mid-send however fast or
+    slow the machine is)."""
 
-    def __init__(self, target_url: str) -> None:
+    def __init__(self, target_url: str, *, sends_allowed: int | None = None) -> None:
         host, port = target_url.removeprefix("http://").rsplit(":", 1)
         self.target = (host, int(port))
         self.server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
         self.cut_off = False
+        self.sends_allowed = sends_allowed
+        self.sends = 0
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -319,13 +323,17 @@ class CuttableProxy:
                     continue
                 upstream = socket.create_connection(self.target)
                 self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, requests: bool) -> None:
         try:
             while data := source.recv(65536):
+                if requests and self.sends_allowed is not None:
+                    self.sends += data.count(b"eth_sendRawTransaction")
+                    if self.sends > self.sends_allowed:
+                        self.cut()
+                        return
                 sink.sendall(data)
         except OSError:
             pass

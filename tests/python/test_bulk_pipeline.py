@@ -52,3 +52,22 @@ def test_run__node_lost_while_sending__one_line_naming_the_rpc_and_the_rerun(err
     assert "\n" not in report
     assert report.startswith(f"lost the connection to the RPC http://n:1 while sending ({type(error).__name__}: ")
     assert report.endswith("run the same command again to resume (rows done on-chain are skipped)")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "VirtualMachineError: (-32003) Nonce '742' is too low",  # Anvil, seen when two runs of one command race
+        "nonce too low: next nonce 5, tx nonce 4",  # geth
+        "Invalid nonce, will not publish",  # ape, before sending
+        "already known",
+        "replacement transaction underpriced",
+    ],
+)
+def test_nonce_clash__each_node_and_ape_wording__is_a_clash(message):
+    assert bulk.send.nonce_clash(RuntimeError(message))
+
+
+@pytest.mark.parametrize("message", ["execution reverted: NotAllowed", "insufficient funds for gas * price + value"])
+def test_nonce_clash__other_refusals__are_not(message):
+    assert not bulk.send.nonce_clash(RuntimeError(message))

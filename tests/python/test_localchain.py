@@ -89,3 +89,19 @@ def test_plain_anvil__port_always_taken__gives_up_after_five_attempts_and_stops_
             pass
         assert len(_RecordingPopen.started) == localchain.START_ATTEMPTS == 5
         assert all(p.poll() is not None for p in _RecordingPopen.started)
+
+
+def test_snapshot__blocks_mined_inside_even_when_it_raises__reverted_after():
+    from web3 import Web3
+
+    with localchain.plain_anvil() as (url, _process):
+        w3 = Web3(Web3.HTTPProvider(url))
+        before = w3.eth.block_number
+        with localchain.snapshot(w3):
+            w3.provider.make_request("evm_mine", [])
+            assert w3.eth.block_number == before + 1
+        assert w3.eth.block_number == before
+        with pytest.raises(ValueError, match="inside"), localchain.snapshot(w3):
+            w3.provider.make_request("evm_mine", [])
+            raise ValueError("inside")
+        assert w3.eth.block_number == before

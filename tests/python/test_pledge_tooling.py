@@ -116,34 +116,44 @@ def test_collateral_and_maturity__parsed_or_refused_naming_the_option():
         parse_maturity("999", 1_000)
 
 
-class _Call:
-    def __init__(self, fn):
-        self.fn = fn
-
-    def __call__(self, *a):
-        return self.fn(*a)
-
-
 class _FakeDeployed:
-    """Just enough of PledgeDeployed for plan_feed: an empty oracle, a registry with batch P1/B2 and project 1."""
+    """Just enough of PledgeDeployed for plan_feed: the oracle's and registry's addresses, money in tUSD."""
 
     decimals = 6
 
     def __init__(self):
         from types import SimpleNamespace
 
-        def batch_period(class_id):
-            if class_id != encode_id(1, 2):
-                raise RuntimeError("RegistryUnknownBatch")
-            return (0, 1)
-
-        self.oracle = SimpleNamespace(
-            maxMoveBps=lambda: 2_000, priceOf=lambda c: SimpleNamespace(price=10_000_000, updatedAt=50)
-        )
-        self.registry = SimpleNamespace(batchPeriod=batch_period, projectCount=lambda: 1)
+        self.oracle = SimpleNamespace(address="0x" + "0" * 39 + "1")
+        self.registry = SimpleNamespace(address="0x" + "0" * 39 + "2")
 
     def money(self, units):
         return format_money(units, 6, "tUSD")
+
+
+class _FakeView:
+    """Just enough of a ChainView for check_feed: an oracle holding 10 tUSD for every class at t=50, a registry with
+    batch P1/B2 and project 1; an unknown batch's call reverts (a falsy Reverted). Pins and reads, no chain."""
+
+    def pin(self):
+        return 1
+
+    def wait_settled(self, address, timeout, log):
+        pass
+
+    def unpin(self):
+        pass
+
+    def call_many(self, calls):
+        from tonne.chain.view import Reverted
+
+        answers = {
+            "maxMoveBps()": lambda: 2_000,
+            "projectCount()": lambda: 1,
+            "priceOf(uint256)": lambda c: (10_000_000, 50),
+            "batchPeriod(uint256)": lambda c: (0, 1) if c == encode_id(1, 2) else Reverted(b"", "RegistryUnknownBatch"),
+        }
+        return [answers[call.signature](*call.args) for call in calls]
 
 
 def _plan(tmp_path, text, now=10**9):
@@ -151,7 +161,7 @@ def _plan(tmp_path, text, now=10**9):
 
     path = tmp_path / "p.csv"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    return path, lambda: check_feed(_FakeDeployed(), path, now)
+    return path, lambda: check_feed(_FakeDeployed(), _FakeView(), path, now)
 
 
 def test_price_feed__same_class_and_time_two_prices__reported_as_conflict(tmp_path):
@@ -243,3 +253,54 @@ def test_price_feed__future_judged_against_the_given_wall_clock_and_moves_in_mon
     with pytest.raises(PriceFileError) as info:
         run()
     assert "from 10 tUSD to 20 tUSD per tonne" in info.value.problems[0]
+
+
+class _ClashingOracle:
+    """postPrices refused by ape for its nonce (another run of the account took it) the first ``clashes`` times."""
+
+    address = "0x" + "0" * 39 + "1"
+
+    def __init__(self, clashes):
+        self.clashes, self.posted = clashes, []
+
+    def postPrices(self, classes, prices, times, sender):  # noqa: N802 - the contract's name
+        from types import SimpleNamespace
+
+        from ape.exceptions import AccountsError
+
+        if self.clashes:
+            self.clashes -= 1
+            raise AccountsError("Invalid nonce, will not publish.")
+        self.posted.append(list(classes))
+        return SimpleNamespace(txn_hash="0x" + "ab" * 32, gas_used=40_000, block_number=7)
+
+
+def _post_with_clashes(clashes):
+    from types import SimpleNamespace
+
+    from tonne.pledge.prices import FeedPlan, FeedSummary, PriceRow, post_plan
+
+    d = _FakeDeployed()
+    d.oracle = _ClashingOracle(clashes)
+    rows = [PriceRow("p.csv", 2, encode_id(1, 2), 10_500_000, 60)]
+    summary = FeedSummary(1, 0, 0)
+    sender = SimpleNamespace(address="0x" + "0" * 39 + "3")
+    post_plan(d, FeedPlan(rows, to_post=rows), sender, view=_FakeView(), summary=summary)
+    return d.oracle, summary
+
+
+def test_post_plan__nonce_taken_by_another_run__rechecked_and_sent_again():
+    # The same feed run twice at once: the loser's postPrices is refused for its nonce before it does anything; the
+    # shared sender has it re-checked (not posted meanwhile) and sent again, as issue does.
+    oracle, summary = _post_with_clashes(2)
+    assert oracle.posted == [[encode_id(1, 2)]] and (summary.txs, summary.raced) == (1, 0)
+
+
+def test_post_plan__nonce_refused_every_time__stops_after_the_retries_with_the_error():
+    from tonne.bulk import NONCE_RETRIES
+    from tonne.pledge.prices import FeedSendError
+
+    with pytest.raises(FeedSendError, match="Invalid nonce, will not publish"):
+        _post_with_clashes(99)
+    oracle, _ = _post_with_clashes(NONCE_RETRIES)
+    assert oracle.posted  # the last retry goes through

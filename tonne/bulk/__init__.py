@@ -7,7 +7,8 @@ read the chain in batched calls pinned to one block (``pinned`` / ``settle_and_p
 on-chain (the chain, not a local file, is the record, so a crashed run is resumed by running it again); check the
 rest; plan; then, unless it is a dry run or nothing is left, send (``send_windowed``: up to a window of
 transactions in flight, each failure handed back to the tool, in file order, to re-check against the chain at one
-pinned block) under a progress bar (``run``; a node lost while sending is one line, ``RpcLost``).
+pinned block; one refused for its nonce, another run of the account having taken it, is sent again) under a
+progress bar (``run``; a node lost while sending is one line, ``RpcLost``).
 
 A tool supplies only what is its own: its row schema and static checks, the chain state it reads, its plan, the
 transaction it sends and how it recognises a row as done on-chain. See docs/bulk.md.
@@ -27,9 +28,10 @@ from tonne.bulk.report import (
     rpc_lost,
     rpc_of,
 )
-from tonne.bulk.send import Progress, send_windowed, waited
+from tonne.bulk.send import NONCE_RETRIES, Progress, ape_send, nonce_clash, send_windowed, waited
 
 __all__ = [
+    "NONCE_RETRIES",
     "PendingTransactionsError",
     "Problem",
     "Progress",
@@ -37,7 +39,9 @@ __all__ = [
     "SendFailed",
     "Summary",
     "ToolError",
+    "ape_send",
     "line_ranges",
+    "nonce_clash",
     "pinned",
     "problem_summary",
     "raise_problems",

@@ -12,16 +12,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the input: ``file:line: field: message`` (no line for file-wide problems)."""
+    """One thing wrong with the input: ``file:line: field: message`` (no line for file-wide problems; with
+    ``entry``, ``line`` is the place of an entry in a JSON list, ``file:entry N``; no field: ``file: message``)."""
 
     path: str
     line: int | None
     field: str
     message: str
+    entry: bool = False
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
-        return f"{where}: {self.field}: {self.message}"
+        where = self.path if self.line is None else f"{self.path}:{'entry ' * self.entry}{self.line}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
 class ToolError(RuntimeError):
@@ -42,11 +44,14 @@ class PendingTransactionsError(ToolError):
 
 class SendFailed(RuntimeError):
     """A transaction could not be sent, was not mined in time, or reverted; ``revert_data`` is the custom error's
-    data when the node returned it (a refused gas estimate), else empty."""
+    data when the node returned it (a refused gas estimate), else empty. ``retry``: set by the bulk sender
+    (``tonne.bulk.send_windowed``) for a nonce clash within its retries, so the tool sends it again even when its
+    re-check finds nothing of it done meanwhile."""
 
     def __init__(self, message: str, revert_data: bytes = b"") -> None:
         super().__init__(message)
         self.revert_data = revert_data
+        self.retry = False
 
 
 def problem_summary(name: str, problems: Sequence[Problem]) -> str:

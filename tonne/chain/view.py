@@ -54,8 +54,8 @@ class Call:
     sender: str | None = None
 
     def data(self) -> bytes:
-        types = _split_types(self.signature[self.signature.index("(") + 1 : -1])
-        if all(t in _STATIC_WORDS for t in types):  # fast path: one 32-byte word per argument
+        types, static = _input_types(self.signature)
+        if static:  # fast path: one 32-byte word per argument
             return selector(self.signature) + b"".join(
                 _STATIC_WORDS[t](a) for t, a in zip(types, self.args, strict=True)
             )
@@ -71,6 +71,13 @@ class Reverted:
 
     def __bool__(self) -> bool:
         return False
+
+
+@functools.cache
+def _input_types(signature: str) -> tuple[tuple[str, ...], bool]:
+    """A signature's input types, and whether each is one static word (``_STATIC_WORDS``); parsed once."""
+    types = tuple(_split_types(signature[signature.index("(") + 1 : -1]))
+    return types, all(t in _STATIC_WORDS for t in types)
 
 
 def _split_types(inputs: str) -> list[str]:
@@ -167,6 +174,8 @@ class ChainView:
         if call.outputs in (("bool",), ("uint8",), ("uint64",), ("uint256",)) and len(result) == 32:
             value = int.from_bytes(result, "big")
             return bool(value) if call.outputs == ("bool",) else value
+        if call.outputs == ("bytes32",) and len(result) == 32:
+            return result
         values = abi_decode(list(call.outputs), result)
         return values[0] if len(values) == 1 else values
 

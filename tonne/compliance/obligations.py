@@ -33,7 +33,7 @@ from tonne import bulk
 from tonne.bulk.chain import pinned
 from tonne.bulk.report import raise_problems
 from tonne.bulk.rows import fields_to, parse_account, read_file, row_parser
-from tonne.bulk.send import send_windowed, waited
+from tonne.bulk.send import ape_send, send_windowed, waited
 from tonne.chain.errors import SendFailed
 from tonne.chain.send import Sent
 from tonne.chain.view import Call, ChainView, Reverted
@@ -258,27 +258,14 @@ def send_obligations(
     A chunk that fails is re-checked against the chain (with ``view``, at one pinned block): rows whose obligation
     and name are on-chain meanwhile are counted as already there and the rest is sent again; when none are, the run
     stops with ``SendError`` (the contract's refusal, decoded), the chunks before it standing."""
-    from ape.exceptions import ContractLogicError
-
-    from tonne.chain.refusal import refused
-
     summary = ObligationSummary(rows=len(plan.changes) + len(plan.unchanged), unchanged=len(plan.unchanged))
     numbers = iter(range(1, 1 << 62))
     address = str(getattr(sender, "address", "")) or None
     view_periods = str(getattr(periods, "address", ""))
 
     def submit(part: list[ObligationRow]) -> Sent:
-        try:
-            receipt = periods.setObligations(
-                plan.period_id,
-                [row.entity for row in part],
-                [row.name for row in part],
-                [row.units for row in part],
-                sender=sender,
-            )
-        except ContractLogicError as exc:
-            raise SendFailed(refused(exc)) from exc
-        return Sent(str(receipt.txn_hash), int(receipt.gas_used), int(receipt.block_number or 0), ())
+        entities, names, units = [row.entity for row in part], [row.name for row in part], [row.units for row in part]
+        return ape_send(periods.setObligations, plan.period_id, entities, names, units, sender=sender)
 
     def record(part: list[ObligationRow], sent: Sent) -> None:
         summary.set_now += len(part)
@@ -297,10 +284,12 @@ def send_obligations(
         with pinned(view, address, pending_timeout, log):
             current = _read_entities(plan.path, part, view.call_many(_entity_calls(view_periods, plan.period_id, part)))
         still = [row for row, now in zip(part, current, strict=True) if not is_done(row, now)]
-        if len(still) == len(part):
+        if len(still) == len(part) and not exc.retry:  # nothing done meanwhile, and not a nonce clash
             raise SendError(str(exc)) from exc
         done = [row.line for row in part if row not in still]
-        log(f"{len(done)} obligation(s) were set meanwhile by another transaction (lines {bulk.line_ranges(done, 4)})")
+        if done:
+            lines = bulk.line_ranges(done, 4)
+            log(f"{len(done)} obligation(s) were set meanwhile by another transaction (lines {lines})")
         summary.unchanged += len(done)
         if progress is not None:
             progress.update(len(done))

@@ -19,7 +19,7 @@ from typing import Any
 
 from tonne.chain.view import Call, ChainView, Reverted
 from tonne.compliance.obligations import PERIOD_VIEW, STATUS_VIEW
-from tonne.compliance.terms import describe_vintages, iso
+from tonne.compliance.terms import Terms, describe_vintages, iso
 from tonne.core.report import table
 from tonne.core.units import UNITS_PER_TONNE, format_tonnes
 
@@ -42,17 +42,7 @@ class ReportError(RuntimeError):
     """The report cannot be built (unknown period, unreadable chain data)."""
 
 
-@dataclass(frozen=True)
-class PeriodTerms:
-    period_id: int
-    name: str
-    jurisdiction: str
-    period_start: int
-    period_end: int
-    deadline: int
-    vintage_from: int
-    vintage_to: int
-    standards: tuple[str, ...]
+PeriodTerms = Terms  # a period's terms read back from the chain, with its id
 
 
 @dataclass

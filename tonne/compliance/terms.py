@@ -72,8 +72,10 @@ def parse_vintages(text: str | None) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Terms:
-    """A period's terms, as checked; ``as_input()`` is the contract's ``PeriodInput``."""
+    """A period's terms: as checked before it is opened (``period_id`` None; ``as_input()`` is the contract's
+    ``PeriodInput``), or as read back from the chain with its id (the report's ``PeriodTerms``)."""
 
+    period_id: int | None
     name: str
     jurisdiction: str
     period_start: int
@@ -130,7 +132,7 @@ def period_input(
             raise InputError(f"--standard number {index + 1} is empty")
         if standard in cleaned[:index]:
             raise InputError(f"--standard {standard!r} is given twice")
-    return Terms(name, jurisdiction, start, end, due, first, last, cleaned)
+    return Terms(None, name, jurisdiction, start, end, due, first, last, cleaned)
 
 
 def iso(timestamp: int) -> str:

@@ -82,6 +82,8 @@ def identifier_problem(text: str) -> str | None:
     """Why ``text`` cannot be an identifier the chain keys by its bytes (a reference, a project's standard or
     external id, a batch reference), or None: not in NFC, or a character from ``_INVISIBLE`` or a whitespace other
     than the plain space, named with its code point and its position (1 = first character)."""
+    if text.isascii() and text.isprintable():  # fast path: printable ASCII is NFC, with no control or other space
+        return None
     if not unicodedata.is_normalized("NFC", text):
         return NFC_MESSAGE
     for position, char in enumerate(text, 1):

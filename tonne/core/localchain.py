@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -131,6 +132,20 @@ def plain_anvil(
         yield url, process
     finally:
         stop_process(process)
+
+
+@contextmanager
+def snapshot(w3: Any) -> Iterator[str]:
+    """Run the ``with`` block from a snapshot of the chain behind ``w3`` (Anvil's ``evm_snapshot``) and revert to it
+    afterwards, whatever happens, through the node's RPC (a bench's provider may have no ape snapshot); yields the
+    snapshot's id. A node that does not revert raises: what follows would run on the block's leftovers."""
+    rpc = w3.provider.make_request
+    taken = rpc("evm_snapshot", [])["result"]
+    try:
+        yield taken
+    finally:
+        if rpc("evm_revert", [taken]).get("result") is not True:
+            raise RuntimeError(f"the chain did not revert to snapshot {taken}")
 
 
 def _wait_ready(url: str, process: subprocess.Popen, timeout: float) -> None:

@@ -17,6 +17,7 @@ from eth_utils import keccak, to_checksum_address
 
 from tonne.bench.common import BenchContext, bench_roles, throughput, vintages, yes
 from tonne.bench.gas import _register
+from tonne.core.localchain import snapshot
 from tonne.issuance import DEFAULT_CHUNK_SIZE as FIXED_CHUNK_SIZE
 from tonne.issuance import issue_from_csv
 from tonne.registry.suite import deploy_suite
@@ -105,15 +106,10 @@ def _issue_at_scale(project: Any, provider: Any, accounts: list[Any], sizes: tup
     # would be measured on a heavier chain, and so would the rest of the bench.
     plan: list[tuple[int, int | None]] = [(n, None) for n in sizes] + [(sizes[-1], FIXED_CHUNK_SIZE)]
     for n, chunk_size in plan:
-        rpc = provider.web3.provider.make_request
-        snapshot = rpc("evm_snapshot", [])["result"]
-        try:
+        with snapshot(provider.web3):
             runs.append(
                 _scale_run(project, provider, issuer, admin, registrar, verifier, roles, accounts, n, chunk_size)
             )
-        finally:
-            if rpc("evm_revert", [snapshot]).get("result") is not True:
-                raise RuntimeError(f"the bench chain did not revert to snapshot {snapshot}")
     default = runs[: len(sizes)]
     return {
         "rows": list(sizes),

@@ -1,7 +1,7 @@
 """Run one issuance of a CSV file in a process of its own and print what it cost, for ``make bench``.
 
     python -m tonne.issuance.measure --rpc URL --key HEX --credit ADDR --registry ADDR --csv FILE
-                                     [--chunk-size N] [--dry-run] [--profile OUT]
+                                     [--chunk-size N] [--window N] [--dry-run] [--profile OUT]
 
 It runs the issue script's own pipeline (``run_file``: the static pass, the chain pass, the plan, the sends) with a
 plain web3 sender, so the process holds only the tool and web3, not ape. Its peak memory is the high-water mark of
@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--registry", required=True)
     parser.add_argument("--csv", required=True)
     parser.add_argument("--chunk-size", type=int, default=None)
+    parser.add_argument("--window", type=int, default=None)
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--profile", default=None)
     args = parser.parse_args(argv)
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         contracts,
         sender,
         chunk_size=args.chunk_size,
+        **({"window": args.window} if args.window else {}),
         dry_run=args.dry_run,
         on_plan=lambda plan: (planned.append(time.perf_counter()), chunk_sizes.append(plan.chunk_size)),
     )

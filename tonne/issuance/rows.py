@@ -51,15 +51,28 @@ class Row:
     recipient: str  # EIP-55 form
     units: int
     reference: str
-    order_ref: bytes = field(init=False, repr=False, compare=False)
+    # keccak256 of the reference, computed here unless given: a row read back from a spool (``tonne.issuance.stream``)
+    # carries the key hashed when it was first read, rather than hashing it again on every pass.
+    order_ref: bytes = field(default=b"", repr=False, compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "order_ref", order_ref(self.reference))
+        if not self.order_ref:
+            object.__setattr__(self, "order_ref", order_ref(self.reference))
 
 
 def order_ref(reference: str) -> bytes:
     """The on-chain idempotency key of a row: keccak256 of the reference's UTF-8 bytes."""
-    return keccak(reference.encode("utf-8"))
+    return _keccak256(reference.encode("utf-8"))
+
+
+try:  # the backend eth_utils' keccak uses here, called directly: its wrappers cost as much as the hash
+    from Crypto.Hash import keccak as _keccak
+
+    def _keccak256(data: bytes) -> bytes:
+        return _keccak.new(digest_bits=256, data=data).digest()
+
+except ImportError:  # pragma: no cover - another eth_hash backend
+    _keccak256 = keccak
 
 
 def parse_recipient(text: str) -> str:

@@ -12,7 +12,7 @@ from tonne.chain.send import ApeSender, Sender, Web3Sender, ape_abi
 from tonne.chain.view import ChainView, error_names
 from tonne.issuance.checks import Contracts
 from tonne.issuance.plan import Plan
-from tonne.issuance.send import IssueSummary, execute
+from tonne.issuance.send import DEFAULT_WINDOW, IssueSummary, execute
 from tonne.issuance.stream import FilePlan, plan_file, scan
 
 
@@ -28,6 +28,7 @@ def run_file(
     pending_timeout: float = 180.0,
     log: Callable[[str], None] = lambda _: None,
     on_plan: Callable[[Plan | FilePlan], None] | None = None,
+    window: int = DEFAULT_WINDOW,
 ) -> IssueSummary:
     """Check ``path`` statically and against the chain, then issue what is not done yet (unless ``dry_run``).
 
@@ -35,7 +36,7 @@ def run_file(
     then checked against the chain and sent from the spool; the rows are never all in memory at once.
 
     ``chunk_size`` is the orders per ``issueMany``; None (the default) sizes the chunks from the chain's block gas
-    limit (``tonne.issuance.plan.auto_chunk_size``).
+    limit (``tonne.issuance.plan.auto_chunk_size``). ``window``: transactions in flight at once (``execute``).
 
     Raises ``IssuanceError`` (nothing sent) for any problem found before sending.
     """
@@ -48,7 +49,15 @@ def run_file(
         return bulk.run(
             plan,
             lambda p, bar: execute(
-                p, view, contracts, sender, progress=bar, pending_timeout=pending_timeout, log=log, started=started
+                p,
+                view,
+                contracts,
+                sender,
+                progress=bar,
+                pending_timeout=pending_timeout,
+                log=log,
+                started=started,
+                window=window,
             ),
             lambda p, _: IssueSummary(rows=p.row_count, already_done=p.done_count),
             rows=plan.row_count,
@@ -66,35 +75,13 @@ def run_file(
         scanned.close()
 
 
-def issue_from_csv(
-    path: Path | str,
-    credit: Any,
-    registry: Any,
-    sender: Any,
-    *,
-    chunk_size: int | None = None,
-    dry_run: bool = False,
-    progress: bool = False,
-    pending_timeout: float = 180.0,
-    log: Callable[[str], None] = lambda _: None,
-    on_plan: Callable[[Plan | FilePlan], None] | None = None,
-) -> IssueSummary:
-    """Issue the rows of ``path`` with ape objects: ``credit``/``registry`` contract instances, ``sender`` an ape
-    account (or any ``Sender``). Safe to run again on the same file: rows already issued are skipped."""
+def issue_from_csv(path: Path | str, credit: Any, registry: Any, sender: Any, **options: Any) -> IssueSummary:
+    """``run_file`` with ape objects: ``credit``/``registry`` contract instances, ``sender`` an ape account (or any
+    ``Sender``); ``options`` are ``run_file``'s (``chunk_size``, ``dry_run``, ``progress``, ``pending_timeout``,
+    ``log``, ``on_plan``). Safe to run again on the same file: rows already issued are skipped."""
     provider = credit.provider
     view = ChainView(provider.web3, errors=error_names(ape_abi(credit), ape_abi(registry)))
     contracts = Contracts(credit=str(credit.address), registry=str(registry.address))
     if not isinstance(sender, ApeSender | Web3Sender):
         sender = ApeSender(sender, provider)
-    return run_file(
-        path,
-        view,
-        contracts,
-        sender,
-        chunk_size=chunk_size,
-        dry_run=dry_run,
-        progress=progress,
-        pending_timeout=pending_timeout,
-        log=log,
-        on_plan=on_plan,
-    )
+    return run_file(path, view, contracts, sender, **options)

@@ -41,7 +41,9 @@ from tonne.issuance.errors import IssuanceError, Problem, problem_summary
 from tonne.issuance.plan import Order, auto_chunk_size, settle_and_pin
 from tonne.issuance.rows import HEADER, BatchRef, ProjectRef, Row, _parse_row
 
-_RECORD = struct.Struct("<IIIIQH")  # line, project index, batch index, recipient index, units, reference length
+# line, project index, batch index, recipient index, units, order reference (keccak256 of the reference, hashed once
+# while scanning), reference length; the reference's UTF-8 bytes follow
+_RECORD = struct.Struct("<IIIIQ32sH")
 
 
 @dataclass
@@ -62,7 +64,7 @@ class Scan:
         return self._unpack(self.spool.read(_RECORD.size), offset)
 
     def _unpack(self, head: bytes, offset: int) -> tuple[Row, int]:
-        line, p, b, r, units, size = _RECORD.unpack(head)
+        line, p, b, r, units, ref, size = _RECORD.unpack(head)
         reference = self.spool.read(size).decode("utf-8")
         row = Row(
             line=line,
@@ -71,6 +73,7 @@ class Scan:
             recipient=self.recipients[r],
             units=units,
             reference=reference,
+            order_ref=ref,
         )
         return row, offset + _RECORD.size + size
 
@@ -116,7 +119,7 @@ def scan(path: Path | str) -> Scan:
                 p, b, r = index(0, row.project), index(1, row.batch), index(2, row.recipient)
                 result.pairs.add((p, b))
                 reference = row.reference.encode("utf-8")
-                write(_RECORD.pack(row.line, p, b, r, row.units, len(reference)) + reference)
+                write(_RECORD.pack(row.line, p, b, r, row.units, row.order_ref, len(reference)) + reference)
                 result.rows += 1
     except (OSError, UnicodeDecodeError):
         result.close()

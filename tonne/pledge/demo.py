@@ -141,6 +141,6 @@ def _post(provider: Any, d: Any, feeder: Any, class_id: int, price: int, gas: An
     """Post one price through the price-feed code, observed at a fresh block's time."""
     at = provider.get_block("latest").timestamp + 60
     provider.make_request("evm_mine", [at])
-    row = PriceRow("demo", class_id, price, at)
+    row = PriceRow("demo", 0, class_id, price, at)
     for receipt in post_plan(d, FeedPlan([row], to_post=[row]), feeder):
         gas.add("post price", receipt)

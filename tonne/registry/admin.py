@@ -15,7 +15,11 @@ from typing import Any
 
 from eth_utils import keccak
 
-from tonne.chain.errors import Problem, ToolError, problem_summary
+from tonne.bulk.chain import pinned
+from tonne.bulk.send import ape_send, send_windowed, waited
+from tonne.chain.errors import Problem, SendFailed, ToolError, problem_summary
+from tonne.chain.send import Sent
+from tonne.chain.view import Call, ChainView
 from tonne.core.csvinput import FieldError, parse_address, read_table, read_text
 
 DEFAULT_ADMIN = "DEFAULT_ADMIN"
@@ -185,6 +189,45 @@ def read_allowlist(path: Path | str) -> list[str]:
     return [row.account for row in rows]
 
 
-def allowlist_changes(credit: Any, accounts: Sequence[str], allowed: bool) -> list[str]:
-    """The accounts whose allowlist state differs from ``allowed`` (the rest are already as asked: idempotent)."""
-    return [account for account in accounts if bool(credit.isAllowed(account)) != allowed]
+def allowlist_changes(view: ChainView, credit: str, accounts: Sequence[str], allowed: bool) -> list[str]:
+    """The accounts whose allowlist state at ``credit`` differs from ``allowed`` (the rest are already as asked:
+    idempotent), read in one batch at the view's block."""
+    states = view.call_many([Call(credit, "isAllowed(address)", (account,), ("bool",)) for account in accounts])
+    return [account for account, state in zip(accounts, states, strict=True) if bool(state) != allowed]
+
+
+def set_allowed(
+    credit: Any,
+    view: ChainView,
+    changes: Sequence[str],
+    allowed: bool,
+    account: Any,
+    *,
+    chunk_size: int = 200,
+    pending_timeout: float = 180.0,
+) -> int:
+    """``setAllowed`` of ``changes``, ``chunk_size`` accounts a transaction, on the bulk pipeline's sender
+    (``tonne.bulk.send_windowed``); returns how many accounts this run changed. A failed chunk is re-checked against
+    the chain at one pinned block (another run by the same account, the same command twice at once, may have taken
+    the nonce, ``tonne.bulk.nonce_clash``, or changed the accounts already): only what is still to change is sent
+    again; when nothing changed meanwhile and it was not a nonce clash, ``AdminError`` is the refusal, decoded."""
+    changed = 0
+
+    def submit(chunk: list[str]) -> Sent:
+        return ape_send(credit.setAllowed, chunk, allowed, sender=account)
+
+    def record(chunk: list[str], sent: Sent) -> None:
+        nonlocal changed
+        changed += len(chunk)
+
+    def settle(failures: list[tuple[list[str], SendFailed]]) -> list[list[str]]:
+        ((chunk, exc),) = failures
+        with pinned(view, str(account.address), pending_timeout):
+            left = allowlist_changes(view, str(credit.address), chunk, allowed)
+        if len(left) == len(chunk) and not exc.retry:
+            raise AdminError(str(exc)) from exc
+        return [left] if left else []
+
+    chunks = (list(changes[i : i + chunk_size]) for i in range(0, len(changes), chunk_size))
+    send_windowed(chunks, submit, waited(None), record, settle)
+    return changed

@@ -208,8 +208,8 @@ def _settle_failures(
             pending.append((position[id(batch)], retirement, exc))
     retry: dict[int, list[Retirement]] = {}
     for n, retirement, exc in pending:
-        if n in raced_in:
-            retry.setdefault(n, []).append(retirement)  # its transaction reverted for a row done meanwhile
+        if n in raced_in or exc.retry:  # its transaction reverted for a row done meanwhile, or lost its nonce
+            retry.setdefault(n, []).append(retirement)
         else:
             real.append((retirement, exc))
     if real:

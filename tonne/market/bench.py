@@ -1,0 +1,197 @@
+"""Benchmarks of the market. ``book_throughput``: the order book service's probe (issue 12 targets: at least 1,000
+orders/s accepted with the signature checked; a book query p95 under 50 ms holding 100,000 orders).
+
+The probe runs the service's own code (JSON validation, EIP-712 hashing, ECDSA recovery, the database write with its
+change row) over a chain view answered in process (``_LocalView``: every order fillable, no RPC): the exchange's
+``fillable`` is an ``eth_call`` whose cost is the node's, to be measured against the contract once it lands.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from eth_keys import keys
+from eth_utils import keccak, to_checksum_address
+
+from tonne.market.book._order import BUY, SELL, Order, order_hash, sign
+from tonne.market.book.chain import BatchInfo, Head
+from tonne.market.book.schema import order_to_json
+
+CHAIN_ID = 31337
+EXCHANGE = to_checksum_address("0x" + "e1" * 20)
+PAYMENT = to_checksum_address("0x" + "5a" * 20)
+TOKEN_ID = (3 << 64) | 1
+
+
+class _LocalView:
+    """The chain as the probe sees it: every order fillable in full, one batch, no logs."""
+
+    chain_id = CHAIN_ID
+    exchange_address = EXCHANGE
+
+    def is_valid_signature(self, order, signature):
+        return False
+
+    def fillable(self, order, token_id):
+        return order.amount, 0
+
+    def batch_info(self, token_id):
+        return BatchInfo(token_id, token_id >> 64, keccak(text="VCS"), 2021, 2021, b"BR")
+
+    def head(self):
+        return Head(0, "0x" + "00" * 32, int(time.time()))
+
+    def block_hash(self, number):
+        return "0x" + "00" * 32
+
+    def events(self, from_block, to_block):
+        return []
+
+
+def _order(maker: str, i: int, side: int, now: int) -> Order:
+    return Order(
+        maker=maker,
+        side=side,
+        token_id=TOKEN_ID,
+        project_id=0,
+        standard_hash=b"\x00" * 32,
+        vintage_from=0,
+        vintage_to=0,
+        country=b"\x00\x00",
+        amount=1000 + i % 977,
+        price_per_unit=(2**64 + (i * 7919) % 100_003) * 1000,  # above 2^64, many ties
+        payment_token=PAYMENT,
+        min_fill=0,
+        listed_at=now - i % 1000,
+        expiry=now + 86_400,
+        taker="0x" + "00" * 20,
+        nonce=i,
+        counter=0,
+    )
+
+
+def book_throughput(
+    db_url: str | None = None,
+    *,
+    accepted: int = 3000,
+    book_size: int = 100_000,
+    queries: int = 300,
+    http: bool = True,
+    echo=print,
+) -> dict:
+    """Orders accepted per second (``BookService.submit``: schema, hash, signature, write) and through HTTP, and the
+    p50/p95 of book queries (one id's best 50 sells, one id's best 50 buys, a criteria query) holding
+    ``book_size`` orders. ``db_url``: a fresh database (default: a SQLite file in a temporary folder)."""
+    from tonne.market.book.api import BookService, start
+    from tonne.market.book.store import BookStore
+
+    tmp = tempfile.TemporaryDirectory(prefix="tonne-book-bench-")
+    db_url = db_url or f"sqlite:///{Path(tmp.name) / 'book.sqlite'}"
+    store = BookStore(db_url)
+    service = BookService(store, _LocalView())
+    now = int(time.time())
+    makers = [keys.PrivateKey(keccak(text=f"bench maker {k}")) for k in range(16)]
+    addresses = [m.public_key.to_checksum_address() for m in makers]
+
+    def bodies(start_at: int, count: int) -> list[bytes]:
+        out = []
+        for i in range(start_at, start_at + count):
+            k = i % len(makers)
+            order = _order(addresses[k], i, SELL if i % 2 else BUY, now)
+            signature = sign(order, makers[k].to_bytes(), CHAIN_ID, EXCHANGE)
+            body = {
+                "order": order_to_json(order),
+                "signature": "0x" + signature.hex(),
+                "chainId": str(CHAIN_ID),
+                "exchange": EXCHANGE,
+            }
+            out.append(json.dumps(body).encode())
+        return out
+
+    results: dict = {"db": db_url.split(":", 1)[0]}
+    direct = bodies(0, accepted)
+    started = time.perf_counter()
+    for raw in direct:
+        status, _ = service.submit(json.loads(raw))
+        assert status == 201, status
+    seconds = time.perf_counter() - started
+    results["accepted_per_s"] = round(accepted / seconds)
+    echo(f"submit (schema, hash, ECDSA, write): {accepted} orders in {seconds:.2f} s = {accepted / seconds:,.0f}/s")
+
+    if http:
+        import requests
+
+        running = start(service)
+        over_http = bodies(accepted, accepted)
+        sessions = [requests.Session() for _ in range(8)]
+
+        def post(i: int) -> int:
+            return sessions[i % 8].post(f"{running.url}/orders", data=over_http[i], timeout=30).status_code
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(post, range(len(over_http))))
+        seconds = time.perf_counter() - started
+        assert set(statuses) == {201}, set(statuses)
+        results["accepted_http_per_s"] = round(accepted / seconds)
+        echo(f"POST /orders, 8 clients: {accepted} orders in {seconds:.2f} s = {accepted / seconds:,.0f}/s")
+        running.stop()
+
+    # Fill the book up to `book_size` orders (signatures are not checked on this path: the rows are what matters).
+    have = store.count()
+    batch = []
+    started = time.perf_counter()
+    for i in range(10**6, 10**6 + book_size - have):
+        order = _order(addresses[i % 16], i, SELL if i % 2 else BUY, now)
+        batch.append((order, order_hash(order, CHAIN_ID, EXCHANGE), b"\x01" * 65, order.amount, 0))
+        if len(batch) == 5000:
+            store.add_orders(batch)
+            batch = []
+    if batch:
+        store.add_orders(batch)
+    results["book_orders"] = store.count()
+    echo(f"book filled to {results['book_orders']:,} open orders in {time.perf_counter() - started:.1f} s")
+
+    from tonne.market.book.store import Criteria
+
+    def timed(fn) -> list[float]:
+        out = []
+        for _ in range(queries):
+            t = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - t) * 1000)
+        return out
+
+    cases = {
+        "sells_of_id": lambda: service.book({"side": "sell", "token_id": str(TOKEN_ID), "limit": "50"}),
+        "buys_of_id": lambda: service.book({"side": "buy", "token_id": str(TOKEN_ID), "limit": "50"}),
+        "sells_by_criteria": lambda: store.book(SELL, criteria=Criteria(project_id=3, vintage_from=2021), limit=50),
+    }
+    for name, fn in cases.items():
+        fn()  # warm
+        ms = sorted(timed(fn))
+        p50, p95 = statistics.median(ms), ms[int(len(ms) * 0.95) - 1]
+        results[f"{name}_p50_ms"] = round(p50, 2)
+        results[f"{name}_p95_ms"] = round(p95, 2)
+        echo(f"book query {name} (best 50 of {results['book_orders']:,}): p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+    # The deepest page: the cursor of the 2,000th order.
+    page = service.book({"side": "sell", "token_id": str(TOKEN_ID), "limit": "500"})
+    for _ in range(3):
+        page = service.book({"side": "sell", "token_id": str(TOKEN_ID), "limit": "500", "cursor": page["nextCursor"]})
+    cursor = page["nextCursor"]
+    ms = sorted(timed(lambda: service.book({"side": "sell", "token_id": str(TOKEN_ID), "cursor": cursor})))
+    results["sells_page_41_p95_ms"] = round(ms[int(len(ms) * 0.95) - 1], 2)
+    store.close()
+    tmp.cleanup()
+    return results
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(json.dumps(book_throughput(sys.argv[1] if len(sys.argv) > 1 else None), indent=2))
