@@ -1,5 +1,6 @@
-"""Two `ape run issue` of one file at once, from one account, on one Anvil: the losing run says in a few lines which
-rows another run issued meanwhile (done by someone else) and exits with status 3; every row lands exactly once."""
+"""Two `ape run issue` of one file at once, from one account, on one Anvil: every row lands exactly once; a run that
+lost a race says in a few lines which rows another run issued meanwhile (done by someone else) and exits with
+status 3, and a run that waited for the other's pending transactions finds every row done."""
 
 from __future__ import annotations
 
@@ -35,10 +36,13 @@ def test_issue__two_runs_of_one_file_at_once__loser_names_the_rows_in_few_lines(
     for text in outputs:
         assert len(text.splitlines()) < 30, text[:3000]
         assert "Traceback" not in text and "reverted without message" not in text and "tx.origin" not in text
-    issued = [int(re.search(r"issued (\d+) rows now", text).group(1)) for text in outputs]
-    assert sum(issued) == len(scenario.rows)  # each row sent by exactly one of the two runs
+    # Each row sent by exactly one of the two runs. Either they raced (both sent; the loser names the rows it lost,
+    # exit status 3), or one waited for the other's pending transactions before planning and then found every row
+    # done (two transactions in flight leave few moments with none pending): both are right, neither sends twice.
+    issued = [_issued_now(text, len(scenario.rows)) for text in outputs]
+    assert sum(issued) == len(scenario.rows), outputs
     losers = [text for code, text in zip(codes, outputs, strict=True) if code == RACED_EXIT]
-    assert losers, outputs  # the second run started while the first was sending: it lost at least one chunk
+    assert losers or 0 in issued, outputs
     for text in losers:
         named = re.search(r"done by someone else: lines (.+?) were issued by another run", text)
         assert named, text
@@ -48,3 +52,11 @@ def test_issue__two_runs_of_one_file_at_once__loser_names_the_rows_in_few_lines(
         assert lines and lines <= set(range(2, 2 + len(scenario.rows)))
         raced = int(re.search(r"(\d+) were issued meanwhile by another transaction", text).group(1))
         assert len(lines) == raced or "more ranges" in named.group(1)
+
+
+def _issued_now(text: str, rows: int) -> int:
+    if f"nothing to issue: all {rows} rows were already issued on-chain" in text:
+        return 0
+    found = re.search(r"issued (\d+) rows now", text)
+    assert found, text
+    return int(found.group(1))

@@ -33,6 +33,7 @@ from tonne.issuance import (
     scan,
 )
 from tonne.issuance.plan import auto_chunk_size
+from tonne.issuance.send import DEFAULT_WINDOW
 
 HEADER = "project,batch,recipient,tonnes,reference"
 # Anvil's first dev key (public, from the test mnemonic): the TEST::0 account the scripts use.
@@ -285,9 +286,10 @@ def _wait_for(predicate, what: str, process: subprocess.Popen, timeout: float = 
         time.sleep(0.01)
 
 
-def _kill_with_a_transaction_pending(deployment: Any, process: subprocess.Popen, mine: int) -> None:
-    """Manual mining: mine the script's first ``mine`` transactions one by one, then SIGKILL it while its next
-    transaction sits unmined in the mempool."""
+def _kill_with_a_transaction_pending(deployment: Any, process: subprocess.Popen, mine: int) -> int:
+    """Manual mining: mine the script's first ``mine`` blocks one at a time, each as soon as a transaction is
+    pending, then SIGKILL it while at least one transaction sits unmined in the mempool. Returns how many are
+    pending after the kill (up to the tool's window)."""
     anvil, admin = deployment.anvil, deployment.admin
     for _ in range(mine):
         _wait_for(lambda: anvil.nonces(admin)[1] > anvil.nonces(admin)[0], "a pending transaction", process)
@@ -295,6 +297,8 @@ def _kill_with_a_transaction_pending(deployment: Any, process: subprocess.Popen,
     _wait_for(lambda: anvil.nonces(admin)[1] > anvil.nonces(admin)[0], "a pending transaction", process)
     process.kill()
     process.wait(timeout=10)
+    latest, pending = anvil.nonces(admin)
+    return pending - latest
 
 
 @pytest.mark.parametrize("kill", ["pending-tx-lands-later", "pending-tx-dropped", "automine-midway"])
@@ -313,7 +317,10 @@ def test_issue__killed_mid_run__rerun_issues_every_row_exactly_once(deployment, 
         else:
             anvil.rpc("evm_setAutomine", [False])
             process, _ = _start(deployment, path, chunk, tmp_path / "first.out")
-            _kill_with_a_transaction_pending(deployment, process, mine=4 if kill == "pending-tx-lands-later" else 12)
+            pending = _kill_with_a_transaction_pending(
+                deployment, process, mine=4 if kill == "pending-tx-lands-later" else 12
+            )
+            assert 1 <= pending <= DEFAULT_WINDOW
         on_chain = len(deployment.issued_logs(tokens))
         assert 0 < on_chain < len(scenario.rows)
         assert on_chain % chunk == 0  # issueMany is all-or-nothing: whole chunks only
@@ -324,10 +331,11 @@ def test_issue__killed_mid_run__rerun_issues_every_row_exactly_once(deployment, 
         second, stderr = _start(deployment, path, chunk, tmp_path / "second.out")
         if kill == "pending-tx-lands-later":
             # The rerun must wait for the killed run's transaction before planning; let it land only then.
-            _wait_for(lambda: "waiting for 1 pending transaction" in stderr.read_text(), "the rerun to wait", second)
-            anvil.rpc("evm_mine")
+            waiting = f"waiting for {pending} pending transaction(s)"
+            _wait_for(lambda: waiting in stderr.read_text(), "the rerun to wait", second)
+            anvil.rpc("evm_mine")  # one block holds every pending chunk
             anvil.rpc("evm_setAutomine", [True])
-            on_chain += chunk
+            on_chain += chunk * pending
         assert second.wait(timeout=180) == 0, stderr.read_text()
     finally:
         anvil.rpc("evm_setAutomine", [True])

@@ -60,10 +60,10 @@ class IssueSummary:
 
 
 RACED_EXIT = 3  # the file is fully issued, but another sender issued some of its rows meanwhile
-# Transactions in flight at once (consecutive nonces). One for now: two in flight (window=2) cut the 100k run's receipt
-# polls 5,256 -> 536 and its CPU 21.7 -> 13.7 s, but the crash-resume e2e test (a rerun waits for the killed run's one
-# pending transaction) has not passed with it yet; `run_file(window=)` and `measure --window` take 2 to measure it.
-DEFAULT_WINDOW = 1
+# Transactions in flight at once (consecutive nonces): two, so that the next chunk is signed and sent while the node
+# mines the one before (100k rows: receipt polls 5,256 -> 536, tool CPU 21.7 -> 13.7 s). A run killed meanwhile
+# leaves up to two pending; the rerun waits for them before it plans (tests/e2e/test_issue_script.py).
+DEFAULT_WINDOW = 2
 
 
 @dataclass(frozen=True)
