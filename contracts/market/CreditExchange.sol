@@ -85,18 +85,20 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         nonReentrant
         returns (bytes32 orderHash)
     {
-        FeeConfig memory f = _fee;
-        orderHash = _fillOne(order, signature, units, id, f);
+        (uint256 feeBps, address feeRecipient) = _loadFee();
+        orderHash = _hashOrder(order);
+        _fillHashed(order, orderHash, signature, units, id, feeBps, feeRecipient);
     }
 
     /// @inheritdoc ICreditExchange
     function fillMany(Fill[] calldata fills) external nonReentrant {
         uint256 n = fills.length;
         if (n == 0) revert ExchangeNoFills();
-        FeeConfig memory f = _fee;
+        (uint256 feeBps, address feeRecipient) = _loadFee();
         for (uint256 i; i < n; ++i) {
             Fill calldata x = fills[i];
-            _fillOne(x.order, x.signature, x.units, x.id, f);
+            Order calldata o = x.order;
+            _fillHashed(o, _hashOrder(o), x.signature, x.units, x.id, feeBps, feeRecipient);
         }
     }
 
@@ -120,13 +122,14 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         uint256 buyFilled = _book(buy, buyHash, buySignature, units, id, seller);
         // The resting order sets the price: the earlier listed, the sell order on a tie.
         uint256 price = buy.listedAt < sell.listedAt ? buy.pricePerUnit : sell.pricePerUnit;
-        FeeConfig memory f = _fee;
+        (uint256 feeBps, address feeRecipient) = _loadFee();
         uint256 cost = units * price;
-        uint256 feeAmount = cost * f.feeBps / _BPS;
-        emit OrderFilled(sellHash, seller, buyer, _SELL, id, units, price, sell.paymentToken, feeAmount, sellFilled);
-        emit OrderFilled(buyHash, buyer, seller, _BUY, id, units, price, sell.paymentToken, 0, buyFilled);
+        uint256 feeAmount = cost * feeBps / _BPS;
+        address paymentToken = sell.paymentToken;
+        _emitFilled(sellHash, seller, buyer, _SELL, id, units, price, paymentToken, feeAmount, sellFilled);
+        _emitFilled(buyHash, buyer, seller, _BUY, id, units, price, paymentToken, 0, buyFilled);
         emit MatchSettled(sellHash, buyHash, msg.sender, id, units, price, feeAmount);
-        _settle(seller, buyer, id, units, sell.paymentToken, cost, feeAmount, f.recipient);
+        _settle(seller, buyer, id, units, paymentToken, cost, feeAmount, feeRecipient);
     }
 
     /// @inheritdoc ICreditExchange
@@ -136,11 +139,11 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         uint256 units,
         ICarbonRetirement.RetirementInput calldata input
     ) external nonReentrant returns (bytes32 orderHash, uint256 certificateId) {
-        FeeConfig memory f = _fee;
+        (uint256 feeBps, address feeRecipient) = _loadFee();
         orderHash = _hashOrder(order);
         if (order.side != _SELL) revert ExchangeNotASellOrder(orderHash);
         uint256 id = order.tokenId;
-        _fillHashed(order, orderHash, signature, units, id, f);
+        _fillHashed(order, orderHash, signature, units, id, feeBps, feeRecipient);
         // The credits are the caller's now; the retirement module burns them from its balance (the caller is the
         // retiring account), holding the exchange, its operator, to the token's rules.
         uint256[] memory ids = new uint256[](1);
@@ -274,15 +277,15 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
 
     // ------------------------------------------------------------------ internals
 
-    function _fillOne(
-        Order calldata order,
-        bytes calldata signature,
-        uint256 units,
-        uint256 id,
-        FeeConfig memory f
-    ) private returns (bytes32 orderHash) {
-        orderHash = _hashOrder(order);
-        _fillHashed(order, orderHash, signature, units, id, f);
+    /// @dev The fee rate and recipient in one read of their slot (`FeeConfig`: feeBps in the low 16 bits, the
+    /// recipient above).
+    function _loadFee() private view returns (uint256 feeBps, address recipient) {
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(_fee.slot)
+        }
+        feeBps = word & 0xffff;
+        recipient = address(uint160(word >> 16));
     }
 
     /// @dev A fill by the caller: checks and books it (effects), emits, then moves credits and payment.
@@ -292,17 +295,47 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         bytes calldata signature,
         uint256 units,
         uint256 id,
-        FeeConfig memory f
+        uint256 feeBps,
+        address feeRecipient
     ) private {
         uint256 filledTotal = _book(order, orderHash, signature, units, id, msg.sender);
         address maker = order.maker;
         uint8 side = order.side;
         uint256 price = order.pricePerUnit;
+        address paymentToken = order.paymentToken;
         uint256 cost = units * price;
-        uint256 feeAmount = cost * f.feeBps / _BPS;
-        emit OrderFilled(orderHash, maker, msg.sender, side, id, units, price, order.paymentToken, feeAmount, filledTotal);
-        if (side == _SELL) _settle(maker, msg.sender, id, units, order.paymentToken, cost, feeAmount, f.recipient);
-        else _settle(msg.sender, maker, id, units, order.paymentToken, cost, feeAmount, f.recipient);
+        uint256 feeAmount = cost * feeBps / _BPS;
+        _emitFilled(orderHash, maker, msg.sender, side, id, units, price, paymentToken, feeAmount, filledTotal);
+        if (side == _SELL) _settle(maker, msg.sender, id, units, paymentToken, cost, feeAmount, feeRecipient);
+        else _settle(msg.sender, maker, id, units, paymentToken, cost, feeAmount, feeRecipient);
+    }
+
+    /// @dev `emit OrderFilled(...)`, its data written once at the free memory pointer (not reserved: nothing
+    /// reads it after the log).
+    function _emitFilled(
+        bytes32 orderHash,
+        address maker,
+        address taker,
+        uint8 side,
+        uint256 id,
+        uint256 units,
+        uint256 price,
+        address paymentToken,
+        uint256 feeAmount,
+        uint256 filledTotal
+    ) private {
+        bytes32 topic = OrderFilled.selector;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, side)
+            mstore(add(ptr, 0x20), id)
+            mstore(add(ptr, 0x40), units)
+            mstore(add(ptr, 0x60), price)
+            mstore(add(ptr, 0x80), paymentToken)
+            mstore(add(ptr, 0xa0), feeAmount)
+            mstore(add(ptr, 0xc0), filledTotal)
+            log4(ptr, 0xe0, topic, orderHash, maker, taker)
+        }
     }
 
     /// @dev Every check of an order against a fill of `units` delivering `id` to or from `taker`, then the booking:
@@ -316,20 +349,42 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         uint256 id,
         address taker
     ) private returns (uint256 filledTotal) {
-        uint8 side = order.side;
-        if (side > _BUY) revert ExchangeInvalidSide(orderHash, side);
-        address named = order.taker;
+        // The fields read here, as raw calldata words (offsets of `Order`'s 17 words), checked for dirty bits
+        // together, as the ABI decoder would check each one: a dirty value reverts without data.
+        address maker;
+        uint256 side;
+        uint256 listedAt;
+        uint256 expiry;
+        address named;
+        uint256 counter;
+        assembly ("memory-safe") {
+            maker := calldataload(order)
+            side := calldataload(add(order, 0x20))
+            listedAt := calldataload(add(order, 0x180))
+            expiry := calldataload(add(order, 0x1a0))
+            named := calldataload(add(order, 0x1c0))
+            counter := calldataload(add(order, 0x200))
+            if or(or(shr(160, maker), shr(160, named)), or(shr(8, side), or(shr(64, listedAt), shr(64, expiry)))) {
+                revert(0, 0)
+            }
+        }
+        // Cannot truncate: side < 2^8 (checked above).
+        if (side > _BUY) revert ExchangeInvalidSide(orderHash, uint8(side));
         if (named != address(0) && named != taker) revert ExchangeNotNamedTaker(orderHash, taker, named);
-        if (block.timestamp < order.listedAt) revert ExchangeOrderNotYetListed(orderHash, order.listedAt, block.timestamp);
-        if (block.timestamp > order.expiry) revert ExchangeOrderExpired(orderHash, order.expiry, block.timestamp);
-        address maker = order.maker;
+        if (block.timestamp < listedAt) revert ExchangeOrderNotYetListed(orderHash, listedAt, block.timestamp);
+        if (block.timestamp > expiry) revert ExchangeOrderExpired(orderHash, expiry, block.timestamp);
         uint256 current = _counters[maker];
-        if (order.counter != current) revert ExchangeStaleCounter(orderHash, order.counter, current);
-        OrderState memory state = _orders[orderHash];
-        if (state.cancelled) revert ExchangeOrderCancelled(orderHash);
+        if (counter != current) revert ExchangeStaleCounter(orderHash, counter, current);
+        // The order's slot (`OrderState`: filled in the low 128 bits, cancelled at bit 128), read and written whole.
+        OrderState storage s = _orders[orderHash];
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(s.slot)
+        }
+        if ((word >> 128) & 1 != 0) revert ExchangeOrderCancelled(orderHash);
         if (units == 0) revert ExchangeZeroUnits(orderHash);
         uint256 amount = order.amount;
-        uint256 filled = state.filled;
+        uint256 filled = word & type(uint128).max;
         // Cannot underflow: filled <= amount always holds (the overfill check below keeps it).
         uint256 remaining = filled < amount ? amount - filled : 0;
         if (units > remaining) revert ExchangeOverfill(orderHash, units, remaining);
@@ -344,8 +399,10 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         // Cannot truncate below 2^128 unless an order's amount is above any supply; SafeCast-free by that bound,
         // checked here to be exact.
         if (filledTotal > type(uint128).max) revert ExchangeOverfill(orderHash, units, type(uint128).max - filled);
-        // The whole slot at once: `cancelled` is false here (checked above).
-        _orders[orderHash] = OrderState(uint128(filledTotal), false);
+        // The whole slot at once: `cancelled` is false here (checked above), filledTotal < 2^128.
+        assembly ("memory-safe") {
+            sstore(s.slot, filledTotal)
+        }
     }
 
     /// @dev Moves `units` of `id` seller to buyer through the token, and `cost` buyer to seller less `feeAmount`,
@@ -362,7 +419,23 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
     ) private {
         if (seller == buyer) revert ExchangeSelfTrade(seller);
         // The token checks balance, operator approval, pause, freezes, the allowlist and the project's status.
-        IERC1155(address(_credit)).safeTransferFrom(seller, buyer, id, units, "");
+        // `safeTransferFrom(seller, buyer, id, units, "")`, encoded by hand; the token's error is passed on as is.
+        // The token is an immutable set from the retirement module at construction: it has code.
+        address token = address(_credit);
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, 0xf242432a00000000000000000000000000000000000000000000000000000000)
+            mstore(add(ptr, 0x04), seller)
+            mstore(add(ptr, 0x24), buyer)
+            mstore(add(ptr, 0x44), id)
+            mstore(add(ptr, 0x64), units)
+            mstore(add(ptr, 0x84), 0xa0)
+            mstore(add(ptr, 0xa4), 0)
+            if iszero(call(gas(), token, 0, ptr, 0xc4, 0, 0)) {
+                returndatacopy(ptr, 0, returndatasize())
+                revert(ptr, returndatasize())
+            }
+        }
         if (cost == 0) return;
         IERC20 pay = IERC20(paymentToken);
         // Cannot underflow: feeAmount = cost * feeBps / 10_000 <= cost.
@@ -451,9 +524,14 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         if (!ok || size < 32) revert ExchangeInvalidPaymentToken(token);
     }
 
-    function _hasCriteria(Order calldata order) private pure returns (bool) {
-        return order.projectId != 0 || order.standardHash != bytes32(0) || order.vintageFrom != 0
-            || order.vintageTo != 0 || order.country != bytes2(0);
+    /// @dev Whether any criterion is set: `projectId`, `standardHash`, `vintageFrom`, `vintageTo` and `country`
+    /// are the five words from offset 0x60, so one OR of their raw words (a dirty word counts as set).
+    function _hasCriteria(Order calldata order) private pure returns (bool set) {
+        assembly ("memory-safe") {
+            let words := or(calldataload(add(order, 0x60)), calldataload(add(order, 0x80)))
+            words := or(words, or(calldataload(add(order, 0xa0)), calldataload(add(order, 0xc0))))
+            set := iszero(iszero(or(words, calldataload(add(order, 0xe0)))))
+        }
     }
 
     /// @dev The EIP-712 digest of `order`. Every field of `Order` is a static type, so its calldata is exactly its

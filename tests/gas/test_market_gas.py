@@ -12,7 +12,25 @@ import pytest
 
 from tonne.market.gas import measure_market_gas, ratios
 
-PINNED: dict[str, int] = {}
+# Every measured operation (measured 2026-12-03, tests/gas on anvil); "fill sell, after N fills" is held to
+# "fill sell, with fee" by the constancy test below instead (its name depends on N).
+PINNED: dict[str, int] = {
+    "fill sell, no fee": 105_324,
+    "fill sell, with fee": 113_561,
+    "fill sell, with fee, partial (2nd fill of an order)": 96_461,
+    "fill buy with criteria (standard, vintage)": 132_145,
+    "fill buy with criteria (standard, vintage, country)": 165_419,
+    "matchOrders": 156_776,
+    "fillAndRetire": 210_138,
+    "fillMany 1": 114_881,
+    "fillMany 10": 590_702,
+    "fillMany 50": 2_705_514,
+    "10 x fill sell, with fee": 1_135_610,
+    "floor: trade, no fee": 84_061,
+    "floor: trade with fee": 92_521,
+}
+# The targets met today, asserted; the single fill's (1.15) is not met (1.227: see docs/market.md, "Gas").
+MET_TARGETS = ["fillMany of 10 vs ten single fills"]
 TOLERANCE = 0.02
 CONSTANCY_FILLS = int(os.environ.get("TONNE_MARKET_CONSTANCY_FILLS", "500"))
 
@@ -34,6 +52,17 @@ def test_market_gas__report(gas):
 def test_market_gas__operation__stays_within_tolerance_of_pin(gas, operation, pinned):
     measured = gas[operation]
     assert abs(measured - pinned) <= pinned * TOLERANCE, f"{operation}: {measured} gas, pinned {pinned}"
+
+
+def test_market_gas__every_operation_is_pinned(gas):
+    unpinned = sorted(name for name in gas if name not in PINNED and not name.startswith("fill sell, after "))
+    assert not unpinned, f"operations measured but not pinned: {unpinned}"
+
+
+@pytest.mark.parametrize("target", MET_TARGETS)
+def test_market_gas__target_met__ratio_within_it(gas, target):
+    r = ratios(gas)[target]
+    assert r["met"], f"{target}: ratio {r['ratio']}, target {r['target']}"
 
 
 def test_market_gas__ten_thousandth_fill__costs_what_the_first_does(gas):
