@@ -1,0 +1,560 @@
+"""Outside audit of CreditExchange (audit/market-outside-audit.md): one proof of concept per suspicion, each
+asserting the SECURE behaviour. A confirmed weakness is marked `xfail(strict=True, reason="AUDIT-n: ...")`, so
+this file stays green while it stands and fails (XPASS) the day it is fixed; the other tests show a suspicion
+that did not hold."""
+
+from __future__ import annotations
+
+import ape
+import pytest
+from eth_account import Account as EthAccount
+from eth_utils import keccak
+from market_support import BUY, FAR, HOLDING, PRICE, UNITS, fee_of, standard_hash
+from web3.exceptions import ContractLogicError
+
+from support import ZERO_REF, batch_input, events, retirement_input, reverts
+from tonne.market.orders import Domain, Limit, domain_separator, sign_order
+
+pytestmark = pytest.mark.usefixtures("market", "stranger")
+
+MAX_UINT = 2**256 - 1
+ORDER_WORDS = 17  # Order: 17 static words, inlined at the head of fill's calldata
+
+
+def fund(market, account, admin, cash=10**15):
+    """`account` gets tUSD and approves the exchange for its cash and its credits."""
+    market.usd.mint(account, cash, sender=admin)
+    market.usd.approve(market.exchange, MAX_UINT, sender=account)
+    market.credit.setApprovalForAll(market.exchange, True, sender=account)
+
+
+def match(market, sell, buy, units, *, sender, id=None):
+    return market.exchange.matchOrders(
+        sell.as_struct(),
+        market.sign(sell),
+        buy.as_struct(),
+        market.sign(buy),
+        units,
+        sell.token_id if id is None else id,
+        sender=sender,
+    )
+
+
+def raw_send(chain, sender, to, data: bytes, gas: int) -> dict:
+    """Sends `data` to `to` with a fixed gas limit, straight through JSON-RPC, and returns the receipt whether
+    the transaction reverted or not (ape raises on a revert and hides its gas)."""
+    web3 = chain.provider.web3
+    tx = {
+        "to": str(to),
+        "data": data,
+        "value": 0,
+        "gas": gas,
+        "gasPrice": 0,
+        "nonce": web3.eth.get_transaction_count(sender.address, "pending"),
+        "chainId": web3.eth.chain_id,
+    }
+    signed = EthAccount.sign_transaction(tx, sender.private_key)
+    return web3.eth.wait_for_transaction_receipt(web3.eth.send_raw_transaction(signed.raw_transaction))
+
+
+def settled_exactly_or_refused(action, deltas, expected) -> str:
+    """Runs `action`; secure if it reverts, or if every balance moved by exactly the documented amount."""
+    before = deltas()
+    try:
+        action()
+    except ape.exceptions.ContractLogicError:
+        return "refused"
+    moved = [b - a for a, b in zip(before, deltas(), strict=True)]
+    assert moved == expected, f"balances moved by {moved}, documented {expected}"
+    return "settled"
+
+
+# ------------------------------------------------------------------ AUDIT-1: a dust front-run voids a full take
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="AUDIT-1: fill reverts ExchangeOverfill when a front-runner took 1 unit first (no fill-up-to / clamp)",
+)
+def test_audit1_dust_front_run__taker_of_the_whole_order_still_gets_the_rest(market, stranger, admin):
+    fund(market, stranger, admin)
+    order = market.order(amount=10 * UNITS)  # min_fill 0: tonne.market.orders' default
+    sig = market.sign(order)
+    # The griefer sees the buyer's fill of the whole order in the mempool and gets 1 kg in first (12,345 of the
+    # smallest tUSD units, a cent) ...
+    market.fill(order, 1, sender=stranger, signature=sig)
+    credits = market.credit.balanceOf(market.buyer, market.id_a)
+    # ... and the buyer's transaction, built against the untouched order, settles nothing.
+    market.fill(order, 10 * UNITS, signature=sig)
+    assert market.credit.balanceOf(market.buyer, market.id_a) == credits + 10 * UNITS - 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="AUDIT-1: one dust fill of one order of a fillMany batch front-run reverts the whole batch",
+)
+def test_audit1_dust_front_run__fill_many_batch_still_settles_the_other_orders(market, stranger, admin):
+    fund(market, stranger, admin)
+    orders = [market.order(amount=2 * UNITS) for _ in range(5)]
+    sigs = [market.sign(o) for o in orders]
+    market.fill(orders[3], 1, sender=stranger, signature=sigs[3])
+    credits = market.credit.balanceOf(market.buyer, market.id_a)
+    market.exchange.fillMany(
+        [(o.as_tuple(), s, 2 * UNITS, market.id_a) for o, s in zip(orders, sigs, strict=True)], sender=market.buyer
+    )
+    assert market.credit.balanceOf(market.buyer, market.id_a) >= credits + 4 * 2 * UNITS
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="AUDIT-1: a matcher's match of the whole crossing amount reverts after a 1-unit front-run of either order",
+)
+def test_audit1_dust_front_run__match_of_the_whole_amount_still_settles(market, stranger, admin):
+    fund(market, stranger, admin)
+    sell, buy = market.order(amount=2 * UNITS), market.order(side=BUY, amount=2 * UNITS)
+    market.fill(sell, 1, sender=stranger)
+    match(market, sell, buy, 2 * UNITS, sender=admin)
+    assert market.exchange.filledOf(market.hash(buy)) == 2 * UNITS - 1
+
+
+def test_audit1_control__dust_front_run_against_min_fill__refused(market, stranger, admin):
+    # With minFill set the front-runner must take at least minFill: the griefing costs what minFill is worth.
+    fund(market, stranger, admin)
+    order = market.order(amount=10 * UNITS, min_fill=UNITS)
+    with reverts(market.exchange.ExchangeFillBelowMinimum, orderHash=market.hash(order), units=1, minimum=UNITS):
+        market.fill(order, 1, sender=stranger)
+
+
+# ------------------------------------------------------------------ AUDIT-2: the fee rounds down per fill
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="AUDIT-2: fee = cost * feeBps / 10_000 rounded down per fill: a seller splitting its fill pays no fee",
+)
+def test_audit2_fee__split_into_fills__pays_at_least_the_fee_of_one_fill(market):
+    market.exchange.setFee(100, market.fee_recipient, sender=market.admin)
+    # A bid at 1 smallest unit per kg (1 tUSD a tonne; 1 cent a kg on a 2-decimal stablecoin).
+    order = market.order(side=BUY, price_per_unit=1, amount=10 * UNITS)
+    sig = market.sign(order)
+    fees = market.usd.balanceOf(market.fee_recipient)
+    cash = market.usd.balanceOf(market.seller)
+    # The seller is the taker of a buy order: it picks the split. 10 fills of 99 kg: each costs 99, fee 0.99 -> 0.
+    market.exchange.fillMany([(order.as_tuple(), sig, 99, market.id_a)] * 10, sender=market.seller)
+    assert market.usd.balanceOf(market.seller) - cash + market.usd.balanceOf(market.fee_recipient) - fees == 990
+    assert market.usd.balanceOf(market.fee_recipient) - fees >= fee_of(990, 100)  # 9 in one fill
+
+
+def test_audit2_control__one_fill_pays_the_rounded_down_fee(market):
+    market.exchange.setFee(100, market.fee_recipient, sender=market.admin)
+    order = market.order(side=BUY, price_per_unit=1, amount=10 * UNITS)
+    fees = market.usd.balanceOf(market.fee_recipient)
+    market.fill(order, 990)
+    assert market.usd.balanceOf(market.fee_recipient) - fees == 9
+
+
+# ------------------------------------------------------------------ AUDIT-3: a counter raise revives orders
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="AUDIT-3: incrementCounter adds 1, so an order signed for counter+1 (dead in every book) comes alive",
+)
+def test_audit3_increment_counter__order_signed_for_the_next_counter__stays_void(market):
+    # A phishing page has the maker sign an order at counter + 1: fillable says StaleCounter, no book lists it.
+    ahead = market.order(counter=market.exchange.counterOf(market.seller) + 1, price_per_unit=1)
+    assert market.fillable(ahead) == (0, Limit.STALE_COUNTER)
+    # The maker, alarmed, raises its counter to void every order it ever signed ...
+    market.exchange.incrementCounter(sender=market.seller)
+    # ... which is exactly what makes the phished order fillable.
+    with ape.reverts():
+        market.fill(ahead, 10 * UNITS)
+
+
+# ------------------------------------------------------------------ AUDIT-4: fee-on-transfer, not on the seller
+
+
+@pytest.fixture
+def selective(project, market, admin):
+    token = project.SelectiveFeeToken.deploy(sender=admin)
+    token.mint(market.buyer, 10**15, sender=admin)
+    token.approve(market.exchange, MAX_UINT, sender=market.buyer)
+    return token
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="AUDIT-4: only the seller's proceeds are measured: a fee token exempting the seller shorts the fee "
+    "recipient unseen",
+)
+def test_audit4_fee_on_transfer__seller_exempt__fee_recipient_shorted_or_refused(market, selective):
+    market.exchange.setFee(500, market.fee_recipient, sender=market.admin)
+    selective.setMode(1, sender=market.admin)  # RecipientFee
+    selective.setExempt(market.seller, True, sender=market.admin)
+    order = market.order(payment_token=selective.address, price_per_unit=1000)
+    cost = UNITS * 1000
+    fee = fee_of(cost, 500)
+    outcome = settled_exactly_or_refused(
+        lambda: market.fill(order, UNITS),
+        lambda: [selective.balanceOf(a) for a in (market.buyer, market.seller, market.fee_recipient)],
+        [-cost, cost - fee, fee],
+    )
+    assert outcome in ("refused", "settled")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="AUDIT-4: the buyer's debit is not measured: a sender-side fee token makes the buyer pay more than "
+    "units * price (docs say such tokens are refused)",
+)
+def test_audit4_fee_on_transfer__sender_surcharge__buyer_pays_exactly_the_cost_or_refused(market, selective):
+    selective.setMode(2, sender=market.admin)  # SenderSurcharge
+    order = market.order(payment_token=selective.address, price_per_unit=1000)
+    cost = UNITS * 1000
+    outcome = settled_exactly_or_refused(
+        lambda: market.fill(order, UNITS),
+        lambda: [selective.balanceOf(a) for a in (market.buyer, market.seller)],
+        [-cost, cost],
+    )
+    assert outcome in ("refused", "settled")
+
+
+def test_audit4_control__token_paying_more__refused(market, selective):
+    selective.setMode(3, sender=market.admin)  # RecipientBonus
+    order = market.order(payment_token=selective.address, price_per_unit=1000)
+    cost = UNITS * 1000
+    with reverts(
+        market.exchange.ExchangePaymentShort,
+        token=selective,
+        seller=market.seller,
+        expected=cost,
+        received=cost + cost // 100,
+    ):
+        market.fill(order, UNITS)
+
+
+def test_audit4_control__fee_on_transfer_with_seller_as_fee_recipient__still_refused(market, project, admin):
+    fot = project.FeeOnTransferToken.deploy(sender=admin)
+    fot.mint(market.buyer, 10**12, sender=admin)
+    fot.approve(market.exchange, MAX_UINT, sender=market.buyer)
+    market.exchange.setFee(500, market.seller, sender=market.admin)
+    order = market.order(payment_token=fot.address, price_per_unit=1000)
+    proceeds = UNITS * 1000 - fee_of(UNITS * 1000, 500)
+    with reverts(
+        market.exchange.ExchangePaymentShort,
+        token=fot,
+        seller=market.seller,
+        expected=proceeds,
+        received=proceeds - proceeds // 100,
+    ):
+        market.fill(order, UNITS)
+
+
+# ------------------------------------------------------------------ AUDIT-5: fillable says yes, every fill fails
+
+
+@pytest.mark.xfail(strict=True, reason="AUDIT-5: fillable ignores the exchange's own freeze")
+def test_audit5_fillable__exchange_frozen__zero(market, regulator):
+    order = market.order()
+    market.credit.setFrozen(market.exchange, True, "audit", sender=regulator)
+    with reverts(market.credit.CreditAccountFrozen, account=market.exchange):
+        market.fill(order, UNITS)
+    assert market.fillable(order)[0] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="AUDIT-5: fillable ignores the exchange's own allowlisting")
+def test_audit5_fillable__permissioned_exchange_off_the_allowlist__zero(permissioned_market, compliance):
+    m = permissioned_market
+    order = m.order()
+    m.credit.setAllowed([m.exchange], False, sender=compliance)
+    with reverts(m.credit.CreditAccountNotAllowed, account=m.exchange):
+        m.fill(order, UNITS)
+    assert m.fillable(order)[0] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="AUDIT-5: fillable checks a payment token's code on buy orders only")
+def test_audit5_fillable__sell_paid_in_a_token_without_code__zero(market):
+    order = market.order(payment_token="0x" + "ab" * 20)
+    with reverts(market.exchange.ExchangeInvalidPaymentToken, token="0x" + "ab" * 20):
+        market.fill(order, UNITS)
+    assert market.fillable(order) == (0, Limit.INVALID_ORDER)
+
+
+# ------------------------------------------------------------------ AUDIT-6: signed criteria silently ignored
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="AUDIT-6: a buy order naming a tokenId ignores the criteria it also signed (country BR, id in ID)",
+)
+def test_audit6_buy_for_one_id__contradicting_signed_criteria__refused(market):
+    order = market.order(side=BUY, token_id=market.id_a, country=b"BR")  # id_a's project is in ID
+    with ape.reverts():
+        market.fill(order, UNITS, sender=market.seller)
+
+
+# ------------------------------------------------------------------ AUDIT-7: gas griefing by a contract maker
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="AUDIT-7: isValidSignature gets all the gas: a contract maker burns what its taker sends",
+)
+def test_audit7_contract_maker__heavy_is_valid_signature__taker_pays_bounded_gas(market, project, admin, chain):
+    wallet = project.GasBurning1271Wallet.deploy(sender=admin)
+    market.usd.mint(wallet, 10**12, sender=admin)
+    wallet.execute(market.usd, market.usd.approve.encode_input(market.exchange, MAX_UINT), sender=admin)
+    wallet.setBurn(5_000_000, sender=admin)
+    order = market.order(maker=wallet.address, side=BUY, amount=UNITS)
+    data = market.exchange.fill.encode_input(order.as_struct(), b"\x00" * 65, UNITS, market.id_a)
+    receipt = raw_send(chain, market.seller, market.exchange.address, data, gas=8_000_000)
+    assert receipt["gasUsed"] < 1_000_000, f"the taker paid {receipt['gasUsed']} gas"
+
+
+# ------------------------------------------------------------------ suspicions that did not hold
+
+
+def test_non_canonical_encoding_of_a_signed_order__refused(market, chain):
+    # The order hash is keccak of the raw calldata: dirty high bits in a field a buy-for-one-id fill never reads
+    # (projectId) give another hash, which the maker never signed.
+    order = market.order(side=BUY)
+    data = bytearray(market.exchange.fill.encode_input(order.as_struct(), market.sign(order), UNITS, market.id_a))
+    web3 = chain.provider.web3
+    call = {"from": market.seller.address, "to": market.exchange.address}
+    web3.eth.call({**call, "data": bytes(data)})  # canonical: would settle
+    word = 4 + 3 * 32  # projectId
+    data[word : word + 32] = (1 << 64).to_bytes(32, "big")
+    with pytest.raises(ContractLogicError) as raised:
+        web3.eth.call({**call, "data": bytes(data)})
+    selector = keccak(text="ExchangeBadSignature(bytes32,address)")[:4].hex()
+    assert str(raised.value.data).startswith("0x" + selector), raised.value.data
+
+
+def test_chain_id_change__domain_rebuilt__old_chain_signature_refused(market, chain):
+    order = market.order()
+    old = chain.provider.web3.eth.chain_id
+    new = old + 1_000
+    old_sig = market.sign(order)
+    chain.provider.make_request("anvil_setChainId", [new])
+    try:
+        assert chain.provider.web3.eth.chain_id == new
+        assert bytes(market.exchange.domainSeparator()) == domain_separator(Domain(new, market.exchange.address))
+        assert market.fillable(order, signature=old_sig) == (0, Limit.BAD_SIGNATURE)
+        new_sig = sign_order(order, Domain(new, market.exchange.address), market.seller)
+        assert market.fillable(order, signature=new_sig) == (10 * UNITS, Limit.NONE)
+    finally:
+        chain.provider.make_request("anvil_setChainId", [old])
+    assert chain.provider.web3.eth.chain_id == old
+
+
+@pytest.mark.parametrize("v", [0, 1, 29])
+def test_signature_with_another_v__refused(market, v):
+    order = market.order()
+    sig = bytearray(market.sign(order))
+    sig[64] = v if v != 29 else sig[64] + 2
+    with reverts(market.exchange.ExchangeBadSignature, orderHash=market.hash(order), maker=market.seller):
+        market.fill(order, 1, signature=bytes(sig))
+
+
+def test_events__rebuild_every_orders_filled_amount(market, stranger, admin):
+    fund(market, stranger, admin)
+    s1, s2 = market.order(amount=5 * UNITS), market.order(amount=3 * UNITS, min_fill=100)
+    b1 = market.order(side=BUY, amount=4 * UNITS, price_per_unit=PRICE + 1)
+    gone = market.order()
+    receipts = [
+        market.fill(s1, 1000),
+        market.exchange.fillMany(
+            [(s1.as_tuple(), market.sign(s1), 500, market.id_a), (s2.as_tuple(), market.sign(s2), 300, market.id_a)],
+            sender=market.buyer,
+        ),
+        match(market, s2, b1, 700, sender=stranger),
+        market.exchange.fillAndRetire(s1.as_struct(), market.sign(s1), 200, retirement_input(), sender=market.buyer),
+        market.fill(b1, 50, sender=market.seller),
+        market.exchange.cancel(gone.as_struct(), sender=market.seller),
+    ]
+    rebuilt, summed, cancelled = {}, {}, set()
+    for receipt in receipts:
+        for e in events(receipt, market.exchange, "OrderFilled"):
+            h = bytes(e["orderHash"])
+            summed[h] = summed.get(h, 0) + e["units"]
+            rebuilt[h] = e["filledTotal"]
+        cancelled |= {bytes(e["orderHash"]) for e in events(receipt, market.exchange, "OrderCancelled")}
+    for order in (s1, s2, b1, gone):
+        h = market.hash(order)
+        assert rebuilt.get(h, 0) == summed.get(h, 0) == market.exchange.filledOf(h)
+        assert (h in cancelled) == market.exchange.cancelled(h)
+    assert rebuilt[market.hash(s1)] == 1700
+
+
+def test_fill_and_retire__retires_only_the_callers_fresh_credits_not_a_bystanders(market, stranger, admin):
+    # The buyer approved the exchange as operator (as fillAndRetire asks) and holds credits; a stranger's
+    # fillAndRetire retires the stranger's own purchase, nothing of the buyer's.
+    fund(market, stranger, admin)
+    market.fill(market.order(), 2 * UNITS)
+    held = market.credit.balanceOf(market.buyer, market.id_a)
+    order = market.order()
+    receipt = market.exchange.fillAndRetire(
+        order.as_struct(), market.sign(order), UNITS, retirement_input(beneficiary=market.buyer.address),
+        sender=stranger,
+    )  # fmt: skip
+    _, certificate_id = receipt.return_value
+    assert market.credit.balanceOf(market.buyer, market.id_a) == held
+    assert market.credit.balanceOf(stranger, market.id_a) == 0
+    assert market.retirement.certificate(certificate_id).retiringAccount == stranger.address
+
+
+def test_fill_and_retire__callers_used_reference__refused_as_a_direct_retirement_is(market):
+    ref = b"\x42" * 32
+    market.fill(market.order(), UNITS)
+    first = market.retirement.retire([market.id_a], [UNITS], retirement_input(retirementRef=ref), sender=market.buyer)
+    order = market.order()
+    with reverts(
+        market.retirement.RetirementReferenceUsed,
+        retiringAccount=market.buyer,
+        retirementRef=ref,
+        certificateId=first.return_value,
+    ):
+        market.exchange.fillAndRetire(
+            order.as_struct(), market.sign(order), UNITS, retirement_input(retirementRef=ref), sender=market.buyer
+        )
+    assert market.exchange.filledOf(market.hash(order)) == 0
+
+
+def test_permissioned_fill_and_retire__caller_off_the_allowlist__refused(permissioned_market, stranger, admin):
+    m = permissioned_market
+    fund(m, stranger, admin)
+    order = m.order()
+    with reverts(m.credit.CreditAccountNotAllowed, account=stranger):
+        m.exchange.fillAndRetire(order.as_struct(), m.sign(order), UNITS, retirement_input(), sender=stranger)
+
+
+def test_permissioned_fill_and_retire__caller_frozen__refused(permissioned_market, regulator):
+    m = permissioned_market
+    order = m.order()
+    m.credit.setFrozen(m.buyer, True, "audit", sender=regulator)
+    with reverts(m.credit.CreditAccountFrozen, account=m.buyer):
+        m.exchange.fillAndRetire(order.as_struct(), m.sign(order), UNITS, retirement_input(), sender=m.buyer)
+
+
+def test_permissioned_fill_and_retire__beneficiary_off_the_allowlist__same_as_a_direct_retirement(
+    permissioned_market, stranger
+):
+    # The certificate's beneficiary is the retirement module's matter: the exchange path must be no more
+    # permissive than a holder retiring its own credits directly.
+    m = permissioned_market
+    inp = retirement_input(beneficiary=stranger.address)
+
+    def outcome(action):
+        try:
+            action()
+            return "accepted"
+        except ape.exceptions.ContractLogicError as e:
+            return type(e).__name__ + str(getattr(e, "message", ""))
+
+    direct = outcome(lambda: m.retirement.retire([m.id_a], [UNITS], inp, sender=m.seller))
+    order = m.order()
+    via_exchange = outcome(
+        lambda: m.exchange.fillAndRetire(order.as_struct(), m.sign(order), UNITS, inp, sender=m.buyer)
+    )
+    assert direct == via_exchange
+
+
+def test_permissioned_match__buy_maker_off_the_allowlist__refused(permissioned_market, compliance, stranger):
+    m = permissioned_market
+    sell, buy = m.order(), m.order(side=BUY)
+    m.credit.setAllowed([m.buyer], False, sender=compliance)
+    with reverts(m.credit.CreditAccountNotAllowed, account=m.buyer):
+        match(m, sell, buy, UNITS, sender=stranger)
+
+
+def test_pledged_credits__standing_sell_order__cannot_reach_them(market, project, stranger, chain):
+    pledge = project.BilateralPledge.deploy(market.credit.address, sender=market.admin)
+    order = market.order(amount=HOLDING)
+    market.credit.setApprovalForAll(pledge, True, sender=market.seller)
+    now = chain.pending_timestamp
+    pledge.createPledge(stranger, [market.id_a], [HOLDING], now + 1_000, now + 2_000, sender=market.seller)
+    assert market.fillable(order) == (0, Limit.MAKER_BALANCE_SHORT)
+    with ape.reverts():
+        market.fill(order, UNITS)
+    assert market.credit.balanceOf(pledge, market.id_a) == HOLDING
+
+
+def test_criteria_buy__unverified_batch_or_suspended_project__nothing_delivered(market, registrar):
+    project_id = market.id_a >> 64
+    unverified = market.registry.addBatch(
+        project_id, batch_input(30_001, 31_000, ref=f"AUDIT-{project_id}-U"), 2, sender=registrar
+    ).return_value
+    order = market.order(side=BUY, token_id=0, project_id=project_id)
+    with ape.reverts():  # no credit of an unverified batch exists: its issuance is refused ...
+        market.credit.issue(unverified, market.seller, UNITS, ZERO_REF, sender=market.make.issuer)
+    # ... so no seller can deliver one (fillable does not see the taker's side, as its NatSpec says).
+    with reverts(
+        market.credit.ERC1155InsufficientBalance, sender=market.seller, balance=0, needed=UNITS, tokenId=unverified
+    ):
+        market.fill(order, UNITS, sender=market.seller, id=unverified)
+    market.registry.setProjectStatus(project_id, 3, "audit", sender=registrar)
+    assert market.fillable(order, id=market.id_a) == (0, Limit.PROJECT_RESTRICTED)
+    with reverts(market.credit.CreditProjectRestricted, id=market.id_a, projectId=project_id):
+        market.fill(order, UNITS, sender=market.seller, id=market.id_a)
+
+
+def test_match__buy_named_taker__sell_maker_must_be_it(market, stranger):
+    sell, buy = market.order(), market.order(side=BUY, taker=stranger.address)
+    with reverts(
+        market.exchange.ExchangeNotNamedTaker, orderHash=market.hash(buy), caller=market.seller, taker=stranger
+    ):
+        match(market, sell, buy, UNITS, sender=stranger)
+
+
+def test_match__below_either_min_fill__refused(market, stranger):
+    sell, buy = market.order(), market.order(side=BUY, min_fill=2 * UNITS)
+    with reverts(market.exchange.ExchangeFillBelowMinimum, orderHash=market.hash(buy), units=UNITS, minimum=2 * UNITS):
+        match(market, sell, buy, UNITS, sender=stranger)
+
+
+def test_match__criteria_buy_and_a_sell_of_another_standard__refused(market, stranger):
+    gs_project = market.make.project(standard="GS", country=b"BR")
+    other = market.make.batch(gs_project, 1, 1_000, ref=f"AUDIT-GS-{gs_project}")
+    market.credit.issue(other, market.seller, UNITS, ZERO_REF, sender=market.make.issuer)
+    sell = market.order(token_id=other)
+    buy = market.order(side=BUY, token_id=0, standard_hash=standard_hash("VCS"))
+    with reverts(market.exchange.ExchangeStandardMismatch, orderHash=market.hash(buy), id=other, standard="GS"):
+        match(market, sell, buy, UNITS, sender=stranger)
+
+
+@pytest.mark.parametrize("outer", ["matchOrders", "fillAndRetire"])
+def test_hooked_payment_token__reenters_from_match_or_fill_and_retire__refused(market, project, admin, outer):
+    hooked = project.HookedPaymentToken.deploy(sender=admin)
+    hooked.mint(market.buyer, 10**12, sender=admin)
+    hooked.approve(market.exchange, MAX_UINT, sender=market.buyer)
+    sell = market.order(payment_token=hooked.address, amount=3 * UNITS)
+    sig = market.sign(sell)
+    hooked.arm(market.exchange, market.exchange.fill.encode_input(sell.as_struct(), sig, UNITS, market.id_a),
+               sender=admin)  # fmt: skip
+    if outer == "matchOrders":
+        match(market, sell, market.order(side=BUY, payment_token=hooked.address), UNITS, sender=admin)
+    else:
+        market.exchange.fillAndRetire(sell.as_struct(), sig, UNITS, retirement_input(), sender=market.buyer)
+    assert hooked.attempts() == 1 and hooked.lastSucceeded() is False
+    assert market.exchange.filledOf(market.hash(sell)) == UNITS
+
+
+def test_boundaries__amount_zero_refused_price_zero_at_max_fee_moves_credits_only(market):
+    market.exchange.setFee(500, market.fee_recipient, sender=market.admin)
+    empty = market.order(amount=0)
+    with reverts(market.exchange.ExchangeOverfill, orderHash=market.hash(empty), units=1, remaining=0):
+        market.fill(empty, 1)
+    gift = market.order(price_per_unit=0, expiry=FAR)
+    before = market.balances(market.seller, market.buyer, market.fee_recipient)
+    market.fill(gift, UNITS)
+    after = market.balances(market.seller, market.buyer, market.fee_recipient)
+    assert [a[1] - b[1] for a, b in zip(after, before, strict=True)] == [0, 0, 0]
+    assert after[1][0] - before[1][0] == UNITS
+
+
+def test_cancel__twice_refused_after_full_fill_allowed(market):
+    order = market.order(amount=UNITS)
+    market.fill(order, UNITS)
+    market.exchange.cancel(order.as_struct(), sender=market.seller)
+    with reverts(market.exchange.ExchangeOrderCancelled, orderHash=market.hash(order)):
+        market.exchange.cancel(order.as_struct(), sender=market.seller)
