@@ -23,10 +23,13 @@ The machine shares the session's chain with the other tests: its accounts are fr
 another test), its project, batches (references MKT-MACHINE-...) and payment token its own, and every sequence
 runs between a snapshot and its restore.
 
-Settings (profile ``tonne-market-ci``, the default): 25 sequences of up to 30 steps, deterministic
-(``derandomize=True``), under a minute on two cores. Every step is one weighted action, chosen with the state in
-view (mostly live orders, units the order can take), so fills, partial fills, matches and cancels come in the
-hundreds; the counts of every outcome are printed at the end (``-s``), and the run must reach each of
+Settings (profile ``tonne-market-ci``, the default): 30 sequences of up to 30 steps (some 870 steps),
+deterministic (``derandomize=True``): about 21 s of test call, 35 s wall with ape's start, on two idle cores. Each
+sequence opens with a sell, a buy and a criteria buy; every step is then one weighted action chosen with the state
+in view (mostly live orders and units they can take, answering orders so that matches cross, fills of dead orders
+to show they are refused), so that fills and partial fills come in the hundreds, matches, fillMany and cancels in
+the tens. The counts of every action, outcome and `fillable` reason are printed at the end (``-s``; Hypothesis's
+``--hypothesis-show-statistics`` shows the outcomes as events), and the run must reach each of
 ``REQUIRED_OUTCOMES``. A deeper local run:
 ``TONNE_HYPOTHESIS_PROFILE=tonne-deep ape test tests/invariants/test_market_machine.py -s``.
 """
