@@ -23,7 +23,7 @@ from tonne.bulk.chain import pinned
 from tonne.chain.errors import ToolError
 from tonne.chain.refusal import role_name
 from tonne.chain.view import ChainView
-from tonne.core.clihelp import connect_deployment, run_action
+from tonne.core.clihelp import connect_deployment, run_action, whole_number_option
 from tonne.registry.admin import (
     DEFAULT_ADMIN,
     allowlist_changes,
@@ -120,15 +120,15 @@ _role_command("revoke", False)
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
 @click.argument("accounts", nargs=-1)
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="CSV file with an `account` column.")
+@click.option(
+    "--csv", "csv_path", type=click.Path(exists=True, dir_okay=False), help="CSV file with an `account` column."
+)
 @click.option("--revoke", is_flag=True, help="Take the accounts off the allowlist instead.")
-@click.option("--chunk-size", default=200, show_default=True, help="Accounts per transaction.")
+@whole_number_option("--chunk-size", min=1, default=200, help="Accounts per transaction, e.g. --chunk-size 100.")
 def allow(provider, account, accounts, csv_path, revoke, chunk_size):
     """Put ACCOUNTS (or the accounts of --csv) on the token's allowlist (COMPLIANCE role), or take them off."""
     if bool(accounts) == bool(csv_path):
         raise click.UsageError("give either ACCOUNTS or --csv FILE")
-    if chunk_size < 1:
-        raise click.BadParameter("must be at least 1", param_hint="--chunk-size")
     if csv_path:
         listed = _run(lambda: read_allowlist(csv_path))
     else:

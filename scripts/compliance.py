@@ -103,7 +103,10 @@ def open_period(provider, account, name, jurisdiction, emissions, deadline, vint
 @cli.command(name="set-obligations", cls=ConnectedProviderCommand)
 @account_option()
 @click.option("--period", "period_id", required=True, type=WholeNumber(min=1), help="The period's id.")
-@csv_option("entity,name,tonnes (see docs/compliance.md).")
+@csv_option(
+    "entity,name,tonnes: the entity's 0x account, its name, its obligation in tonnes CO2e (e.g. 7500.25, at most 3 "
+    "decimals; 0 removes it); see docs/compliance.md."
+)
 @click.option("--dry-run", is_flag=True, help="Check the file against the chain and print the plan; send nothing.")
 @pending_timeout_option()
 def set_obligations(provider, account, period_id, csv_path, dry_run, pending_timeout):

@@ -26,7 +26,13 @@ from tonne.pledge.prices import FeedSendError, PriceFileError, run_feed
 
 @click.command(cls=ConnectedProviderCommand)
 @account_option()
-@click.option("--source", required=True, type=click.Path(exists=True, dir_okay=False), help="CSV or JSON file.")
+@click.option(
+    "--source",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="CSV or JSON file of class,price,observed_at: price per tonne in the loan currency (e.g. 12.50, at most its "
+    "decimals); observed_at in unix seconds or ISO 8601 UTC (2026-11-20T10:00:00Z).",
+)
 @click.option("--dry-run", is_flag=True, help="Check and show what would be posted; send nothing.")
 @pending_timeout_option()
 def cli(provider, account, source, dry_run, pending_timeout):

@@ -1,6 +1,8 @@
 """Hostile input to the new options and the CSV readers, checked in-process (no chain): the relay's --batch,
---gas-per-message, --poll and --until-idle, retire csv's --batch-size, issue's --chunk-size, the tonnes field, the
-streamed issuance reader and the retirement reader, and Unicode normal forms on the command line and in files.
+--gas-per-message, --poll and --until-idle, retire csv's --batch-size, issue's --chunk-size, admin allow's
+--chunk-size, set-obligations' --period, every --pending-timeout, the tonnes field, the streamed issuance reader and
+the retirement reader, and Unicode normal forms on the command line and in files (the price, allowlist and
+obligation files: test_hostile_tools_input.py).
 
 Findings are listed in audit/hostile-new-options.md; a test marked ``xfail(strict=True)`` asserts the correct
 behaviour of a finding that is not fixed yet (it starts failing, i.e. passing, once it is fixed)."""
@@ -39,6 +41,9 @@ def _load(script: str) -> click.Command:
 RELAY = _load("relay")
 RETIRE_CSV = _load("retire").commands["csv"]
 ISSUE = _load("issue")
+ALLOW = _load("admin").commands["allow"]
+SET_OBLIGATIONS = _load("compliance").commands["set-obligations"]
+PRICE_FEED = _load("price_feed")
 
 # (command, option name as typed, a valid value written with ASCII digits)
 INT_OPTIONS = [
@@ -47,12 +52,16 @@ INT_OPTIONS = [
     (RETIRE_CSV, "--batch-size", "50"),
     (RETIRE_CSV, "--window", "16"),
     (ISSUE, "--chunk-size", "50"),
+    (ALLOW, "--chunk-size", "200"),
+    (SET_OBLIGATIONS, "--period", "12"),
 ]
 FLOAT_OPTIONS = [
     (RELAY, "--poll"),
     (RELAY, "--until-idle"),
     (RETIRE_CSV, "--pending-timeout"),
     (ISSUE, "--pending-timeout"),
+    (SET_OBLIGATIONS, "--pending-timeout"),
+    (PRICE_FEED, "--pending-timeout"),
 ]
 
 
@@ -133,6 +142,20 @@ def test_pending_timeout__nan__refused(command, option):
 def test_pending_timeout__negative__refused(command, option):
     with pytest.raises(click.BadParameter):
         _convert(command, option, "-1")
+
+
+@pytest.mark.parametrize(("command", "option"), FLOAT_OPTIONS, ids=_ids(FLOAT_OPTIONS))
+@pytest.mark.parametrize("text", ["1_000", "1e3", "\u0661\u0662\u0660", "\uff11\uff12\uff10", "1,5", "0x10", "+5"])
+def test_seconds_option__what_float_would_quietly_read__refused(command, option, text):
+    # float() reads '1_000', '1e3', '١٢٠' and '１２０'; the amounts and the whole-number options refuse them.
+    with pytest.raises(click.BadParameter, match="plain decimal|not a valid"):
+        _convert(command, option, text)
+
+
+@pytest.mark.parametrize(("command", "option"), FLOAT_OPTIONS, ids=_ids(FLOAT_OPTIONS))
+@pytest.mark.parametrize(("text", "value"), [("0", 0.0), ("2.5", 2.5), (" 30 ", 30.0), ("600", 600.0)])
+def test_seconds_option__plain_decimal__accepted(command, option, text, value):
+    assert _convert(command, option, text) == value
 
 
 def test_relay_batch__huge__accepted_then_capped_by_the_block_gas_limit():
@@ -346,3 +369,18 @@ def test_help__new_numeric_options__show_an_example_value(command, option):
 def test_help__issue_chunk_size__shows_an_example_value():
     text = _help(ISSUE)
     assert "--chunk-size 50" in text or "e.g. --chunk-size" in text or "Example: --chunk-size" in text
+
+
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        (PRICE_FEED, ["ape run price_feed --source prices.csv", "per tonne in the loan currency", "unix seconds"]),
+        (SET_OBLIGATIONS, ["ape run compliance set-obligations --period 1", "obligation in tonnes", "Seconds"]),
+        (ALLOW, ["ape run admin allow --csv kyc.csv", "Accounts per transaction", "e.g. --chunk-size 100"]),
+    ],
+    ids=["price_feed", "set-obligations", "allow"],
+)
+def test_help__feed_obligations_allow__show_an_example_and_units(command, words):
+    text = _help(command)
+    for word in words:
+        assert word in text, (word, text)

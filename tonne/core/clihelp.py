@@ -25,11 +25,18 @@ class WholeNumber(click.IntRange):
         return super().convert(value.strip() if isinstance(value, str) else value, param, ctx)
 
 
+_ASCII_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
 class FiniteNumber(click.FloatRange):
-    """A number option (seconds, percent) within ``min``..``max`` that is finite: ``nan`` and ``inf`` are
-    refused (``nan`` passes every range comparison, and a wait of ``inf`` never ends)."""
+    """A number option (seconds, percent) within ``min``..``max``, written as a plain decimal with the ASCII digits
+    (``12``, ``0.5``): ``nan`` and ``inf`` are refused (``nan`` passes every range comparison, and a wait of ``inf``
+    never ends), and so are what Python's ``float()`` would quietly accept: ``1_000``, ``1e3``, other scripts'
+    digits (``١٢٠``, ``１２０``)."""
 
     def convert(self, value, param, ctx):
+        if isinstance(value, str) and not _ASCII_DECIMAL.fullmatch(value.strip()):
+            self.fail(f"{value!r} is not a plain decimal number written with the digits 0-9 (e.g. 12.5)", param, ctx)
         result = super().convert(value, param, ctx)
         if not math.isfinite(result):
             self.fail(f"{value!r} is not a finite number", param, ctx)

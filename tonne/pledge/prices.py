@@ -120,7 +120,9 @@ def parse_text(text: str, name: str, decimals: int) -> tuple[list[PriceRow], lis
         empty = not rows and not problems
     else:
         try:
-            data = json.loads(text)
+            # A number is kept as written (``12.50``, ``1e3``), so the CSV's one grammar judges it: a float would
+            # round 1234567890123.123456789 silently and turn 1e3 into 1000.0.
+            data = json.loads(text, parse_float=str, parse_int=str, parse_constant=str, object_pairs_hook=_Entry)
         except json.JSONDecodeError as exc:
             raise PriceFileError([Problem(name, exc.lineno, "json", exc.msg)]) from exc
         items = data.get("prices") if isinstance(data, dict) else data
@@ -129,7 +131,9 @@ def parse_text(text: str, name: str, decimals: int) -> tuple[list[PriceRow], lis
         rows = []
         for n, item in enumerate(items, 1):
             values = {k: "" if v is None else str(v) for k, v in item.items()} if isinstance(item, dict) else {}
-            entry: list[Problem] = []
+            entry = [Problem(name, n, key, "given twice in this entry") for key in getattr(item, "repeated", ())]
+            unknown = [key for key in values if key not in COLUMNS]  # a CSV refuses an unknown column too
+            entry += [Problem(name, n, key, f"unknown key (expected {', '.join(COLUMNS)})") for key in unknown]
             parsed = parse_fields(values, _parsers(decimals), name, n, entry)
             problems.extend(Problem(p.path, p.line, p.field, p.message, entry=True) for p in entry)
             if parsed is not None:
@@ -138,6 +142,15 @@ def parse_text(text: str, name: str, decimals: int) -> tuple[list[PriceRow], lis
     if empty and not problems:
         problems.append(Problem(name, None, "", "no prices"))
     return rows, problems
+
+
+class _Entry(dict):
+    """A JSON object, with the keys it gives more than once (``repeated``: the last value would win silently)."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        keys = [key for key, _ in pairs]
+        self.repeated = sorted({key for key in keys if keys.count(key) > 1})
 
 
 def _row(name: str, line: int, parsed: Mapping[str, Any], entry: bool = False) -> PriceRow:

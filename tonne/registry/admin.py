@@ -16,6 +16,7 @@ from typing import Any
 from eth_utils import keccak
 
 from tonne.bulk.chain import pinned
+from tonne.bulk.report import network_errors, rpc_lost, rpc_of
 from tonne.bulk.send import ape_send, send_windowed, waited
 from tonne.chain.errors import Problem, SendFailed, ToolError, problem_summary
 from tonne.chain.send import Sent
@@ -207,10 +208,11 @@ def set_allowed(
     pending_timeout: float = 180.0,
 ) -> int:
     """``setAllowed`` of ``changes``, ``chunk_size`` accounts a transaction, on the bulk pipeline's sender
-    (``tonne.bulk.send_windowed``); returns how many accounts this run changed. A failed chunk is re-checked against
-    the chain at one pinned block (another run by the same account, the same command twice at once, may have taken
-    the nonce, ``tonne.bulk.nonce_clash``, or changed the accounts already): only what is still to change is sent
-    again; when nothing changed meanwhile and it was not a nonce clash, ``AdminError`` is the refusal, decoded."""
+        (``tonne.bulk.send_windowed``); returns how many accounts this run changed. A failed chunk is re-checked against
+        the chain at one pinned block (another run by the same account, the same command twice at once, may have taken
+        the nonce, ``tonne.bulk.nonce_clash``, or changed the accounts already): only what is still to change is sent
+        again; when nothing changed meanwhile and it was not a nonce clash, ``AdminError`` is the refusal, decoded. The
+    node going away mid-run raises ``RpcLost`` (one line; what was mined stands, a rerun sends the rest)."""
     changed = 0
 
     def submit(chunk: list[str]) -> Sent:
@@ -229,5 +231,8 @@ def set_allowed(
         return [left] if left else []
 
     chunks = (list(changes[i : i + chunk_size]) for i in range(0, len(changes), chunk_size))
-    send_windowed(chunks, submit, waited(None), record, settle)
+    try:
+        send_windowed(chunks, submit, waited(None), record, settle)
+    except network_errors() as exc:  # the node went away mid-run: one line, and a rerun resumes (as bulk.run says)
+        raise rpc_lost(rpc_of(view), exc) from exc
     return changed
