@@ -498,6 +498,7 @@ def serve(
     start_block: int = 0,
     confirmations: int = 2,
     poll_interval: float = 2.0,
+    abi: list[dict] | None = None,
     echo: Callable[[str], None] = print,
 ) -> None:
     """Run the order book service until interrupted: the HTTP API on ``host:port``, the store at ``db_url``, the
@@ -508,7 +509,7 @@ def serve(
     from tonne.market.book.chain import Web3ExchangeView
 
     w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
-    view = Web3ExchangeView(w3, exchange, registry, credit_token)
+    view = Web3ExchangeView(w3, exchange, registry, credit_token, abi=abi)
     store = BookStore(db_url)
     service = BookService(store, view)
     follower = Follower(store, view, start_block=start_block, confirmations=confirmations)
