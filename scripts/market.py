@@ -294,9 +294,12 @@ def buy(provider, account, credit_id, tonnes, max_price, book_url, db):
                              "nothing was sent")  # fmt: skip
         _check_holder(m, account.address)
         allowance = int(m.payment.allowance(account.address, m.exchange.address))
-        if allowance < cost:
-            m.payment.approve(m.exchange.address, cost, sender=account)
-            click.echo(f"allowed the exchange {m.exchange.address} {m.money(cost)} of {account.address}'s {m.symbol}")
+        if allowance < cost:  # raised by the cost, so that what the account's bids rely on stays allowed
+            m.payment.approve(m.exchange.address, allowance + cost, sender=account)
+            click.echo(
+                f"allowed the exchange {m.exchange.address} {m.money(allowance + cost)} of {account.address}'s "
+                f"{m.symbol}"
+            )
         fills = [(t.item.order.as_tuple(), t.item.signature, t.units, token_id) for t in takes]
         m.exchange.fillMany.call(fills, sender=account)  # the dry run: a refusal here sends nothing
         receipt = m.exchange.fillMany(fills, sender=account)
