@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
+import json
 import re
 import subprocess
 import threading
@@ -19,7 +20,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from e2e_support import ROOT, Deployment, deploy, stocked
+from e2e_support import ROOT, Deployment, ape_run, deploy, stocked
 from tonne.core.localchain import free_port
 from tonne.market.book.schema import order_to_json
 from tonne.market.orders import SELL, Domain, Order, order_hash, sign_order
@@ -49,6 +50,25 @@ postgres_server = _pg_fixture()
 @pytest.fixture(scope="module")
 def market(anvil, tmp_path_factory) -> Deployment:
     return deploy(anvil, tmp_path_factory.mktemp("deployments-market"), "--market")
+
+
+def test_deploy_market__permissioned__exchange_allowlisted_and_said(anvil, tmp_path):
+    result = ape_run("deploy", "--dev-roles", "--permissioned", "--market", anvil=anvil, directory=tmp_path)
+    out = ok(result)
+    record = json.loads((tmp_path / f"{anvil.w3.eth.chain_id}.json").read_text())
+    entries = record["contracts"]
+    exchange = anvil.w3.eth.contract(address=entries["CreditExchange"]["address"], abi=entries["CreditExchange"]["abi"])
+    credit = anvil.w3.eth.contract(address=entries["CarbonCredit"]["address"], abi=entries["CarbonCredit"]["abi"])
+    assert credit.functions.isAllowed(exchange.address).call() is True
+    assert f"note: permissioned mode: the exchange {exchange.address} was allowlisted on {credit.address}" in out
+    assert f"CreditExchange    {exchange.address}" in out
+    config = record["config"]["market"]
+    assert config["allowlisted"] is True and config["testPaymentToken"] is True
+    assert config["paymentToken"] == entries["TestStablecoin"]["address"]
+    assert exchange.functions.retirement().call() == entries["CarbonRetirement"]["address"]
+    assert exchange.functions.credit().call() == credit.address
+    assert tuple(exchange.functions.fee().call()) == (0, "0x" + "00" * 20)
+    assert exchange.functions.owner().call() == record["deployer"]
 
 
 def contract(d: Deployment, name: str):
@@ -180,7 +200,7 @@ def test_market__trades_and_export__every_fill_once_match_once(market, tmp_path)
     ok(d.run("market", "bid", cid, "1", "--price", "31", account="TEST::1"))
     ok(d.run("market", "match", cid, account="TEST::2"))
     out = ok(d.run("market", "trades", "--id", cid, account=None))
-    assert out.splitlines()[0] == "2 trades", out
+    assert "\n2 trades\n" in out, out
     assert "0.5 t of" in out and "bought from sell order" in out and "1 t of" in out and "match" in out
     assert f"seller {SELLER}, buyer {BUYER}" in out
 
