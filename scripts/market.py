@@ -344,7 +344,7 @@ def match(provider, account, credit_id, max_matches, book_url, db):
             buys = listed_side(m, b, BUY, token_id, none, 500)
         finally:
             b.close()
-        pairs = plan_matches(sells, buys, token_id)[:max_matches]
+        pairs = plan_matches(sells, buys)[:max_matches]
         if not pairs:
             raise InputError(f"ID {credit_id}: no crossing sell and buy orders fillable now; nothing was sent")
         done = []

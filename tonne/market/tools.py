@@ -614,8 +614,8 @@ class Pair:
     price: int  # the resting order's (earlier listedAt; a tie: the sell's)
 
 
-def plan_matches(sells: list[Listed], buys: list[Listed], token_id: int) -> list[Pair]:
-    """Crossing (sell, buy) pairs for ``token_id``, best prices first, as ``matchOrders`` would settle them: the
+def plan_matches(sells: list[Listed], buys: list[Listed]) -> list[Pair]:
+    """Crossing (sell, buy) pairs of one id's book, best prices first, as ``matchOrders`` would settle them: the
     same payment token, different makers, each order's taker (if named) the other's maker, each fill at least the
     order's minimum; what each pair takes is no longer fillable for the next."""
     left = {id(i): i.fillable for i in sells + buys}
@@ -638,7 +638,6 @@ def plan_matches(sells: list[Listed], buys: list[Listed], token_id: int) -> list
             left[id(b)] -= units
             if left[id(s)] == 0:
                 break
-    del token_id
     return pairs
 
 
