@@ -3,6 +3,7 @@
 ape run deploy --network ethereum:sepolia:node --account deployer --registrar 0x.. --issuer 0x.. \
     --period-regulator 0x..
 ape run deploy --dev-roles            # local Anvil: every role to the deployer
+ape run deploy --dev-roles --market   # and the CreditExchange, with a TestStablecoin to price orders in
 """
 
 import click
@@ -11,6 +12,7 @@ from ape.cli import ConnectedProviderCommand, account_option
 
 from tonne.core.clihelp import WholeNumber
 from tonne.deploy import AlreadyDeployed, deploy_and_record
+from tonne.market.deploy import MarketOptions
 from tonne.pledge.deploy import PledgeOptions
 from tonne.registry.suite import ALL_ROLES
 
@@ -55,6 +57,12 @@ def _role_options(func):
 )
 @click.option("--lender", multiple=True, metavar="ADDRESS", help="Grant LENDER_ROLE on the facility (repeatable).")
 @click.option("--price-feeder", multiple=True, metavar="ADDRESS", help="Grant PRICE_FEEDER_ROLE (repeatable).")
+@click.option("--market", is_flag=True, help="Also deploy the CreditExchange (allowlisted in permissioned mode).")
+@click.option(
+    "--payment-token",
+    metavar="ADDRESS",
+    help="ERC-20 the market tools price orders in [default with --market: the pledge's or a new TestStablecoin].",
+)
 @_role_options
 def cli(
     ecosystem,
@@ -70,10 +78,12 @@ def cli(
     loan_token,
     lender,
     price_feeder,
+    market,
+    payment_token,
     **role_args,
 ):
     """Deploy CarbonRegistry, CarbonCredit, CarbonRetirement and CompliancePeriods (and, with --pledge, the pledge
-    contracts), grant roles, and record the deployment."""
+    contracts; with --market, the CreditExchange), grant roles, and record the deployment."""
     roles: dict[str, list[str]] = {}
     for option, role in ROLE_OPTIONS.items():
         if role_args[option.replace("-", "_")]:
@@ -89,6 +99,18 @@ def cli(
         )
     elif loan_token or lender or price_feeder:
         raise click.UsageError("--loan-token, --lender and --price-feeder need --pledge")
+    options = {"pledge": pledge_options} if pledge_options else {}
+    if market:
+        if payment_token is not None:
+            from tonne.core.csvinput import parse_address
+
+            try:
+                payment_token = parse_address(payment_token)
+            except ValueError as exc:
+                raise click.UsageError(f"--payment-token {payment_token!r}: {exc}") from exc
+        options["market"] = MarketOptions(payment_token=payment_token)
+    elif payment_token:
+        raise click.UsageError("--payment-token needs --market")
     try:
         result = deploy_and_record(
             project,
@@ -100,7 +122,7 @@ def cli(
             roles=roles,
             force=force,
             directory=directory,
-            options={"pledge": pledge_options} if pledge_options else None,
+            options=options or None,
         )
     except AlreadyDeployed as exc:
         raise click.ClickException(str(exc)) from exc
@@ -108,8 +130,9 @@ def cli(
         click.echo(f"note: {result.replaced}")
     for name, entry in result.record["contracts"].items():
         click.echo(f"{name:17} {entry['address']}  block {entry['blockNumber']}  tx {entry['transactionHash']}")
-    for note in result.record["config"].get("pledge", {}).get("notes", []):
-        click.echo(f"note: {note}")
+    for module in ("pledge", "market"):
+        for note in result.record["config"].get(module, {}).get("notes", []):
+            click.echo(f"note: {note}")
     click.echo(f"mode {result.record['config']['mode']}; record written to {result.path}")
 
 

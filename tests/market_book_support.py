@@ -1,7 +1,8 @@
 """What the order book's tests share: makers with real keys, signed orders, and ``ReplayExchange``.
 
-``ReplayExchange`` is an in-process ``ExchangeView`` that stands in for the chain ONLY until the CreditExchange
-contract lands (issue 12): it replays a fixed list of blocks and exchange events (and can replace its last blocks, a
+``ReplayExchange`` is an in-process ``ExchangeView`` for the book's own logic (reorgs, crashes, pages, races)
+that a real chain cannot script (tests/e2e/test_market_script.py runs the book against the real CreditExchange):
+it replays a fixed list of blocks and exchange events (and can replace its last blocks, a
 reorg), answers ``fillable`` from a table the test sets, and batch data from a dict. It checks nothing itself: the
 EOA signatures the book is given are checked by the book with real secp256k1 (eth_keys/coincurve), the same code
 the service runs; only EIP-1271 answers (contract wallets) come from the double.
@@ -18,9 +19,9 @@ from dataclasses import dataclass, field
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-from tonne.market.book._order import BUY, SELL, Order, order_hash, sign
 from tonne.market.book.chain import BatchInfo, ChainEvent, Head
 from tonne.market.book.schema import order_to_json
+from tonne.market.orders import BUY, SELL, Domain, Limit, Order, order_hash, sign_order
 
 CHAIN_ID = 31337
 EXCHANGE = to_checksum_address("0x" + "e1" * 20)
@@ -75,7 +76,7 @@ def bid(maker=None, **fields) -> Order:
 def signed_body(order: Order, key=None, *, chain_id=CHAIN_ID, exchange=EXCHANGE) -> dict:
     """The JSON body of ``POST /orders`` for ``order``, signed by its maker's real key (or by ``key``)."""
     key = key if key is not None else next(m.key for m in MAKERS if m.address == order.maker)
-    signature = sign(order, key, chain_id, exchange)
+    signature = sign_order(order, Domain(chain_id, exchange), key)
     return {
         "order": order_to_json(order),
         "signature": "0x" + signature.hex(),
@@ -85,7 +86,7 @@ def signed_body(order: Order, key=None, *, chain_id=CHAIN_ID, exchange=EXCHANGE)
 
 
 def hash_of(order: Order) -> str:
-    return order_hash(order, CHAIN_ID, EXCHANGE)
+    return "0x" + order_hash(order, Domain(CHAIN_ID, EXCHANGE)).hex()
 
 
 def body_bytes(body: dict) -> bytes:
@@ -151,9 +152,9 @@ class ReplayExchange:
         self.calls["is_valid_signature"] += 1
         return signature in self.wallets.get(order.maker, set())
 
-    def fillable(self, order: Order, token_id: int) -> tuple[int, int]:
+    def fillable(self, order: Order, signature: bytes, token_id: int) -> tuple[int, int]:
         self.calls["fillable"] += 1
-        key = order_hash(order, self.chain_id, self.exchange_address)
+        key = "0x" + order_hash(order, Domain(self.chain_id, self.exchange_address)).hex()
         if key in self.fillable_of:
             return self.fillable_of[key]
         # As the exchange would say with no other limit: what its own fill events leave of the amount.
@@ -166,7 +167,7 @@ class ReplayExchange:
             ),
             default=0,
         )
-        return (order.amount - done, 0) if done < order.amount else (0, 3)
+        return (order.amount - done, 0) if done < order.amount else (0, int(Limit.FILLED))
 
     def batch_info(self, token_id: int) -> BatchInfo | None:
         self.calls["batch_info"] += 1

@@ -83,6 +83,7 @@ def deploy_and_record(
         if module.deploy is None:
             continue
         ctx.options = (options or {}).get(module.name)
+        ctx.contracts = dict(contracts)
         entries, config = load(module.deploy)(ctx)
         contracts.update(entries)
         if config:

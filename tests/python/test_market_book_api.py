@@ -24,9 +24,9 @@ from market_book_support import (
     make_order,
     signed_body,
 )
-from tonne.market.book._order import SECP256K1_HALF_N, sign
 from tonne.market.book.api import MAX_BODY, BookService, start
 from tonne.market.book.store import BookStore
+from tonne.market.orders import SECP256K1_HALF_N, Domain, Limit, sign_order
 
 
 class Book:
@@ -93,7 +93,7 @@ def test_post__signed_with_eth_account_typed_data__accepted(book):
     from eth_account import Account
     from eth_account.messages import encode_typed_data
 
-    from tonne.market.book.chain import ORDER_COMPONENTS
+    from tonne.market.orders import ORDER_TYPE
 
     order = make_order(price_per_unit=2**100)
     body = signed_body(order)
@@ -105,11 +105,11 @@ def test_post__signed_with_eth_account_typed_data__accepted(book):
                 {"name": "chainId", "type": "uint256"},
                 {"name": "verifyingContract", "type": "address"},
             ],
-            "Order": ORDER_COMPONENTS,
+            "Order": ORDER_TYPE,
         },
         "primaryType": "Order",
         "domain": {"name": "Tonne CreditExchange", "version": "1", "chainId": CHAIN_ID, "verifyingContract": EXCHANGE},
-        "message": order.as_message(),
+        "message": order.as_struct(),
     }
     body["signature"] = Account.sign_message(encode_typed_data(full_message=message), MAKERS[0].key).signature.hex()
     body["signature"] = "0x" + body["signature"].removeprefix("0x")
@@ -170,7 +170,7 @@ def test_post__bad_requests__each_a_clear_4xx(book):
     wrong_exchange = signed_body(order, exchange="0x" + "e2" * 20)
     assert_error(book.post(wrong_exchange), 422, "exchange", "serves exchange")
     # The right domain, signed for another: the signature does not recover to the maker.
-    other_domain = {**good, "signature": "0x" + sign(order, MAKERS[0].key, CHAIN_ID + 1, EXCHANGE).hex()}
+    other_domain = {**good, "signature": "0x" + sign_order(order, Domain(CHAIN_ID + 1, EXCHANGE), MAKERS[0].key).hex()}
     assert_error(book.post(other_domain), 422, "signature", "does not recover to " + order.maker)
     by_stranger = signed_body(order, MAKERS[5].key)
     assert_error(book.post(by_stranger), 422, "signature", "does not recover")
@@ -192,7 +192,7 @@ def test_post__bad_requests__each_a_clear_4xx(book):
 
 def test_post__not_fillable_or_unknown_id__422_with_the_reason(book):
     order = make_order()
-    book.chain.fillable_of[hash_of(order)] = (0, 4)
+    book.chain.fillable_of[hash_of(order)] = (0, int(Limit.MAKER_BALANCE_SHORT))
     assert_error(book.post(signed_body(order)), 422, "order", "maker balance short")
     unknown = make_order(token_id=(9 << 64) | 9)
     assert_error(book.post(signed_body(unknown)), 422, "order.tokenId", "no such batch")

@@ -24,6 +24,7 @@ from market_book_support import (
 from tonne.market.book import store as book_store
 from tonne.market.book.follow import Follower
 from tonne.market.book.store import BookStore
+from tonne.market.orders import Limit
 
 
 @pytest.fixture
@@ -99,7 +100,9 @@ def test_poll__expiry_by_the_head_blocks_time(store, chain):
     f = follower(store, chain)
     chain.mine(timestamp=NOW - 1)
     assert f.poll().expired == 0
-    chain.mine(timestamp=NOW)
+    chain.mine(timestamp=NOW)  # the exchange still fills at block.timestamp == expiry: kept
+    assert f.poll().expired == 0 and state(store, soon)[0] == "open"
+    chain.mine(timestamp=NOW + 1)
     assert f.poll().expired == 1
     assert state(store, soon)[0] == "expired" and state(store, later)[0] == "open"
 
@@ -110,7 +113,7 @@ def test_poll__maker_credits_moved__its_orders_rechecked_bounded_per_poll(store,
     for o in orders + [bystander]:
         add(store, o)
     for o in orders:
-        chain.fillable_of[hash_of(o)] = (0, 4)  # the maker sold its credits elsewhere
+        chain.fillable_of[hash_of(o)] = (0, int(Limit.MAKER_BALANCE_SHORT))  # the maker sold its credits elsewhere
     chain.mine(touched("0x" + "00" * 20, MAKERS[3].address))
     chain.mine_empty(2)
     f = follower(store, chain, max_rechecks=2)

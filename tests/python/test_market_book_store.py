@@ -33,9 +33,9 @@ from market_book_support import (
     make_order,
 )
 from tonne.market.book import store as book_store
-from tonne.market.book._order import BUY, SELL, digest, recover_eoa, sign
-from tonne.market.book.chain import ORDER_COMPONENTS, ChainEvent
+from tonne.market.book.chain import ChainEvent
 from tonne.market.book.store import BookStore, Criteria, StoreMismatch
+from tonne.market.orders import BUY, ORDER_TYPE, SELL, Domain, order_hash, recover_signer, sign_order
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = f"{CHAIN_ID}:{EXCHANGE}"
@@ -58,7 +58,7 @@ def add(store: BookStore, order, fillable=None) -> str:
 
 
 def test_digest__matches_eth_account_typed_data_and_real_signature_recovers():
-    order = make_order(price_per_unit=2**200 + 7, country=b"BR", standard_hash=keccak(text="VCS"))
+    order = bid(price_per_unit=2**200 + 7, country=b"BR", standard_hash=keccak(text="VCS"))
     message = {
         "types": {
             "EIP712Domain": [
@@ -67,31 +67,33 @@ def test_digest__matches_eth_account_typed_data_and_real_signature_recovers():
                 {"name": "chainId", "type": "uint256"},
                 {"name": "verifyingContract", "type": "address"},
             ],
-            "Order": ORDER_COMPONENTS,
+            "Order": ORDER_TYPE,
         },
         "primaryType": "Order",
         "domain": {"name": "Tonne CreditExchange", "version": "1", "chainId": CHAIN_ID, "verifyingContract": EXCHANGE},
-        "message": order.as_message(),
+        "message": order.as_struct(),
     }
     signed = Account.sign_message(encode_typed_data(full_message=message), MAKERS[0].key)
-    assert recover_eoa(digest(order, CHAIN_ID, EXCHANGE), signed.signature) == MAKERS[0].address
-    assert recover_eoa(digest(order, CHAIN_ID, EXCHANGE), sign(order, MAKERS[0].key, CHAIN_ID, EXCHANGE)) == (
+    domain = Domain(CHAIN_ID, EXCHANGE)
+    assert recover_signer(order_hash(order, domain), signed.signature) == MAKERS[0].address
+    assert recover_signer(order_hash(order, domain), sign_order(order, domain, MAKERS[0].key)) == MAKERS[0].address
+    # Another chain's or another exchange's digest recovers someone else.
+    assert recover_signer(order_hash(order, Domain(CHAIN_ID + 1, EXCHANGE)), signed.signature) != MAKERS[0].address
+    assert recover_signer(order_hash(order, Domain(CHAIN_ID, "0x" + "e2" * 20)), signed.signature) != (
         MAKERS[0].address
     )
-    # Another chain's or another exchange's digest recovers someone else.
-    assert recover_eoa(digest(order, CHAIN_ID + 1, EXCHANGE), signed.signature) != MAKERS[0].address
-    assert recover_eoa(digest(order, CHAIN_ID, "0x" + "e2" * 20), signed.signature) != MAKERS[0].address
 
 
-def test_struct_hash__hand_encoded__equals_eth_abi_encoding():
-    from tonne.market.book._order import struct_hash, struct_hash_abi
+def test_order_hash__hand_encoded__equals_eth_account_typed_data_hash():
+    from tonne.market.orders import typed_data_hash
 
+    domain = Domain(CHAIN_ID, EXCHANGE)
     for order in (
         make_order(),
         bid(country=b"KE", standard_hash=keccak(text="GS"), vintage_from=2019, vintage_to=65535),
         make_order(amount=2**256 - 1, price_per_unit=2**256 - 1, nonce=2**256 - 1, listed_at=2**64 - 1, side=1),
     ):
-        assert struct_hash(order) == struct_hash_abi(order)
+        assert order_hash(order, domain) == typed_data_hash(order, domain)
 
 
 def test_add_order__same_order_twice__one_order_one_change(store):
@@ -322,7 +324,8 @@ def test_expire__by_chain_time__once(store):
     soon, later = make_order(expiry=2_000), make_order(expiry=3_000)
     add(store, soon)
     add(store, later)
-    assert store.expire(2_000) == 1 and store.expire(2_500) == 0
+    assert store.expire(2_000) == 0  # fillable while block.timestamp <= expiry (the contract's rule)
+    assert store.expire(2_001) == 1 and store.expire(2_500) == 0
     assert store.get_order(hash_of(soon))["state"] == "expired"
     assert store.book(SELL, token_id=ID_A) == [store.get_order(hash_of(later))]
 

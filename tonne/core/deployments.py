@@ -230,3 +230,4 @@ class DeployContext:
     roles: dict[str, list[Any]] = field(default_factory=dict)
     options: Any = None
     suite: Any = None  # tonne.registry.suite.Suite
+    contracts: dict[str, Any] = field(default_factory=dict)  # the address-book entries of the steps run so far

@@ -18,9 +18,9 @@ from pathlib import Path
 from eth_keys import keys
 from eth_utils import keccak, to_checksum_address
 
-from tonne.market.book._order import BUY, SELL, Order, order_hash, sign
 from tonne.market.book.chain import BatchInfo, Head
 from tonne.market.book.schema import order_to_json
+from tonne.market.orders import BUY, SELL, Domain, Order, order_hash, sign_order
 
 CHAIN_ID = 31337
 EXCHANGE = to_checksum_address("0x" + "e1" * 20)
@@ -37,7 +37,7 @@ class _LocalView:
     def is_valid_signature(self, order, signature):
         return False
 
-    def fillable(self, order, token_id):
+    def fillable(self, order, signature, token_id):
         return order.amount, 0
 
     def batch_info(self, token_id):
@@ -103,7 +103,7 @@ def book_throughput(
         for i in range(start_at, start_at + count):
             k = i % len(makers)
             order = _order(addresses[k], i, SELL if i % 2 else BUY, now)
-            signature = sign(order, makers[k].to_bytes(), CHAIN_ID, EXCHANGE)
+            signature = sign_order(order, Domain(CHAIN_ID, EXCHANGE), makers[k].to_bytes())
             body = {
                 "order": order_to_json(order),
                 "signature": "0x" + signature.hex(),
@@ -148,7 +148,7 @@ def book_throughput(
     started = time.perf_counter()
     for i in range(10**6, 10**6 + book_size - have):
         order = _order(addresses[i % 16], i, SELL if i % 2 else BUY, now)
-        batch.append((order, order_hash(order, CHAIN_ID, EXCHANGE), b"\x01" * 65, order.amount, 0))
+        batch.append((order, "0x" + order_hash(order, Domain(CHAIN_ID, EXCHANGE)).hex(), b"\x01" * 65, order.amount, 0))
         if len(batch) == 5000:
             store.add_orders(batch)
             batch = []

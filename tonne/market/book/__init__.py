@@ -2,6 +2,6 @@
 URL) of signed orders, kept current by a follower (``follow``) of the exchange's events through one small chain
 interface (``chain.ExchangeView``).
 
-Layout: ``schema`` (orders from JSON, with per-field errors), ``_order`` (the EIP-712 Order: a stand-in until
-``tonne.market.orders`` lands, then a re-export of it), ``store``, ``chain``, ``follow``, ``api`` (``serve``).
+Layout: ``schema`` (orders from JSON, with per-field errors), ``store``, ``chain``, ``follow``, ``api``
+(``serve``). The Order, its hash and its signature are ``tonne.market.orders``'s, the one implementation.
 """

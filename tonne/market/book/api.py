@@ -37,9 +37,8 @@ from typing import Any
 from aiohttp import web
 from eth_utils import to_checksum_address
 
-from tonne.market.book._order import BUY, SELL, digest, domain_separator, order_hash, recover_eoa
 from tonne.market.book.chain import FILLABLE_REASONS, ExchangeView
-from tonne.market.book.follow import Follower
+from tonne.market.book.follow import Follower, fillable_now
 from tonne.market.book.schema import (
     FieldError,
     order_to_json,
@@ -49,6 +48,7 @@ from tonne.market.book.schema import (
     parse_uint,
 )
 from tonne.market.book.store import BookStore, Criteria, order_of
+from tonne.market.orders import BUY, SELL, Domain, order_hash, recover_signer
 
 MAX_BODY = 16 * 1024  # an order with a 65-byte signature is under 2 KiB; room for a 2 KiB EIP-1271 signature
 MAX_PAGE = 500
@@ -147,7 +147,7 @@ class BookService:
         self.writer = GroupWriter(store)
         self.exchange = to_checksum_address(view.exchange_address)
         store.bind_service(view.chain_id, self.exchange)
-        self.separator = domain_separator(view.chain_id, self.exchange)
+        self.domain = Domain(view.chain_id, self.exchange)
 
     def submit(self, body: Any) -> tuple[int, dict]:
         sub = parse_submission(body)
@@ -159,14 +159,14 @@ class BookService:
                 "exchange", f"{sub.exchange}: this book serves exchange {self.exchange}", 422, "wrong_exchange"
             )
         order = sub.order
-        if order.expiry <= int(self.clock()):
+        if order.expiry < int(self.clock()):  # the exchange fills while block.timestamp <= expiry
             raise FieldError("order.expiry", f"{order.expiry} has passed (now {int(self.clock())})", 422, "expired")
-        key = order_hash(order, view.chain_id, self.exchange)
+        digest = order_hash(order, self.domain)
+        key = "0x" + digest.hex()
         known, counter, known_id = self.store.precheck(key, order.maker, order.token_id)
         if known is not None:
             return 200, public(known)
-        signed = digest(order, view.chain_id, self.exchange, self.separator)
-        if recover_eoa(signed, sub.signature) != order.maker and not view.is_valid_signature(order, sub.signature):
+        if recover_signer(digest, sub.signature) != order.maker and not view.is_valid_signature(order, sub.signature):
             shape = "" if len(sub.signature) == 65 else f" ({len(sub.signature)} bytes; an EOA signs 65)"
             raise FieldError(
                 "signature",
@@ -184,7 +184,7 @@ class BookService:
             if info is None:
                 raise FieldError("order.tokenId", f"{order.token_id}: no such batch", 422, "unknown_id")
             self.store.add_id(info)
-        units, reason = view.fillable(order, order.token_id)
+        units, reason = fillable_now(view, self.store, order, sub.signature)
         if units == 0:
             why = FILLABLE_REASONS.get(reason, f"reason {reason}")
             raise FieldError("order", f"nothing of it can be filled now: {why}", 422, "not_fillable")
@@ -498,6 +498,7 @@ def serve(
     start_block: int = 0,
     confirmations: int = 2,
     poll_interval: float = 2.0,
+    abi: list[dict] | None = None,
     echo: Callable[[str], None] = print,
 ) -> None:
     """Run the order book service until interrupted: the HTTP API on ``host:port``, the store at ``db_url``, the
@@ -508,7 +509,7 @@ def serve(
     from tonne.market.book.chain import Web3ExchangeView
 
     w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
-    view = Web3ExchangeView(w3, exchange, registry, credit_token)
+    view = Web3ExchangeView(w3, exchange, registry, credit_token, abi=abi)
     store = BookStore(db_url)
     service = BookService(store, view)
     follower = Follower(store, view, start_block=start_block, confirmations=confirmations)

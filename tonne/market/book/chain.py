@@ -4,73 +4,83 @@ The book never talks to a node except through an ``ExchangeView``: the service's
 EIP-1271 signature checks, the exchange's ``fillable`` view, a token id's batch data (for criteria queries), the
 head and block hashes (for confirmations and reorgs), and the events from a block range.
 
-INTEGRATION (CreditExchange, issue 12): every name that must be checked against the contract when it lands is in
-``EXCHANGE_ABI`` / ``REGISTRY_ABI`` / ``FILLABLE_REASONS`` below and marked ``# CHECK``.
+The exchange's ABI is the compiled CreditExchange's (the deployment record's, or ape's build manifest), never
+written by hand here: the events' topics and data types are read from it, so a changed event fails loudly.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 
 from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
 
-from tonne.market.book._order import Order, digest
+from tonne.market.orders import Domain, Limit, Order, order_hash
 
-# CHECK: the `reason` codes of `fillable(Order,uint256) returns (uint256 units, uint8 reason)`. Codes 1-3 are final
-# (the book moves the order to that state); every other non-zero code makes the order "unfillable" until a re-check
-# (a balance or approval can come back).
-FILLABLE_REASONS: dict[int, str] = {
-    0: "fillable",
-    1: "expired",
-    2: "cancelled",
-    3: "filled",
-    4: "maker balance short",
-    5: "maker approval short",
-    6: "maker frozen",
-    7: "not allowlisted",
-    8: "project restricted",
-    9: "paused",
-    10: "criteria not met",
-    11: "bad signature",
+# The `fillable` reasons (ICreditExchange.Limit) as the book shows them: "maker balance short", ...
+FILLABLE_REASONS: dict[int, str] = {int(limit): limit.name.lower().replace("_", " ") for limit in Limit}
+FILLABLE_REASONS[int(Limit.NONE)] = "fillable"
+# Reasons that end an order for good: the book moves it to that state. Every other one makes it "unfillable" until
+# a re-check (a balance, an approval, a pause or a listing time can come back or arrive).
+FINAL_REASONS: dict[int, str] = {
+    int(Limit.EXPIRED): "expired",
+    int(Limit.CANCELLED): "cancelled",
+    int(Limit.FILLED): "filled",
+    int(Limit.STALE_COUNTER): "cancelled",
 }
-FINAL_REASONS = {1: "expired", 2: "cancelled", 3: "filled"}
+BUILD_MANIFEST = Path(__file__).resolve().parents[3] / ".build" / "__local__.json"
 
-ORDER_COMPONENTS = [
-    {"name": n, "type": t}
-    for n, t in (
-        ("maker", "address"),
-        ("side", "uint8"),
-        ("tokenId", "uint256"),
-        ("projectId", "uint64"),
-        ("standardHash", "bytes32"),
-        ("vintageFrom", "uint16"),
-        ("vintageTo", "uint16"),
-        ("country", "bytes2"),
-        ("amount", "uint256"),
-        ("pricePerUnit", "uint256"),
-        ("paymentToken", "address"),
-        ("minFill", "uint256"),
-        ("listedAt", "uint64"),
-        ("expiry", "uint64"),
-        ("taker", "address"),
-        ("nonce", "uint256"),
-        ("counter", "uint256"),
+
+@lru_cache(maxsize=1)
+def compiled_exchange_abi() -> tuple:
+    """CreditExchange's ABI from ape's build manifest (``ape compile``)."""
+    try:
+        manifest = json.loads(BUILD_MANIFEST.read_text())
+        return tuple(manifest["contractTypes"]["CreditExchange"]["abi"])
+    except (OSError, KeyError, json.JSONDecodeError) as exc:
+        raise RuntimeError(f"{BUILD_MANIFEST}: no compiled CreditExchange ({exc}); run `ape compile`") from exc
+
+
+def _abi_item(abi, kind: str, name: str) -> dict:
+    for item in abi:
+        if item.get("type") == kind and item.get("name") == name:
+            return item
+    raise RuntimeError(f"the exchange ABI has no {kind} {name}")
+
+
+def _canonical(param: dict) -> str:
+    if param["type"].startswith("tuple"):
+        return "(" + ",".join(_canonical(c) for c in param["components"]) + ")" + param["type"][5:]
+    return param["type"]
+
+
+@dataclass(frozen=True)
+class EventShape:
+    """One event of the ABI: its topic and the types of its indexed and data fields, in order."""
+
+    name: str
+    topic: bytes
+    indexed: tuple[str, ...]
+    data_names: tuple[str, ...]
+    data_types: tuple[str, ...]
+
+
+def event_shape(abi, name: str) -> EventShape:
+    item = _abi_item(abi, "event", name)
+    signature = f"{name}({','.join(_canonical(i) for i in item['inputs'])})"
+    return EventShape(
+        name,
+        keccak(text=signature),
+        tuple(i["name"] for i in item["inputs"] if i.get("indexed")),
+        tuple(i["name"] for i in item["inputs"] if not i.get("indexed")),
+        tuple(_canonical(i) for i in item["inputs"] if not i.get("indexed")),
     )
-]
-_ORDER_ARG = {"name": "order", "type": "tuple", "components": ORDER_COMPONENTS}
-
-
-def _event(name: str, inputs: list[tuple[str, str, bool]]) -> dict:
-    return {
-        "type": "event",
-        "name": name,
-        "anonymous": False,
-        "inputs": [{"name": n, "type": t, "indexed": i} for n, t, i in inputs],
-    }
 
 
 def _view(name: str, inputs: list[dict], outputs: list[str]) -> dict:
@@ -83,29 +93,6 @@ def _view(name: str, inputs: list[dict], outputs: list[str]) -> dict:
     }
 
 
-# CHECK: the exchange's ABI as the book uses it (names, argument order, indexed flags). When the contract lands,
-# take its ABI from the deployment record instead and keep only the assertions of tests/python/test_market_book_*.
-EXCHANGE_ABI: list[dict] = [
-    _view("fillable", [_ORDER_ARG, {"name": "id", "type": "uint256"}], ["uint256", "uint8"]),  # CHECK
-    _view("hashOrder", [_ORDER_ARG], ["bytes32"]),  # CHECK
-    _view("counterOf", [{"name": "maker", "type": "address"}], ["uint256"]),  # CHECK
-    _event(  # CHECK
-        "OrderFilled",
-        [
-            ("orderHash", "bytes32", True),
-            ("maker", "address", True),
-            ("taker", "address", True),
-            ("id", "uint256", False),
-            ("units", "uint256", False),
-            ("pricePerUnit", "uint256", False),
-            ("paymentToken", "address", False),
-            ("fee", "uint256", False),
-            ("filledTotal", "uint256", False),
-        ],
-    ),
-    _event("OrderCancelled", [("orderHash", "bytes32", True), ("maker", "address", True)]),  # CHECK
-    _event("CounterIncremented", [("maker", "address", True), ("newCounter", "uint256", False)]),  # CHECK
-]
 # The registry's views (contracts/interfaces/ICarbonRegistry.sol) behind `batch_info`.
 REGISTRY_ABI: list[dict] = [
     _view("batchPeriod", [{"name": "id", "type": "uint256"}], ["uint40", "uint40"]),
@@ -116,9 +103,6 @@ ERC1271_ABI = [
 ]
 ERC1271_MAGIC = bytes.fromhex("1626ba7e")
 
-FILLED_TOPIC = keccak(text="OrderFilled(bytes32,address,address,uint256,uint256,uint256,address,uint256,uint256)")
-CANCELLED_TOPIC = keccak(text="OrderCancelled(bytes32,address)")
-COUNTER_TOPIC = keccak(text="CounterIncremented(address,uint256)")
 TRANSFER_SINGLE_TOPIC = keccak(text="TransferSingle(address,address,address,uint256,uint256)")
 TRANSFER_BATCH_TOPIC = keccak(text="TransferBatch(address,address,address,uint256[],uint256[])")
 APPROVAL_FOR_ALL_TOPIC = keccak(text="ApprovalForAll(address,address,bool)")
@@ -179,8 +163,8 @@ class ExchangeView(Protocol):
         (False for a maker without code)."""
         ...
 
-    def fillable(self, order: Order, token_id: int) -> tuple[int, int]:
-        """The exchange's ``fillable(order, id)``: (units fillable now, reason code; see FILLABLE_REASONS)."""
+    def fillable(self, order: Order, signature: bytes, token_id: int) -> tuple[int, int]:
+        """The exchange's ``fillable(order, signature, id)``: (units fillable now, reason: ``Limit``)."""
         ...
 
     def batch_info(self, token_id: int) -> BatchInfo | None:
@@ -209,13 +193,16 @@ class Web3ExchangeView:
     """``ExchangeView`` over a web3 provider: the exchange, the registry (batch data) and the credit token (its
     transfers and approvals re-check the makers involved). Reads are raw ``eth_call`` / ``eth_getLogs``."""
 
-    def __init__(self, w3, exchange: str, registry: str, credit_token: str, *, chain_id: int | None = None):
+    def __init__(self, w3, exchange: str, registry: str, credit_token: str, *, chain_id: int | None = None, abi=None):
         self.w3 = w3
         self.chain_id = chain_id if chain_id is not None else w3.eth.chain_id
         self.exchange_address = to_checksum_address(exchange)
-        self.exchange = w3.eth.contract(address=self.exchange_address, abi=EXCHANGE_ABI)
+        self.abi = list(abi) if abi is not None else list(compiled_exchange_abi())
+        self.exchange = w3.eth.contract(address=self.exchange_address, abi=self.abi)
         self.registry = w3.eth.contract(address=to_checksum_address(registry), abi=REGISTRY_ABI)
         self.credit_token = to_checksum_address(credit_token)
+        self.domain = Domain(self.chain_id, self.exchange_address)
+        self.shapes = {n: event_shape(self.abi, n) for n in ("OrderFilled", "OrderCancelled", "CounterIncremented")}
         self._code: dict[str, bool] = {}
         self._standards: dict[int, bytes] = {}
 
@@ -231,15 +218,13 @@ class Web3ExchangeView:
             return False
         wallet = self.w3.eth.contract(address=order.maker, abi=ERC1271_ABI)
         try:
-            answer = wallet.functions.isValidSignature(
-                digest(order, self.chain_id, self.exchange_address), signature
-            ).call()
+            answer = wallet.functions.isValidSignature(order_hash(order, self.domain), signature).call()
         except Exception:  # a wallet that reverts refuses the signature
             return False
         return bytes(answer) == ERC1271_MAGIC
 
-    def fillable(self, order: Order, token_id: int) -> tuple[int, int]:
-        units, reason = self.exchange.functions.fillable(order.as_tuple(), token_id).call()
+    def fillable(self, order: Order, signature: bytes, token_id: int) -> tuple[int, int]:
+        units, reason = self.exchange.functions.fillable(order.as_tuple(), signature, token_id).call()
         return int(units), int(reason)
 
     def batch_info(self, token_id: int) -> BatchInfo | None:
@@ -287,7 +272,7 @@ class Web3ExchangeView:
         return [log for log in answer["result"] if not log.get("removed")]
 
     def events(self, from_block: int, to_block: int) -> Iterator[ChainEvent]:
-        logs = self._logs(self.exchange_address, [FILLED_TOPIC, CANCELLED_TOPIC, COUNTER_TOPIC], from_block, to_block)
+        logs = self._logs(self.exchange_address, [shape.topic for shape in self.shapes.values()], from_block, to_block)
         logs += self._logs(
             self.credit_token,
             [TRANSFER_SINGLE_TOPIC, TRANSFER_BATCH_TOPIC, APPROVAL_FOR_ALL_TOPIC],
@@ -300,15 +285,22 @@ class Web3ExchangeView:
             block_hash = log["blockHash"]
             if block_hash not in stamps:
                 stamps[block_hash] = int(log["blockTimestamp"], 16) if log.get("blockTimestamp") else 0
-            yield decode_log(log, stamps[block_hash])
+            yield decode_log(log, stamps[block_hash], self.shapes)
 
 
 def _address(topic: str) -> str:
     return to_checksum_address("0x" + topic[-40:])
 
 
-def decode_log(log: dict, timestamp: int = 0) -> ChainEvent:
+def exchange_shapes(abi=None) -> dict[str, EventShape]:
+    """The three exchange events the book follows, from ``abi`` (default: the compiled contract's)."""
+    abi = abi if abi is not None else compiled_exchange_abi()
+    return {n: event_shape(abi, n) for n in ("OrderFilled", "OrderCancelled", "CounterIncremented")}
+
+
+def decode_log(log: dict, timestamp: int = 0, shapes: dict[str, EventShape] | None = None) -> ChainEvent:
     """One raw log of the exchange or of the credit token -> ChainEvent."""
+    shapes = shapes if shapes is not None else exchange_shapes()
     topics = log["topics"]
     topic0 = bytes.fromhex(topics[0][2:])
     data = bytes.fromhex(log["data"][2:])
@@ -319,28 +311,30 @@ def decode_log(log: dict, timestamp: int = 0) -> ChainEvent:
         "log_index": int(log["logIndex"], 16),
         "timestamp": timestamp,
     }
-    if topic0 == FILLED_TOPIC:
-        token_id, units, price, payment, fee, total = decode(
-            ["uint256", "uint256", "uint256", "address", "uint256", "uint256"], data
-        )
-        return ChainEvent(
-            "filled",
-            order_hash=topics[1].lower(),
-            maker=_address(topics[2]),
-            taker=_address(topics[3]),
-            token_id=token_id,
-            units=units,
-            price_per_unit=price,
-            payment_token=to_checksum_address(payment),
-            fee=fee,
-            filled_total=total,
-            **base,
-        )
-    if topic0 == CANCELLED_TOPIC:
-        return ChainEvent("cancelled", order_hash=topics[1].lower(), maker=_address(topics[2]), **base)
-    if topic0 == COUNTER_TOPIC:
-        (counter,) = decode(["uint256"], data)
-        return ChainEvent("counter", maker=_address(topics[1]), counter=counter, **base)
+    for shape in shapes.values():
+        if topic0 != shape.topic:
+            continue
+        fields_ = dict(zip(shape.indexed, topics[1:], strict=True))
+        fields_.update(zip(shape.data_names, decode(list(shape.data_types), data), strict=True))
+        if shape.name == "OrderFilled":
+            return ChainEvent(
+                "filled",
+                order_hash=fields_["orderHash"].lower(),
+                maker=_address(fields_["maker"]),
+                taker=_address(fields_["taker"]),
+                token_id=fields_["id"],
+                units=fields_["units"],
+                price_per_unit=fields_["pricePerUnit"],
+                payment_token=to_checksum_address(fields_["paymentToken"]),
+                fee=fields_["fee"],
+                filled_total=fields_["filledTotal"],
+                **base,
+            )
+        if shape.name == "OrderCancelled":
+            return ChainEvent(
+                "cancelled", order_hash=fields_["orderHash"].lower(), maker=_address(fields_["maker"]), **base
+            )
+        return ChainEvent("counter", maker=_address(fields_["maker"]), counter=fields_["counter"], **base)
     if topic0 in (TRANSFER_SINGLE_TOPIC, TRANSFER_BATCH_TOPIC):
         # (operator, from, to): the holders whose balances moved; an operator moving credits changes nothing of its
         # own orders, but costs one more re-check at most.

@@ -23,6 +23,22 @@ from dataclasses import dataclass
 
 from tonne.market.book.chain import ExchangeView
 from tonne.market.book.store import BookStore, Cursor, order_of
+from tonne.market.orders import BUY, Limit, Order
+
+
+def fillable_now(view: ExchangeView, store: BookStore, order: Order, signature: bytes, filled: int = 0):
+    """(units, reason) as the exchange's ``fillable`` says now. An order of one id is asked about that id. A
+    criteria bid (tokenId 0) is asked about the lowest id the book knows that meets its criteria; when the book
+    knows none, the exchange can only say its criteria are not met by id 0 (``CriteriaNotMet``, after every check
+    of the order itself: listing, expiry, cancel, counter, fill, signature), so the bid is taken as fillable up to
+    what remains, and is checked again, payment side included, once an id is known (the follower's re-checks)."""
+    token_id = order.token_id
+    if order.side == BUY and token_id == 0:
+        token_id = store.id_for_bid(order) or 0
+    units, reason = view.fillable(order, signature, token_id)
+    if token_id == 0 and reason == Limit.CRITERIA_NOT_MET:
+        return order.amount - filled, int(Limit.NONE)
+    return units, reason
 
 
 @dataclass
@@ -100,7 +116,8 @@ class Follower:
         keys, rows = self.store.take_rechecks(self.max_rechecks)
         changed = 0
         for row in rows:
-            units, reason = self.view.fillable(order_of(row), row["token_id"])
+            signature = bytes.fromhex(row["signature"][2:])
+            units, reason = fillable_now(self.view, self.store, order_of(row), signature, row["filled"])
             changed += self.store.set_fillable(row["hash"], units, reason)
         self.store.done_rechecks(keys)
         return len(rows)

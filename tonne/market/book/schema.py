@@ -15,7 +15,7 @@ from typing import Any
 
 from eth_utils import is_checksum_address, keccak, to_checksum_address
 
-from tonne.market.book._order import BUY, ORDER_FIELDS, SELL, Order
+from tonne.market.orders import BUY, ORDER_FIELDS, SELL, Order
 
 DECIMAL = re.compile(r"[0-9]{1,78}", re.ASCII)
 HEX = re.compile(r"0x[0-9a-fA-F]*", re.ASCII)
@@ -138,7 +138,12 @@ def parse_submission(body: Any) -> Submission:
             values[attr] = parse_country(value, field)
         else:
             values[attr] = parse_uint(value, field, _BITS[kind])
-    order = Order(**values)
+    if values["side"] not in (SELL, BUY):
+        raise FieldError("order.side", f"{values['side']}: 0 (sell) or 1 (buy)")
+    try:
+        order = Order(**values)
+    except ValueError as exc:  # a sell order with criteria: the one rule Order itself enforces beyond the types
+        raise FieldError("order", str(exc)) from None
     check_order(order)
     return Submission(
         order=order,

@@ -62,8 +62,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
-from tonne.market.book._order import BUY, ORDER_FIELDS, SELL, Order
 from tonne.market.book.chain import FILLABLE_REASONS, FINAL_REASONS, BatchInfo, ChainEvent
+from tonne.market.orders import BUY, ORDER_FIELDS, SELL, Order
 
 UINT256_MAX = (1 << 256) - 1
 OPEN, FILLED, CANCELLED, EXPIRED, UNFILLABLE = "open", "filled", "cancelled", "expired", "unfillable"
@@ -432,6 +432,23 @@ class BookStore:
                 .on_conflict_do_nothing()
             )
 
+    def id_for_bid(self, order: Order) -> int | None:
+        """A known id (``ids``) whose batch meets criteria bid ``order``'s terms, the lowest; None when the book knows
+        none (the exchange's ``fillable`` needs an id to check a bid's criteria against)."""
+        terms = []
+        if order.project_id:
+            terms.append(ids.c.project_id == order.project_id)
+        if order.standard_hash != b"\x00" * 32:
+            terms.append(ids.c.standard_hash == _hex(order.standard_hash))
+        if order.vintage_from:
+            terms.append(ids.c.vintage_start >= order.vintage_from)
+        if order.vintage_to:
+            terms.append(ids.c.vintage_end <= order.vintage_to)
+        if order.country != b"\x00\x00":
+            terms.append(ids.c.country == _hex(order.country))
+        with self.read() as conn:
+            return conn.execute(select(func.min(ids.c.token_id)).where(*terms)).scalar()
+
     # ---------------------------------------------------------------- queries
 
     def book(
@@ -465,8 +482,9 @@ class BookStore:
     def _bids_for_id(token_id: int):
         """Criteria bids (tokenId 0) that the batch of ``token_id`` meets, through its cached ``ids`` row.
 
-        CHECK at integration: the contract's vintage rule. Here a batch meets [vintageFrom, vintageTo] when its
-        monitoring period starts in or after vintageFrom and ends in or before vintageTo (0: unbounded)."""
+        The vintage rule is the contract's (``CreditCriteria.vintageWithin``): a batch meets [vintageFrom, vintageTo]
+        when its monitoring period starts in or after vintageFrom and ends in or before vintageTo (0: unbounded),
+        its years being the UTC calendar years of the period's start and end (``CreditCriteria.vintageOf``)."""
         batch = select(ids).where(ids.c.token_id == token_id).subquery()
         meets = (
             select(batch.c.token_id)
@@ -736,13 +754,13 @@ class BookStore:
     # ---------------------------------------------------------------- expiry and re-checks
 
     def expire(self, now_chain: int, limit: int = 1000) -> int:
-        """Orders whose expiry has passed (CHECK at integration: the contract's rule; here expired once
-        ``block.timestamp >= expiry``) become expired; at most ``limit`` a call."""
+        """Orders whose expiry has passed become expired; at most ``limit`` a call. The contract's rule: an order
+        fills while ``block.timestamp <= expiry`` (inclusive), so it is dropped only once ``now_chain > expiry``."""
         now = time.time()
         with self.write() as conn:
             rows = conn.execute(
                 select(orders.c.hash, orders.c.filled)
-                .where(orders.c.state.in_(LIVE), orders.c.expiry <= now_chain)
+                .where(orders.c.state.in_(LIVE), orders.c.expiry < now_chain)
                 .limit(limit)
             ).all()
             for order_hash, filled in rows:

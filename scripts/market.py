@@ -1,0 +1,518 @@
+"""Trade credits on the CreditExchange: signed orders in an order book, settled on-chain (see docs/market.md).
+
+    ape run market sell P3/B1 10.5 --price 12.5 --account seller          # 10.5 t at 12.5 tUSD a tonne
+    ape run market sell P3/B1 100 --price 12 --min-fill 5 --expiry +7d --book http://127.0.0.1:8645
+    ape run market bid P3/B1 20 --price 13 --account buyer                 # a bid for one id
+    ape run market bid any 50 --price 11 --project 3 --vintage-from 2021 --country BR --account buyer
+    ape run market book P3/B1                                              # both sides, best price first
+    ape run market book any --side buy --standard VCS --vintage-to 2022
+    ape run market buy P3/B1 15 --max-price 12.75 --account buyer         # take the best offers
+    ape run market match P3/B1 --account keeper                           # settle crossing sell and buy orders
+    ape run market cancel 0x5f1c...e2 --account seller                     # one order (by its hash)
+    ape run market cancel-all --account seller                             # every order signed so far
+    ape run market trades --id P3/B1
+    ape run market export --day 2026-12-03 --out exports/                  # orders-<day>.csv, trades-<day>.csv
+    ape run market serve --port 8645                                       # the book service, SQLite file
+    ape run market serve --database postgresql+psycopg://book@db/book      # on PostgreSQL
+
+Amounts are in tonnes (1 t = 1000 kg units, at most 3 decimals); prices are per tonne in the payment token
+(tUSD on a local chain, `config.market.paymentToken` of the deployment record). Numbers are plain decimals with
+'.' as the point: `1,5`, `1e3`, `1_000` and other scripts' digits are refused, never reinterpreted. Orders go to
+the local SQLite book (deployments/market-book-<chainId>.sqlite, or --db FILE) unless --book URL names a book
+service. Every command checks its inputs, and the exchange's `fillable`, before sending anything: a refusal sends
+nothing.
+"""
+
+from functools import partial
+from pathlib import Path
+
+import click
+from ape.cli import ConnectedProviderCommand, account_option
+
+from tonne.core.clihelp import connect_deployment, run_action, whole_number_option
+from tonne.core.units import format_tonnes
+from tonne.market.orders import BUY, SELL, ZERO_ADDRESS, Order
+from tonne.market.tools import (
+    DEFAULT_EXPIRY,
+    InputError,
+    day_bounds,
+    describe_criteria,
+    describe_order,
+    describe_trade,
+    listed_side,
+    new_nonce,
+    open_book,
+    parse_credit_id,
+    parse_criteria,
+    parse_day,
+    parse_expiry,
+    parse_hash,
+    parse_price_per_tonne,
+    parse_tonnes,
+    plan_buy,
+    plan_matches,
+    read_trades,
+    sign_with_account,
+    sqlite_url,
+    submission,
+    trades_csv,
+)
+
+_run = partial(run_action, known=(InputError,))
+
+
+def _market(provider):
+    from tonne.market.tools import connect_market
+
+    return connect_deployment(provider, connect_market)
+
+
+def book_options(func):
+    func = click.option("--db", default=None, metavar="FILE", help="The local SQLite book [default: deployments/"
+                        "market-book-<chainId>.sqlite].")(func)  # fmt: skip
+    return click.option("--book", "book_url", default=None, metavar="URL",
+                        help="A book service (ape run market serve), e.g. http://127.0.0.1:8645.")(func)  # fmt: skip
+
+
+def criteria_options(func):
+    for decl, text in reversed(
+        [
+            ("--project", "Project number (e.g. 3)."),
+            ("--standard", "Registry standard code (e.g. VCS)."),
+            ("--vintage-from", "First vintage year, e.g. 2021 (the batch's monitoring period starts in or after)."),
+            ("--vintage-to", "Last vintage year, e.g. 2022 (the batch's monitoring period ends in or before)."),
+            ("--country", "ISO 3166-1 alpha-2 country of the project (e.g. BR)."),
+        ]
+    ):
+        func = click.option(decl, default=None, help=text)(func)
+    return func
+
+
+def _id_or_any(text: str) -> int | None:
+    return None if text == "any" else parse_credit_id(text)
+
+
+@click.group()
+def cli():
+    """Credit market: sell, bid, book, buy, match, cancel, cancel-all, trades, export, serve."""
+
+
+def _post(m, account, order: Order, book_url, db) -> dict:
+    book = open_book(m, book_url, db)
+    try:
+        signature = sign_with_account(order, m.domain, account)
+        return book.submit(submission(order, signature, m.domain)), book.where
+    finally:
+        book.close()
+
+
+def _order_fields(m, account, side, amount, price, expiry, min_fill, taker) -> dict:
+    from tonne.core.csvinput import parse_address
+
+    now = m.now()
+    units = parse_tonnes(amount)
+    per_unit = parse_price_per_tonne(price, m.decimals, m.symbol)
+    due = parse_expiry(expiry, now)
+    minimum = parse_tonnes(min_fill, "--min-fill") if min_fill is not None else 0
+    if minimum > units:
+        raise InputError(f"--min-fill {min_fill}: above the order's {format_tonnes(units)}")
+    taker_address = ZERO_ADDRESS
+    if taker is not None:
+        try:
+            taker_address = parse_address(taker)
+        except ValueError as exc:
+            raise InputError(f"--taker {taker!r}: {exc}") from None
+    return dict(
+        maker=str(account.address),
+        side=side,
+        amount=units,
+        price_per_unit=per_unit,
+        payment_token=str(m.payment.address),
+        expiry=due,
+        min_fill=minimum,
+        listed_at=now,
+        taker=taker_address,
+        nonce=new_nonce(),
+        counter=int(m.exchange.counterOf(account.address)),
+    )
+
+
+def _echo_posted(m, answer: dict, where: str) -> None:
+    click.echo(
+        f"order {answer['hash']} {answer['state']} in {where}; fillable now {format_tonnes(int(answer['fillable']))}"
+    )
+
+
+def order_options(func):
+    func = click.option("--taker", default=None, metavar="ADDRESS", help="Only this account may fill it.")(func)
+    func = click.option("--min-fill", default=None, metavar="TONNES", help="Smallest fill, in tonnes.")(func)
+    func = click.option("--expiry", default=DEFAULT_EXPIRY, show_default=True,
+                        help="+DAYSd, +HOURSh, +MINUTESm (from the chain's time), YYYY-MM-DD (end of that UTC day) "
+                        "or unix seconds; the order fills up to and including it.")(func)  # fmt: skip
+    return click.option("--price", required=True, help="Price per tonne in the payment token, e.g. 12.5.")(func)
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@account_option()
+@click.argument("credit_id", metavar="ID")
+@click.argument("tonnes")
+@order_options
+@book_options
+def sell(provider, account, credit_id, tonnes, price, expiry, min_fill, taker, book_url, db):
+    """Offer TONNES (t CO2e, e.g. 10.5) of credit ID (P<project>/B<batch>) at --price per tonne: sign a sell order
+    and put it in the book. Approves the exchange as your credits' operator first if it is not (one transaction)."""
+    m = _market(provider)
+
+    def act():
+        token_id = parse_credit_id(credit_id)
+        fields = _order_fields(m, account, SELL, tonnes, price, expiry, min_fill, taker)
+        held = int(m.credit.balanceOf(account.address, token_id))
+        if held < fields["amount"]:
+            raise InputError(f"TONNES {tonnes}: {account.address} holds {format_tonnes(held)} of {credit_id}")
+        order = Order(token_id=token_id, **fields)
+        if not m.credit.isApprovedForAll(account.address, m.exchange.address):
+            m.credit.setApprovalForAll(m.exchange.address, True, sender=account)
+            click.echo(f"approved the exchange {m.exchange.address} as operator of {account.address}'s credits")
+        return _post(m, account, order, book_url, db)
+
+    answer, where = _run(act)
+    offered, price_per_unit = int(answer["order"]["amount"]), int(answer["order"]["pricePerUnit"])
+    click.echo(f"sell {format_tonnes(offered)} of {credit_id} at {m.per_tonne(price_per_unit)}")
+    _echo_posted(m, answer, where)
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@account_option()
+@click.argument("credit_id", metavar="ID|any")
+@click.argument("tonnes")
+@order_options
+@criteria_options
+@book_options
+def bid(provider, account, credit_id, tonnes, price, expiry, min_fill, taker, project, standard, vintage_from,
+        vintage_to, country, book_url, db):  # fmt: skip
+    """Bid for TONNES (t CO2e) of credit ID at --price per tonne, or, with `any`, of any credit meeting the criteria
+    given (--project, --standard, --vintage-from/--vintage-to, --country; none: any credit at all). Signs a buy
+    order and puts it in the book; raises your payment-token allowance to the exchange first if it is short."""
+    m = _market(provider)
+
+    def act():
+        token_id = _id_or_any(credit_id)
+        criteria = parse_criteria(project, standard, vintage_from, vintage_to, country)
+        if token_id is not None and criteria.any:
+            raise InputError(f"ID {credit_id}: a bid for one id takes no criteria; use `any` with criteria")
+        fields = _order_fields(m, account, BUY, tonnes, price, expiry, min_fill, taker)
+        order = Order(
+            token_id=token_id or 0,
+            project_id=criteria.project_id,
+            standard_hash=criteria.standard_hash,
+            vintage_from=criteria.vintage_from,
+            vintage_to=criteria.vintage_to,
+            country=criteria.country,
+            **fields,
+        )
+        cost = order.cost(order.amount)
+        cash = int(m.payment.balanceOf(account.address))
+        if cash < cost:
+            raise InputError(f"TONNES {tonnes} at --price {price}: costs {m.money(cost)}; {account.address} holds "
+                             f"{m.money(cash)}")  # fmt: skip
+        allowance = int(m.payment.allowance(account.address, m.exchange.address))
+        if allowance < cost:
+            m.payment.approve(m.exchange.address, allowance + cost, sender=account)
+            click.echo(f"allowed the exchange {m.exchange.address} {m.money(allowance + cost)} of {account.address}'s"
+                       f" {m.symbol}")  # fmt: skip
+        return _post(m, account, order, book_url, db), order
+
+    (answer, where), order = _run(act)
+    what = credit_id if order.token_id else describe_criteria(order)
+    click.echo(f"bid {format_tonnes(order.amount)} of {what} at {m.per_tonne(order.price_per_unit)}")
+    _echo_posted(m, answer, where)
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@click.argument("credit_id", metavar="ID|any")
+@click.option("--side", type=click.Choice(["sell", "buy", "both"]), default="both", show_default=True)
+@whole_number_option("--limit", help="Orders a side, at most.", min=1, max=500, default=50)
+@criteria_options
+@book_options
+def book(provider, credit_id, side, limit, project, standard, vintage_from, vintage_to, country, book_url, db):
+    """The book of credit ID (its sell orders, and the bids it meets, criteria bids included), or, with `any`, the
+    orders meeting the criteria; best price first; `fillable now` is the exchange's `fillable`, in tonnes."""
+    m = _market(provider)
+
+    def act():
+        token_id = _id_or_any(credit_id)
+        criteria = parse_criteria(project, standard, vintage_from, vintage_to, country)
+        if token_id is None and not criteria.any:
+            raise InputError("ID any: give criteria (--project, --standard, --vintage-from/--vintage-to, --country)")
+        b = open_book(m, book_url, db)
+        try:
+            sides = [SELL, BUY] if side == "both" else [SELL if side == "sell" else BUY]
+            return {s: listed_side(m, b, s, token_id, criteria, limit) for s in sides}
+        finally:
+            b.close()
+
+    found = _run(act)
+    for s, items in found.items():
+        click.echo(f"{'sell orders (asks), lowest first' if s == SELL else 'buy orders (bids), highest first'}: "
+                   f"{len(items)}")  # fmt: skip
+        for item in items:
+            click.echo("  " + describe_order(m, item))
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@account_option()
+@click.argument("credit_id", metavar="ID")
+@click.argument("tonnes")
+@click.option("--max-price", required=True, help="The most you pay per tonne, in the payment token, e.g. 12.75.")
+@book_options
+def buy(provider, account, credit_id, tonnes, max_price, book_url, db):
+    """Buy TONNES (t CO2e) of credit ID from the book's sell orders, best price first, at --max-price per tonne at
+    most, in one transaction (fillMany). Everything is checked first (what is fillable now, your balance, a dry
+    run); if fewer than TONNES are offered within the price, nothing is sent."""
+    m = _market(provider)
+
+    def act():
+        token_id = parse_credit_id(credit_id)
+        wanted = parse_tonnes(tonnes)
+        limit = parse_price_per_tonne(max_price, m.decimals, m.symbol, "--max-price")
+        b = open_book(m, book_url, db)
+        try:
+            items = listed_side(m, b, SELL, token_id, parse_criteria(None, None, None, None, None), 500)
+        finally:
+            b.close()
+        takes, available = plan_buy(items, wanted, limit, str(account.address))
+        got = sum(t.units for t in takes)
+        if got < wanted:
+            raise InputError(
+                f"TONNES {tonnes}: only {format_tonnes(available)} of {credit_id} offered at or below "
+                f"{m.per_tonne(limit)} and fillable now ({len(takes)} orders usable); nothing was sent"
+            )
+        cost = sum(t.cost for t in takes)
+        cash = int(m.payment.balanceOf(account.address))
+        if cash < cost:
+            raise InputError(f"TONNES {tonnes}: costs {m.money(cost)}; {account.address} holds {m.money(cash)}; "
+                             "nothing was sent")  # fmt: skip
+        _check_holder(m, account.address)
+        allowance = int(m.payment.allowance(account.address, m.exchange.address))
+        if allowance < cost:  # raised by the cost, so that what the account's bids rely on stays allowed
+            m.payment.approve(m.exchange.address, allowance + cost, sender=account)
+            click.echo(
+                f"allowed the exchange {m.exchange.address} {m.money(allowance + cost)} of {account.address}'s "
+                f"{m.symbol}"
+            )
+        fills = [(t.item.order.as_tuple(), t.item.signature, t.units, token_id) for t in takes]
+        m.exchange.fillMany.call(fills, sender=account)  # the dry run: a refusal here sends nothing
+        receipt = m.exchange.fillMany(fills, sender=account)
+        return takes, cost, receipt
+
+    takes, cost, receipt = _run(act)
+    for t in takes:
+        click.echo(f"  {format_tonnes(t.units)} at {m.per_tonne(t.item.order.price_per_unit)} from "
+                   f"{t.item.order.maker} ({t.item.hash})")  # fmt: skip
+    total = sum(t.units for t in takes)
+    click.echo(f"bought {format_tonnes(total)} of {credit_id} for {m.money(cost)} (tx {receipt.txn_hash})")
+
+
+def _check_holder(m, address: str) -> None:
+    """The token's own refusals of a receiver, said before anything is sent."""
+    if m.credit.paused():
+        raise InputError("the credit token is paused: no transfer, so no trade; nothing was sent")
+    if m.credit.isFrozen(address):
+        raise InputError(f"--account {address}: frozen on the credit token; nothing was sent")
+    if m.credit.permissioned() and not m.credit.isAllowed(address):
+        raise InputError(f"--account {address}: not on the credit token's allowlist (permissioned mode); "
+                         "nothing was sent")  # fmt: skip
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@account_option()
+@click.argument("credit_id", metavar="ID")
+@whole_number_option("--max", "max_matches", help="Matches to settle, at most.", min=1, max=100, default=10)
+@book_options
+def match(provider, account, credit_id, max_matches, book_url, db):
+    """Settle crossing sell and buy orders of credit ID (bids for it, criteria bids it meets included), best prices
+    first, each at the resting order's price (matchOrders: anyone may call; the caller receives nothing). Each
+    match is dry-run first; a refused one is reported and skipped."""
+    m = _market(provider)
+
+    def act():
+        token_id = parse_credit_id(credit_id)
+        none = parse_criteria(None, None, None, None, None)
+        b = open_book(m, book_url, db)
+        try:
+            sells = listed_side(m, b, SELL, token_id, none, 500)
+            buys = listed_side(m, b, BUY, token_id, none, 500)
+        finally:
+            b.close()
+        pairs = plan_matches(sells, buys)[:max_matches]
+        if not pairs:
+            raise InputError(f"ID {credit_id}: no crossing sell and buy orders fillable now; nothing was sent")
+        done = []
+        for p in pairs:
+            args = (p.sell.order.as_struct(), p.sell.signature, p.buy.order.as_struct(), p.buy.signature, p.units,
+                    token_id)  # fmt: skip
+            m.exchange.matchOrders.call(*args, sender=account)
+            done.append((p, m.exchange.matchOrders(*args, sender=account)))
+        return done
+
+    for p, receipt in _run(act):
+        click.echo(
+            f"matched {format_tonnes(p.units)} of {credit_id} at {m.per_tonne(p.price)}: sell {p.sell.hash} "
+            f"({p.sell.order.maker}) with buy {p.buy.hash} ({p.buy.order.maker}) (tx {receipt.txn_hash})"
+        )
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@account_option()
+@click.argument("order_hash", metavar="HASH")
+@book_options
+def cancel(provider, account, order_hash, book_url, db):
+    """Cancel one order of yours, named by its HASH (0x and 64 hex digits, as `book` shows it), on the exchange."""
+    m = _market(provider)
+
+    def act():
+        key = parse_hash(order_hash)
+        b = open_book(m, book_url, db)
+        try:
+            from tonne.market.tools import order_of_json
+
+            order, _ = order_of_json(b.get(key))
+        finally:
+            b.close()
+        if order.maker != account.address:
+            raise InputError(f"HASH {key}: an order of {order.maker}, not of --account {account.address}")
+        if m.exchange.cancelled(key):
+            raise InputError(f"HASH {key}: already cancelled")
+        return m.exchange.cancel(order.as_struct(), sender=account)
+
+    receipt = _run(act)
+    click.echo(f"cancelled {order_hash} (tx {receipt.txn_hash})")
+
+
+@cli.command("cancel-all", cls=ConnectedProviderCommand)
+@account_option()
+def cancel_all(provider, account):
+    """Cancel every order you signed so far, at once: raises your counter on the exchange (incrementCounter); the
+    orders you sign afterwards carry the new counter."""
+    m = _market(provider)
+    receipt = _run(lambda: m.exchange.incrementCounter(sender=account))
+    click.echo(f"cancelled every order of {account.address}: counter now {m.exchange.counterOf(account.address)} "
+               f"(tx {receipt.txn_hash})")  # fmt: skip
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@click.option("--id", "credit_id", default=None, metavar="ID", help="Only trades of this credit id.")
+@click.option("--address", default=None, metavar="ADDRESS", help="Only trades this account bought or sold in.")
+def trades(provider, credit_id, address):
+    """Every trade of the exchange, from its OrderFilled events (a match is one trade), oldest first."""
+    m = _market(provider)
+
+    def act():
+        from tonne.core.csvinput import parse_address
+
+        token_id = parse_credit_id(credit_id, "--id") if credit_id is not None else None
+        who = None
+        if address is not None:
+            try:
+                who = parse_address(address)
+            except ValueError as exc:
+                raise InputError(f"--address {address!r}: {exc}") from None
+        return [
+            t
+            for t in read_trades(m)
+            if (token_id is None or t.token_id == token_id) and (who is None or who in (t.seller, t.buyer))
+        ]
+
+    found = _run(act)
+    click.echo(f"{len(found)} trades")
+    for t in found:
+        click.echo("  " + describe_trade(m, t))
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@click.option("--day", required=True, help="The UTC day, YYYY-MM-DD.")
+@click.option("--out", "directory", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Directory the two CSV files are written to.")  # fmt: skip
+@book_options
+def export(provider, day, directory, book_url, db):
+    """Write the orders first seen on one UTC day (from the book) and the trades mined that day (from the
+    exchange's events) as orders-<day>.csv and trades-<day>.csv."""
+    m = _market(provider)
+
+    def act():
+        when = parse_day(day)
+        start, end = day_bounds(when)
+        b = open_book(m, book_url, db)
+        try:
+            orders_csv = b.export_orders(when)
+        finally:
+            b.close()
+        found = [t for t in read_trades(m) if start <= t.timestamp < end]
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        orders_path, trades_path = out / f"orders-{when}.csv", out / f"trades-{when}.csv"
+        orders_path.write_text(orders_csv)
+        trades_path.write_text(trades_csv(found))
+        return orders_path, orders_csv.count("\n") - 1, trades_path, len(found)
+
+    orders_path, n_orders, trades_path, n_trades = _run(act)
+    click.echo(f"{n_orders} orders -> {orders_path}")
+    click.echo(f"{n_trades} trades -> {trades_path}")
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@whole_number_option("--port", help="TCP port (0: a free one).", min=0, max=65535, default=8645)
+@click.option("--db", default=None, metavar="FILE", help="SQLite file [default: deployments/market-book-<chainId>"
+              ".sqlite].")  # fmt: skip
+@click.option("--database", default=None, metavar="URL", help="A database URL instead, e.g. "
+              "postgresql+psycopg://user@host/book.")  # fmt: skip
+@whole_number_option("--confirmations", help="Blocks an event waits before the book applies it.", max=1000,
+                     default=2)  # fmt: skip
+@click.option("--poll", type=click.FloatRange(0.05, 3600), default=2.0, show_default=True,
+              help="Seconds between polls of the chain.")  # fmt: skip
+def serve(provider, host, port, db, database, confirmations, poll):
+    """Run the order book service (HTTP JSON API: POST /orders, GET /orders, /orders/<hash>, /changes, /export,
+    /health) until interrupted, following the exchange's events from its deployment block."""
+    m = _market(provider)
+
+    def act():
+        if db and database:
+            raise InputError("--db / --database: give one")
+        if database and not database.startswith(("sqlite:", "postgresql")):
+            raise InputError(f"--database {database[:60]!r}: expected sqlite:///FILE or postgresql+psycopg://...")
+        url = database or sqlite_url(db or m.default_book_path())
+        uri = getattr(provider, "uri", None) or getattr(provider, "http_uri", None)
+        if not uri:
+            raise InputError(f"--network: provider {provider.name} has no RPC URL for the book's follower")
+        from tonne.market.book.api import serve as serve_book
+        from tonne.market.book.store import StoreMismatch
+
+        try:
+            serve_book(
+                host=host,
+                port=port,
+                db_url=url,
+                rpc_url=uri,
+                exchange=str(m.exchange.address),
+                registry=str(m.registry.address),
+                credit_token=str(m.credit.address),
+                start_block=m.start_block,
+                confirmations=confirmations,
+                poll_interval=poll,
+                abi=m.abi,
+                echo=click.echo,
+            )
+        except StoreMismatch as exc:
+            raise InputError(f"--db/--database: {exc}") from None
+        except OSError as exc:
+            raise InputError(f"--host/--port {host}:{port}: cannot listen ({exc})") from None
+        except RuntimeError as exc:
+            raise InputError(f"serve: {exc}") from None
+
+    _run(act)
+
+
+from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes
+
+add_examples(cli, __doc__, "market")
