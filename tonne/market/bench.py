@@ -195,3 +195,104 @@ if __name__ == "__main__":
     import sys
 
     print(json.dumps(book_throughput(sys.argv[1] if len(sys.argv) > 1 else None), indent=2))
+
+
+def book_on_chain(project, provider, accounts, *, orders: int = 500, echo=print) -> dict:
+    """Orders accepted per second by the book service against the bench's own chain: the real exchange's
+    ``fillable`` (an ``eth_call`` per order) and the registry's batch data (once per id) through
+    ``Web3ExchangeView``, sell orders signed by 8 funded makers. The in-process figure (``book_throughput``) is the
+    service's own cost; this one adds the node's."""
+    from tonne.bench.gas import _batch, _register
+    from tonne.market.book.api import BookService
+    from tonne.market.book.chain import Web3ExchangeView
+    from tonne.market.book.store import BookStore
+    from tonne.market.deploy import deploy_market
+    from tonne.market.orders import ZERO_ADDRESS
+    from tonne.registry.suite import deploy_suite
+
+    admin, registrar, verifier, issuer = accounts[:4]
+    makers = accounts[4:12]
+    roles = {"REGISTRAR_ROLE": [registrar], "VERIFIER_ROLE": [verifier], "ISSUER_ROLE": [issuer]}
+    suite = deploy_suite(project, admin, permissioned=False, roles=roles)
+    market = deploy_market(project, suite, admin)
+    project_id = _register(None, suite.registry, registrar, issuer, admin, "book")
+    token_id = suite.registry.addBatch(project_id, _batch(1, 1_000_000, "BOOK-1"), 0, sender=registrar).return_value
+    suite.registry.verifyBatch(token_id, sender=verifier)
+    for maker in makers:
+        suite.credit.issue(token_id, maker, 10_000_000, b"\x00" * 32, sender=issuer)
+        suite.credit.setApprovalForAll(market.exchange.address, True, sender=maker)
+    w3 = provider.web3
+    chain_id = int(provider.chain_id)
+    exchange = str(market.exchange.address)
+    view = Web3ExchangeView(w3, exchange, str(suite.registry.address), str(suite.credit.address), chain_id=chain_id)
+    tmp = tempfile.TemporaryDirectory(prefix="tonne-book-chain-")
+    store = BookStore(f"sqlite:///{Path(tmp.name) / 'book.sqlite'}")
+    service = BookService(store, view)
+    domain = Domain(chain_id, exchange)
+    now = int(provider.get_block("latest").timestamp)
+    bodies = []
+    for i in range(orders):
+        maker = makers[i % len(makers)]
+        order = Order(
+            maker=str(maker.address), side=SELL, token_id=token_id, amount=1_000 + i, price_per_unit=10_000 + i,
+            payment_token=str(market.payment_token.address), expiry=now + 86_400, listed_at=now, taker=ZERO_ADDRESS,
+            nonce=i, counter=0,
+        )  # fmt: skip
+        signature = sign_order(order, domain, maker.private_key)
+        body = {"order": order_to_json(order), "signature": "0x" + signature.hex(), "chainId": str(chain_id)}
+        bodies.append(json.dumps({**body, "exchange": exchange}).encode())
+    started = time.perf_counter()
+    for raw in bodies:
+        status, _ = service.submit(json.loads(raw))
+        assert status == 201, status
+    seconds = time.perf_counter() - started
+    store.close()
+    tmp.cleanup()
+    echo(f"submit against the chain (fillable eth_call each): {orders} orders in {seconds:.2f} s = "
+         f"{orders / seconds:,.0f}/s")  # fmt: skip
+    return {"orders": orders, "seconds": round(seconds, 3), "accepted_per_s": round(orders / seconds)}
+
+
+# Nori's published gas snapshot of Market.swap (not measured here: their repository's .gas-snapshot), by removal ids.
+NORI_SWAP_GAS = {1: 470_314, 10: 1_549_359, 250: 29_847_653}
+
+
+def bench_rows(ctx) -> dict:
+    """The market module's bench rows (``tonne.modules``): gas per operation beside the floor of a trade measured in
+    the same run, the 10,000th fill against the first, and the order book service's throughput and query times."""
+    from ape import chain
+
+    from tonne.bench.common import yes
+    from tonne.core.report import table
+    from tonne.market.gas import measure_market_gas, ratios
+
+    gas = measure_market_gas(ctx.project, chain, ctx.accounts, constancy_fills=ctx.batches)
+    met = ratios(gas)
+    ctx.echo("")
+    ctx.echo(table(["operation", "gas"], [[name, f"{value:,}"] for name, value in gas.items()], title="Market gas"))
+    ctx.echo(
+        table(
+            ["ratio", "measured", "target", "met"],
+            [[name, f"{r['ratio']:.3f}", f"{r['target']}", yes(r["met"])] for name, r in met.items()],
+            title="Market targets",
+        )
+    )
+    ctx.echo("Nori Market.swap (published, not measured here): " + ", ".join(
+        f"{n} removal id(s) {g:,} gas" for n, g in NORI_SWAP_GAS.items()))  # fmt: skip
+    book = book_throughput(echo=ctx.echo)
+    book["on_chain"] = book_on_chain(ctx.project, ctx.provider, ctx.accounts, echo=ctx.echo)
+    constancy = f"fill sell, after {ctx.batches} fills"
+    return {
+        "market": {
+            "gas": gas,
+            "ratios": met,
+            "constancy": {
+                "fills_before": ctx.batches,
+                "first": gas["fill sell, with fee"],
+                "after": gas[constancy],
+                "same": abs(gas[constancy] - gas["fill sell, with fee"]) <= 48,
+            },
+            "nori_published_swap_gas": {str(k): v for k, v in NORI_SWAP_GAS.items()},
+            "book": book,
+        }
+    }

@@ -244,7 +244,13 @@ def order_hash(order: Order, domain: Domain) -> bytes:
 @lru_cache(maxsize=4096)
 def struct_hash(order: Order) -> bytes:
     """EIP-712 `hashStruct(order)` (the domain-free part of `order_hash`)."""
-    words = [ORDER_TYPEHASH]
+    return keccak(ORDER_TYPEHASH + abi_words(order))
+
+
+def abi_words(order: Order) -> bytes:
+    """The order's ABI encoding as a static tuple (one 32-byte word a field, in the type's order): the head of any
+    call that takes an order, and `hashStruct`'s words after the type hash."""
+    words = []
     for _, kind, attr in ORDER_FIELDS:
         value = getattr(order, attr)
         if kind == "address":
@@ -255,7 +261,7 @@ def struct_hash(order: Order) -> bytes:
             words.append(bytes(value) + bytes(30))
         else:
             words.append(value.to_bytes(32, "big"))
-    return keccak(b"".join(words))
+    return b"".join(words)
 
 
 def typed_data_hash(order: Order, domain: Domain) -> bytes:
