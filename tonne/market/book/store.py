@@ -340,8 +340,11 @@ class BookStore:
         else:
             raise ValueError(f"database URL {url!r}: expected sqlite:///path or postgresql+psycopg://...")
         self.reader = self.engine.execution_options(tonne_read=True)
-        # One SELECT needs no transaction around it (SQLite runs a lone statement as its own, one snapshot).
+        # One SELECT needs no transaction around it: a lone statement is its own, one snapshot (SQLite's autocommit
+        # mode; PostgreSQL's AUTOCOMMIT: no BEGIN and ROLLBACK round trips around it).
         self._single_reader = self.engine.execution_options(tonne_read="single")
+        if self.dialect == "postgresql":
+            self._single_reader = self._single_reader.execution_options(isolation_level="AUTOCOMMIT")
         metadata.create_all(self.engine)
         self._insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         # Built once: a statement made per call costs its cache key each time (a fifth of a submission's time).
@@ -434,7 +437,9 @@ class BookStore:
             for r, new in zip(rows, created, strict=True)
             if new
         ]
-        if news:
+        if len(news) == 1:  # psycopg's executemany is a pipeline: round trips more than one execute
+            self._fast_change_insert.execute(conn, news[0]).close()
+        elif news:
             self._fast_change_insert.executemany(conn, news)
         return created
 
