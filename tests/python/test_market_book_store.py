@@ -106,6 +106,33 @@ def test_add_order__same_order_twice__one_order_one_change(store):
     assert store.count() == 1 and [c["order_hash"] for c in store.changes_since(0)] == [key]
 
 
+def test_add_orders__group_with_a_repeat_and_a_known_order__one_row_and_one_change_each(store):
+    known, first, second = make_order(nonce=1), make_order(nonce=2, price_per_unit=2**200), make_order(nonce=3)
+    add(store, known)
+    batch = [(o, hash_of(o), b"\x03" * 65, 5, 0) for o in (first, known, second, first)]
+    results = store.add_orders(batch, now=1234.5)
+    assert [created for _, created in results] == [True, False, True, False]
+    assert results[1][0]["signature"] == "0x" + "01" * 65 and results[3][0]["signature"] == "0x" + "03" * 65
+    assert store.count() == 3
+    news = store.changes_since(0)
+    assert [(c["order_hash"], c["kind"], c["fillable"], c["at"]) for c in news[1:]] == [
+        (hash_of(first), "new", 5, 1234.5),
+        (hash_of(second), "new", 5, 1234.5),
+    ]
+    assert [c["seq"] for c in news] == sorted(c["seq"] for c in news)
+
+
+def test_precheck__one_statement__the_stored_row_the_counter_and_the_known_id(store):
+    order = make_order(price_per_unit=2**256 - 1, nonce=2**255)
+    key = add(store, order)
+    store.apply(NAME, [counter_raised(order.maker, 7)], 5, "0x" + "05" * 32)  # the order: cancelled
+    row, counter, known_id = store.precheck(key, order.maker, order.token_id)
+    assert row == store.get_order(key) and row["price_per_unit"] == 2**256 - 1 and row["nonce"] == 2**255
+    assert (counter, known_id) == (7, True)
+    assert store.precheck("0x" + "ab" * 32, MAKERS[1].address, 12345) == (None, 0, False)
+    assert store.precheck("0x" + "ab" * 32, MAKERS[1].address, 0) == (None, 0, True)  # a criteria bid: no id
+
+
 def test_bind_service__database_of_another_exchange__refused(store):
     with pytest.raises(StoreMismatch, match="exchange"):
         store.bind_service(CHAIN_ID, "0x" + "e2" * 20)

@@ -54,6 +54,19 @@ ORDER_TYPEHASH = keccak(text=ORDER_TYPE_STRING)
 SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 
+@lru_cache(maxsize=65536)
+def checksum_address(value: str) -> str:
+    """`to_checksum_address`, cached: a keccak each, and makers, tokens and exchanges repeat (the order book checks
+    the same few addresses on every order). Raises as it does for what is not an address."""
+    return to_checksum_address(value)
+
+
+@lru_cache(maxsize=65536)
+def _address_of_public_key(public_key: bytes) -> str:
+    """The checksummed address of a 64-byte public key (two keccaks: the address's, then its checksum's)."""
+    return checksum_address("0x" + keccak(public_key)[-20:].hex())
+
+
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
@@ -125,7 +138,7 @@ class Order:
         if len(self.country) != 2:
             raise ValueError(f"country: {self.country!r}; expected 2 bytes (ISO 3166-1 alpha-2) or b'\\x00\\x00'")
         for name in ("maker", "payment_token", "taker"):
-            object.__setattr__(self, name, to_checksum_address(getattr(self, name)))
+            object.__setattr__(self, name, checksum_address(getattr(self, name)))
         if self.side == SELL and self.has_criteria:
             raise ValueError("a sell order offers one token_id: project, standard, vintage and country must be unset")
 
@@ -285,7 +298,7 @@ def recover_signer(digest: bytes, signature: bytes) -> str | None:
         public = keys.Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(digest)
     except (BadSignature, ValueError):
         return None
-    return public.to_checksum_address()
+    return _address_of_public_key(public.to_bytes())
 
 
 def sign_order(order: Order, domain: Domain, signer: Any) -> bytes:

@@ -48,7 +48,7 @@ from tonne.market.book.schema import (
     parse_uint,
 )
 from tonne.market.book.store import BookStore, Criteria, order_of
-from tonne.market.orders import BUY, SELL, Domain, order_hash, recover_signer
+from tonne.market.orders import BUY, SELL, Domain, Order, order_hash, recover_signer
 
 MAX_BODY = 16 * 1024  # an order with a 65-byte signature is under 2 KiB; room for a 2 KiB EIP-1271 signature
 MAX_PAGE = 500
@@ -62,11 +62,12 @@ log = logging.getLogger("tonne.market.book")
 NOTIFIER: web.AppKey = web.AppKey("notifier")
 
 
-def public(row: dict) -> dict[str, Any]:
-    """A stored order as the API shows it: integers as decimal strings."""
+def public(row: dict, order: Order | None = None) -> dict[str, Any]:
+    """A stored order as the API shows it: integers as decimal strings. ``order``: the row's Order when the caller
+    has it (the one just written from it), instead of rebuilding it from the row."""
     return {
         "hash": row["hash"],
-        "order": order_to_json(order_of(row)),
+        "order": order_to_json(order if order is not None else order_of(row)),
         "signature": row["signature"],
         "state": row["state"],
         "filled": str(row["filled"]),
@@ -189,7 +190,7 @@ class BookService:
             why = FILLABLE_REASONS.get(reason, f"reason {reason}")
             raise FieldError("order", f"nothing of it can be filled now: {why}", 422, "not_fillable")
         row, created = self.writer.add(order, key, sub.signature, units, reason, self.clock())
-        return (201 if created else 200), public(row)
+        return (201 if created else 200), public(row, order if created else None)
 
     def book(self, query: dict[str, str]) -> dict[str, Any]:
         allowed = {"side", "token_id", "project", "standard", "vintage_from", "vintage_to", "country"}
@@ -291,8 +292,17 @@ class _Notifier:
         self.event = asyncio.Event()
 
     def notify(self) -> None:
-        if self.loop is not None and not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self._wake)
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:  # another thread (the follower's): through the loop's self-pipe
+            running = None
+        if running is loop:  # a route of this loop (a POST just written): no self-pipe write, no thread hop
+            self._wake()
+        else:
+            loop.call_soon_threadsafe(self._wake)
 
     def _wake(self) -> None:
         if self.event is not None:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from eth_utils import is_checksum_address, keccak, to_checksum_address
+from eth_utils import keccak
 
-from tonne.market.orders import BUY, ORDER_FIELDS, SELL, Order
+from tonne.market.orders import BUY, ORDER_FIELDS, SELL, Order, checksum_address
 
 DECIMAL = re.compile(r"[0-9]{1,78}", re.ASCII)
 HEX = re.compile(r"0x[0-9a-fA-F]*", re.ASCII)
@@ -60,14 +59,11 @@ def parse_uint(value: Any, field: str, bits: int = 256) -> int:
 def parse_address(value: Any, field: str) -> str:
     if not isinstance(value, str) or not ADDRESS.fullmatch(value):
         raise FieldError(field, f"{_quote(value)} is not an address (0x and 40 hex digits)")
-    if value[2:] != value[2:].lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
+    checksummed = checksum_address(value)  # cached: a keccak each, and makers, tokens and exchanges repeat
+    digits = value[2:]
+    if digits != digits.lower() and digits != digits.upper() and value != checksummed:  # is_checksum_address
         raise FieldError(field, f"{value} has a wrong EIP-55 checksum (mixed case that does not match)")
-    return _checksum(value)
-
-
-@lru_cache(maxsize=65536)
-def _checksum(value: str) -> str:
-    return to_checksum_address(value)  # a keccak each: makers, tokens and exchanges repeat
+    return checksummed
 
 
 def parse_hex(value: Any, field: str, length: int | None = None, maximum: int | None = None) -> bytes:

@@ -48,10 +48,12 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
     func,
+    literal_column,
     or_,
     select,
     text,
@@ -276,6 +278,52 @@ class Cursor:
     block_hash: str
 
 
+class _Prepared:
+    """A statement of the submission path compiled once for the engine's dialect and run on the DBAPI cursor of a
+    SQLAlchemy Connection (inside its transaction), its parameters and results converted by the columns' own types
+    (``UInt`` and the rest): SQLAlchemy's per-execute work (cache lookup, parameter and result objects, events) cost
+    more than SQLite itself there. ``names``: the bound parameters, e.g. the columns an INSERT sets."""
+
+    def __init__(self, statement, dialect, names: Sequence[str] | None = None):
+        compiled = statement.compile(dialect=dialect, column_keys=list(names) if names is not None else None)
+        self.sql = compiled.string
+        self.positional = compiled.positional
+        self.names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+        self.binds = [
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in self.names
+        ]
+        # Results as the drivers give them (str, int, float), but UInt's, which become exact ints (the driver's
+        # Decimal or zero-padded string).
+        selected = list(getattr(statement, "selected_columns", ()))
+        self.results = [isinstance(col.type, UInt) for col in selected]
+        self.keys = [col.key for col in selected]
+
+    def params(self, values: dict[str, Any]):
+        out = [(name, values[name] if process is None else process(values[name])) for name, process in self.binds]
+        return [v for _, v in out] if self.positional else dict(out)
+
+    def execute(self, conn: Connection, values: dict[str, Any]):
+        cursor = conn.connection.cursor()
+        cursor.execute(self.sql, self.params(values))
+        return cursor
+
+    def executemany(self, conn: Connection, many: Sequence[dict[str, Any]]) -> None:
+        cursor = conn.connection.cursor()
+        cursor.executemany(self.sql, [self.params(values) for values in many])
+        cursor.close()
+
+    def one(self, conn: Connection, values: dict[str, Any]) -> dict[str, Any] | None:
+        """The first row (its values through the result columns' types), or None."""
+        cursor = self.execute(conn, values)
+        row = cursor.fetchone()
+        cursor.close()
+        if row is None:
+            return None
+        return {
+            k: int(v) if uint and v is not None else v for k, uint, v in zip(self.keys, self.results, row, strict=True)
+        }
+
+
 class StoreMismatch(RuntimeError):
     """The database belongs to another chain or exchange."""
 
@@ -292,11 +340,31 @@ class BookStore:
         else:
             raise ValueError(f"database URL {url!r}: expected sqlite:///path or postgresql+psycopg://...")
         self.reader = self.engine.execution_options(tonne_read=True)
+        # One SELECT needs no transaction around it: a lone statement is its own, one snapshot (SQLite's autocommit
+        # mode; PostgreSQL's AUTOCOMMIT: no BEGIN and ROLLBACK round trips around it).
+        self._single_reader = self.engine.execution_options(tonne_read="single")
+        if self.dialect == "postgresql":
+            self._single_reader = self._single_reader.execution_options(isolation_level="AUTOCOMMIT")
         metadata.create_all(self.engine)
         self._insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         # Built once: a statement made per call costs its cache key each time (a fifth of a submission's time).
         self._order_insert = self._insert(orders).on_conflict_do_nothing().returning(orders.c.hash)
         self._change_insert = changes.insert()
+        # precheck: one row whatever exists (a one-row select, outer-joined to the order, the counter, the id).
+        one = select(literal_column("1").label("one")).subquery("one")
+        self._precheck = select(
+            *orders.c, counters.c.counter.label("_counter"), ids.c.token_id.label("_id_known")
+        ).select_from(
+            one.outerjoin(orders, orders.c.hash == bindparam("hash"))
+            .outerjoin(counters, counters.c.maker == bindparam("maker"))
+            .outerjoin(ids, ids.c.token_id == bindparam("token_id", type_=UInt()))
+        )
+        # The submission path's three statements, run through _Prepared (see there).
+        dialect = self.engine.dialect
+        self._fast_precheck = _Prepared(self._precheck, dialect)
+        self._fast_order_insert = _Prepared(self._order_insert, dialect, [c.name for c in orders.c])
+        self._change_names = ["order_hash", "kind", "state", "filled", "fillable", "reason", "at"]
+        self._fast_change_insert = _Prepared(self._change_insert, dialect, self._change_names)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -348,6 +416,33 @@ class BookStore:
         self._change(conn, row["hash"], "new", row["state"], 0, row["fillable"], row["reason"], row["first_seen"])
         return True
 
+    def _insert_batch(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[bool]:
+        """The orders of a batch (each one INSERT .. ON CONFLICT DO NOTHING: whether it was new), then the "new"
+        change rows of those that were, in the batch's order, in one executemany."""
+        created = []
+        for row in rows:
+            cursor = self._fast_order_insert.execute(conn, row)
+            created.append(cursor.fetchone() is not None)
+            cursor.close()
+        news = [
+            {
+                "order_hash": r["hash"],
+                "kind": "new",
+                "state": r["state"],
+                "filled": 0,
+                "fillable": r["fillable"],
+                "reason": r["reason"],
+                "at": r["first_seen"],
+            }  # fmt: skip
+            for r, new in zip(rows, created, strict=True)
+            if new
+        ]
+        if len(news) == 1:  # psycopg's executemany is a pipeline: round trips more than one execute
+            self._fast_change_insert.execute(conn, news[0]).close()
+        elif news:
+            self._fast_change_insert.executemany(conn, news)
+        return created
+
     def add_order(
         self, order: Order, order_hash: str, signature: bytes, fillable: int, reason: int, now: float | None = None
     ) -> tuple[dict, bool]:
@@ -366,21 +461,19 @@ class BookStore:
         now = time.time() if now is None else now
         rows = [self._new_row(*item, now) for item in batch]
         with self.write() as conn:
-            created = [self._insert_new(conn, row) for row in rows]
+            created = self._insert_batch(conn, rows)
         return [
             (row, True) if new else (self.get_order(row["hash"]), False) for row, new in zip(rows, created, strict=True)
         ]
 
     def precheck(self, order_hash: str, maker: str, token_id: int) -> tuple[dict | None, int, bool]:
-        """What a submission reads first, in one read: the stored order (or None), the maker's counter, and
+        """What a submission reads first, in one statement: the stored order (or None), the maker's counter, and
         whether the id's batch data is cached."""
-        with self.read() as conn:
-            row = conn.execute(select(orders).where(orders.c.hash == order_hash)).mappings().first()
-            counter = conn.execute(select(counters.c.counter).where(counters.c.maker == maker)).scalar()
-            known_id = token_id == 0 or (
-                conn.execute(select(ids.c.token_id).where(ids.c.token_id == token_id)).first() is not None
-            )
-        return (dict(row) if row else None), counter or 0, known_id
+        with self._single_reader.connect() as conn:
+            row = self._fast_precheck.one(conn, {"hash": order_hash, "maker": maker, "token_id": token_id})
+        known_id = token_id == 0 or row["_id_known"] is not None
+        order = {c.name: row[c.name] for c in orders.c} if row["hash"] is not None else None
+        return order, row["_counter"] or 0, known_id
 
     def has_order(self, order_hash: str) -> bool:
         with self.read() as conn:
@@ -880,4 +973,5 @@ def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn):
         read_only = conn.get_execution_options().get("tonne_read")
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if read_only != "single":  # "single": one statement, in SQLite's autocommit mode its own transaction
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
