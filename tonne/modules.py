@@ -87,7 +87,12 @@ MODULES: tuple[Module, ...] = (
         demo=(Step(90, "tonne.pledge.demo:demo_step"),),
         bench=(Step(40, "tonne.pledge.bench:bench_rows"),),
     ),
-    Module("market", deploy="tonne.market.deploy:deploy_step"),  # `deploy --market`: the CreditExchange
+    Module(
+        "market",
+        deploy="tonne.market.deploy:deploy_step",  # `deploy --market`: the CreditExchange
+        demo_options="tonne.market.demo:demo_market_options",
+        demo=(Step(85, "tonne.market.demo:demo_step"),),
+    ),
     Module(
         "bridge",  # deployed on two chains by scripts/bridge_deploy.py, not into the suite's address book
         demo=(Step(100, "tonne.bridge.demo:demo_step"),),

@@ -313,12 +313,17 @@ def buy(
     echo: Echo = _quiet,
     field: str | None = None,
     credit: str | None = None,
+    approvals: dict[str, Any] | None = None,
 ) -> tuple[list[Take], int, Any]:
     """Buy ``wanted`` units of ``token_id`` from the book's sell orders, best price first, at ``max_price`` per
-    unit at most, in one ``fillMany`` (dry-run first): returns the takes, their cost and the receipt."""
+    unit at most, in one ``fillMany`` (dry-run first): returns the takes, their cost and the receipt (the
+    allowance raised first, if it was, goes to ``approvals``)."""
     takes, cost = plan_purchase(m, account, token_id, wanted, max_price, book_url=book_url, db=db, field=field,
                                 credit=credit)  # fmt: skip
-    ensure_allowance(m, account, cost, echo)
+    if approvals is not None:
+        approvals.update(_receipts(allowance=ensure_allowance(m, account, cost, echo)))
+    else:
+        ensure_allowance(m, account, cost, echo)
     fills = [(t.item.order.as_tuple(), t.item.signature, t.units, token_id) for t in takes]
     m.exchange.fillMany.call(fills, sender=account)  # the dry run: a refusal here sends nothing
     receipt = m.exchange.fillMany(fills, sender=account)
