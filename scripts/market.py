@@ -24,38 +24,26 @@ nothing.
 """
 
 from functools import partial
-from pathlib import Path
 
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
 from tonne.core.clihelp import connect_deployment, run_action, whole_number_option
 from tonne.core.units import format_tonnes
-from tonne.market.orders import BUY, SELL, ZERO_ADDRESS, Order
+from tonne.market import trade
+from tonne.market.orders import BUY, SELL
 from tonne.market.tools import (
     DEFAULT_EXPIRY,
     InputError,
-    day_bounds,
     describe_criteria,
     describe_order,
     describe_trade,
-    listed_side,
-    new_nonce,
-    open_book,
     parse_credit_id,
     parse_criteria,
     parse_day,
-    parse_expiry,
     parse_hash,
     parse_price_per_tonne,
     parse_tonnes,
-    plan_buy,
-    plan_matches,
-    read_trades,
-    sign_with_account,
-    sqlite_url,
-    submission,
-    trades_csv,
 )
 
 _run = partial(run_action, known=(InputError,))
@@ -97,46 +85,6 @@ def cli():
     """Credit market: sell, bid, book, buy, match, cancel, cancel-all, trades, export, serve."""
 
 
-def _post(m, account, order: Order, book_url, db) -> dict:
-    book = open_book(m, book_url, db)
-    try:
-        signature = sign_with_account(order, m.domain, account)
-        return book.submit(submission(order, signature, m.domain)), book.where
-    finally:
-        book.close()
-
-
-def _order_fields(m, account, side, amount, price, expiry, min_fill, taker) -> dict:
-    from tonne.core.csvinput import parse_address
-
-    now = m.now()
-    units = parse_tonnes(amount)
-    per_unit = parse_price_per_tonne(price, m.decimals, m.symbol)
-    due = parse_expiry(expiry, now)
-    minimum = parse_tonnes(min_fill, "--min-fill") if min_fill is not None else 0
-    if minimum > units:
-        raise InputError(f"--min-fill {min_fill}: above the order's {format_tonnes(units)}")
-    taker_address = ZERO_ADDRESS
-    if taker is not None:
-        try:
-            taker_address = parse_address(taker)
-        except ValueError as exc:
-            raise InputError(f"--taker {taker!r}: {exc}") from None
-    return dict(
-        maker=str(account.address),
-        side=side,
-        amount=units,
-        price_per_unit=per_unit,
-        payment_token=str(m.payment.address),
-        expiry=due,
-        min_fill=minimum,
-        listed_at=now,
-        taker=taker_address,
-        nonce=new_nonce(),
-        counter=int(m.exchange.counterOf(account.address)),
-    )
-
-
 def _echo_posted(m, answer: dict, where: str) -> None:
     click.echo(
         f"order {answer['hash']} {answer['state']} in {where}; fillable now {format_tonnes(int(answer['fillable']))}"
@@ -165,17 +113,12 @@ def sell(provider, account, credit_id, tonnes, price, expiry, min_fill, taker, b
 
     def act():
         token_id = parse_credit_id(credit_id)
-        fields = _order_fields(m, account, SELL, tonnes, price, expiry, min_fill, taker)
-        held = int(m.credit.balanceOf(account.address, token_id))
-        if held < fields["amount"]:
-            raise InputError(f"TONNES {tonnes}: {account.address} holds {format_tonnes(held)} of {credit_id}")
-        order = Order(token_id=token_id, **fields)
-        if not m.credit.isApprovedForAll(account.address, m.exchange.address):
-            m.credit.setApprovalForAll(m.exchange.address, True, sender=account)
-            click.echo(f"approved the exchange {m.exchange.address} as operator of {account.address}'s credits")
-        return _post(m, account, order, book_url, db)
+        fields = trade.order_fields(m, account, SELL, tonnes, price, expiry, min_fill, taker)
+        return trade.sell(m, account, token_id, fields, book_url=book_url, db=db, echo=click.echo,
+                          field=f"TONNES {tonnes}", credit=credit_id)  # fmt: skip
 
-    answer, where = _run(act)
+    posted = _run(act)
+    answer, where = posted.answer, posted.where
     offered, price_per_unit = int(answer["order"]["amount"]), int(answer["order"]["pricePerUnit"])
     click.echo(f"sell {format_tonnes(offered)} of {credit_id} at {m.per_tonne(price_per_unit)}")
     _echo_posted(m, answer, where)
@@ -198,31 +141,13 @@ def bid(provider, account, credit_id, tonnes, price, expiry, min_fill, taker, pr
     def act():
         token_id = _id_or_any(credit_id)
         criteria = parse_criteria(project, standard, vintage_from, vintage_to, country)
-        if token_id is not None and criteria.any:
-            raise InputError(f"ID {credit_id}: a bid for one id takes no criteria; use `any` with criteria")
-        fields = _order_fields(m, account, BUY, tonnes, price, expiry, min_fill, taker)
-        order = Order(
-            token_id=token_id or 0,
-            project_id=criteria.project_id,
-            standard_hash=criteria.standard_hash,
-            vintage_from=criteria.vintage_from,
-            vintage_to=criteria.vintage_to,
-            country=criteria.country,
-            **fields,
-        )
-        cost = order.cost(order.amount)
-        cash = int(m.payment.balanceOf(account.address))
-        if cash < cost:
-            raise InputError(f"TONNES {tonnes} at --price {price}: costs {m.money(cost)}; {account.address} holds "
-                             f"{m.money(cash)}")  # fmt: skip
-        allowance = int(m.payment.allowance(account.address, m.exchange.address))
-        if allowance < cost:
-            m.payment.approve(m.exchange.address, allowance + cost, sender=account)
-            click.echo(f"allowed the exchange {m.exchange.address} {m.money(allowance + cost)} of {account.address}'s"
-                       f" {m.symbol}")  # fmt: skip
-        return _post(m, account, order, book_url, db), order
+        trade.check_bid_target(token_id, criteria, credit_id)
+        fields = trade.order_fields(m, account, BUY, tonnes, price, expiry, min_fill, taker)
+        return trade.bid(m, account, token_id, criteria, fields, book_url=book_url, db=db, echo=click.echo,
+                         field=f"TONNES {tonnes} at --price {price}", credit=credit_id)  # fmt: skip
 
-    (answer, where), order = _run(act)
+    posted = _run(act)
+    answer, where, order = posted.answer, posted.where, posted.order
     what = credit_id if order.token_id else describe_criteria(order)
     click.echo(f"bid {format_tonnes(order.amount)} of {what} at {m.per_tonne(order.price_per_unit)}")
     _echo_posted(m, answer, where)
@@ -242,19 +167,12 @@ def book(provider, credit_id, side, limit, project, standard, vintage_from, vint
     def act():
         token_id = _id_or_any(credit_id)
         criteria = parse_criteria(project, standard, vintage_from, vintage_to, country)
-        if token_id is None and not criteria.any:
-            raise InputError("ID any: give criteria (--project, --standard, --vintage-from/--vintage-to, --country)")
-        b = open_book(m, book_url, db)
-        try:
-            sides = [SELL, BUY] if side == "both" else [SELL if side == "sell" else BUY]
-            return {s: listed_side(m, b, s, token_id, criteria, limit) for s in sides}
-        finally:
-            b.close()
+        sides = (SELL, BUY) if side == "both" else (SELL if side == "sell" else BUY,)
+        return trade.read_book(m, token_id, criteria, sides, limit, book_url=book_url, db=db)
 
     found = _run(act)
     for s, items in found.items():
-        click.echo(f"{'sell orders (asks), lowest first' if s == SELL else 'buy orders (bids), highest first'}: "
-                   f"{len(items)}")  # fmt: skip
+        click.echo(trade.book_heading(s, len(items)))
         for item in items:
             click.echo("  " + describe_order(m, item))
 
@@ -275,35 +193,8 @@ def buy(provider, account, credit_id, tonnes, max_price, book_url, db):
         token_id = parse_credit_id(credit_id)
         wanted = parse_tonnes(tonnes)
         limit = parse_price_per_tonne(max_price, m.decimals, m.symbol, "--max-price")
-        b = open_book(m, book_url, db)
-        try:
-            items = listed_side(m, b, SELL, token_id, parse_criteria(None, None, None, None, None), 500)
-        finally:
-            b.close()
-        takes, available = plan_buy(items, wanted, limit, str(account.address))
-        got = sum(t.units for t in takes)
-        if got < wanted:
-            raise InputError(
-                f"TONNES {tonnes}: only {format_tonnes(available)} of {credit_id} offered at or below "
-                f"{m.per_tonne(limit)} and fillable now ({len(takes)} orders usable); nothing was sent"
-            )
-        cost = sum(t.cost for t in takes)
-        cash = int(m.payment.balanceOf(account.address))
-        if cash < cost:
-            raise InputError(f"TONNES {tonnes}: costs {m.money(cost)}; {account.address} holds {m.money(cash)}; "
-                             "nothing was sent")  # fmt: skip
-        _check_holder(m, account.address)
-        allowance = int(m.payment.allowance(account.address, m.exchange.address))
-        if allowance < cost:  # raised by the cost, so that what the account's bids rely on stays allowed
-            m.payment.approve(m.exchange.address, allowance + cost, sender=account)
-            click.echo(
-                f"allowed the exchange {m.exchange.address} {m.money(allowance + cost)} of {account.address}'s "
-                f"{m.symbol}"
-            )
-        fills = [(t.item.order.as_tuple(), t.item.signature, t.units, token_id) for t in takes]
-        m.exchange.fillMany.call(fills, sender=account)  # the dry run: a refusal here sends nothing
-        receipt = m.exchange.fillMany(fills, sender=account)
-        return takes, cost, receipt
+        return trade.buy(m, account, token_id, wanted, limit, book_url=book_url, db=db, echo=click.echo,
+                         field=f"TONNES {tonnes}", credit=credit_id)  # fmt: skip
 
     takes, cost, receipt = _run(act)
     for t in takes:
@@ -311,17 +202,6 @@ def buy(provider, account, credit_id, tonnes, max_price, book_url, db):
                    f"{t.item.order.maker} ({t.item.hash})")  # fmt: skip
     total = sum(t.units for t in takes)
     click.echo(f"bought {format_tonnes(total)} of {credit_id} for {m.money(cost)} (tx {receipt.txn_hash})")
-
-
-def _check_holder(m, address: str) -> None:
-    """The token's own refusals of a receiver, said before anything is sent."""
-    if m.credit.paused():
-        raise InputError("the credit token is paused: no transfer, so no trade; nothing was sent")
-    if m.credit.isFrozen(address):
-        raise InputError(f"--account {address}: frozen on the credit token; nothing was sent")
-    if m.credit.permissioned() and not m.credit.isAllowed(address):
-        raise InputError(f"--account {address}: not on the credit token's allowlist (permissioned mode); "
-                         "nothing was sent")  # fmt: skip
 
 
 @cli.command(cls=ConnectedProviderCommand)
@@ -337,23 +217,7 @@ def match(provider, account, credit_id, max_matches, book_url, db):
 
     def act():
         token_id = parse_credit_id(credit_id)
-        none = parse_criteria(None, None, None, None, None)
-        b = open_book(m, book_url, db)
-        try:
-            sells = listed_side(m, b, SELL, token_id, none, 500)
-            buys = listed_side(m, b, BUY, token_id, none, 500)
-        finally:
-            b.close()
-        pairs = plan_matches(sells, buys)[:max_matches]
-        if not pairs:
-            raise InputError(f"ID {credit_id}: no crossing sell and buy orders fillable now; nothing was sent")
-        done = []
-        for p in pairs:
-            args = (p.sell.order.as_struct(), p.sell.signature, p.buy.order.as_struct(), p.buy.signature, p.units,
-                    token_id)  # fmt: skip
-            m.exchange.matchOrders.call(*args, sender=account)
-            done.append((p, m.exchange.matchOrders(*args, sender=account)))
-        return done
+        return trade.match(m, account, token_id, max_matches, book_url=book_url, db=db, credit=credit_id)
 
     for p, receipt in _run(act):
         click.echo(
@@ -371,19 +235,7 @@ def cancel(provider, account, order_hash, book_url, db):
     m = _market(provider)
 
     def act():
-        key = parse_hash(order_hash)
-        b = open_book(m, book_url, db)
-        try:
-            from tonne.market.tools import order_of_json
-
-            order, _ = order_of_json(b.get(key))
-        finally:
-            b.close()
-        if order.maker != account.address:
-            raise InputError(f"HASH {key}: an order of {order.maker}, not of --account {account.address}")
-        if m.exchange.cancelled(key):
-            raise InputError(f"HASH {key}: already cancelled")
-        return m.exchange.cancel(order.as_struct(), sender=account)
+        return trade.cancel(m, account, parse_hash(order_hash), book_url=book_url, db=db)
 
     receipt = _run(act)
     click.echo(f"cancelled {order_hash} (tx {receipt.txn_hash})")
@@ -395,7 +247,7 @@ def cancel_all(provider, account):
     """Cancel every order you signed so far, at once: raises your counter on the exchange (incrementCounter); the
     orders you sign afterwards carry the new counter."""
     m = _market(provider)
-    receipt = _run(lambda: m.exchange.incrementCounter(sender=account))
+    receipt = _run(lambda: trade.cancel_all(m, account))
     click.echo(f"cancelled every order of {account.address}: counter now {m.exchange.counterOf(account.address)} "
                f"(tx {receipt.txn_hash})")  # fmt: skip
 
@@ -417,11 +269,7 @@ def trades(provider, credit_id, address):
                 who = parse_address(address)
             except ValueError as exc:
                 raise InputError(f"--address {address!r}: {exc}") from None
-        return [
-            t
-            for t in read_trades(m)
-            if (token_id is None or t.token_id == token_id) and (who is None or who in (t.seller, t.buyer))
-        ]
+        return trade.find_trades(m, token_id, who)
 
     found = _run(act)
     click.echo(f"{len(found)} trades")
@@ -440,20 +288,7 @@ def export(provider, day, directory, book_url, db):
     m = _market(provider)
 
     def act():
-        when = parse_day(day)
-        start, end = day_bounds(when)
-        b = open_book(m, book_url, db)
-        try:
-            orders_csv = b.export_orders(when)
-        finally:
-            b.close()
-        found = [t for t in read_trades(m) if start <= t.timestamp < end]
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        orders_path, trades_path = out / f"orders-{when}.csv", out / f"trades-{when}.csv"
-        orders_path.write_text(orders_csv)
-        trades_path.write_text(trades_csv(found))
-        return orders_path, orders_csv.count("\n") - 1, trades_path, len(found)
+        return trade.export_day(m, parse_day(day), directory, book_url=book_url, db=db)
 
     orders_path, n_orders, trades_path, n_trades = _run(act)
     click.echo(f"{n_orders} orders -> {orders_path}")
@@ -477,38 +312,8 @@ def serve(provider, host, port, db, database, confirmations, poll):
     m = _market(provider)
 
     def act():
-        if db and database:
-            raise InputError("--db / --database: give one")
-        if database and not database.startswith(("sqlite:", "postgresql")):
-            raise InputError(f"--database {database[:60]!r}: expected sqlite:///FILE or postgresql+psycopg://...")
-        url = database or sqlite_url(db or m.default_book_path())
-        uri = getattr(provider, "uri", None) or getattr(provider, "http_uri", None)
-        if not uri:
-            raise InputError(f"--network: provider {provider.name} has no RPC URL for the book's follower")
-        from tonne.market.book.api import serve as serve_book
-        from tonne.market.book.store import StoreMismatch
-
-        try:
-            serve_book(
-                host=host,
-                port=port,
-                db_url=url,
-                rpc_url=uri,
-                exchange=str(m.exchange.address),
-                registry=str(m.registry.address),
-                credit_token=str(m.credit.address),
-                start_block=m.start_block,
-                confirmations=confirmations,
-                poll_interval=poll,
-                abi=m.abi,
-                echo=click.echo,
-            )
-        except StoreMismatch as exc:
-            raise InputError(f"--db/--database: {exc}") from None
-        except OSError as exc:
-            raise InputError(f"--host/--port {host}:{port}: cannot listen ({exc})") from None
-        except RuntimeError as exc:
-            raise InputError(f"serve: {exc}") from None
+        trade.serve(m, provider, host=host, port=port, db=db, database=database, confirmations=confirmations,
+                    poll=poll, echo=click.echo)  # fmt: skip
 
     _run(act)
 

@@ -5,7 +5,8 @@ their ``at``): registers and approves projects at three standards, adds batches 
 refused by the on-chain overlap guard), verifies them, puts buyers on the KYC allowlist, issues credits from a CSV
 file with the resumable issuance tool, moves credits between KYC'd accounts, shows the refusals a regulated
 deployment must make, retires credits (one batch, two batches in one certificate, and an issue-and-retire), prints
-each certificate's data, writes one rendered certificate, and prints a summary; then the pledge and bridge steps.
+each certificate's data, writes one rendered certificate, and prints a summary; then the market, pledge and
+bridge steps.
 """
 
 from __future__ import annotations

@@ -88,8 +88,10 @@ MODULES: tuple[Module, ...] = (
         bench=(Step(40, "tonne.pledge.bench:bench_rows"),),
     ),
     Module(
-        "market",  # `deploy --market`: the CreditExchange
-        deploy="tonne.market.deploy:deploy_step",
+        "market",
+        deploy="tonne.market.deploy:deploy_step",  # `deploy --market`: the CreditExchange
+        demo_options="tonne.market.demo:demo_market_options",
+        demo=(Step(85, "tonne.market.demo:demo_step"),),
         bench=(Step(45, "tonne.market.bench:bench_rows"),),
     ),
     Module(

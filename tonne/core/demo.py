@@ -107,6 +107,9 @@ def _error_text(exc: ContractLogicError) -> str:
 
 
 def _short_value(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):  # a hash: 0x and its first and last hex digits
+        text = "0x" + bytes(value).hex()
+        return f"{text[:10]}..{text[-4:]}" if len(text) > 18 else text
     text = str(value)
     return short(value) if text.startswith("0x") and len(text) == 42 else text
 
