@@ -31,7 +31,8 @@ def deploy_exchange(project, suite, admin, *, admin_delay: int = 0):
 
 
 def fee_of(cost: int, fee_bps: int) -> int:
-    return cost * fee_bps // BPS
+    """The exchange's fee of a fill costing `cost`: rounded up."""
+    return -(-cost * fee_bps // BPS)
 
 
 @dataclass
@@ -78,6 +79,8 @@ class Market:
         return Order(maker=str(address), side=side, **fields)
 
     def sign(self, order: Order, signer=None) -> bytes:
+        # Signs whatever counter the order carries (the tests sign stale and future counters on purpose);
+        # tonne.market.orders.sign_order(current_counter=) refuses them for real clients.
         return sign_order(order, self.domain, signer if signer is not None else self._key_of(order.maker))
 
     def hash(self, order: Order) -> bytes:

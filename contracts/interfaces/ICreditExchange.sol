@@ -13,8 +13,9 @@ import {ICarbonRetirement} from "./ICarbonRetirement.sol";
 /// Units and prices: `amount`, `minFill` and fills are in token units (1 unit = 1 kg CO2e; 1 tonne = 1000 units);
 /// `pricePerUnit` is in the payment token's smallest units per credit unit, so a fill of `units` costs exactly
 /// `units * pricePerUnit`, whatever the partial fill (no division, no rounding on the trade itself).
-/// Fee: `fee = cost * feeBps / 10_000`, rounded down, cut out of what the seller receives: the buyer pays exactly
-/// the cost, the seller receives `cost - fee`, the fee recipient `fee`. In a match the fee is booked on the sell
+/// Fee: `fee = cost * feeBps / 10_000`, rounded up (so splitting a fill into smaller ones never pays less fee), cut
+/// out of what the seller receives: the buyer pays exactly the cost, the seller receives `cost - fee`, the fee
+/// recipient `fee`. In a match the fee is booked on the sell
 /// order's `OrderFilled` (0 on the buy order's), so the fees of the events sum to what was paid.
 /// Orders:
 /// - a sell order (side 0) offers `amount` of id `tokenId`; its criteria fields must all be zero;
@@ -23,10 +24,15 @@ import {ICarbonRetirement} from "./ICarbonRetirement.sol";
 ///   (0: any), `vintageFrom` / `vintageTo` (calendar years of the batch's monitoring period start and end, as
 ///   CompliancePeriods reads them; 0: unbounded), `country` (ISO 3166-1 alpha-2; 0: any), checked against the
 ///   registry at settlement;
+/// - a buy order naming its `tokenId` sets no criterion (refused otherwise: a signed criterion must not be ignored);
 /// - live from `listedAt` to `expiry` (both unix seconds, inclusive); a fill of fewer units than
 ///   min(`minFill`, remaining) is refused; `taker`, when not zero, is the only account that may fill it (in a
 ///   match: the only counterparty maker); `nonce` tells apart orders with the same terms;
-/// - valid only while `counter == counterOf(maker)`; `cancel` ends one order, `incrementCounter` all of them.
+/// - valid only while `counter == counterOf(maker)`; `cancel` ends one order, `incrementCounter` all of them (it
+///   raises the counter by a quasi-random step, so no order can be signed ahead for a later counter).
+/// Fills take up to the units asked: a fill asking more than remains takes what remains (so a dust front-run of a
+/// taker's full fill leaves it the rest, not a revert); nothing remaining reverts (`fill`) or skips the entry
+/// (`fillMany`). The minimum applies to the units taken: below min(`minFill`, remaining) is refused.
 /// The signature is checked at every fill, not only the first: ECDSA by the maker's key (high-s and wrong-length
 /// signatures refused), else EIP-1271 for a contract wallet, which may stop approving at any time. ECDSA is tried
 /// first, so an EIP-7702 account's own key signs for it as well as its delegated code.
@@ -43,7 +49,12 @@ import {ICarbonRetirement} from "./ICarbonRetirement.sol";
 /// - `listedAt` is the maker's own claim; it decides the price of a match (the resting order's), and an order is
 ///   not fillable before it, so a maker can only make its own order rest later, never earlier than it was live.
 /// - Payment tokens that deliver less (or more) than asked, fee-on-transfer and rebasing tokens, are refused at
-///   settlement: the seller's balance must grow by exactly what it was sent.
+///   settlement: the seller's balance must grow by exactly its proceeds, the fee recipient's by exactly the fee,
+///   and the buyer's fall by exactly the cost (a token taking its fee from the sender, or from one recipient
+///   only, is refused too). What a token does to third parties' balances is not seen.
+/// - A contract maker's EIP-1271 `isValidSignature` (and, for a buy order, its `onERC1155Received`) gets all the
+///   gas the taker sends: takers and books simulate a fill (`fillable`, an `eth_call`) before sending it. No cap,
+///   as in Seaport and 0x.
 interface ICreditExchange {
     /// @notice A signed order. See the contract notes for each field's meaning.
     /// @dev The EIP-712 type is `Order(address maker,uint8 side,uint256 tokenId,uint64 projectId,bytes32
@@ -94,7 +105,9 @@ interface ICreditExchange {
         MakerFrozen,
         MakerNotAllowed,
         MakerBalanceShort,
-        MakerApprovalShort
+        MakerApprovalShort,
+        ExchangeFrozen,
+        ExchangeNotAllowed
     }
 
     /// @notice Order `orderHash` has side `side`; only 0 (sell) and 1 (buy) exist.
@@ -102,6 +115,9 @@ interface ICreditExchange {
     /// @notice Sell order `orderHash` sets a buy criterion (project, standard, vintage or country); a sell
     /// order offers exactly `tokenId`.
     error ExchangeSellWithCriteria(bytes32 orderHash);
+    /// @notice Buy order `orderHash` names a `tokenId` and also sets a criterion (project, standard, vintage or
+    /// country), which would go unchecked; criteria belong to a buy of any id (`tokenId` 0).
+    error ExchangeIdWithCriteria(bytes32 orderHash);
     /// @notice The signature is not `maker`'s for order `orderHash` (wrong signer, malformed, high-s, or an
     /// EIP-1271 wallet that does not approve it now).
     error ExchangeBadSignature(bytes32 orderHash, address maker);
@@ -117,7 +133,8 @@ interface ICreditExchange {
     error ExchangeStaleCounter(bytes32 orderHash, uint256 orderCounter, uint256 currentCounter);
     /// @notice A fill of zero units of order `orderHash`.
     error ExchangeZeroUnits(bytes32 orderHash);
-    /// @notice A fill of `units` of order `orderHash`, of which only `remaining` are left.
+    /// @notice A fill of `units` of order `orderHash`, of which only `remaining` are left: nothing (fills are
+    /// capped at what remains), or, for a fill past 2^128 units, the room left below it.
     error ExchangeOverfill(bytes32 orderHash, uint256 units, uint256 remaining);
     /// @notice A fill of `units` of order `orderHash`, below its minimum of `minimum` (min(minFill, remaining)).
     error ExchangeFillBelowMinimum(bytes32 orderHash, uint256 units, uint256 minimum);
@@ -139,6 +156,12 @@ interface ICreditExchange {
     /// @notice `seller` was sent `expected` of payment token `token` but its balance grew by `received`: the token
     /// takes a fee on transfer (or rebases), which the exchange refuses.
     error ExchangePaymentShort(address token, address seller, uint256 expected, uint256 received);
+    /// @notice Fee recipient `recipient` was sent a fee of `expected` of payment token `token` but its balance grew
+    /// by `received` (modulo 2^256): a token charging some recipients, refused.
+    error ExchangeFeeShort(address token, address recipient, uint256 expected, uint256 received);
+    /// @notice `buyer` owed `expected` of payment token `token` but its balance fell by `debited` (modulo 2^256):
+    /// a token taking a fee from the sender on top, refused.
+    error ExchangePaymentOverdrawn(address token, address buyer, uint256 expected, uint256 debited);
     /// @notice `token` is not an ERC-20 payment token (no code, or no `balanceOf`).
     error ExchangeInvalidPaymentToken(address token);
     /// @notice `caller` is not the maker `maker` of order `orderHash`.
@@ -193,28 +216,32 @@ interface ICreditExchange {
     /// @notice `by` set the fee to `feeBps` basis points, paid to `recipient`.
     event FeeUpdated(uint256 feeBps, address indexed recipient, address indexed by);
 
-    /// @notice Fills `units` of `order` for the caller, delivering id `id` (the order's `tokenId`, or, for a buy
-    /// order with criteria, any id meeting them).
+    /// @notice Fills up to `units` of `order` for the caller (capped at what remains), delivering id `id` (the
+    /// order's `tokenId`, or, for a buy order with criteria, any id meeting them).
     /// Sell order: the maker's credits go to the caller, who pays `units * pricePerUnit` (the maker gets it less the
     /// fee). Buy order: the caller's credits go to the maker, who pays; the caller gets the cost less the fee.
     /// @param order The order, as signed.
     /// @param signature The maker's signature of the order's EIP-712 hash (65 bytes for an EOA), or whatever its
     /// EIP-1271 wallet accepts.
-    /// @param units How many units to fill, at least min(minFill, remaining) and at most what remains.
+    /// @param units How many units to fill at most: the fill takes min(units, remaining), which must be at least
+    /// min(minFill, remaining); nothing remaining reverts `ExchangeOverfill(orderHash, units, 0)`.
     /// @param id The id delivered.
     /// @return orderHash The order's EIP-712 hash.
+    /// @return filled The units filled (what the `OrderFilled` event says and the caller paid or delivered for).
     function fill(Order calldata order, bytes calldata signature, uint256 units, uint256 id)
         external
-        returns (bytes32 orderHash);
+        returns (bytes32 orderHash, uint256 filled);
 
-    /// @notice Several fills in one transaction, in order, each checked as `fill` checks it; atomic (one refused
-    /// fill reverts all, with its error). The same order twice is filled twice against one remaining amount.
+    /// @notice Several fills in one transaction, in order, each checked and capped as `fill` checks and caps it,
+    /// except that an entry of an order with nothing left (filled whole, by an earlier entry or a front-run) is
+    /// skipped: no payment, no event. Otherwise atomic (one refused fill reverts all, with its error). The same
+    /// order twice is filled twice against one remaining amount (the second entry capped at what the first left).
     /// @dev Gas grows with the fills given only: no loop runs over stored data.
     /// @param fills The fills, at least one.
     function fillMany(Fill[] calldata fills) external;
 
-    /// @notice Settles `units` between a crossing sell and buy order, at the resting order's price: the one with
-    /// the earlier `listedAt` (a tie: the sell order's). Anyone may call; the caller receives nothing. Each order
+    /// @notice Settles up to `units` between a crossing sell and buy order (capped at the smaller of their
+    /// remainders), at the resting order's price: the one with the earlier `listedAt` (a tie: the sell order's). Anyone may call; the caller receives nothing. Each order
     /// is checked as `fill` checks it, with the other order's maker as its taker; `id` must be the sell order's
     /// `tokenId` and meet the buy order's terms.
     /// @return sellHash The sell order's hash.
@@ -228,7 +255,7 @@ interface ICreditExchange {
         uint256 id
     ) external returns (bytes32 sellHash, bytes32 buyHash);
 
-    /// @notice Buys `units` from sell `order` for the caller and retires them at once through the retirement
+    /// @notice Buys up to `units` from sell `order` for the caller (capped at what remains) and retires them at once through the retirement
     /// module's `retireFrom`, with `input` (beneficiary, name, reason, jurisdiction, consumption period,
     /// reference). The credits go from the maker to the caller, then are burned from the caller's balance (the
     /// caller is the retiring account, and the reference is the caller's); the exchange never holds them.
@@ -247,7 +274,9 @@ interface ICreditExchange {
     /// @return orderHash The order's hash.
     function cancel(Order calldata order) external returns (bytes32 orderHash);
 
-    /// @notice Raises the caller's counter by one, voiding every order it signed with the old counter.
+    /// @notice Raises the caller's counter by a quasi-random step (the previous block's hash in the high 128 bits,
+    /// never zero), voiding every order it signed with the old counter; an order signed for any other counter
+    /// cannot come alive by it. Sign orders with `counterOf(maker)` as it is now.
     /// @return counter The new counter.
     function incrementCounter() external returns (uint256 counter);
 
@@ -259,7 +288,9 @@ interface ICreditExchange {
     /// with the blocking reason, or below the remaining amount with the limiting one (the maker's balance or
     /// approval: its credits and operator approval for a sell order, its payment balance and allowance for a buy
     /// order), or the remaining amount with `Limit.None`. When the maker cannot cover min(minFill, remaining),
-    /// `units` is 0. The taker's side (its balance, freeze, allowlist) is not known here and not checked.
+    /// `units` is 0. The exchange's own standing as the token's operator is checked (`ExchangeFrozen`,
+    /// `ExchangeNotAllowed`), and a priced order's payment token must have code (else `InvalidOrder`). The taker's
+    /// side (its balance, freeze, allowlist) is not known here and not checked.
     /// @param order The order.
     /// @param signature Its signature (checked as a fill checks it).
     /// @param id The id that would be delivered.

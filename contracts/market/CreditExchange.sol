@@ -10,6 +10,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {ICreditExchange} from "../interfaces/ICreditExchange.sol";
 import {ICarbonCredit} from "../interfaces/ICarbonCredit.sol";
@@ -21,10 +22,12 @@ import {CreditIds} from "../libraries/CreditIds.sol";
 /// @title CreditExchange
 /// @notice Settles signed credit orders delivery-versus-payment; see ICreditExchange.
 /// @dev Invariants:
-/// - per order, filled <= amount, and nothing fills after cancel, a counter raise or the expiry;
+/// - per order, filled <= amount, and nothing fills after cancel, a counter raise or the expiry; a fill takes up to
+///   the units asked, capped at what remains (never more);
 /// - the exchange's own balances never change: every credit moves seller to buyer through the token, every
 ///   payment buyer to seller and fee recipient, within the fill;
-/// - the buyer pays exactly units * price, the seller receives that less the fee, the fee recipient the fee.
+/// - the buyer pays exactly units * price, the seller receives that less the fee (rounded up), the fee recipient
+///   the fee: each of the three balances is measured around the transfers.
 /// Every settling entry point is `nonReentrant` and writes the filled amount before any external call. No loop runs
 /// over stored data: `fillMany` loops over its calldata only, so the 10,000th fill costs what the first does.
 contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, ReentrancyGuardTransient, EIP712 {
@@ -83,11 +86,11 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
     function fill(Order calldata order, bytes calldata signature, uint256 units, uint256 id)
         external
         nonReentrant
-        returns (bytes32 orderHash)
+        returns (bytes32 orderHash, uint256 filled)
     {
         (uint256 feeBps, address feeRecipient) = _loadFee();
         orderHash = _hashOrder(order);
-        _fillHashed(order, orderHash, signature, units, id, feeBps, feeRecipient);
+        filled = _fillHashed(order, orderHash, signature, units, id, feeBps, feeRecipient, false);
     }
 
     /// @inheritdoc ICreditExchange
@@ -98,7 +101,8 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         for (uint256 i; i < n; ++i) {
             Fill calldata x = fills[i];
             Order calldata o = x.order;
-            _fillHashed(o, _hashOrder(o), x.signature, x.units, x.id, feeBps, feeRecipient);
+            // An entry of an order with nothing left (filled whole, e.g. by a front-run) is skipped.
+            _fillHashed(o, _hashOrder(o), x.signature, x.units, x.id, feeBps, feeRecipient, true);
         }
     }
 
@@ -118,13 +122,19 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         address buyer = buy.maker;
         sellHash = _hashOrder(sell);
         buyHash = _hashOrder(buy);
-        uint256 sellFilled = _book(sell, sellHash, sellSignature, units, id, buyer);
-        uint256 buyFilled = _book(buy, buyHash, buySignature, units, id, seller);
+        // Up to `units`, capped at the smaller remainder (when both have some left: an order with nothing left is
+        // refused by its booking), so each booking below takes exactly `units`.
+        {
+            uint256 cap = Math.min(_remaining(sell, sellHash), _remaining(buy, buyHash));
+            if (cap != 0 && units > cap) units = cap;
+        }
+        (uint256 sellFilled,) = _book(sell, sellHash, sellSignature, units, id, buyer, false);
+        (uint256 buyFilled,) = _book(buy, buyHash, buySignature, units, id, seller, false);
         // The resting order sets the price: the earlier listed, the sell order on a tie.
         uint256 price = buy.listedAt < sell.listedAt ? buy.pricePerUnit : sell.pricePerUnit;
         (uint256 feeBps, address feeRecipient) = _loadFee();
         uint256 cost = units * price;
-        uint256 feeAmount = cost * feeBps / _BPS;
+        uint256 feeAmount = _feeOf(cost, feeBps);
         address paymentToken = sell.paymentToken;
         _emitFilled(sellHash, seller, buyer, _SELL, id, units, price, paymentToken, feeAmount, sellFilled);
         _emitFilled(buyHash, buyer, seller, _BUY, id, units, price, paymentToken, 0, buyFilled);
@@ -143,7 +153,8 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         orderHash = _hashOrder(order);
         if (order.side != _SELL) revert ExchangeNotASellOrder(orderHash);
         uint256 id = order.tokenId;
-        _fillHashed(order, orderHash, signature, units, id, feeBps, feeRecipient);
+        // Up to `units`, capped at what remains: what was bought is what is retired.
+        units = _fillHashed(order, orderHash, signature, units, id, feeBps, feeRecipient, false);
         // The credits are the caller's now; the retirement module burns them from its balance (the caller is the
         // retiring account), holding the exchange, its operator, to the token's rules.
         uint256[] memory ids = new uint256[](1);
@@ -168,10 +179,15 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
 
     /// @inheritdoc ICreditExchange
     function incrementCounter() external nonReentrant returns (uint256 counter) {
-        // Cannot overflow: one increment per transaction; 2^256 are never reached.
+        // A quasi-random step (as Seaport 1.5): the previous block's hash in the high 128 bits, its lowest of them
+        // set so the step is never zero modulo 2^256. An order signed ahead for a later counter stays void: that
+        // counter cannot be known before this transaction is mined. Wraps modulo 2^256 by design (the low 128
+        // bits never change, so no step returns the counter to a value it had but by a 2^-127 chance).
+        uint256 step = (uint256(blockhash(block.number - 1)) << 128) | (1 << 128);
         unchecked {
-            counter = ++_counters[msg.sender];
+            counter = _counters[msg.sender] + step;
         }
+        _counters[msg.sender] = counter;
         emit CounterIncremented(msg.sender, counter);
     }
 
@@ -197,7 +213,10 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
     {
         bytes32 orderHash = _hashOrder(order);
         OrderState memory s = _orders[orderHash];
-        if (order.side > _BUY || (order.side == _SELL && _hasCriteria(order))) return (0, Limit.InvalidOrder);
+        // Criteria only on a buy of any id (tokenId 0): a sell order, or a buy naming its id, setting one is refused.
+        if (order.side > _BUY || ((order.side == _SELL || order.tokenId != 0) && _hasCriteria(order))) {
+            return (0, Limit.InvalidOrder);
+        }
         if (block.timestamp < order.listedAt) return (0, Limit.NotYetListed);
         if (block.timestamp > order.expiry) return (0, Limit.Expired);
         if (s.cancelled) return (0, Limit.Cancelled);
@@ -210,7 +229,14 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         if (token.isProjectRestricted(CreditIds.projectOf(id))) return (0, Limit.ProjectRestricted);
         address maker = order.maker;
         if (token.isFrozen(maker)) return (0, Limit.MakerFrozen);
-        if (token.permissioned() && !token.isAllowed(maker)) return (0, Limit.MakerNotAllowed);
+        bool permissioned = token.permissioned();
+        if (permissioned && !token.isAllowed(maker)) return (0, Limit.MakerNotAllowed);
+        // The exchange moves the credits as the token's operator: the token refuses it frozen or, permissioned,
+        // off the allowlist.
+        if (token.isFrozen(address(this))) return (0, Limit.ExchangeFrozen);
+        if (permissioned && !token.isAllowed(address(this))) return (0, Limit.ExchangeNotAllowed);
+        // A priced fill reads the payment token's balances: one without code is refused (either side).
+        if (order.pricePerUnit != 0 && order.paymentToken.code.length == 0) return (0, Limit.InvalidOrder);
         uint256 remaining = order.amount - s.filled;
         units = remaining;
         if (order.side == _SELL) {
@@ -219,7 +245,6 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
             if (balance < units) (units, reason) = (balance, Limit.MakerBalanceShort);
         } else if (order.pricePerUnit != 0) {
             IERC20 pay = IERC20(order.paymentToken);
-            if (address(pay).code.length == 0) return (0, Limit.InvalidOrder);
             uint256 byBalance = pay.balanceOf(maker) / order.pricePerUnit;
             uint256 byAllowance = pay.allowance(maker, address(this)) / order.pricePerUnit;
             if (byBalance < units) (units, reason) = (byBalance, Limit.MakerBalanceShort);
@@ -288,7 +313,9 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         recipient = address(uint160(word >> 16));
     }
 
-    /// @dev A fill by the caller: checks and books it (effects), emits, then moves credits and payment.
+    /// @dev A fill by the caller of up to `units` (capped at what remains): checks and books it (effects), emits,
+    /// then moves credits and payment. Returns the units filled; with `skipIfDone`, 0 (nothing booked, paid or
+    /// emitted) for an order with nothing left.
     function _fillHashed(
         Order calldata order,
         bytes32 orderHash,
@@ -296,18 +323,37 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         uint256 units,
         uint256 id,
         uint256 feeBps,
-        address feeRecipient
-    ) private {
-        uint256 filledTotal = _book(order, orderHash, signature, units, id, msg.sender);
+        address feeRecipient,
+        bool skipIfDone
+    ) private returns (uint256) {
+        uint256 filledTotal;
+        (filledTotal, units) = _book(order, orderHash, signature, units, id, msg.sender, skipIfDone);
+        if (units == 0) return 0;
         address maker = order.maker;
         uint8 side = order.side;
         uint256 price = order.pricePerUnit;
         address paymentToken = order.paymentToken;
         uint256 cost = units * price;
-        uint256 feeAmount = cost * feeBps / _BPS;
+        uint256 feeAmount = _feeOf(cost, feeBps);
         _emitFilled(orderHash, maker, msg.sender, side, id, units, price, paymentToken, feeAmount, filledTotal);
         if (side == _SELL) _settle(maker, msg.sender, id, units, paymentToken, cost, feeAmount, feeRecipient);
         else _settle(msg.sender, maker, id, units, paymentToken, cost, feeAmount, feeRecipient);
+        return units;
+    }
+
+    /// @dev The fee of a fill of cost `cost`: `cost * feeBps / 10_000` rounded up, so splitting a fill never pays
+    /// less fee than the fill whole (at most MAX_FEE_BPS of the cost, so never above it). `ceilDiv` of the checked
+    /// product rather than `mulDiv(..., Ceil)`: 84 gas less; the product overflows only for a cost above
+    /// 2^256 / MAX_FEE_BPS, which no buyer can pay (it reverts with a panic, as the rounded-down fee did).
+    function _feeOf(uint256 cost, uint256 feeBps) private pure returns (uint256) {
+        return Math.ceilDiv(cost * feeBps, _BPS);
+    }
+
+    /// @dev What remains of order `orderHash` (0 when filled whole); its cancel flag and the rest are `_book`'s.
+    function _remaining(Order calldata order, bytes32 orderHash) private view returns (uint256) {
+        uint256 filled = _orders[orderHash].filled;
+        uint256 amount = order.amount;
+        return filled < amount ? amount - filled : 0;
     }
 
     /// @dev `emit OrderFilled(...)`, its data written once at the free memory pointer (not reserved: nothing
@@ -338,17 +384,20 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         }
     }
 
-    /// @dev Every check of an order against a fill of `units` delivering `id` to or from `taker`, then the booking:
-    /// the order's new filled amount is written before the caller makes any external call but the signature check
-    /// (a static call to an EIP-1271 wallet, which cannot change state).
+    /// @dev Every check of an order against a fill of up to `units` delivering `id` to or from `taker`, then the
+    /// booking of `booked` = min(units, remaining): the order's new filled amount is written before the caller makes
+    /// any external call but the signature check (a static call to an EIP-1271 wallet, which cannot change state).
+    /// Nothing remaining reverts `ExchangeOverfill(orderHash, units, 0)`, or, with `skipIfDone`, returns
+    /// `booked` = 0 having checked the order's life (listing, expiry, counter, cancel) but booked nothing.
     function _book(
         Order calldata order,
         bytes32 orderHash,
         bytes calldata signature,
         uint256 units,
         uint256 id,
-        address taker
-    ) private returns (uint256 filledTotal) {
+        address taker,
+        bool skipIfDone
+    ) private returns (uint256 filledTotal, uint256 booked) {
         // The fields read here, as raw calldata words (offsets of `Order`'s 17 words), checked for dirty bits
         // together, as the ABI decoder would check each one: a dirty value reverts without data.
         address maker;
@@ -387,7 +436,12 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         uint256 filled = word & type(uint128).max;
         // Cannot underflow: filled <= amount always holds (the overfill check below keeps it).
         uint256 remaining = filled < amount ? amount - filled : 0;
-        if (units > remaining) revert ExchangeOverfill(orderHash, units, remaining);
+        if (remaining == 0) {
+            if (skipIfDone) return (filled, 0);
+            revert ExchangeOverfill(orderHash, units, 0);
+        }
+        // Up to the units asked: a taker who was front-run gets what is left.
+        if (units > remaining) units = remaining;
         uint256 minimum = order.minFill < remaining ? order.minFill : remaining;
         if (units < minimum) revert ExchangeFillBelowMinimum(orderHash, units, minimum);
         _requireTerms(order, orderHash, id);
@@ -396,6 +450,7 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         unchecked {
             filledTotal = filled + units;
         }
+        booked = units;
         // Cannot truncate below 2^128 unless an order's amount is above any supply; SafeCast-free by that bound,
         // checked here to be exact.
         if (filledTotal > type(uint128).max) revert ExchangeOverfill(orderHash, units, type(uint128).max - filled);
@@ -406,7 +461,10 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
     }
 
     /// @dev Moves `units` of `id` seller to buyer through the token, and `cost` buyer to seller less `feeAmount`,
-    /// which goes to the fee recipient. The seller's balance must grow by exactly what it is sent.
+    /// which goes to the fee recipient. Each payment balance must move by exactly what the exchange sent: the
+    /// seller's grows by the proceeds (measured around their transfer), the fee recipient's by the fee (around
+    /// its transfer), and the buyer's falls by the cost (around both; by the proceeds alone when the buyer is the
+    /// fee recipient). The six `balanceOf` reads land on slots the transfers read and write anyway.
     function _settle(
         address seller,
         address buyer,
@@ -438,18 +496,39 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
         }
         if (cost == 0) return;
         IERC20 pay = IERC20(paymentToken);
-        // Cannot underflow: feeAmount = cost * feeBps / 10_000 <= cost.
+        // Cannot underflow: feeAmount = ceil(cost * feeBps / 10_000) <= cost (feeBps <= 10_000).
         uint256 proceeds;
         unchecked {
             proceeds = cost - feeAmount;
         }
-        if (proceeds != 0) {
-            uint256 before = _balanceOf(paymentToken, seller);
-            pay.safeTransferFrom(buyer, seller, proceeds);
-            uint256 received = _balanceOf(paymentToken, seller) - before;
-            if (received != proceeds) revert ExchangePaymentShort(paymentToken, seller, proceeds, received);
+        uint256 buyerBefore = _balanceOf(paymentToken, buyer);
+        // The deltas below are taken modulo 2^256: a balance moving the wrong way shows as a huge number, refused
+        // all the same.
+        unchecked {
+            if (proceeds != 0) {
+                uint256 before = _balanceOf(paymentToken, seller);
+                pay.safeTransferFrom(buyer, seller, proceeds);
+                uint256 received = _balanceOf(paymentToken, seller) - before;
+                if (received != proceeds) revert ExchangePaymentShort(paymentToken, seller, proceeds, received);
+            }
+            uint256 paid = cost;
+            if (feeAmount != 0) {
+                if (feeRecipient == buyer) {
+                    // The fee stays with the buyer: the transfer to itself moves nothing.
+                    pay.safeTransferFrom(buyer, feeRecipient, feeAmount);
+                    paid = proceeds;
+                } else {
+                    uint256 before = _balanceOf(paymentToken, feeRecipient);
+                    pay.safeTransferFrom(buyer, feeRecipient, feeAmount);
+                    uint256 received = _balanceOf(paymentToken, feeRecipient) - before;
+                    if (received != feeAmount) {
+                        revert ExchangeFeeShort(paymentToken, feeRecipient, feeAmount, received);
+                    }
+                }
+            }
+            uint256 debited = buyerBefore - _balanceOf(paymentToken, buyer);
+            if (debited != paid) revert ExchangePaymentOverdrawn(paymentToken, buyer, paid, debited);
         }
-        if (feeAmount != 0) pay.safeTransferFrom(buyer, feeRecipient, feeAmount);
     }
 
     /// @dev Reverts unless `id` may be delivered against `order` (a sell order's own id; a buy order's id, or any
@@ -462,6 +541,7 @@ contract CreditExchange is ICreditExchange, AccessControlDefaultAdminRules, Reen
             return;
         }
         if (tokenId != 0) {
+            if (_hasCriteria(order)) revert ExchangeIdWithCriteria(orderHash);
             if (id != tokenId) revert ExchangeWrongId(orderHash, id, tokenId);
             return;
         }

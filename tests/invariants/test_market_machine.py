@@ -8,13 +8,16 @@ price), fee changes, the makers' balances and approvals moving under their order
 operator approval and allowance changes), and the clock moving (every transaction's block time is set by the
 machine, time jumps land on expiry and listing boundaries). The model predicts each outcome first: success, or
 the exact custom error of the first check that fails (the exchange's, the credit token's or the payment token's).
+It follows the outside audit's rules: a fill takes up to the units asked, capped at what remains (a match at the
+smaller remainder); a fillMany entry of an order with nothing left is skipped; the fee is rounded up; a counter
+raise adds the previous block's hash in the high 128 bits (so an order signed ahead for counter + 1 never lives).
 After every step the invariants check, on-chain:
 
 - per order, filledOf = the model's filled <= amount, and `cancelled` agrees;
 - nothing filled after a cancel, a counter raise or the expiry: an order's filled amount is frozen from the step
   it died on (the model also refuses every such fill, and the contract refused each one);
 - credits and payment tokens are conserved: every trader's, the keeper's and the fee recipient's balances equal
-  the model's (it moves exactly units, units * price and the rounded-down fee), the sums equal what was issued
+  the model's (it moves exactly units, units * price and the rounded-up fee), the sums equal what was issued
   and minted, and the exchange holds nothing; counters, operator approvals and allowances agree too;
 - the model's fillable amount and reason equal the contract's `fillable(order, signature, id)` for every order
   known and every id (so each criteria buy is asked about ids that meet its criteria and ids that do not).
@@ -140,31 +143,35 @@ class Model:
             return "ExchangeCountryMismatch"
         return None
 
-    def book(self, p: Placed, units: int, token_id: int, taker: str, now: int) -> str | None:
-        """CreditExchange._book's checks, in its order: the error name of the first that fails, or None."""
+    def book(
+        self, p: Placed, units: int, token_id: int, taker: str, now: int, skip_if_done: bool = False
+    ) -> tuple[str | None, int]:
+        """CreditExchange._book's checks, in its order: (the error name of the first that fails, or None; the units
+        it books: the units asked capped at what remains, 0 for an entry skipped with `skip_if_done`)."""
         o = p.order
         if o.taker != ZERO_ADDRESS and o.taker != taker:
-            return "ExchangeNotNamedTaker"
+            return "ExchangeNotNamedTaker", 0
         if now < o.listed_at:
-            return "ExchangeOrderNotYetListed"
+            return "ExchangeOrderNotYetListed", 0
         if now > o.expiry:
-            return "ExchangeOrderExpired"
+            return "ExchangeOrderExpired", 0
         if o.counter != self.counters[o.maker]:
-            return "ExchangeStaleCounter"
+            return "ExchangeStaleCounter", 0
         if p.cancelled:
-            return "ExchangeOrderCancelled"
+            return "ExchangeOrderCancelled", 0
         if units == 0:
-            return "ExchangeZeroUnits"
+            return "ExchangeZeroUnits", 0
         remaining = o.amount - p.filled
-        if units > remaining:
-            return "ExchangeOverfill"
+        if remaining == 0:
+            return (None, 0) if skip_if_done else ("ExchangeOverfill", 0)
+        units = min(units, remaining)  # up to the units asked
         if units < min(o.min_fill, remaining):
-            return "ExchangeFillBelowMinimum"
+            return "ExchangeFillBelowMinimum", 0
         if error := self.terms_error(o, token_id):
-            return error
+            return error, 0
         if not p.signed_by_maker:
-            return "ExchangeBadSignature"
-        return None
+            return "ExchangeBadSignature", 0
+        return None, units
 
     def _pay(self, payer: str, to: str, amount: int) -> str | None:
         """One ERC-20 transferFrom by the exchange (OpenZeppelin: the allowance is spent first, then moved)."""
@@ -190,7 +197,7 @@ class Model:
         self.credits[(buyer, token_id)] += units
         if cost == 0:
             return None
-        fee = cost * self.fee_bps // BPS
+        fee = -(-cost * self.fee_bps // BPS)  # rounded up
         if cost - fee and (error := self._pay(buyer, seller, cost - fee)):
             return error
         if fee and (error := self._pay(buyer, self.recipient, fee)):
@@ -237,8 +244,9 @@ class Model:
         return units, int(reason)
 
     def dead(self, p: Placed, now: int) -> bool:
-        """Never fillable again: cancelled, its counter passed, or expired (time only moves on)."""
-        return p.cancelled or self.counters[p.order.maker] > p.order.counter or now > p.order.expiry
+        """Never fillable again: cancelled, not of its maker's counter (the counter moves by a quasi-random step, so
+        an order of another counter, passed or ahead, never becomes current), or expired (time only moves on)."""
+        return p.cancelled or self.counters[p.order.maker] != p.order.counter or now > p.order.expiry
 
 
 @dataclass
@@ -358,16 +366,20 @@ class MarketMachine(RuleBasedStateMachine):
             return self._draw(data, st.sampled_from([a for a in self.env.traders if a.address != o.maker]), "taker")
         return self._draw(data, st.sampled_from(self.env.traders), "taker")
 
-    def _predict_fill(self, m: Model, p: Placed, units: int, token_id: int, taker: str) -> str | None:
-        """One fill by `taker` on model `m` (p is m's own copy), applied: the error name, or None."""
-        if error := m.book(p, units, token_id, taker, self.now + 1):
-            return error
+    def _predict_fill(
+        self, m: Model, p: Placed, units: int, token_id: int, taker: str, skip_if_done: bool = False
+    ) -> tuple[str | None, int]:
+        """One fill of up to `units` by `taker` on model `m` (p is m's own copy), applied: (the error name, or
+        None; the units filled, 0 for a skipped fillMany entry)."""
+        error, units = m.book(p, units, token_id, taker, self.now + 1, skip_if_done)
+        if error or units == 0:
+            return error, 0
         o = p.order
         seller, buyer = (o.maker, taker) if o.side == SELL else (taker, o.maker)
         if error := m.settle(seller, buyer, token_id, units, units * o.price_per_unit):
-            return error
+            return error, 0
         p.filled += units
-        return None
+        return None, units
 
     def _adopt(self, trial: Model) -> None:
         """The trial model a transaction just confirmed becomes the model."""
@@ -505,12 +517,14 @@ class MarketMachine(RuleBasedStateMachine):
         taker = self._taker(data, o)
         trial = copy.deepcopy(m)
         trial_p = trial.orders[m.orders.index(p)]
-        expected = self._predict_fill(trial, trial_p, units, token_id, taker.address)
+        expected, filled = self._predict_fill(trial, trial_p, units, token_id, taker.address)
         label = "fill (sell order)" if o.side == SELL else "fill (buy order)"
         if self._send(label, expected, lambda: self.env.exchange.fill(o.as_struct(), p.sig, units, token_id,
                                                                        sender=taker)):  # fmt: skip
             self._adopt(trial)
-            self._count_fill("fill", trial_p, units)
+            self._count_fill("fill", trial_p, filled)
+            if filled < units:
+                self.env.outcomes["fill: capped at what remains"] += 1
 
     def fill_dead(self, data: st.DataObject) -> None:
         """A fill of an order that can never fill again (cancelled, its counter passed, expired, or filled), as it
@@ -528,7 +542,9 @@ class MarketMachine(RuleBasedStateMachine):
         units = max(min(o.min_fill, remaining), 1) if remaining else 1
         taker = self._taker(data, o, usual=True)
         trial = copy.deepcopy(self.model)
-        expected = self._predict_fill(trial, trial.orders[self.model.orders.index(p)], units, token_id, taker.address)
+        expected, _ = self._predict_fill(
+            trial, trial.orders[self.model.orders.index(p)], units, token_id, taker.address
+        )
         assert expected, f"the model would fill a dead order: {p}"
         self._send("fill (dead order)", expected, lambda: self.env.exchange.fill(o.as_struct(), p.sig, units,
                                                                                 token_id, sender=taker))  # fmt: skip
@@ -545,6 +561,12 @@ class MarketMachine(RuleBasedStateMachine):
                 plan.append(plan[-1])
             else:
                 plan.append(self._pick_order(data, taker=taker.address, odds=9))
+        # Now and then an order filled whole that is otherwise live (as after a front-run): its entry is skipped.
+        done = [p for p in m.orders if p.filled == p.order.amount and not m.dead(p, self.now + 1)
+                and p.order.taker in (ZERO_ADDRESS, taker.address) and p.order.maker != taker.address]  # fmt: skip
+        if done and count and self._draw(data, st.sampled_from([False] * 2 + [True]), "a filled order too"):
+            p = self._draw(data, st.sampled_from(done), "filled order")
+            plan.insert(0, (p, p.order.token_id or self._draw(data, st.sampled_from(m.ids), "id")))
         picks: list[tuple[Placed, int, int]] = []
         for n, (p, token_id) in enumerate(plan):
             o = p.order
@@ -557,9 +579,14 @@ class MarketMachine(RuleBasedStateMachine):
             picks.append((p, units, token_id))
         trial = copy.deepcopy(m)
         expected = "ExchangeNoFills" if not picks else None
+        skipped = 0
         for p, units, token_id in picks:
-            if expected := self._predict_fill(trial, trial.orders[m.orders.index(p)], units, token_id, taker.address):
+            expected, filled = self._predict_fill(
+                trial, trial.orders[m.orders.index(p)], units, token_id, taker.address, skip_if_done=True
+            )
+            if expected:
                 break
+            skipped += filled == 0
         twice = len({id(p) for p, _, _ in picks}) < len(picks)
         label = "fillMany (same order twice)" if twice else "fillMany"
         fills = [(p.order.as_tuple(), p.sig, units, token_id) for p, units, token_id in picks]
@@ -567,6 +594,7 @@ class MarketMachine(RuleBasedStateMachine):
             self._adopt(trial)
             for p, units, _ in picks:
                 self._count_fill("fillMany entry", trial.orders[m.orders.index(p)], units)
+            self.env.outcomes["fillMany entries skipped (nothing left)"] += skipped
 
     def match(self, data: st.DataObject) -> None:
         m, t = self.model, self.now + 1
@@ -604,13 +632,20 @@ class MarketMachine(RuleBasedStateMachine):
         fillable = min(m.fillable(s, token_id, t)[0], m.fillable(b, token_id, t)[0])
         minimum = max(min(s.order.min_fill, s_rem), min(b.order.min_fill, b_rem))
         units = self._units(data, fillable, min(s_rem, b_rem), minimum, odds=2)
+        if self._draw(data, st.sampled_from([False] * 4 + [True]), "ask the larger remainder"):
+            units = max(s_rem, b_rem) + 1  # capped at the smaller one
         trial = copy.deepcopy(m)
         ts, tb = (trial.orders[m.orders.index(x)] for x in (s, b))
         seller, buyer = s.order.maker, b.order.maker
+        asked = units
         if s.order.price_per_unit > b.order.price_per_unit:
             expected = "ExchangeOrdersDoNotCross"
         else:
-            expected = trial.book(ts, units, token_id, buyer, t) or trial.book(tb, units, token_id, seller, t)
+            # Capped at the smaller remainder (when both have some left), then each order booked as a fill.
+            cap = min(s_rem, b_rem)
+            if cap and units > cap:
+                units = cap
+            expected = trial.book(ts, units, token_id, buyer, t)[0] or trial.book(tb, units, token_id, seller, t)[0]
         if expected is None:
             # The resting order sets the price: the earlier listed, the sell order on a tie.
             price = b.order.price_per_unit if b.order.listed_at < s.order.listed_at else s.order.price_per_unit
@@ -624,6 +659,8 @@ class MarketMachine(RuleBasedStateMachine):
             self._adopt(trial)
             for side, p in (("sell", ts), ("buy", tb)):
                 self._count_fill(f"matchOrders {side} side", p, units)
+            if units < asked:
+                self.env.outcomes["matchOrders: capped at the smaller remainder"] += 1
 
     def cancel(self, data: st.DataObject) -> None:
         if not self.model.orders:
@@ -672,7 +709,10 @@ class MarketMachine(RuleBasedStateMachine):
     def increment_counter(self, data: st.DataObject) -> None:
         maker = self._draw(data, st.sampled_from(self.env.traders), "maker")
         if self._send("incrementCounter", None, lambda: self.env.exchange.incrementCounter(sender=maker)):
-            self.model.counters[maker.address] += 1
+            # The step: the previous block's hash in the high 128 bits, its lowest of them set (never zero).
+            parent = self.env.chain.provider.web3.eth.get_block("latest")["parentHash"]
+            step = (int.from_bytes(parent, "big") << 128 | 1 << 128) % 2**256
+            self.model.counters[maker.address] = (self.model.counters[maker.address] + step) % 2**256
 
     def set_fee(self, data: st.DataObject) -> None:
         bps = self._draw(data, st.sampled_from([30, 150, 0, 1, 499, 500, 501]), "bps")
@@ -867,16 +907,22 @@ REQUIRED_OUTCOMES = (
     "fill: completes the order",
     "fill (sell order): ok",
     "fill (buy order): ok",
-    "fill (sell order): ExchangeOverfill | fill (buy order): ExchangeOverfill",
-    "fill (sell order): ExchangeFillBelowMinimum | fill (buy order): ExchangeFillBelowMinimum",
+    "fill (sell order): ExchangeOverfill | fill (buy order): ExchangeOverfill | fill (dead order): ExchangeOverfill",
+    "fill: capped at what remains",
+    "fill (sell order): ExchangeFillBelowMinimum | fill (buy order): ExchangeFillBelowMinimum"
+    " | fillMany (same order twice): ExchangeFillBelowMinimum | fillMany: ExchangeFillBelowMinimum"
+    " | matchOrders: ExchangeFillBelowMinimum",
     "fill (sell order): ExchangeOrderExpired | fill (buy order): ExchangeOrderExpired",
-    "fill (sell order): ExchangeOrderCancelled | fill (buy order): ExchangeOrderCancelled",
+    "fill (sell order): ExchangeOrderCancelled | fill (buy order): ExchangeOrderCancelled"
+    " | fill (dead order): ExchangeOrderCancelled",
     "fill (sell order): ExchangeStaleCounter | fill (buy order): ExchangeStaleCounter",
     "fillMany: ok",
     "fillMany (same order twice): ok",
+    "fillMany entries skipped (nothing left)",
     "matchOrders: ok",
     "matchOrders sell side: partial fill",
     "matchOrders: ExchangeOrdersDoNotCross",
+    "matchOrders: capped at the smaller remainder",
     "cancel: ok",
     "cancel: ExchangeOrderCancelled",
     "incrementCounter: ok",

@@ -14,6 +14,7 @@ from tonne.market.orders import (
     Domain,
     Order,
     domain_separator,
+    order_for_counter,
     order_hash,
     sign_order,
     standard_hash,
@@ -64,6 +65,8 @@ def test_order_hash__changes_with_chain_contract_and_every_field():
         (dict(vintage_from=70_000), "vintage_from"),
         (dict(country=b"DEU"), "country"),
         (dict(vintage_from=2021), "sell order"),
+        (dict(side=BUY, token_id=5, country=b"BR"), "token_id: 5; a buy order for one id sets no criterion"),
+        (dict(side=BUY, token_id=5, project_id=1), "token_id: 5; a buy order for one id sets no criterion"),
     ],
 )
 def test_order__invalid_fields__refused_naming_the_field(fields, message):
@@ -75,3 +78,25 @@ def test_buy_with_criteria__round_trips_through_the_struct():
     order = sell(side=BUY, token_id=0, standard_hash=standard_hash("VCS"), vintage_from=2021, country=b"ID")
     assert Order.from_struct(order.as_struct()) == order
     assert order.cost(7) == 21
+
+
+def test_sign_order__counter_other_than_the_current__refused():
+    # The exchange raises a counter by a quasi-random step: an order for another counter is void (or, signed
+    # ahead, a dormant order a phisher could keep); a client passing the chain's counter cannot sign one.
+    current = 5 << 128 | 7
+    with pytest.raises(ValueError, match=f"counter: {current + 1}; the maker's counter on the exchange is {current}"):
+        sign_order(sell(counter=current + 1), DOMAIN, KEY, current_counter=current)
+    assert sign_order(sell(counter=current), DOMAIN, KEY, current_counter=current) == sign_order(
+        sell(counter=current), DOMAIN, KEY
+    )
+
+
+def test_order_for_counter__reads_the_makers_counter():
+    class Exchange:
+        def counterOf(self, maker):  # noqa: N802 (the contract's name)
+            assert maker == MAKER
+            return 9 << 128
+
+    assert order_for_counter(sell(counter=1), Exchange()).counter == 9 << 128
+    with pytest.raises(TypeError, match="counterOf"):
+        order_for_counter(sell(), object())

@@ -94,6 +94,8 @@ class Limit(IntEnum):
     MAKER_NOT_ALLOWED = 12
     MAKER_BALANCE_SHORT = 13
     MAKER_APPROVAL_SHORT = 14
+    EXCHANGE_FROZEN = 15  # the exchange itself is frozen on the credit token (every fill reverts)
+    EXCHANGE_NOT_ALLOWED = 16  # permissioned token: the exchange is off its allowlist (every fill reverts)
 
 
 def standard_hash(standard: str) -> bytes:
@@ -141,6 +143,11 @@ class Order:
             object.__setattr__(self, name, checksum_address(getattr(self, name)))
         if self.side == SELL and self.has_criteria:
             raise ValueError("a sell order offers one token_id: project, standard, vintage and country must be unset")
+        if self.token_id and self.has_criteria:
+            raise ValueError(
+                f"token_id: {self.token_id}; a buy order for one id sets no criterion (the exchange refuses it): "
+                "use token_id 0 with the criteria, or the id alone"
+            )
 
     @property
     def has_criteria(self) -> bool:
@@ -301,9 +308,18 @@ def recover_signer(digest: bytes, signature: bytes) -> str | None:
     return _address_of_public_key(public.to_bytes())
 
 
-def sign_order(order: Order, domain: Domain, signer: Any) -> bytes:
+def sign_order(order: Order, domain: Domain, signer: Any, *, current_counter: int | None = None) -> bytes:
     """The maker's 65-byte signature (r, s, v; low s) of `order`. `signer` is a private key (hex or bytes), an
-    eth_account LocalAccount, or an ape test account (anything with a `private_key`)."""
+    eth_account LocalAccount, or an ape test account (anything with a `private_key`).
+
+    `current_counter`: the maker's `counterOf` on the exchange now. When given, an order signed for another
+    counter is refused (ValueError): the exchange raises a counter by a quasi-random step, so an order signed for
+    any other value is void forever, or, signed ahead, would be a dormant order for no one to use. Clients that
+    read the chain pass it; `order_for_counter` builds the order with it."""
+    if current_counter is not None and order.counter != current_counter:
+        raise ValueError(
+            f"counter: {order.counter}; the maker's counter on the exchange is {current_counter}: sign with it"
+        )
     key = getattr(signer, "private_key", signer)
     if isinstance(key, str):
         key = bytes.fromhex(key.removeprefix("0x"))
@@ -316,6 +332,17 @@ def sign_order_typed_data(order: Order, domain: Domain, signer: Any) -> bytes:
     key = getattr(signer, "private_key", signer)
     signed = Account.sign_typed_data(key, full_message=typed_data(order, domain))
     return bytes(signed.signature)
+
+
+def order_for_counter(order: Order, exchange: Any) -> Order:
+    """`order` with its maker's current counter read from `exchange` (anything with `counterOf(maker)`: an ape or
+    web3 contract), the only counter the exchange accepts."""
+    counter_of = getattr(exchange, "counterOf", None)
+    if counter_of is None:
+        raise TypeError("exchange: no counterOf(maker); pass the CreditExchange contract")
+    current = counter_of(order.maker)
+    current = current.call() if hasattr(current, "call") else current  # web3: a ContractFunction
+    return order.replace(counter=int(current))
 
 
 def _check_uint(name: str, value: Any, bits: int) -> None:

@@ -33,7 +33,7 @@ def test_fill_sell__no_fee__credits_to_taker_exact_cost_to_maker_event_and_fille
     assert after[1] == (before[1][0] + 3 * UNITS, before[1][1] - cost)
     assert after[2] == before[2] == (0, 0)  # the exchange holds nothing
     h = market.hash(order)
-    assert receipt.return_value == h
+    assert tuple(receipt.return_value) == (h, 3 * UNITS)
     assert market.exchange.filledOf(h) == 3 * UNITS
     assert events(receipt, market.exchange, "OrderFilled") == [
         plain(
@@ -102,15 +102,16 @@ def test_fill__price_zero__credits_move_no_payment(market):
 def test_fill__fuzzed_units_price_fee__buyer_pays_units_times_price_seller_cost_minus_fee(
     market, units, price, fee_bps
 ):
-    # No rounding on the trade: the cost of any partial fill is exact; the fee alone is rounded, down, and it is
-    # paid out of the seller's proceeds, so neither side loses a smallest unit to the other.
+    # No rounding on the trade: the cost of any partial fill is exact; the fee alone is rounded, up (so a split
+    # never pays less), and it is paid out of the seller's proceeds: the buyer pays the cost, nothing more.
     set_fee(market, fee_bps)
     order = market.order(price_per_unit=price)
     before = market.balances(market.seller, market.buyer, market.fee_recipient)
     market.fill(order, units)
     after = market.balances(market.seller, market.buyer, market.fee_recipient)
     cost = units * price
-    fee = cost * fee_bps // 10_000
+    fee = -(-cost * fee_bps // 10_000)
+    assert fee == fee_of(cost, fee_bps) and fee_bps * cost <= fee * 10_000 < fee_bps * cost + 10_000
     assert before[1][1] - after[1][1] == cost
     assert after[0][1] - before[0][1] == cost - fee
     assert after[2][1] - before[2][1] == fee
@@ -120,16 +121,20 @@ def test_fill__fuzzed_units_price_fee__buyer_pays_units_times_price_seller_cost_
 # ------------------------------------------------------------------ amounts
 
 
-def test_fill__more_than_amount_in_one_fill__reverts(market):
+def test_fill__more_than_amount_in_one_fill__capped_at_the_amount(market):
     order = market.order(amount=1000)
-    with reverts(market.exchange.ExchangeOverfill, orderHash=market.hash(order), units=1001, remaining=1000):
-        market.fill(order, 1001)
+    before = market.balances(market.buyer)
+    receipt = market.fill(order, 1001)
+    assert tuple(receipt.return_value) == (market.hash(order), 1000)
+    assert events(receipt, market.exchange, "OrderFilled")[0]["units"] == 1000
+    after = market.balances(market.buyer)
+    assert (after[0][0] - before[0][0], before[0][1] - after[0][1]) == (1000, 1000 * PRICE)
 
 
-def test_fill__over_many_fills__last_overfill_reverts_and_filled_stays_at_amount(market):
+def test_fill__over_many_fills__capped_then_nothing_left_reverts_and_filled_stays_at_amount(market):
     order = market.order(amount=1000)
     market.fill(order, 600)
-    market.fill(order, 400)
+    assert tuple(market.fill(order, 2**256 - 1).return_value)[1] == 400  # any ask: what remains
     with reverts(market.exchange.ExchangeOverfill, orderHash=market.hash(order), units=1, remaining=0):
         market.fill(order, 1)
     assert market.exchange.filledOf(market.hash(order)) == 1000
@@ -154,16 +159,17 @@ def test_fill__below_min_fill__reverts_then_last_remainder_below_min_allowed(mar
     assert market.exchange.filledOf(h) == 1000
 
 
-def test_fill_many__same_order_twice__second_sees_first_and_cannot_overfill(market):
+def test_fill_many__same_order_twice__second_capped_third_skipped_never_overfills(market):
     order = market.order(amount=1000)
     sig = market.sign(order)
-    twice = [(order.as_tuple(), sig, 700, market.id_a), (order.as_tuple(), sig, 400, market.id_a)]
-    with reverts(market.exchange.ExchangeOverfill, orderHash=market.hash(order), units=400, remaining=300):
-        market.exchange.fillMany(twice, sender=market.buyer)
-    assert market.exchange.filledOf(market.hash(order)) == 0
-    exact = [(order.as_tuple(), sig, 700, market.id_a), (order.as_tuple(), sig, 300, market.id_a)]
-    market.exchange.fillMany(exact, sender=market.buyer)
+    thrice = [(order.as_tuple(), sig, 700, market.id_a), (order.as_tuple(), sig, 400, market.id_a),
+              (order.as_tuple(), sig, 5, market.id_a)]  # fmt: skip
+    cash = market.usd.balanceOf(market.buyer)
+    receipt = market.exchange.fillMany(thrice, sender=market.buyer)
+    logged = events(receipt, market.exchange, "OrderFilled")
+    assert [(e["units"], e["filledTotal"]) for e in logged] == [(700, 700), (300, 1000)]  # the third: skipped
     assert market.exchange.filledOf(market.hash(order)) == 1000
+    assert cash - market.usd.balanceOf(market.buyer) == 1000 * PRICE
 
 
 def test_fill_many__several_orders_and_ids__each_settled(market):
@@ -185,11 +191,20 @@ def test_fill_many__empty__reverts(market):
 
 
 def test_fill_many__one_bad_fill__reverts_all(market):
-    good, bad = market.order(), market.order(amount=10)
-    fills = [(good.as_tuple(), market.sign(good), 5, market.id_a), (bad.as_tuple(), market.sign(bad), 11, market.id_a)]
-    with reverts(market.exchange.ExchangeOverfill, orderHash=market.hash(bad), units=11, remaining=10):
+    good, bad = market.order(), market.order(amount=10, min_fill=5)
+    fills = [(good.as_tuple(), market.sign(good), 5, market.id_a), (bad.as_tuple(), market.sign(bad), 4, market.id_a)]
+    with reverts(market.exchange.ExchangeFillBelowMinimum, orderHash=market.hash(bad), units=4, minimum=5):
         market.exchange.fillMany(fills, sender=market.buyer)
     assert market.exchange.filledOf(market.hash(good)) == 0
+
+
+def test_fill_many__entry_of_a_cancelled_order__reverts_all_not_skipped(market):
+    # Only an order with nothing left is skipped; a dead order (cancelled, expired, stale counter) still reverts.
+    good, gone = market.order(), market.order()
+    market.exchange.cancel(gone.as_struct(), sender=market.seller)
+    fills = [(o.as_tuple(), market.sign(o), 5, market.id_a) for o in (good, gone)]
+    with reverts(market.exchange.ExchangeOrderCancelled, orderHash=market.hash(gone)):
+        market.exchange.fillMany(fills, sender=market.buyer)
 
 
 # ------------------------------------------------------------------ life of an order

@@ -85,11 +85,23 @@ def test_match__id_not_meeting_the_buy__refused(market, stranger):
         match(market, sell, buy, 1, sender=stranger)
 
 
-def test_match__more_than_either_remaining__refused(market, stranger):
+def test_match__more_than_either_remaining__capped_at_the_smaller(market, stranger):
     sell = market.order(amount=500)
     buy = market.order(side=BUY, amount=300)
-    with reverts(market.exchange.ExchangeOverfill, orderHash=market.hash(buy), units=301, remaining=300):
-        match(market, sell, buy, 301, sender=stranger)
+    receipt = match(market, sell, buy, 301, sender=stranger)
+    assert [e["units"] for e in events(receipt, market.exchange, "OrderFilled")] == [300, 300]
+    assert events(receipt, market.exchange, "MatchSettled")[0]["units"] == 300
+    assert (market.exchange.filledOf(market.hash(sell)), market.exchange.filledOf(market.hash(buy))) == (300, 300)
+    # The buy has nothing left: a further match is refused, naming it.
+    with reverts(market.exchange.ExchangeOverfill, orderHash=market.hash(buy), units=200, remaining=0):
+        match(market, sell, buy, 200, sender=stranger)
+
+
+def test_match__capped_below_the_larger_orders_min_fill__refused(market, stranger):
+    sell = market.order(amount=500, min_fill=400)
+    buy = market.order(side=BUY, amount=300)
+    with reverts(market.exchange.ExchangeFillBelowMinimum, orderHash=market.hash(sell), units=300, minimum=400):
+        match(market, sell, buy, 500, sender=stranger)
 
 
 def test_match__named_taker__counterparty_must_be_it(market, stranger):

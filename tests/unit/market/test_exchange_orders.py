@@ -7,7 +7,7 @@ import pytest
 from market_support import PRICE, Market, deploy_exchange
 
 from support import events, plain, reverts
-from tonne.market.orders import Domain, order_hash, sign_order
+from tonne.market.orders import Domain, order_for_counter, order_hash, sign_order
 
 pytestmark = pytest.mark.usefixtures("market", "stranger", "attacker")
 
@@ -89,24 +89,37 @@ def test_cancel__stranger__refused(market, stranger):
     assert not market.exchange.cancelled(market.hash(order))
 
 
-def test_increment_counter__voids_every_older_order_new_ones_valid(market):
+def test_increment_counter__voids_every_older_order_new_ones_valid(market, chain):
     old = market.order()
     receipt = market.exchange.incrementCounter(sender=market.seller)
-    assert events(receipt, market.exchange, "CounterIncremented") == [plain(maker=market.seller, counter=1)]
-    assert market.exchange.counterOf(market.seller) == 1
-    with reverts(market.exchange.ExchangeStaleCounter, orderHash=market.hash(old), orderCounter=0, currentCounter=1):
+    counter = market.exchange.counterOf(market.seller)
+    # The step: the hash of the block before the raise's, in the high 128 bits, its lowest of them set.
+    parent = chain.provider.web3.eth.get_block(receipt.block_number - 1)["hash"]
+    assert counter == (int.from_bytes(parent, "big") << 128 | 1 << 128) % 2**256
+    assert events(receipt, market.exchange, "CounterIncremented") == [plain(maker=market.seller, counter=counter)]
+    with reverts(
+        market.exchange.ExchangeStaleCounter, orderHash=market.hash(old), orderCounter=0, currentCounter=counter
+    ):
         market.fill(old, 1)
-    market.fill(market.order(), 1)  # signed with counter 1
+    fresh = order_for_counter(market.order(counter=0), market.exchange)
+    market.fill(fresh, 1, signature=sign_order(fresh, market.domain, market.seller, current_counter=counter))
     # Another maker's counter is untouched.
     assert market.exchange.counterOf(market.buyer) == 0
 
 
-def test_increment_counter__future_counter_order__not_fillable_until_reached(market):
+def test_increment_counter__future_counter_order__never_fillable(market):
+    # Changed with AUDIT-3: the counter rises by a quasi-random step, so an order signed for counter + 1 (or for
+    # any value but the current one) never comes alive: the maker's "cancel all" cannot arm a phished order.
     ahead = market.order(counter=1)
     with reverts(market.exchange.ExchangeStaleCounter, orderHash=market.hash(ahead), orderCounter=1, currentCounter=0):
         market.fill(ahead, 1)
-    market.exchange.incrementCounter(sender=market.seller)
-    market.fill(ahead, 1)
+    for _ in range(3):
+        market.exchange.incrementCounter(sender=market.seller)
+        counter = market.exchange.counterOf(market.seller)
+        with reverts(
+            market.exchange.ExchangeStaleCounter, orderHash=market.hash(ahead), orderCounter=1, currentCounter=counter
+        ):
+            market.fill(ahead, 1)
 
 
 # ------------------------------------------------------------------ EIP-1271

@@ -1,7 +1,8 @@
 """Outside audit of CreditExchange (audit/market-outside-audit.md): one proof of concept per suspicion, each
-asserting the SECURE behaviour. A confirmed weakness is marked `xfail(strict=True, reason="AUDIT-n: ...")`, so
-this file stays green while it stands and fails (XPASS) the day it is fixed; the other tests show a suspicion
-that did not hold."""
+asserting the SECURE behaviour. A confirmed weakness was marked `xfail(strict=True, reason="AUDIT-n: ...")`, so
+this file stayed green while it stood and failed (XPASS) the day it was fixed; AUDIT-1 to AUDIT-6 are fixed and
+their PoCs plain tests now. AUDIT-7 is accepted (documented: takers simulate) and stays marked. The other tests
+show a suspicion that did not hold."""
 
 from __future__ import annotations
 
@@ -72,10 +73,6 @@ def settled_exactly_or_refused(action, deltas, expected) -> str:
 # ------------------------------------------------------------------ AUDIT-1: a dust front-run voids a full take
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AUDIT-1: fill reverts ExchangeOverfill when a front-runner took 1 unit first (no fill-up-to / clamp)",
-)
 def test_audit1_dust_front_run__taker_of_the_whole_order_still_gets_the_rest(market, stranger, admin):
     fund(market, stranger, admin)
     order = market.order(amount=10 * UNITS)  # min_fill 0: tonne.market.orders' default
@@ -84,37 +81,78 @@ def test_audit1_dust_front_run__taker_of_the_whole_order_still_gets_the_rest(mar
     # smallest tUSD units, a cent) ...
     market.fill(order, 1, sender=stranger, signature=sig)
     credits = market.credit.balanceOf(market.buyer, market.id_a)
-    # ... and the buyer's transaction, built against the untouched order, settles nothing.
-    market.fill(order, 10 * UNITS, signature=sig)
+    # ... and the buyer's transaction, built against the untouched order, still gets the rest (capped).
+    receipt = market.fill(order, 10 * UNITS, signature=sig)
     assert market.credit.balanceOf(market.buyer, market.id_a) == credits + 10 * UNITS - 1
+    assert tuple(receipt.return_value) == (market.hash(order), 10 * UNITS - 1)
+    (logged,) = events(receipt, market.exchange, "OrderFilled")
+    assert (logged["units"], logged["filledTotal"]) == (10 * UNITS - 1, 10 * UNITS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AUDIT-1: one dust fill of one order of a fillMany batch front-run reverts the whole batch",
-)
 def test_audit1_dust_front_run__fill_many_batch_still_settles_the_other_orders(market, stranger, admin):
     fund(market, stranger, admin)
     orders = [market.order(amount=2 * UNITS) for _ in range(5)]
     sigs = [market.sign(o) for o in orders]
     market.fill(orders[3], 1, sender=stranger, signature=sigs[3])
     credits = market.credit.balanceOf(market.buyer, market.id_a)
-    market.exchange.fillMany(
+    receipt = market.exchange.fillMany(
         [(o.as_tuple(), s, 2 * UNITS, market.id_a) for o, s in zip(orders, sigs, strict=True)], sender=market.buyer
     )
-    assert market.credit.balanceOf(market.buyer, market.id_a) >= credits + 4 * 2 * UNITS
+    assert market.credit.balanceOf(market.buyer, market.id_a) == credits + 5 * 2 * UNITS - 1
+    assert [e["units"] for e in events(receipt, market.exchange, "OrderFilled")] == [2 * UNITS] * 3 + [
+        2 * UNITS - 1,
+        2 * UNITS,
+    ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AUDIT-1: a matcher's match of the whole crossing amount reverts after a 1-unit front-run of either order",
-)
 def test_audit1_dust_front_run__match_of_the_whole_amount_still_settles(market, stranger, admin):
     fund(market, stranger, admin)
     sell, buy = market.order(amount=2 * UNITS), market.order(side=BUY, amount=2 * UNITS)
     market.fill(sell, 1, sender=stranger)
-    match(market, sell, buy, 2 * UNITS, sender=admin)
+    receipt = match(market, sell, buy, 2 * UNITS, sender=admin)
     assert market.exchange.filledOf(market.hash(buy)) == 2 * UNITS - 1
+    assert market.exchange.filledOf(market.hash(sell)) == 2 * UNITS
+    assert events(receipt, market.exchange, "MatchSettled")[0]["units"] == 2 * UNITS - 1
+
+
+def test_audit1_fill_many__entry_of_an_order_front_run_whole__skipped(market, stranger, admin):
+    # The front-runner takes an order whole: the batch's entry for it is skipped (no payment, no event), the
+    # others settle.
+    fund(market, stranger, admin)
+    gone, kept = market.order(amount=UNITS), market.order(amount=UNITS)
+    market.fill(gone, UNITS, sender=stranger)
+    cash = market.usd.balanceOf(market.buyer)
+    receipt = market.exchange.fillMany(
+        [(o.as_tuple(), market.sign(o), UNITS, market.id_a) for o in (gone, kept)], sender=market.buyer
+    )
+    assert [bytes(e["orderHash"]) for e in events(receipt, market.exchange, "OrderFilled")] == [market.hash(kept)]
+    assert cash - market.usd.balanceOf(market.buyer) == UNITS * PRICE
+    # A lone fill of it still reverts: nothing remains.
+    with reverts(market.exchange.ExchangeOverfill, orderHash=market.hash(gone), units=UNITS, remaining=0):
+        market.fill(gone, UNITS)
+
+
+def test_audit1_fill_and_retire__front_run__retires_what_was_bought(market, stranger, admin):
+    fund(market, stranger, admin)
+    order = market.order(amount=2 * UNITS)
+    market.fill(order, 1, sender=stranger)
+    retired = market.credit.totalRetired(market.id_a)
+    receipt = market.exchange.fillAndRetire(
+        order.as_struct(), market.sign(order), 2 * UNITS, retirement_input(), sender=market.buyer
+    )
+    assert market.credit.totalRetired(market.id_a) - retired == 2 * UNITS - 1
+    assert events(receipt, market.exchange, "RetiredOnFill")[0]["units"] == 2 * UNITS - 1
+    _, certificate_id = receipt.return_value
+    assert market.retirement.certificate(certificate_id).totalAmount == 2 * UNITS - 1
+
+
+def test_audit1_capped_fill__below_min_fill_of_the_rest__refused_unless_it_is_all(market):
+    # The cap applies first, then the minimum: with 300 left of minFill 500, asking 1,000 takes the 300.
+    order = market.order(amount=1000, min_fill=500)
+    market.fill(order, 700)
+    receipt = market.fill(order, 1000)
+    assert tuple(receipt.return_value)[1] == 300
+    assert market.exchange.filledOf(market.hash(order)) == 1000
 
 
 def test_audit1_control__dust_front_run_against_min_fill__refused(market, stranger, admin):
@@ -128,10 +166,6 @@ def test_audit1_control__dust_front_run_against_min_fill__refused(market, strang
 # ------------------------------------------------------------------ AUDIT-2: the fee rounds down per fill
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AUDIT-2: fee = cost * feeBps / 10_000 rounded down per fill: a seller splitting its fill pays no fee",
-)
 def test_audit2_fee__split_into_fills__pays_at_least_the_fee_of_one_fill(market):
     market.exchange.setFee(100, market.fee_recipient, sender=market.admin)
     # A bid at 1 smallest unit per kg (1 tUSD a tonne; 1 cent a kg on a 2-decimal stablecoin).
@@ -142,33 +176,36 @@ def test_audit2_fee__split_into_fills__pays_at_least_the_fee_of_one_fill(market)
     # The seller is the taker of a buy order: it picks the split. 10 fills of 99 kg: each costs 99, fee 0.99 -> 0.
     market.exchange.fillMany([(order.as_tuple(), sig, 99, market.id_a)] * 10, sender=market.seller)
     assert market.usd.balanceOf(market.seller) - cash + market.usd.balanceOf(market.fee_recipient) - fees == 990
-    assert market.usd.balanceOf(market.fee_recipient) - fees >= fee_of(990, 100)  # 9 in one fill
+    assert market.usd.balanceOf(market.fee_recipient) - fees >= fee_of(990, 100)  # 10 in one fill
+    assert market.usd.balanceOf(market.fee_recipient) - fees == 10  # 1 per fill, rounded up
 
 
-def test_audit2_control__one_fill_pays_the_rounded_down_fee(market):
+def test_audit2_control__one_fill_pays_the_rounded_up_fee(market):
     market.exchange.setFee(100, market.fee_recipient, sender=market.admin)
     order = market.order(side=BUY, price_per_unit=1, amount=10 * UNITS)
     fees = market.usd.balanceOf(market.fee_recipient)
-    market.fill(order, 990)
-    assert market.usd.balanceOf(market.fee_recipient) - fees == 9
+    receipt = market.fill(order, 990)
+    assert market.usd.balanceOf(market.fee_recipient) - fees == 10 == fee_of(990, 100)  # 9.9 up
+    assert events(receipt, market.exchange, "OrderFilled")[0]["fee"] == 10
 
 
 # ------------------------------------------------------------------ AUDIT-3: a counter raise revives orders
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AUDIT-3: incrementCounter adds 1, so an order signed for counter+1 (dead in every book) comes alive",
-)
 def test_audit3_increment_counter__order_signed_for_the_next_counter__stays_void(market):
     # A phishing page has the maker sign an order at counter + 1: fillable says StaleCounter, no book lists it.
     ahead = market.order(counter=market.exchange.counterOf(market.seller) + 1, price_per_unit=1)
     assert market.fillable(ahead) == (0, Limit.STALE_COUNTER)
     # The maker, alarmed, raises its counter to void every order it ever signed ...
+    before = market.exchange.counterOf(market.seller)
     market.exchange.incrementCounter(sender=market.seller)
-    # ... which is exactly what makes the phished order fillable.
-    with ape.reverts():
+    now = market.exchange.counterOf(market.seller)
+    # ... by a step of the previous block's hash in the high 128 bits: the phished order stays dead.
+    assert now != before + 1 and (now - before) % 2**128 == 0 and now % 2**128 == before % 2**128
+    with reverts(market.exchange.ExchangeStaleCounter, orderHash=market.hash(ahead), orderCounter=before + 1,
+                 currentCounter=now):  # fmt: skip
         market.fill(ahead, 10 * UNITS)
+    assert market.fillable(ahead) == (0, Limit.STALE_COUNTER)
 
 
 # ------------------------------------------------------------------ AUDIT-4: fee-on-transfer, not on the seller
@@ -182,11 +219,6 @@ def selective(project, market, admin):
     return token
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AUDIT-4: only the seller's proceeds are measured: a fee token exempting the seller shorts the fee "
-    "recipient unseen",
-)
 def test_audit4_fee_on_transfer__seller_exempt__fee_recipient_shorted_or_refused(market, selective):
     market.exchange.setFee(500, market.fee_recipient, sender=market.admin)
     selective.setMode(1, sender=market.admin)  # RecipientFee
@@ -202,11 +234,6 @@ def test_audit4_fee_on_transfer__seller_exempt__fee_recipient_shorted_or_refused
     assert outcome in ("refused", "settled")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AUDIT-4: the buyer's debit is not measured: a sender-side fee token makes the buyer pay more than "
-    "units * price (docs say such tokens are refused)",
-)
 def test_audit4_fee_on_transfer__sender_surcharge__buyer_pays_exactly_the_cost_or_refused(market, selective):
     selective.setMode(2, sender=market.admin)  # SenderSurcharge
     order = market.order(payment_token=selective.address, price_per_unit=1000)
@@ -217,6 +244,44 @@ def test_audit4_fee_on_transfer__sender_surcharge__buyer_pays_exactly_the_cost_o
         [-cost, cost],
     )
     assert outcome in ("refused", "settled")
+
+
+def test_audit4_fee_on_transfer__seller_exempt__refused_naming_the_fee_recipients_shortfall(market, selective):
+    market.exchange.setFee(500, market.fee_recipient, sender=market.admin)
+    selective.setMode(1, sender=market.admin)  # RecipientFee
+    selective.setExempt(market.seller, True, sender=market.admin)
+    order = market.order(payment_token=selective.address, price_per_unit=1000)
+    fee = fee_of(UNITS * 1000, 500)
+    with reverts(
+        market.exchange.ExchangeFeeShort,
+        token=selective,
+        recipient=market.fee_recipient,
+        expected=fee,
+        received=fee - fee // 100,
+    ):
+        market.fill(order, UNITS)
+
+
+def test_audit4_fee_on_transfer__sender_surcharge__refused_naming_the_buyers_debit(market, selective):
+    selective.setMode(2, sender=market.admin)  # SenderSurcharge
+    order = market.order(payment_token=selective.address, price_per_unit=1000)
+    cost = UNITS * 1000
+    with reverts(
+        market.exchange.ExchangePaymentOverdrawn, token=selective, buyer=market.buyer, expected=cost,
+        debited=cost + cost // 100,
+    ):  # fmt: skip
+        market.fill(order, UNITS)
+
+
+def test_audit4_buyer_is_the_fee_recipient__settles_paying_the_proceeds(market):
+    # The fee goes back to the buyer (a transfer to itself): its balance falls by the proceeds only, as checked.
+    market.exchange.setFee(500, market.buyer, sender=market.admin)
+    order = market.order()
+    before = market.balances(market.seller, market.buyer)
+    market.fill(order, UNITS)
+    after = market.balances(market.seller, market.buyer)
+    proceeds = UNITS * PRICE - fee_of(UNITS * PRICE, 500)
+    assert (after[0][1] - before[0][1], before[1][1] - after[1][1]) == (proceeds, proceeds)
 
 
 def test_audit4_control__token_paying_more__refused(market, selective):
@@ -253,7 +318,6 @@ def test_audit4_control__fee_on_transfer_with_seller_as_fee_recipient__still_ref
 # ------------------------------------------------------------------ AUDIT-5: fillable says yes, every fill fails
 
 
-@pytest.mark.xfail(strict=True, reason="AUDIT-5: fillable ignores the exchange's own freeze")
 def test_audit5_fillable__exchange_frozen__zero(market, regulator):
     order = market.order()
     market.credit.setFrozen(market.exchange, True, "audit", sender=regulator)
@@ -262,7 +326,6 @@ def test_audit5_fillable__exchange_frozen__zero(market, regulator):
     assert market.fillable(order)[0] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="AUDIT-5: fillable ignores the exchange's own allowlisting")
 def test_audit5_fillable__permissioned_exchange_off_the_allowlist__zero(permissioned_market, compliance):
     m = permissioned_market
     order = m.order()
@@ -272,7 +335,6 @@ def test_audit5_fillable__permissioned_exchange_off_the_allowlist__zero(permissi
     assert m.fillable(order)[0] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="AUDIT-5: fillable checks a payment token's code on buy orders only")
 def test_audit5_fillable__sell_paid_in_a_token_without_code__zero(market):
     order = market.order(payment_token="0x" + "ab" * 20)
     with reverts(market.exchange.ExchangeInvalidPaymentToken, token="0x" + "ab" * 20):
@@ -283,14 +345,19 @@ def test_audit5_fillable__sell_paid_in_a_token_without_code__zero(market):
 # ------------------------------------------------------------------ AUDIT-6: signed criteria silently ignored
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AUDIT-6: a buy order naming a tokenId ignores the criteria it also signed (country BR, id in ID)",
-)
 def test_audit6_buy_for_one_id__contradicting_signed_criteria__refused(market):
-    order = market.order(side=BUY, token_id=market.id_a, country=b"BR")  # id_a's project is in ID
-    with ape.reverts():
-        market.fill(order, UNITS, sender=market.seller)
+    # tonne.market.orders refuses to build it; the contract refuses it signed by any other client.
+    with pytest.raises(ValueError, match="a buy order for one id sets no criterion"):
+        market.order(side=BUY, token_id=market.id_a, country=b"BR")  # id_a's project is in ID
+    struct = dict(market.order(side=BUY).as_struct(), country=b"BR")
+    h = bytes(market.exchange.hashOrder(struct))
+    sig = EthAccount.unsafe_sign_hash(h, market.buyer.private_key).signature
+    with reverts(market.exchange.ExchangeIdWithCriteria, orderHash=h):
+        market.exchange.fill(struct, sig, UNITS, market.id_a, sender=market.seller)
+    units, reason = market.exchange.fillable(struct, sig, market.id_a)
+    assert (units, reason) == (0, Limit.INVALID_ORDER)
+    with reverts(market.exchange.ExchangeIdWithCriteria, orderHash=h):
+        market.exchange.requireTerms.transact(struct, market.id_a, sender=market.seller)
 
 
 # ------------------------------------------------------------------ AUDIT-7: gas griefing by a contract maker
@@ -298,7 +365,8 @@ def test_audit6_buy_for_one_id__contradicting_signed_criteria__refused(market):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="AUDIT-7: isValidSignature gets all the gas: a contract maker burns what its taker sends",
+    reason="AUDIT-7 (accepted, documented in docs/market.md: takers simulate; Seaport and 0x do not cap): "
+    "isValidSignature gets all the gas, a contract maker burns what its taker sends",
 )
 def test_audit7_contract_maker__heavy_is_valid_signature__taker_pays_bounded_gas(market, project, admin, chain):
     wallet = project.GasBurning1271Wallet.deploy(sender=admin)
@@ -315,8 +383,10 @@ def test_audit7_contract_maker__heavy_is_valid_signature__taker_pays_bounded_gas
 
 
 def test_non_canonical_encoding_of_a_signed_order__refused(market, chain):
-    # The order hash is keccak of the raw calldata: dirty high bits in a field a buy-for-one-id fill never reads
-    # (projectId) give another hash, which the maker never signed.
+    # The order hash is keccak of the raw calldata: dirty high bits in a field a buy-for-one-id fill never used to
+    # read (projectId) give another hash, which the maker never signed. Since AUDIT-6 such a fill reads the
+    # criteria words too (a buy naming its id sets none) and a dirty one counts as set: refused before the
+    # signature is even checked.
     order = market.order(side=BUY)
     data = bytearray(market.exchange.fill.encode_input(order.as_struct(), market.sign(order), UNITS, market.id_a))
     web3 = chain.provider.web3
@@ -326,7 +396,7 @@ def test_non_canonical_encoding_of_a_signed_order__refused(market, chain):
     data[word : word + 32] = (1 << 64).to_bytes(32, "big")
     with pytest.raises(ContractLogicError) as raised:
         web3.eth.call({**call, "data": bytes(data)})
-    selector = keccak(text="ExchangeBadSignature(bytes32,address)")[:4].hex()
+    selector = keccak(text="ExchangeIdWithCriteria(bytes32)")[:4].hex()
     assert str(raised.value.data).startswith("0x" + selector), raised.value.data
 
 
