@@ -184,7 +184,8 @@ def test_market__cancel_and_cancel_all__orders_leave_the_book(market):
 
     counter = exchange.functions.counterOf(SELLER).call()
     out = ok(d.run("market", "cancel-all"))
-    assert f"counter now {counter + 1}" in out
+    raised = exchange.functions.counterOf(SELLER).call()
+    assert raised != counter and f"counter now {raised}" in out  # the step is unpredictable (AUDIT-3), not +1
     assert hashes(ok(d.run("market", "book", cid, account=None))) == []
     fresh = posted_hash(ok(d.run("market", "sell", cid, "1", "--price", "22")))  # signed with the new counter
     assert hashes(ok(d.run("market", "book", cid, account=None))) == [fresh]
