@@ -7,6 +7,8 @@
     ape run market book P3/B1                                              # both sides, best price first
     ape run market book any --side buy --standard VCS --vintage-to 2022
     ape run market buy P3/B1 15 --max-price 12.75 --account buyer         # take the best offers
+    ape run market buy-and-retire P3/B1 5 --max-price 12 --name "Acme GmbH" --reason "Scope 1 FY2025" \
+        --jurisdiction DE --period 2025 --account buyer                    # fillAndRetire: one certificate
     ape run market match P3/B1 --account keeper                           # settle crossing sell and buy orders
     ape run market cancel 0x5f1c...e2 --account seller                     # one order (by its hash)
     ape run market cancel-all --account seller                             # every order signed so far
@@ -82,7 +84,7 @@ def _id_or_any(text: str) -> int | None:
 
 @click.group()
 def cli():
-    """Credit market: sell, bid, book, buy, match, cancel, cancel-all, trades, export, serve."""
+    """Credit market: sell, bid, book, buy, buy-and-retire, match, cancel, cancel-all, trades, export, serve."""
 
 
 def _echo_posted(m, answer: dict, where: str) -> None:
@@ -202,6 +204,53 @@ def buy(provider, account, credit_id, tonnes, max_price, book_url, db):
                    f"{t.item.order.maker} ({t.item.hash})")  # fmt: skip
     total = sum(t.units for t in takes)
     click.echo(f"bought {format_tonnes(total)} of {credit_id} for {m.money(cost)} (tx {receipt.txn_hash})")
+
+
+@cli.command("buy-and-retire", cls=ConnectedProviderCommand)
+@account_option()
+@click.argument("credit_id", metavar="ID")
+@click.argument("tonnes")
+@click.option("--max-price", required=True, help="The most you pay per tonne, in the payment token, e.g. 12.75.")
+@click.option("--beneficiary", help="Account the certificate goes to (default: --account).")
+@click.option("--name", required=True, help="The beneficiary's name, as the certificate shows it.")
+@click.option("--reason", required=True, help='Why, e.g. "Scope 1 emissions FY2025".')
+@click.option("--jurisdiction", required=True, help="ISO 3166-1 alpha-2 or ISO 3166-2 code, e.g. DE or US-CA.")
+@click.option("--period", required=True, help="Consumption period: YYYY, or YYYY-MM-DD:YYYY-MM-DD.")
+@click.option("--reference", help="Idempotency key, used once ever (default: derived from all of the above).")
+@book_options
+def buy_and_retire(provider, account, credit_id, tonnes, max_price, beneficiary, name, reason, jurisdiction, period,
+                   reference, book_url, db):  # fmt: skip
+    """Buy TONNES (t CO2e) of credit ID from the one best sell order that has them all at --max-price per tonne at
+    most, and retire them in the same transaction (fillAndRetire): the certificate names --name, --reason,
+    --jurisdiction and --period, as `ape run retire one` does. Running it twice retires once (the reference, by
+    default derived from the request, is used once ever); everything is checked, and dry-run, first."""
+    from tonne.retirement.rows import RetirementError, command_request
+
+    m = _market(provider)
+
+    def act():
+        token_id = parse_credit_id(credit_id)
+        request = command_request(project=None, batches=(), ids=(token_id,), amounts=(tonnes,),
+                                  beneficiary=beneficiary, name=name, reason=reason, jurisdiction=jurisdiction,
+                                  period=period, reference=reference, sender=str(account.address))  # fmt: skip
+        limit = parse_price_per_tonne(max_price, m.decimals, m.symbol, "--max-price")
+        retirement = dict(beneficiary=request.beneficiary, beneficiaryName=request.beneficiary_name,
+                          reason=request.reason, jurisdiction=request.jurisdiction, periodStart=request.period[0],
+                          periodEnd=request.period[1], retirementRef=request.retirement_ref)  # fmt: skip
+        done = trade.buy_and_retire(m, account, token_id, request.units, limit, retirement, book_url=book_url,
+                                    db=db, echo=click.echo, field=f"TONNES {tonnes}", credit=credit_id)  # fmt: skip
+        return request, done
+
+    def message(exc):
+        if isinstance(exc, RetirementError):  # the retirement fields' problems, named by this command's options
+            return "; ".join(f"{p.field}: {p.message}" for p in exc.problems) + "; nothing was sent"
+        return str(exc)
+
+    request, done = run_action(act, known=(InputError, RetirementError), message=message)
+    order = done.take.item.order
+    click.echo(f"bought {format_tonnes(done.take.units)} of {credit_id} at {m.per_tonne(order.price_per_unit)} from "
+               f"{order.maker} ({done.take.item.hash}) for {m.money(done.cost)} and retired them: certificate "
+               f"#{done.certificate_id} (reference {request.reference}, tx {done.receipt.txn_hash})")  # fmt: skip
 
 
 @cli.command(cls=ConnectedProviderCommand)

@@ -423,13 +423,51 @@ def test_market_help__every_command__an_example_and_units():
     spec = importlib.util.spec_from_file_location("market_script", ROOT / "scripts/market.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    expected = {"sell", "bid", "book", "buy", "match", "cancel", "cancel-all", "trades", "export", "serve"}
+    expected = {
+        "sell",
+        "bid",
+        "book",
+        "buy",
+        "buy-and-retire",
+        "match",
+        "cancel",
+        "cancel-all",
+        "trades",
+        "export",
+        "serve",
+    }
     assert set(module.cli.commands) == expected
     for name in expected:
         result = CliRunner().invoke(module.cli, [name, "--help"])
         assert result.exit_code == 0, result.output
         text = " ".join(result.output.split())
         assert f"ape run market {name}" in text, (name, text)
-    for name in ("sell", "bid", "buy"):
+    for name in ("sell", "bid", "buy", "buy-and-retire"):
         text = " ".join(CliRunner().invoke(module.cli, [name, "--help"]).output.split())
         assert "t CO2e" in text and "per tonne" in text, (name, text)
+
+
+def test_market__buy_and_retire__one_certificate_once_bad_field_sends_nothing(market):
+    d = market
+    credit, retirement = d.credit, contract(d, "CarbonRetirement")
+    [(pid, _, token_id, _), _] = stocked(d)
+    cid = f"P{pid}/B1"
+    fund(d, BUYER, 1_000)
+    ok(d.run("market", "sell", cid, "5", "--price", "10"))
+    args = ("market", "buy-and-retire", cid, "2", "--max-price", "10", "--name", "Hamburg Port GmbH",
+            "--reason", "Scope 1 FY2025", "--jurisdiction", "DE-HH", "--period", "2025")  # fmt: skip
+    held, retired = credit.functions.balanceOf(BUYER, token_id).call(), credit.functions.totalRetired(token_id).call()
+    out = ok(d.run(*args, account="TEST::1"))
+    certificate = int(re.search(r"certificate #(\d+)", out).group(1))
+    assert "bought 2 t of" in out and "for 20 tUSD and retired them" in out, out
+    assert credit.functions.totalRetired(token_id).call() - retired == 2_000
+    assert credit.functions.balanceOf(BUYER, token_id).call() == held  # bought and burnt in one call
+    assert retirement.functions.ownerOf(certificate).call() == BUYER
+
+    block = d.w3.eth.block_number
+    refused(d.run(*args, account="TEST::1"), f"used by certificate #{certificate}", "nothing was sent")  # once
+    bad = list(args)
+    bad[bad.index("DE-HH")] = "Germany"
+    refused(d.run(*bad, account="TEST::1"), "--jurisdiction")
+    refused(d.run(*args[:4], "1e3", *args[5:], account="TEST::1"), "--max-price")
+    assert d.w3.eth.block_number == block

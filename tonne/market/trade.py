@@ -363,6 +363,11 @@ def buy_and_retire(
     takes, cost = plan_purchase(m, account, token_id, units, max_price, book_url=book_url, db=db, field=field,
                                 credit=credit, single=True)  # fmt: skip
     take = takes[0]
+    used = _certificate_of_reference(m, account, retirement["retirementRef"])
+    if used:  # checked before any approval is sent: a repeated request sends nothing
+        ref = _hex(retirement["retirementRef"])
+        raise InputError(f"the retirement reference {ref} of {account.address} was used by certificate #{used}: "
+                         "this request was retired already; nothing was sent")  # fmt: skip
     allowance = ensure_allowance(m, account, cost, echo)
     approvals = _receipts(allowance=allowance, operator=ensure_operator(m, account, echo))
     args = (take.item.order.as_struct(), take.item.signature, take.units, retirement)
@@ -370,6 +375,18 @@ def buy_and_retire(
     receipt = m.exchange.fillAndRetire(*args, sender=account)
     _, certificate_id = receipt.return_value
     return Retirement(take, cost, receipt, int(certificate_id), approvals)
+
+
+def _certificate_of_reference(m: Market, account: Any, ref: bytes) -> int:
+    """The certificate that ``account`` already got for retirement reference ``ref``, or 0."""
+    from ape import Contract
+
+    entry = m.record["contracts"]["CarbonRetirement"]
+    return int(Contract(entry["address"], abi=entry["abi"]).certificateOfReference(account.address, ref))
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
 
 
 def match(
