@@ -62,6 +62,16 @@ log = logging.getLogger("tonne.market.book")
 NOTIFIER: web.AppKey = web.AppKey("notifier")
 
 
+def _standing(row: dict) -> dict[str, Any]:
+    """What an order row and a change row both say of the order: its state, filled and fillable units, reason."""
+    return {
+        "state": row["state"],
+        "filled": str(row["filled"]),
+        "fillable": str(row["fillable"]),
+        "reason": row["reason"],
+    }
+
+
 def public(row: dict, order: Order | None = None) -> dict[str, Any]:
     """A stored order as the API shows it: integers as decimal strings. ``order``: the row's Order when the caller
     has it (the one just written from it), instead of rebuilding it from the row."""
@@ -69,10 +79,7 @@ def public(row: dict, order: Order | None = None) -> dict[str, Any]:
         "hash": row["hash"],
         "order": order_to_json(order if order is not None else order_of(row)),
         "signature": row["signature"],
-        "state": row["state"],
-        "filled": str(row["filled"]),
-        "fillable": str(row["fillable"]),
-        "reason": row["reason"],
+        **_standing(row),
         "checkedAt": row["checked_at"],
         "firstSeen": row["first_seen"],
         "updated": row["updated"],
@@ -80,16 +87,8 @@ def public(row: dict, order: Order | None = None) -> dict[str, Any]:
 
 
 def public_change(row: dict) -> dict[str, Any]:
-    return {
-        "seq": row["seq"],
-        "hash": row["order_hash"],
-        "kind": row["kind"],
-        "state": row["state"],
-        "filled": str(row["filled"]),
-        "fillable": str(row["fillable"]),
-        "reason": row["reason"],
-        "at": row["at"],
-    }
+    """A change of the book's feed as the API shows it."""
+    return {"seq": row["seq"], "hash": row["order_hash"], "kind": row["kind"], **_standing(row), "at": row["at"]}
 
 
 class GroupWriter:
