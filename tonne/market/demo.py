@@ -109,11 +109,10 @@ def run_market_steps(ctx: DemoContext, db: str) -> dict[str, Any]:
         echo(f"      the exchange's fillable(bid, {describe(token_id)}): {format_tonnes(units)} ({reason})")
 
     step(4, "A third party matches the bid with the 2021 listing (matchOrders; the caller receives nothing)")
-    try:
-        trade.match(m, matcher, vcs_2020, db=db)
-        raise AssertionError("the 2020 listing was matched with a bid for vintage 2021 or later")
-    except InputError as exc:
-        no_match = str(exc)
+    no_match = _tools_refusal(
+        lambda: trade.match(m, matcher, vcs_2020, db=db),
+        "the 2020 listing was matched with a bid for vintage 2021 or later",
+    )
     echo(f"      the tools, asked to match {describe(vcs_2020)}: {no_match}")
     sell_2020 = listings[vcs_2020]
     vintage_refusal = expect_refusal(
@@ -178,11 +177,10 @@ def run_market_steps(ctx: DemoContext, db: str) -> dict[str, Any]:
 
     step(7, "What the permissioned deployment refuses: an outsider (not on the allowlist) tries to buy")
     m.payment.approve(m.exchange.address, CASH * 10**m.decimals, sender=outsider)
-    try:
-        trade.buy(m, outsider, vcs_2021, tonnes_to_units(10), price(BUY_2021[1]), db=db)
-        raise AssertionError("the tools let an account off the allowlist buy credits")
-    except InputError as exc:
-        tools_refusal = str(exc)
+    tools_refusal = _tools_refusal(
+        lambda: trade.buy(m, outsider, vcs_2021, tonnes_to_units(10), price(BUY_2021[1]), db=db),
+        "the tools let an account off the allowlist buy credits",
+    )
     echo(f"      the tools (`ape run market buy`): {tools_refusal}")
     listing = listings[vcs_2021]
     refusal = expect_refusal(
@@ -246,6 +244,15 @@ def _deployed(ctx: DemoContext) -> Deployed:
     suite = ctx.deployed.suite
     return Deployed(record=ctx.deployed.record, registry=suite.registry, credit=suite.credit,
                     retirement=suite.retirement)  # fmt: skip
+
+
+def _tools_refusal(action, wrong: str) -> str:
+    """The line the tools refuse ``action`` with (``InputError``, nothing sent); ``wrong`` if they do not refuse."""
+    try:
+        action()
+    except InputError as exc:
+        return str(exc)
+    raise AssertionError(wrong)
 
 
 def _indented(echo):
