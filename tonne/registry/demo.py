@@ -7,34 +7,15 @@ from tonne.core.demo import DemoContext, expect_refusal
 from tonne.core.ids import describe
 from tonne.registry.ops import ProjectStatus, add_batch, parse_period
 
+# The projects as registerProject takes them (owner and metadataURI added when registering).
+PROJECT_FIELDS = ("standard", "externalId", "name", "methodology", "projectType", "country", "region")
 PROJECTS = [
-    dict(
-        standard="VCS",
-        externalId="VCS-1748",
-        name="Kasigau Corridor REDD+",
-        methodology="VM0009",
-        projectType="REDD+",
-        country=b"KE",
-        region="Taita-Taveta",
-    ),
-    dict(
-        standard="GS",
-        externalId="GS-5678",
-        name="Efficient Cookstoves Ashanti",
-        methodology="GS-TPDDTEC",
-        projectType="Cookstoves",
-        country=b"GH",
-        region="Ashanti",
-    ),
-    dict(
-        standard="CCER",
-        externalId="CCER-0231",
-        name="Inner Mongolia Wind",
-        methodology="CM-001-V02",
-        projectType="Wind",
-        country=b"CN",
-        region="Inner Mongolia",
-    ),
+    dict(zip(PROJECT_FIELDS, row, strict=True))
+    for row in (
+        ("VCS", "VCS-1748", "Kasigau Corridor REDD+", "VM0009", "REDD+", b"KE", "Taita-Taveta"),
+        ("GS", "GS-5678", "Efficient Cookstoves Ashanti", "GS-TPDDTEC", "Cookstoves", b"GH", "Ashanti"),
+        ("CCER", "CCER-0231", "Inner Mongolia Wind", "CM-001-V02", "Wind", b"CN", "Inner Mongolia"),
+    )
 ]
 
 # (project index, serial range, period, issuance reference): the 2021 vintage comes before 2020 (it goes to
