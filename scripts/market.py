@@ -116,8 +116,8 @@ def sell(provider, account, credit_id, tonnes, price, expiry, min_fill, taker, b
     def act():
         token_id = parse_credit_id(credit_id)
         fields = trade.order_fields(m, account, SELL, tonnes, price, expiry, min_fill, taker)
-        return trade.sell(m, account, token_id, fields, book_url=book_url, db=db, echo=click.echo,
-                          field=f"TONNES {tonnes}", credit=credit_id)  # fmt: skip
+        desk = trade.Desk(book_url, db, click.echo, field=f"TONNES {tonnes}", credit=credit_id)
+        return trade.sell(m, account, token_id, fields, desk)
 
     posted = _run(act)
     answer, where = posted.answer, posted.where
@@ -145,8 +145,8 @@ def bid(provider, account, credit_id, tonnes, price, expiry, min_fill, taker, pr
         criteria = parse_criteria(project, standard, vintage_from, vintage_to, country)
         trade.check_bid_target(token_id, criteria, credit_id)
         fields = trade.order_fields(m, account, BUY, tonnes, price, expiry, min_fill, taker)
-        return trade.bid(m, account, token_id, criteria, fields, book_url=book_url, db=db, echo=click.echo,
-                         field=f"TONNES {tonnes} at --price {price}", credit=credit_id)  # fmt: skip
+        desk = trade.Desk(book_url, db, click.echo, field=f"TONNES {tonnes} at --price {price}", credit=credit_id)
+        return trade.bid(m, account, token_id, criteria, fields, desk)
 
     posted = _run(act)
     answer, where, order = posted.answer, posted.where, posted.order
@@ -170,7 +170,7 @@ def book(provider, credit_id, side, limit, project, standard, vintage_from, vint
         token_id = _id_or_any(credit_id)
         criteria = parse_criteria(project, standard, vintage_from, vintage_to, country)
         sides = (SELL, BUY) if side == "both" else (SELL if side == "sell" else BUY,)
-        return trade.read_book(m, token_id, criteria, sides, limit, book_url=book_url, db=db)
+        return trade.read_book(m, token_id, criteria, sides, limit, trade.Desk(book_url, db))
 
     found = _run(act)
     for s, items in found.items():
@@ -195,8 +195,8 @@ def buy(provider, account, credit_id, tonnes, max_price, book_url, db):
         token_id = parse_credit_id(credit_id)
         wanted = parse_tonnes(tonnes)
         limit = parse_price_per_tonne(max_price, m.decimals, m.symbol, "--max-price")
-        return trade.buy(m, account, token_id, wanted, limit, book_url=book_url, db=db, echo=click.echo,
-                         field=f"TONNES {tonnes}", credit=credit_id)  # fmt: skip
+        desk = trade.Desk(book_url, db, click.echo, field=f"TONNES {tonnes}", credit=credit_id)
+        return trade.buy(m, account, token_id, wanted, limit, desk)
 
     takes, cost, receipt = _run(act)
     for t in takes:
@@ -237,8 +237,8 @@ def buy_and_retire(provider, account, credit_id, tonnes, max_price, beneficiary,
         retirement = dict(beneficiary=request.beneficiary, beneficiaryName=request.beneficiary_name,
                           reason=request.reason, jurisdiction=request.jurisdiction, periodStart=request.period[0],
                           periodEnd=request.period[1], retirementRef=request.retirement_ref)  # fmt: skip
-        done = trade.buy_and_retire(m, account, token_id, request.units, limit, retirement, book_url=book_url,
-                                    db=db, echo=click.echo, field=f"TONNES {tonnes}", credit=credit_id)  # fmt: skip
+        desk = trade.Desk(book_url, db, click.echo, field=f"TONNES {tonnes}", credit=credit_id)
+        done = trade.buy_and_retire(m, account, token_id, request.units, limit, retirement, desk)
         return request, done
 
     def message(exc):
@@ -266,7 +266,7 @@ def match(provider, account, credit_id, max_matches, book_url, db):
 
     def act():
         token_id = parse_credit_id(credit_id)
-        return trade.match(m, account, token_id, max_matches, book_url=book_url, db=db, credit=credit_id)
+        return trade.match(m, account, token_id, max_matches, trade.Desk(book_url, db, credit=credit_id))
 
     for p, receipt in _run(act):
         click.echo(
@@ -284,7 +284,7 @@ def cancel(provider, account, order_hash, book_url, db):
     m = _market(provider)
 
     def act():
-        return trade.cancel(m, account, parse_hash(order_hash), book_url=book_url, db=db)
+        return trade.cancel(m, account, parse_hash(order_hash), trade.Desk(book_url, db))
 
     receipt = _run(act)
     click.echo(f"cancelled {order_hash} (tx {receipt.txn_hash})")
@@ -337,7 +337,7 @@ def export(provider, day, directory, book_url, db):
     m = _market(provider)
 
     def act():
-        return trade.export_day(m, parse_day(day), directory, book_url=book_url, db=db)
+        return trade.export_day(m, parse_day(day), directory, trade.Desk(book_url, db))
 
     orders_path, n_orders, trades_path, n_trades = _run(act)
     click.echo(f"{n_orders} orders -> {orders_path}")

@@ -68,6 +68,8 @@ def run_market_steps(ctx: DemoContext, db: str) -> dict[str, Any]:
     fee_recipient = admin  # the exchange's operator takes the fee
     people = {"seller": seller, "bidder": bidder, "taker": taker, "fee": fee_recipient}
     ids = (vcs_2021, vcs_2020)
+    local = trade.Desk(db=db)  # the demo's book; ``desk`` also echoes the approvals sent first
+    desk = trade.Desk(db=db, echo=_indented(echo))
 
     def step(n: int, title: str) -> None:
         echo(f"[market {n}/{STEPS}] {title}")
@@ -90,7 +92,7 @@ def run_market_steps(ctx: DemoContext, db: str) -> dict[str, Any]:
     listings = {}
     for token_id, (tonnes, per_tonne) in ((vcs_2021, LIST_2021), (vcs_2020, LIST_2020)):
         fields = trade.order_fields(m, seller, SELL, tonnes, per_tonne, "+30d")
-        posted = trade.sell(m, seller, token_id, fields, db=db, echo=_indented(echo))
+        posted = trade.sell(m, seller, token_id, fields, desk)
         _approvals(gas, m, posted.receipts)
         listings[token_id] = posted
         echo(f"      {short(seller)} sells {format_tonnes(posted.order.amount)} of {describe(token_id)} at "
@@ -100,7 +102,7 @@ def run_market_steps(ctx: DemoContext, db: str) -> dict[str, Any]:
     step(3, "A buyer bids for any VCS credit of vintage 2021 or later")
     criteria = parse_criteria(None, "VCS", "2021", None, None)
     fields = trade.order_fields(m, bidder, BUY, *BID, "+30d")
-    bid = trade.bid(m, bidder, None, criteria, fields, db=db, echo=_indented(echo))
+    bid = trade.bid(m, bidder, None, criteria, fields, desk)
     _approvals(gas, m, bid.receipts)
     echo(f"      {short(bidder)} bids for {format_tonnes(bid.order.amount)} of {describe_criteria(bid.order)} at "
          f"{m.per_tonne(bid.order.price_per_unit)}: order {_hash(bid.hash)}, {bid.answer['state']}")  # fmt: skip
@@ -110,7 +112,7 @@ def run_market_steps(ctx: DemoContext, db: str) -> dict[str, Any]:
 
     step(4, "A third party matches the bid with the 2021 listing (matchOrders; the caller receives nothing)")
     no_match = _tools_refusal(
-        lambda: trade.match(m, matcher, vcs_2020, db=db),
+        lambda: trade.match(m, matcher, vcs_2020, desk=local),
         "the 2020 listing was matched with a bid for vintage 2021 or later",
     )
     echo(f"      the tools, asked to match {describe(vcs_2020)}: {no_match}")
@@ -123,7 +125,7 @@ def run_market_steps(ctx: DemoContext, db: str) -> dict[str, Any]:
     )  # fmt: skip
     echo(f"      refused, matchOrders(2020 listing, the bid) sent anyway: {vintage_refusal}")
     before = _balances(m, people, ids)
-    matched = trade.match(m, matcher, vcs_2021, db=db)
+    matched = trade.match(m, matcher, vcs_2021, desk=local)
     for pair, receipt in matched:
         gas.add("matchOrders", receipt)
         echo(f"      {short(matcher)} matched {format_tonnes(pair.units)} of {describe(vcs_2021)} at "
@@ -135,8 +137,7 @@ def run_market_steps(ctx: DemoContext, db: str) -> dict[str, Any]:
     before = _balances(m, people, ids)
     approvals: dict[str, Any] = {}
     takes, cost, receipt = trade.buy(
-        m, taker, vcs_2021, tonnes_to_units(BUY_2021[0]), price(BUY_2021[1]), db=db, echo=_indented(echo),
-        approvals=approvals,
+        m, taker, vcs_2021, tonnes_to_units(BUY_2021[0]), price(BUY_2021[1]), desk, approvals=approvals,
     )  # fmt: skip
     _approvals(gas, m, approvals)
     gas.add("fillMany (buy)", receipt)
@@ -160,8 +161,7 @@ def run_market_steps(ctx: DemoContext, db: str) -> dict[str, Any]:
         retirementRef=keccak(text="DEMO-MARKET-RETIRE-0001"),
     )
     done = trade.buy_and_retire(
-        m, bidder, vcs_2020, tonnes_to_units(RETIRE_2020[0]), price(RETIRE_2020[1]), retirement, db=db,
-        echo=_indented(echo),
+        m, bidder, vcs_2020, tonnes_to_units(RETIRE_2020[0]), price(RETIRE_2020[1]), retirement, desk,
     )  # fmt: skip
     _approvals(gas, m, done.approvals)
     gas.add("fillAndRetire", done.receipt)
@@ -178,7 +178,7 @@ def run_market_steps(ctx: DemoContext, db: str) -> dict[str, Any]:
     step(7, "What the permissioned deployment refuses: an outsider (not on the allowlist) tries to buy")
     m.payment.approve(m.exchange.address, CASH * 10**m.decimals, sender=outsider)
     tools_refusal = _tools_refusal(
-        lambda: trade.buy(m, outsider, vcs_2021, tonnes_to_units(10), price(BUY_2021[1]), db=db),
+        lambda: trade.buy(m, outsider, vcs_2021, tonnes_to_units(10), price(BUY_2021[1]), local),
         "the tools let an account off the allowlist buy credits",
     )
     echo(f"      the tools (`ape run market buy`): {tools_refusal}")
@@ -194,7 +194,7 @@ def run_market_steps(ctx: DemoContext, db: str) -> dict[str, Any]:
     step(8, "The order book (best price first, fillable now) and the trades, from the exchange's events")
     book = {}
     for token_id in ids:
-        found = trade.read_book(m, token_id, db=db)
+        found = trade.read_book(m, token_id, desk=local)
         echo(f"      book of {describe(token_id)}:")
         for side, items in found.items():
             echo(f"        {trade.book_heading(side, len(items))}")

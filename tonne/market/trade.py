@@ -5,14 +5,15 @@ command line (options, echo, error lines); the demo (tonne/market/demo.py) runs 
 
 Each takes parsed values (units, prices per kg unit, ids, ``Criteria``), checks what it can before sending (what
 is fillable now, balances, a dry run), and raises ``InputError`` (one line; nothing was sent) when it refuses.
-``field`` and ``credit`` name the user's inputs in those lines (the script passes the words typed, e.g.
-``TONNES 10.5`` and ``P3/B1``; without them the values are spelled out). ``echo`` receives the lines that say what
-was done on the way (an approval sent before the action).
+Each also takes a ``Desk``: where the book is; where the lines that say what was done on the way go (an approval
+sent before the action); and the words the user typed, ``field`` and ``credit``, that name the inputs in the
+refusals (the script passes e.g. ``TONNES 10.5`` and ``P3/B1``; without them the values are spelled out).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -22,8 +23,10 @@ from tonne.core.units import format_tonnes
 from tonne.market.orders import BUY, SELL, ZERO_ADDRESS, Order
 from tonne.market.tools import (
     Criteria,
+    HttpBook,
     InputError,
     Listed,
+    LocalBook,
     Market,
     Pair,
     Take,
@@ -57,6 +60,31 @@ def _quiet(_: str) -> None:
 
 def _tonnes(units: int) -> str:
     return format_tonnes(units).removesuffix(" t")
+
+
+@dataclass(frozen=True)
+class Desk:
+    """How an action is asked for: where it finds the order book, ``book_url`` (a book service) or ``db`` (a local
+    SQLite file; neither: the chain's default one); where it says what it did on the way, ``echo`` (an approval
+    sent first); and the words typed for the amount (``field``) and the credit (``credit``), for its refusals."""
+
+    book_url: str | None = None
+    db: str | None = None
+    echo: Echo = _quiet
+    field: str | None = None
+    credit: str | None = None
+
+    @contextmanager
+    def book(self, m: Market) -> Iterator[HttpBook | LocalBook]:
+        """The book, opened as ``open_book`` opens it (refused as it refuses) and closed after the block."""
+        b = open_book(m, self.book_url, self.db)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+HERE = Desk()  # the local default book, nothing echoed
 
 
 @dataclass
@@ -119,14 +147,11 @@ def order_fields(
     )
 
 
-def post_order(m: Market, account: Any, order: Order, book_url: str | None = None, db: str | None = None):
+def post_order(m: Market, account: Any, order: Order, desk: Desk = HERE):
     """Sign ``order`` with ``account`` and submit it to the book; returns the book's answer and where it is."""
-    book = open_book(m, book_url, db)
-    try:
+    with desk.book(m) as book:
         signature = sign_with_account(order, m.domain, account)
         return book.submit(submission(order, signature, m.domain)), book.where
-    finally:
-        book.close()
 
 
 def ensure_operator(m: Market, account: Any, echo: Echo = _quiet) -> Any | None:
@@ -153,27 +178,17 @@ def _receipts(**found: Any) -> dict[str, Any]:
     return {name: r for name, r in found.items() if r is not None}
 
 
-def sell(
-    m: Market,
-    account: Any,
-    token_id: int,
-    fields: dict[str, Any],
-    *,
-    book_url: str | None = None,
-    db: str | None = None,
-    echo: Echo = _quiet,
-    field: str | None = None,
-    credit: str | None = None,
-) -> Posted:
+def sell(m: Market, account: Any, token_id: int, fields: dict[str, Any], desk: Desk = HERE) -> Posted:
     """Offer ``fields["amount"]`` units of ``token_id`` (``fields`` from ``order_fields``, side SELL): checks the
     maker holds them, approves the exchange as operator if needed, signs and posts the sell order."""
-    field = field or f"TONNES {_tonnes(fields['amount'])}"
+    field = desk.field or f"TONNES {_tonnes(fields['amount'])}"
     held = int(m.credit.balanceOf(account.address, token_id))
     if held < fields["amount"]:
-        raise InputError(f"{field}: {account.address} holds {format_tonnes(held)} of {credit or describe_id(token_id)}")
+        credit = desk.credit or describe_id(token_id)
+        raise InputError(f"{field}: {account.address} holds {format_tonnes(held)} of {credit}")
     order = Order(token_id=token_id, **fields)
-    approval = ensure_operator(m, account, echo)
-    answer, where = post_order(m, account, order, book_url, db)
+    approval = ensure_operator(m, account, desk.echo)
+    answer, where = post_order(m, account, order, desk)
     return Posted(order, answer, where, _receipts(operator=approval))
 
 
@@ -185,21 +200,11 @@ def check_bid_target(token_id: int | None, criteria: Criteria, credit: str | Non
 
 
 def bid(
-    m: Market,
-    account: Any,
-    token_id: int | None,
-    criteria: Criteria,
-    fields: dict[str, Any],
-    *,
-    book_url: str | None = None,
-    db: str | None = None,
-    echo: Echo = _quiet,
-    field: str | None = None,
-    credit: str | None = None,
+    m: Market, account: Any, token_id: int | None, criteria: Criteria, fields: dict[str, Any], desk: Desk = HERE
 ) -> Posted:
     """Bid for ``fields["amount"]`` units of ``token_id``, or (``None``) of any credit meeting ``criteria``:
     checks the maker's payment-token balance, raises its allowance if short, signs and posts the buy order."""
-    check_bid_target(token_id, criteria, credit)
+    check_bid_target(token_id, criteria, desk.credit)
     order = Order(
         token_id=token_id or 0,
         project_id=criteria.project_id,
@@ -209,13 +214,13 @@ def bid(
         country=criteria.country,
         **fields,
     )
-    field = field or f"TONNES {_tonnes(order.amount)} at --price {m.per_tonne(order.price_per_unit)}"
+    field = desk.field or f"TONNES {_tonnes(order.amount)} at --price {m.per_tonne(order.price_per_unit)}"
     cost = order.cost(order.amount)
     cash = int(m.payment.balanceOf(account.address))
     if cash < cost:
         raise InputError(f"{field}: costs {m.money(cost)}; {account.address} holds {m.money(cash)}")
-    approval = ensure_allowance(m, account, cost, echo)
-    answer, where = post_order(m, account, order, book_url, db)
+    approval = ensure_allowance(m, account, cost, desk.echo)
+    answer, where = post_order(m, account, order, desk)
     return Posted(order, answer, where, _receipts(allowance=approval))
 
 
@@ -228,19 +233,14 @@ def read_book(
     criteria: Criteria = NO_CRITERIA,
     sides: tuple[int, ...] = (SELL, BUY),
     limit: int = 50,
-    *,
-    book_url: str | None = None,
-    db: str | None = None,
+    desk: Desk = HERE,
 ) -> dict[int, list[Listed]]:
     """The book of ``token_id`` (its sell orders and the bids it meets), or (``None``) the orders meeting
     ``criteria``, per side, best price first, each with the exchange's ``fillable`` now."""
     if token_id is None and not criteria.any:
         raise InputError("ID any: give criteria (--project, --standard, --vintage-from/--vintage-to, --country)")
-    b = open_book(m, book_url, db)
-    try:
+    with desk.book(m) as b:
         return {s: listed_side(m, b, s, token_id, criteria, limit) for s in sides}
-    finally:
-        b.close()
 
 
 def book_heading(side: int, count: int) -> str:
@@ -262,28 +262,15 @@ def check_holder(m: Market, address: str) -> None:
 
 
 def plan_purchase(
-    m: Market,
-    account: Any,
-    token_id: int,
-    wanted: int,
-    max_price: int,
-    *,
-    book_url: str | None = None,
-    db: str | None = None,
-    field: str | None = None,
-    credit: str | None = None,
-    single: bool = False,
+    m: Market, account: Any, token_id: int, wanted: int, max_price: int, desk: Desk = HERE, *, single: bool = False
 ) -> tuple[list[Take], int]:
     """The sell orders of the book that ``account`` would take for ``wanted`` units of ``token_id`` at ``max_price``
     per unit at most, best first, and their cost; refused unless all of it is fillable now and affordable, and the
     account may receive credits. ``single``: from one order only (the best that has it all)."""
-    field = field or f"TONNES {_tonnes(wanted)}"
-    credit = credit or describe_id(token_id)
-    b = open_book(m, book_url, db)
-    try:
+    field = desk.field or f"TONNES {_tonnes(wanted)}"
+    credit = desk.credit or describe_id(token_id)
+    with desk.book(m) as b:
         items = listed_side(m, b, SELL, token_id, parse_criteria(None, None, None, None, None), 500)
-    finally:
-        b.close()
     if single:  # one order must have it all
         items = [i for i in items if i.fillable >= wanted]
     takes, available = plan_buy(items, wanted, max_price, str(account.address))
@@ -307,23 +294,16 @@ def buy(
     token_id: int,
     wanted: int,
     max_price: int,
-    *,
-    book_url: str | None = None,
-    db: str | None = None,
-    echo: Echo = _quiet,
-    field: str | None = None,
-    credit: str | None = None,
+    desk: Desk = HERE,
     approvals: dict[str, Any] | None = None,
 ) -> tuple[list[Take], int, Any]:
     """Buy ``wanted`` units of ``token_id`` from the book's sell orders, best price first, at ``max_price`` per
     unit at most, in one ``fillMany`` (dry-run first): returns the takes, their cost and the receipt (the
     allowance raised first, if it was, goes to ``approvals``)."""
-    takes, cost = plan_purchase(m, account, token_id, wanted, max_price, book_url=book_url, db=db, field=field,
-                                credit=credit)  # fmt: skip
+    takes, cost = plan_purchase(m, account, token_id, wanted, max_price, desk)
+    allowance = ensure_allowance(m, account, cost, desk.echo)
     if approvals is not None:
-        approvals.update(_receipts(allowance=ensure_allowance(m, account, cost, echo)))
-    else:
-        ensure_allowance(m, account, cost, echo)
+        approvals.update(_receipts(allowance=allowance))
     fills = [(t.item.order.as_tuple(), t.item.signature, t.units, token_id) for t in takes]
     m.exchange.fillMany.call(fills, sender=account)  # the dry run: a refusal here sends nothing
     receipt = m.exchange.fillMany(fills, sender=account)
@@ -342,34 +322,22 @@ class Retirement:
 
 
 def buy_and_retire(
-    m: Market,
-    account: Any,
-    token_id: int,
-    units: int,
-    max_price: int,
-    retirement: dict[str, Any],
-    *,
-    book_url: str | None = None,
-    db: str | None = None,
-    echo: Echo = _quiet,
-    field: str | None = None,
-    credit: str | None = None,
+    m: Market, account: Any, token_id: int, units: int, max_price: int, retirement: dict[str, Any], desk: Desk = HERE
 ) -> Retirement:
     """Buy ``units`` of ``token_id`` from the best sell order that has them all at ``max_price`` per unit at most
     and retire them in the same call (``fillAndRetire``; ``retirement`` is the retirement module's
     ``RetirementInput``, e.g. beneficiary name, reason, jurisdiction and period); the certificate goes to
     ``retirement["beneficiary"]``. The retirement module burns the credits as the exchange, the account's operator:
     it is approved first if it is not."""
-    takes, cost = plan_purchase(m, account, token_id, units, max_price, book_url=book_url, db=db, field=field,
-                                credit=credit, single=True)  # fmt: skip
+    takes, cost = plan_purchase(m, account, token_id, units, max_price, desk, single=True)
     take = takes[0]
     used = _certificate_of_reference(m, account, retirement["retirementRef"])
     if used:  # checked before any approval is sent: a repeated request sends nothing
         ref = _hex(retirement["retirementRef"])
         raise InputError(f"the retirement reference {ref} of {account.address} was used by certificate #{used}: "
                          "this request was retired already; nothing was sent")  # fmt: skip
-    allowance = ensure_allowance(m, account, cost, echo)
-    approvals = _receipts(allowance=allowance, operator=ensure_operator(m, account, echo))
+    allowance = ensure_allowance(m, account, cost, desk.echo)
+    approvals = _receipts(allowance=allowance, operator=ensure_operator(m, account, desk.echo))
     args = (take.item.order.as_struct(), take.item.signature, take.units, retirement)
     m.exchange.fillAndRetire.call(*args, sender=account)  # the dry run
     receipt = m.exchange.fillAndRetire(*args, sender=account)
@@ -389,27 +357,15 @@ def _hex(value: bytes) -> str:
     return "0x" + bytes(value).hex()
 
 
-def match(
-    m: Market,
-    account: Any,
-    token_id: int,
-    max_matches: int = 10,
-    *,
-    book_url: str | None = None,
-    db: str | None = None,
-    credit: str | None = None,
-) -> list[tuple[Pair, Any]]:
+def match(m: Market, account: Any, token_id: int, max_matches: int = 10, desk: Desk = HERE) -> list[tuple[Pair, Any]]:
     """Settle crossing sell and buy orders of ``token_id`` (bids for it, criteria bids it meets included), best
     prices first, at most ``max_matches``, each dry-run first then sent by ``account`` (``matchOrders``)."""
-    b = open_book(m, book_url, db)
-    try:
+    with desk.book(m) as b:
         sells = listed_side(m, b, SELL, token_id, NO_CRITERIA, 500)
         buys = listed_side(m, b, BUY, token_id, NO_CRITERIA, 500)
-    finally:
-        b.close()
     pairs = plan_matches(sells, buys)[:max_matches]
     if not pairs:
-        raise InputError(f"ID {credit or describe_id(token_id)}: no crossing sell and buy orders fillable now; "
+        raise InputError(f"ID {desk.credit or describe_id(token_id)}: no crossing sell and buy orders fillable now; "
                          "nothing was sent")  # fmt: skip
     done = []
     for p in pairs:
@@ -423,13 +379,10 @@ def match(
 # ---------------------------------------------------------------------------------------------- cancelling
 
 
-def cancel(m: Market, account: Any, key: str, *, book_url: str | None = None, db: str | None = None) -> Any:
+def cancel(m: Market, account: Any, key: str, desk: Desk = HERE) -> Any:
     """Cancel ``account``'s order of hash ``key`` (as the book has it) on the exchange; the receipt."""
-    b = open_book(m, book_url, db)
-    try:
+    with desk.book(m) as b:
         order, _ = order_of_json(b.get(key))
-    finally:
-        b.close()
     if order.maker != account.address:
         raise InputError(f"HASH {key}: an order of {order.maker}, not of --account {account.address}")
     if m.exchange.cancelled(key):
@@ -454,17 +407,12 @@ def find_trades(m: Market, token_id: int | None = None, who: str | None = None) 
     ]
 
 
-def export_day(
-    m: Market, when: date, directory: str | Path, *, book_url: str | None = None, db: str | None = None
-) -> tuple[Path, int, Path, int]:
+def export_day(m: Market, when: date, directory: str | Path, desk: Desk = HERE) -> tuple[Path, int, Path, int]:
     """Write orders-<day>.csv (orders first seen that UTC day, from the book) and trades-<day>.csv (trades mined
     that day) under ``directory``; returns each path and its row count."""
     start, end = day_bounds(when)
-    b = open_book(m, book_url, db)
-    try:
+    with desk.book(m) as b:
         orders_csv = b.export_orders(when)
-    finally:
-        b.close()
     found = [t for t in read_trades(m) if start <= t.timestamp < end]
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
