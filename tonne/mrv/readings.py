@@ -220,19 +220,23 @@ def recover(digest: bytes, signature: bytes) -> str:
     return address_of_public(public)
 
 
-class KeyMatcher:
-    """Checks signatures against one public key fast: parse, recover and compare inside libsecp256k1 (no
-    serialisation, no keccak, no Python key objects on the good path)."""
+class AddressMatcher:
+    """Checks signatures against one device's key address fast, as ``ECDSA.recover(digest, sig) == address``:
+    recovery inside libsecp256k1; the first match caches the public key, and later signatures are compared to it
+    inside libsecp256k1 too (no serialisation, no keccak, no Python key objects on the good path)."""
 
-    __slots__ = ("_public", "_recovered", "_rsig")
+    __slots__ = ("_address", "_public", "_recovered", "_rsig")
 
-    def __init__(self, public: coincurve.PublicKey):
-        self._public = public.public_key  # secp256k1_pubkey *
+    def __init__(self, address: bytes):
+        if len(address) != 20:
+            raise ValueError(f"an address of {len(address)} bytes, expected 20")
+        self._address = address
+        self._public = None
         self._recovered = ffi.new("secp256k1_pubkey *")
         self._rsig = ffi.new("secp256k1_ecdsa_recoverable_signature *")
 
     def matches(self, digest: bytes, signature: bytes) -> bool:
-        """Whether ``signature`` (65 bytes, checked as ECDSA.recover checks it) recovers to this key."""
+        """Whether ``signature`` (65 bytes r||s||v, v 27/28, low s) recovers to this address."""
         if len(signature) != 65:
             return False
         v = signature[64]
@@ -244,7 +248,16 @@ class KeyMatcher:
             return False
         if not lib.secp256k1_ecdsa_recover(_CTX, self._recovered, self._rsig, digest):
             return False
-        return lib.secp256k1_ec_pubkey_cmp(_CTX, self._recovered, self._public) == 0
+        if self._public is not None:
+            return lib.secp256k1_ec_pubkey_cmp(_CTX, self._recovered, self._public) == 0
+        out = ffi.new("unsigned char[65]")
+        size = ffi.new("size_t *", 65)
+        lib.secp256k1_ec_pubkey_serialize(_CTX, out, size, self._recovered, lib.SECP256K1_EC_UNCOMPRESSED)
+        if keccak(bytes(ffi.buffer(out, 65))[1:])[-20:] != self._address:
+            return False
+        self._public = ffi.new("secp256k1_pubkey *")
+        ffi.memmove(self._public, self._recovered, ffi.sizeof("secp256k1_pubkey"))
+        return True
 
 
 # ---------------------------------------------------------------------------------------------------- meter ids
