@@ -60,7 +60,6 @@ APPROVED = "approved"
 CHUNK = 4000
 MAX_KEPT_PROBLEMS = 1000
 MAX_LINE_BYTES = 4096
-_DIGITS = re.compile(r"[0-9]+", re.ASCII)
 _HEX32 = re.compile(r"0x[0-9a-fA-F]{64}", re.ASCII)
 _SIG = re.compile(r"0x[0-9a-fA-F]{130}", re.ASCII)
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}", re.ASCII)
@@ -296,7 +295,7 @@ def _uint(value, fld: str, maximum: int, errors: list) -> int | None:
             errors.append((fld, f"{value} is negative"))
             return None
     elif isinstance(value, str):
-        if not _DIGITS.fullmatch(value):
+        if not (value.isascii() and value.isdigit()):
             errors.append((fld, f"{value[:40]!r} {_explain(value)}: write a plain decimal integer, e.g. 1500"))
             return None
         number = int(value)
