@@ -277,9 +277,12 @@ def simulate(
     capacity_w: int = DEFAULT_CAPACITY_W,
     seed: int = 1,
     faults: Sequence[Fault] = (),
-    fmt: str = "csv",
+    fmt: str | None = None,
     project_id: int = 1,
 ) -> Simulation:
+    """Write the readings (``fmt``: csv or jsonl; default from ``out``'s suffix) and the devices file."""
+    if fmt is None:
+        fmt = "jsonl" if Path(out).suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
     farm_meters = farm(meters, seed=seed, capacity_w=capacity_w)
     rows = generate(farm_meters, domain, steps=steps, start=start, interval_s=interval_s, seed=seed, faults=faults)
     written, injected = write_readings(rows, out, fmt)
