@@ -315,7 +315,20 @@ def _uint(value, fld: str, maximum: int, errors: list) -> int | None:
 _W: dict = {}
 
 
-def _init(separator: bytes, devices: Mapping[bytes, DeviceInfo]) -> None:
+def _die_with_parent() -> None:
+    """Linux: a worker whose ingest process is killed (SIGKILL, a crash) gets SIGTERM instead of living on."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _init(separator: bytes, devices: Mapping[bytes, DeviceInfo], worker: bool = False) -> None:
+    if worker:
+        _die_with_parent()
     _W["separator"] = separator
     _W["devices"] = dict(devices)
     _W["matchers"] = {d: AddressMatcher(bytes.fromhex(info.key_address[2:])) for d, info in devices.items()}
@@ -659,7 +672,7 @@ def ingest(
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
             pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init,
-                                       initargs=(domain.separator, dict(devices)))  # fmt: skip
+                                       initargs=(domain.separator, dict(devices), True))  # fmt: skip
         else:
             _init(domain.separator, devices)
         for path, fmt in files:
