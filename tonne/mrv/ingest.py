@@ -16,7 +16,8 @@ field. Each reading is checked for:
   content it is a conflict (both readings and signatures kept in ``mrv_conflicts``: evidence of double reporting);
   an interval starting before the device's previous reading ended (a clock that went back) is refused and also
   kept as an overlap conflict; a reading whose sequence is below the device's last stored one but not stored
-  (a late reading) is refused: readings are taken in order. A missing interval (start after the previous end) or
+  (a late reading, e.g. from a file ingested later) fills its gap when its interval fits between its stored
+  neighbours, and is an overlap conflict when it does not. A missing interval (start after the previous end) or
   missing sequence numbers (a refused or absent reading) are recorded as gaps, not errors: they are counted as
   zero, and a report across them needs ``allow_gaps``.
 
@@ -104,7 +105,8 @@ class IngestResult:
     lines: int = 0
     stored: int = 0
     duplicates: int = 0
-    problems: int = 0
+    problems: int = 0  # field problems (a reading can have several)
+    refused: int = 0  # readings refused
     conflicts: int = 0
     gaps: list[Gap] = field(default_factory=list)
     kept_problems: list[Problem] = field(default_factory=list)
@@ -120,6 +122,7 @@ class IngestResult:
             "stored": self.stored,
             "duplicates": self.duplicates,
             "problems": self.problems,
+            "refused": self.refused,
             "conflicts": self.conflicts,
             "gaps": len(self.gaps),
         }
@@ -544,7 +547,7 @@ class _Series:
                         s_start, s_end, s_value, s_sig = stored
                         new_conflicts.append(self._conflict("sequence", dev, seq, stored, seq, start, end, value,
                                                             sig, source, line, now))  # fmt: skip
-                        self._bad(source, line, "sequence", f"{meter} signed sequence {seq} twice: stored "
+                        self._refuse(source, line, "sequence", f"{meter} signed sequence {seq} twice: stored "
                                   f"[{s_start}, {s_end}) {s_value} Wh, this one [{start}, {end}) {value} Wh "
                                   "(double reporting: both kept as a conflict)")  # fmt: skip
                     continue
@@ -587,7 +590,7 @@ class _Series:
             why = f"{start} is before the end {prev['end_time']} of {meter}'s previous reading (sequence {p_seq})"
         else:
             why = f"[{start}, {end}) overlaps {meter}'s later reading (sequence {p_seq}, from {prev['start_time']})"
-        self._bad(source, line, "start", f"{why}: the clock went back or the intervals overlap (kept as a conflict)")
+        self._refuse(source, line, "start", f"{why}: the clock went back or the intervals overlap (kept as a conflict)")
         return self._conflict("overlap", dev, p_seq, stored, seq, start, end, value, sig, source, line, now)
 
     def _late(self, conn, source, line, meter, dev, seq, start, end, value, sig, now) -> dict | None:
@@ -620,6 +623,11 @@ class _Series:
             "run_id": self.run_id,
             "found_at": now,
         }
+
+    def _refuse(self, source: str, line: int, fld: str, message: str) -> None:
+        """A reading refused by its place in the series (one problem, one reading)."""
+        self.result.refused += 1
+        self._bad(source, line, fld, message)
 
     def _bad(self, source: str, line: int, fld: str, message: str) -> None:
         problem = Problem(source, line, fld, message)
@@ -679,13 +687,17 @@ def ingest(
             source = str(path)
 
             def consume(out: list[tuple], source=source) -> None:
-                oks = []
-                for item in out:
-                    result.lines += 1
-                    if item[0] == "ok":
-                        oks.append(item)
-                    else:
-                        series._bad(source, item[1], item[2], item[3])
+                oks = [item for item in out if item[0] == "ok"]
+                if len(oks) == len(out):
+                    result.lines += len(out)
+                else:
+                    bad_lines = set()
+                    for item in out:
+                        if item[0] != "ok":
+                            bad_lines.add(item[1])
+                            series._bad(source, item[1], item[2], item[3])
+                    result.lines += len(oks) + len(bad_lines)
+                    result.refused += len(bad_lines)
                 series.apply(source, oks)
                 if on_chunk:
                     on_chunk(result)
@@ -717,7 +729,7 @@ def ingest(
 def summary(result: IngestResult) -> str:
     return (
         f"{result.lines} line(s): {result.stored} reading(s) stored, {result.duplicates} already stored, "
-        f"{result.problems} refused, {result.conflicts} conflict(s) recorded, {len(result.gaps)} gap(s) "
+        f"{result.refused} refused, {result.conflicts} conflict(s) found, {len(result.gaps)} gap(s) "
         f"({result.seconds:.1f} s, {result.readings_per_second:,.0f} readings/s)"
     )
 

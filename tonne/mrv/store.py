@@ -18,6 +18,7 @@ stored once.
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -82,6 +83,7 @@ runs = Table(
     Column("stored", BigInteger, nullable=False, default=0),
     Column("duplicates", BigInteger, nullable=False, default=0),
     Column("problems", BigInteger, nullable=False, default=0),
+    Column("refused", BigInteger, nullable=False, default=0),
     Column("conflicts", BigInteger, nullable=False, default=0),
     Column("gaps", BigInteger, nullable=False, default=0),
     sqlite_autoincrement=True,
@@ -251,7 +253,13 @@ class ReadingStore:
         if self.dialect == "sqlite" and prepared.positional:
             order = prepared.names
             width = UInt(256).width
-            params = [tuple(str(row[n]).zfill(width) if n == "value" else row[n] for n in order) for row in rows]
+            at = order.index("value")
+            getter = operator.itemgetter(*order)
+            params = []
+            for row in rows:
+                values = list(getter(row))
+                values[at] = str(values[at]).zfill(width)
+                params.append(values)
             cursor = conn.connection.cursor()
             cursor.executemany(prepared.sql, params)
             cursor.close()

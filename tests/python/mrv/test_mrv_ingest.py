@@ -47,6 +47,19 @@ def test_ingest__clean_farm__all_stored_then_all_duplicates(farm_files, mrv_url)
     assert stored_again == stored
 
 
+def test_ingest__late_reading_from_another_file__fills_its_gap(farm_files, mrv_url, tmp_path):
+    readings, devices = farm_files
+    rows = _rows(readings)
+    late = _write(tmp_path / "late.csv", [rows[0], rows[50]])
+    rest = _write(tmp_path / "rest.csv", rows[:50] + rows[51:])
+    first, problems, _, _ = _run([rest], mrv_url, devices)
+    assert (first.stored, problems, len(first.gaps)) == (239, [], 1)
+    second, problems, stored, _ = _run([late], mrv_url, devices)
+    assert (second.stored, problems) == (1, [])
+    clean, _, clean_stored, _ = _run([readings], f"sqlite:///{tmp_path / 'clean.sqlite'}", devices)
+    assert [s[:7] for s in stored] == [s[:7] for s in clean_stored]
+
+
 # ---------------------------------------------------------------------------------------------------- hostile input
 
 
