@@ -121,3 +121,12 @@ def test_mrv_script__help__examples_and_units():
         assert f"ape run mrv {name}" in text and "Examples" in text
         assert all(u in text for u in units), text
     assert set(cli.commands) == {"simulate", "ingest"}  # report, verify, prove: not yet (chain wiring later)
+
+
+def test_bench__ingest_throughput__measured_in_a_subprocess(tmp_path):
+    from tonne.mrv.bench import ingest_throughput
+
+    figures = ingest_throughput(2_000, workers=1, cache=tmp_path)
+    assert figures["readings"] == figures["stored"] == 2_000
+    assert figures["readings_per_s"] > 0 and 10 < figures["peak_rss_mb"] < 300
+    assert figures["worker_peak_rss_mb"] > 10 and figures["cpu_seconds"] > 0
