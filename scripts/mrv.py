@@ -164,8 +164,8 @@ def ingest(paths, devices_path, db, chain_id, contract, workers, max_problems):
         note(f"... and {result.problems - max_problems} more refused reading(s) (--max-problems)")
     for gap in result.gaps[:20]:
         note(f"gap: {gap}")
-    if len(result.gaps) > 20:
-        note(f"... and {len(result.gaps) - 20} more gap(s)")
+    if result.gap_count > 20:
+        note(f"... and {result.gap_count - 20} more gap(s)")
     click.echo(summary(result))
     if result.problems:
         raise SystemExit(2)

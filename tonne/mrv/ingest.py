@@ -60,6 +60,7 @@ STATUSES = ("registered", "approved", "suspended")
 APPROVED = "approved"
 CHUNK = 4000
 MAX_KEPT_PROBLEMS = 1000
+MAX_KEPT_GAPS = 10_000
 MAX_LINE_BYTES = 4096
 _HEX32 = re.compile(r"0x[0-9a-fA-F]{64}", re.ASCII)
 _SIG = re.compile(r"0x[0-9a-fA-F]{130}", re.ASCII)
@@ -108,7 +109,8 @@ class IngestResult:
     problems: int = 0  # field problems (a reading can have several)
     refused: int = 0  # readings refused
     conflicts: int = 0
-    gaps: list[Gap] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)  # the first MAX_KEPT_GAPS
+    gap_count: int = 0
     kept_problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -124,7 +126,7 @@ class IngestResult:
             "problems": self.problems,
             "refused": self.refused,
             "conflicts": self.conflicts,
-            "gaps": len(self.gaps),
+            "gaps": self.gap_count,
         }
 
 
@@ -556,9 +558,9 @@ class _Series:
                                                        now))  # fmt: skip
                     continue
                 if prev is not None and (start > prev["end_time"] or seq > next_seq):
-                    result.gaps.append(Gap(dev, meter, prev["sequence"], seq, prev["end_time"], start))
+                    self._gap(Gap(dev, meter, prev["sequence"], seq, prev["end_time"], start))
                 elif prev is None and seq > 1:
-                    result.gaps.append(Gap(dev, meter, 0, seq, start, start))
+                    self._gap(Gap(dev, meter, 0, seq, start, start))
                 row = self._row(dev, seq, meter, start, end, value, sig, source, line)
                 new_rows.append(row)
                 known[dev][seq] = (start, end, value, sig)
@@ -623,6 +625,11 @@ class _Series:
             "run_id": self.run_id,
             "found_at": now,
         }
+
+    def _gap(self, gap: Gap) -> None:
+        self.result.gap_count += 1
+        if len(self.result.gaps) < MAX_KEPT_GAPS:
+            self.result.gaps.append(gap)
 
     def _refuse(self, source: str, line: int, fld: str, message: str) -> None:
         """A reading refused by its place in the series (one problem, one reading)."""
@@ -729,7 +736,7 @@ def ingest(
 def summary(result: IngestResult) -> str:
     return (
         f"{result.lines} line(s): {result.stored} reading(s) stored, {result.duplicates} already stored, "
-        f"{result.refused} refused, {result.conflicts} conflict(s) found, {len(result.gaps)} gap(s) "
+        f"{result.refused} refused, {result.conflicts} conflict(s) found, {result.gap_count} gap(s) "
         f"({result.seconds:.1f} s, {result.readings_per_second:,.0f} readings/s)"
     )
 

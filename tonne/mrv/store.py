@@ -263,7 +263,15 @@ class ReadingStore:
             cursor = conn.connection.cursor()
             cursor.executemany(prepared.sql, params)
             cursor.close()
-        else:
+        elif self.dialect == "postgresql":
+            # COPY: several times faster than executemany. Safe without ON CONFLICT: the ingest holds the advisory
+            # lock and has checked, in this transaction, that none of these (device, sequence) is stored.
+            cursor = conn.connection.cursor()
+            with cursor.copy(f"COPY {readings.name} ({', '.join(READING_COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[n] for n in READING_COLUMNS])
+            cursor.close()
+        else:  # pragma: no cover - the two dialects above are the only ones accepted
             prepared.executemany(conn, rows)
 
     def insert_conflicts(self, conn: Connection, rows: Sequence[dict]) -> None:
