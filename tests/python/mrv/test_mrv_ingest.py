@@ -288,3 +288,18 @@ def test_ingest__fault_rates__every_fault_refused_or_gap(tmp_path, domain, sqlit
     covered = {(g.meter_id, t) for g in result.gaps for t in range(g.start, g.end, 300)}
     faulted = {(f.meter_id, DEFAULT_START + 300 * (f.index // 5)) for f in sim.faults if f.index // 5 < 99}
     assert covered == faulted
+
+
+def test_ingest__jsonl_with_bom_and_crlf__read_as_plain(tmp_path, domain, sqlite_url):
+    out, dev = tmp_path / "r.jsonl", tmp_path / "dev.json"
+    simulate(out, dev, domain, meters=2, steps=5)
+    out.write_bytes(b"\xef\xbb\xbf" + out.read_bytes().replace(b"\n", b"\r\n"))
+    result, problems, _, _ = _run([out], sqlite_url, dev)
+    assert (result.stored, problems) == (10, [])
+
+
+def test_store__bad_url__refused_with_the_forms_expected():
+    from tonne.mrv.store import StoreError
+
+    with pytest.raises(StoreError, match="expected sqlite:///path or postgresql"):
+        ReadingStore("mysql://x@y/z")
