@@ -185,6 +185,8 @@ interface ICarbonMRV {
     error MrvWrongFirstSequence(bytes32 deviceId, uint64 firstSequence, uint64 expected);
     /// @notice A report's interval does not end after it starts.
     error MrvInvalidInterval(uint40 start, uint40 end);
+    /// @notice A report of device `deviceId` ends at `end`, after the block's time `now`: nothing measured it yet.
+    error MrvReportInFuture(bytes32 deviceId, uint40 end, uint256 now);
     /// @notice A report's last sequence is below its first.
     error MrvInvalidSequenceRange(uint64 firstSequence, uint64 lastSequence);
     /// @notice A report's readings root is zero.
@@ -326,8 +328,9 @@ interface ICarbonMRV {
     /// @notice Submits a report of device `deviceId` over `[start, end)`, readings `firstSequence` to
     /// `lastSequence`, summing to `total` (device units), computed with factor `factorId`, the readings' Merkle
     /// root `readingsRoot`. The project owner or a REGISTRAR; the device must be Approved, have no open report,
-    /// and the report must start at the device's `reportedUntil` and `nextSequence`; the factor must be valid
-    /// for the interval and the device's country; the total may not exceed the device's capacity over it.
+    /// and the report must start at the device's `reportedUntil` and `nextSequence` and end no later than the
+    /// block's time; the factor must be valid for the interval and the device's country; the total may not exceed
+    /// the device's capacity over it.
     /// @return reportId The report's id, counting from 1.
     function submitReport(
         bytes32 deviceId,

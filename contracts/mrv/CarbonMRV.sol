@@ -264,6 +264,7 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         if (start != d.reportedUntil) revert MrvReportNotContiguous(deviceId, start, d.reportedUntil);
         if (firstSequence != d.nextSequence) revert MrvWrongFirstSequence(deviceId, firstSequence, d.nextSequence);
         if (end <= start) revert MrvInvalidInterval(start, end);
+        if (end > block.timestamp) revert MrvReportInFuture(deviceId, end, block.timestamp);
         if (lastSequence < firstSequence) revert MrvInvalidSequenceRange(firstSequence, lastSequence);
         if (readingsRoot == bytes32(0)) revert MrvZeroRoot();
         _checkFactor(factorId, start, end, d.country);
