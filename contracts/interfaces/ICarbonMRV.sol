@@ -105,8 +105,8 @@ interface ICarbonMRV {
         uint32 version;
     }
 
-    /// @notice A report as stored. `batchId` and `tonnes` are set at approval (`batchId` 0 when it yielded no
-    /// whole tonne).
+    /// @notice A report as stored. `tonnes` is set at approval; `batchId` is the registry batch of the report's
+    /// issuance reference (0 when it yielded no whole tonne, or before approval).
     struct ReportView {
         bytes32 deviceId;
         uint40 start;
@@ -187,7 +187,7 @@ interface ICarbonMRV {
     error MrvInvalidInterval(uint40 start, uint40 end);
     /// @notice A report of device `deviceId` ends at `end`, after the block's time `now`: nothing measured it yet.
     error MrvReportInFuture(bytes32 deviceId, uint40 end, uint256 now);
-    /// @notice A report's last sequence is below its first.
+    /// @notice A report's last sequence is below its first (or is 2^64 - 1, which leaves no next sequence).
     error MrvInvalidSequenceRange(uint64 firstSequence, uint64 lastSequence);
     /// @notice A report's readings root is zero.
     error MrvZeroRoot();

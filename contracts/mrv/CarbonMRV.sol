@@ -77,7 +77,6 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         uint64 firstSequence;
         uint64 lastSequence;
         ReportStatus status;
-        uint32 batchNumber; // of the device's project; 0 when no batch
         // slot 2
         uint128 total;
         uint64 factorId;
@@ -265,7 +264,9 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         if (firstSequence != d.nextSequence) revert MrvWrongFirstSequence(deviceId, firstSequence, d.nextSequence);
         if (end <= start) revert MrvInvalidInterval(start, end);
         if (end > block.timestamp) revert MrvReportInFuture(deviceId, end, block.timestamp);
-        if (lastSequence < firstSequence) revert MrvInvalidSequenceRange(firstSequence, lastSequence);
+        if (lastSequence < firstSequence || lastSequence == type(uint64).max) {
+            revert MrvInvalidSequenceRange(firstSequence, lastSequence);
+        }
         if (readingsRoot == bytes32(0)) revert MrvZeroRoot();
         _checkFactor(factorId, start, end, d.country);
         // Cannot overflow: a 64-bit capacity times a 40-bit interval.
@@ -322,10 +323,9 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         d.openReport = 0;
 
         if (tonnes != 0) {
-            uint64 projectId = d.projectId;
-            batchId = _issueBatch(projectId, reportId, r.start, end, uint64(tonnes), prevBatchNumberHint, r.readingsRoot, factorId);
-            // Cannot truncate: the registry's batch numbers are 32-bit.
-            r.batchNumber = uint32(CreditIds.batchNumberOf(batchId));
+            // Every write is done: the registry (trusted) is called last, and the batch id is not stored (the
+            // report view finds it by the issuance reference).
+            batchId = _issueBatch(d.projectId, reportId, r.start, end, uint64(tonnes), prevBatchNumberHint, r.readingsRoot, factorId);
         }
         emit ReportApproved(reportId, deviceId, batchId, uint64(tonnes), carry, msg.sender);
     }
@@ -446,10 +446,11 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         v.factorId = r.factorId;
         v.readingsRoot = r.readingsRoot;
         v.status = r.status;
-        if (r.batchNumber != 0) {
-            v.batchId = uint128(CreditIds.encode(_devices[r.deviceId].projectId, r.batchNumber));
-        }
         v.tonnes = r.tonnes;
+        if (r.tonnes != 0) {
+            // Cannot truncate: a token id is a 64-bit project id and a 64-bit batch number.
+            v.batchId = uint128(_registry.batchOfIssuanceReference(_issuanceReference(reportId)));
+        }
     }
 
     /// @inheritdoc ICarbonMRV
@@ -550,6 +551,10 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         });
         batchId = _registry.addBatch(projectId, input, prevHint);
         _registry.verifyBatch(batchId);
+    }
+
+    function _issuanceReference(uint64 reportId) private view returns (string memory) {
+        return string.concat("MRV/", _selfHex, "/", Strings.toString(reportId));
     }
 
     function _checkFactor(uint64 factorId, uint40 start, uint40 end, bytes2 deviceCountry) private view {

@@ -455,7 +455,7 @@ class MrvMachine(RuleBasedStateMachine):
 
 
 @pytest.fixture(scope="module")
-def env(project, chain, accounts, open_suite, admin, registrar, verifier, issuer, compliance) -> Env:
+def mrv_machine_env(project, chain, accounts, open_suite, admin, registrar, verifier, issuer, compliance) -> Env:
     owner, stranger = accounts.generate_test_account(), accounts.generate_test_account()
     for a in (owner, stranger):
         chain.set_balance(a, 10**21)
@@ -495,7 +495,8 @@ REQUIRED_OUTCOMES = (
 
 
 @pytest.mark.slow
-def test_mrv__random_sequences__keep_invariants(env: Env) -> None:
+def test_mrv__random_sequences__keep_invariants(mrv_machine_env: Env) -> None:
+    env = mrv_machine_env
     run_state_machine_as_test(lambda: MrvMachine(env), settings=MACHINE_SETTINGS)
     print(f"\nMRV machine: {env.outcomes['sequences']} sequences")
     for outcome, count in sorted(env.outcomes.items()):

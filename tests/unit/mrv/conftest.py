@@ -20,10 +20,10 @@ def methodologist(compliance):
 
 
 @pytest.fixture(scope="session")
-def env(project, chain, open_suite, admin, registrar, verifier, methodologist, owner):
+def mrv_env(project, chain, open_suite, admin, registrar, verifier, methodologist, owner):
     return build_mrv(project, chain, open_suite, admin, registrar, verifier, methodologist, owner)
 
 
 @pytest.fixture(scope="session")
-def mrv(env):
-    return env.mrv
+def mrv(mrv_env):
+    return mrv_env.mrv

@@ -14,7 +14,7 @@ from mrv_support import CAPACITY_W, COUNTRY, FACTOR_CODE, GENERATION, SUSPENDED,
 
 from support import reverts
 
-pytestmark = pytest.mark.usefixtures("env", "stranger", "attacker", "other_holder")
+pytestmark = pytest.mark.usefixtures("mrv_env", "stranger", "attacker", "other_holder")
 
 PUBLIC_BY_DESIGN = {
     "challenge": "anyone may prove a double report: it takes two conflicting readings signed by the device key",
@@ -23,7 +23,7 @@ PUBLIC_BY_DESIGN = {
 
 @dataclass
 class Ctx:
-    env: Any
+    mrv_env: Any
     caller: Any
     device: bytes  # Approved, with report `report` open
     registered: bytes  # Registered, not approved
@@ -38,7 +38,7 @@ class Row(NamedTuple):
 
 
 def _not_owner(c: Ctx) -> tuple[str, dict]:
-    return "MrvNotProjectOwnerOrRegistrar", dict(projectId=c.env.project_id, account=c.caller)
+    return "MrvNotProjectOwnerOrRegistrar", dict(projectId=c.mrv_env.project_id, account=c.caller)
 
 
 def _bad_confirmation(c: Ctx) -> tuple[str, dict]:
@@ -52,7 +52,7 @@ def _not_pending_admin(c: Ctx) -> tuple[str, dict]:
 TABLE: list[Row] = [
     Row(
         "registerDevice",
-        lambda c: ["STRANGER-1", new_key().address, c.env.project_id, GENERATION, CAPACITY_W, T0],
+        lambda c: ["STRANGER-1", new_key().address, c.mrv_env.project_id, GENERATION, CAPACITY_W, T0],
         _not_owner,
     ),
     Row("approveDevice", lambda c: [c.registered], "VERIFIER_ROLE"),
@@ -60,13 +60,15 @@ TABLE: list[Row] = [
     Row("setDeviceStatus", lambda c: [c.device, SUSPENDED, "grief"], "REGISTRAR_ROLE"),
     Row("decommissionDevice", lambda c: [c.device, "grief"], _not_owner),
     Row("publishFactor", lambda c: [FACTOR_CODE, COUNTRY, T0, YEAR_END, 1], "METHODOLOGY_ROLE"),
-    Row("submitReport", lambda c: [c.registered, T0, T0 + 3600, 1, 12, 1, c.env.factor_id, b"\x01" * 32], _not_owner),
+    Row(
+        "submitReport", lambda c: [c.registered, T0, T0 + 3600, 1, 12, 1, c.mrv_env.factor_id, b"\x01" * 32], _not_owner
+    ),
     Row("approveReport", lambda c: [c.report, 0], "VERIFIER_ROLE"),
     Row("rejectReport", lambda c: [c.report, "grief"], "VERIFIER_ROLE"),
     Row("resolveDispute", lambda c: [c.dispute, True], "REGISTRAR_ROLE"),
-    Row("grantRole", lambda c: [c.env.mrv.VERIFIER_ROLE(), c.caller], "DEFAULT_ADMIN_ROLE"),
-    Row("revokeRole", lambda c: [c.env.mrv.VERIFIER_ROLE(), c.env.verifier], "DEFAULT_ADMIN_ROLE"),
-    Row("renounceRole", lambda c: [c.env.mrv.VERIFIER_ROLE(), c.env.verifier], _bad_confirmation),
+    Row("grantRole", lambda c: [c.mrv_env.mrv.VERIFIER_ROLE(), c.caller], "DEFAULT_ADMIN_ROLE"),
+    Row("revokeRole", lambda c: [c.mrv_env.mrv.VERIFIER_ROLE(), c.mrv_env.verifier], "DEFAULT_ADMIN_ROLE"),
+    Row("renounceRole", lambda c: [c.mrv_env.mrv.VERIFIER_ROLE(), c.mrv_env.verifier], _bad_confirmation),
     Row("beginDefaultAdminTransfer", lambda c: [c.caller], "DEFAULT_ADMIN_ROLE"),
     Row("cancelDefaultAdminTransfer", lambda c: [], "DEFAULT_ADMIN_ROLE"),
     Row("acceptDefaultAdminTransfer", lambda c: [], _not_pending_admin),
@@ -78,20 +80,20 @@ OWNER_ROWS = [row for row in TABLE if row.refusal is _not_owner]
 
 
 @pytest.fixture
-def target(env, stranger) -> dict:
+def target(mrv_env, stranger) -> dict:
     """An Approved device with an open report, a Registered device, and an open dispute of a third device."""
-    device = env.register()
-    registered = env.register(approve=False)
-    report = env.submit(device, readings_for(device, 1, T0, 12))
-    disputed = env.register()
+    device = mrv_env.register()
+    registered = mrv_env.register(approve=False)
+    report = mrv_env.submit(device, readings_for(device, 1, T0, 12))
+    disputed = mrv_env.register()
     a = readings_for(disputed, 1, T0, 1)[0]
     b = dict(a, value=a["value"] + 1)
-    dispute = env.mrv.challenge(a, env.sign(a), b, env.sign(b), sender=stranger).return_value
+    dispute = mrv_env.mrv.challenge(a, mrv_env.sign(a), b, mrv_env.sign(b), sender=stranger).return_value
     return dict(device=device, registered=registered, report=report, dispute=dispute)
 
 
 def call_refused(row: Row, c: Ctx) -> None:
-    mrv = c.env.mrv
+    mrv = c.mrv_env.mrv
     if isinstance(row.refusal, str):
         error, inputs = (
             "AccessControlUnauthorizedAccount",
@@ -104,29 +106,29 @@ def call_refused(row: Row, c: Ctx) -> None:
 
 
 @pytest.mark.parametrize("row", TABLE, ids=[r.function for r in TABLE])
-def test_privileged_function__stranger__refused(env, stranger, target, row):
-    call_refused(row, Ctx(env, stranger, **target))
+def test_privileged_function__stranger__refused(mrv_env, stranger, target, row):
+    call_refused(row, Ctx(mrv_env, stranger, **target))
 
 
 @pytest.mark.parametrize("row", ROLE_ROWS, ids=[r.function for r in ROLE_ROWS])
-def test_role_gated_function__holder_of_another_role_or_project_owner__refused(env, target, row):
+def test_role_gated_function__holder_of_another_role_or_project_owner__refused(mrv_env, target, row):
     # Each MRV role is refused the others' functions; the project owner holds none of them; and the registry's
     # registrar holding the MRV REGISTRAR_ROLE is not the MRV admin.
     others = {
-        "DEFAULT_ADMIN_ROLE": [env.registrar, env.verifier, env.methodologist, env.owner],
-        "REGISTRAR_ROLE": [env.verifier, env.methodologist, env.owner],
-        "VERIFIER_ROLE": [env.registrar, env.methodologist, env.owner],
-        "METHODOLOGY_ROLE": [env.registrar, env.verifier, env.owner],
+        "DEFAULT_ADMIN_ROLE": [mrv_env.registrar, mrv_env.verifier, mrv_env.methodologist, mrv_env.owner],
+        "REGISTRAR_ROLE": [mrv_env.verifier, mrv_env.methodologist, mrv_env.owner],
+        "VERIFIER_ROLE": [mrv_env.registrar, mrv_env.methodologist, mrv_env.owner],
+        "METHODOLOGY_ROLE": [mrv_env.registrar, mrv_env.verifier, mrv_env.owner],
     }[row.refusal]
     for caller in others:
-        call_refused(row, Ctx(env, caller, **target))
+        call_refused(row, Ctx(mrv_env, caller, **target))
 
 
 @pytest.mark.parametrize("row", OWNER_ROWS, ids=[r.function for r in OWNER_ROWS])
-def test_owner_gated_function__owner_of_another_project_or_verifier__refused(env, other_holder, target, row):
-    env.make.project(authorize_issuer=False, owner=other_holder)
-    for caller in (other_holder, env.verifier, env.methodologist):
-        call_refused(row, Ctx(env, caller, **target))
+def test_owner_gated_function__owner_of_another_project_or_verifier__refused(mrv_env, other_holder, target, row):
+    mrv_env.make.project(authorize_issuer=False, owner=other_holder)
+    for caller in (other_holder, mrv_env.verifier, mrv_env.methodologist):
+        call_refused(row, Ctx(mrv_env, caller, **target))
 
 
 def test_access_table__covers_every_state_changing_function(mrv):

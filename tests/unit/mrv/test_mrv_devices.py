@@ -22,15 +22,15 @@ from support import events, plain, project_input, reverts
 UNKNOWN = device_id("never-registered")
 
 
-def test_register_device__by_owner__stored_with_project_country_and_event(env, mrv, owner):
+def test_register_device__by_owner__stored_with_project_country_and_event(mrv_env, mrv, owner):
     key = new_key()
-    receipt = mrv.registerDevice("WF1-T07", key.address, env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
+    receipt = mrv.registerDevice("WF1-T07", key.address, mrv_env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
     did = device_id("WF1-T07")
     assert bytes(receipt.return_value) == did
     d = mrv.device(did)
     assert (d.key, d.projectId, d.kind, d.status, bytes(d.country)) == (
         key.address,
-        env.project_id,
+        mrv_env.project_id,
         GENERATION,
         REGISTERED,
         COUNTRY,
@@ -47,7 +47,7 @@ def test_register_device__by_owner__stored_with_project_country_and_event(env, m
     assert events(receipt, mrv, "DeviceRegistered") == [
         plain(
             deviceId=did,
-            projectId=env.project_id,
+            projectId=mrv_env.project_id,
             meterId="WF1-T07",
             key=key.address,
             kind=GENERATION,
@@ -60,59 +60,61 @@ def test_register_device__by_owner__stored_with_project_country_and_event(env, m
     ]
 
 
-def test_register_device__by_registrar__for_any_project(env, mrv, registrar, owner, other_holder):
-    other_project = env.make.project(authorize_issuer=False, owner=other_holder, country=b"BR")
-    did = env.register(approve=False, project_id=other_project, sender=registrar, kind=EMISSIONS)
+def test_register_device__by_registrar__for_any_project(mrv_env, mrv, registrar, owner, other_holder):
+    other_project = mrv_env.make.project(authorize_issuer=False, owner=other_holder, country=b"BR")
+    did = mrv_env.register(approve=False, project_id=other_project, sender=registrar, kind=EMISSIONS)
     d = mrv.device(did)
     assert (d.projectId, d.owner, bytes(d.country), d.kind) == (other_project, other_holder.address, b"BR", EMISSIONS)
 
 
-def test_register_device__stranger__refused(env, mrv, stranger):
-    with reverts(mrv.MrvNotProjectOwnerOrRegistrar, projectId=env.project_id, account=stranger):
-        mrv.registerDevice("X-1", new_key().address, env.project_id, GENERATION, CAPACITY_W, T0, sender=stranger)
+def test_register_device__stranger__refused(mrv_env, mrv, stranger):
+    with reverts(mrv.MrvNotProjectOwnerOrRegistrar, projectId=mrv_env.project_id, account=stranger):
+        mrv.registerDevice("X-1", new_key().address, mrv_env.project_id, GENERATION, CAPACITY_W, T0, sender=stranger)
 
 
-def test_register_device__owner_of_another_project__refused(env, mrv, other_holder):
-    env.make.project(authorize_issuer=False, owner=other_holder)
-    with reverts(mrv.MrvNotProjectOwnerOrRegistrar, projectId=env.project_id, account=other_holder):
-        mrv.registerDevice("X-1", new_key().address, env.project_id, GENERATION, CAPACITY_W, T0, sender=other_holder)
+def test_register_device__owner_of_another_project__refused(mrv_env, mrv, other_holder):
+    mrv_env.make.project(authorize_issuer=False, owner=other_holder)
+    with reverts(mrv.MrvNotProjectOwnerOrRegistrar, projectId=mrv_env.project_id, account=other_holder):
+        mrv.registerDevice(
+            "X-1", new_key().address, mrv_env.project_id, GENERATION, CAPACITY_W, T0, sender=other_holder
+        )
 
 
-def test_register_device__duplicate_meter_id__refused(env, mrv, owner):
-    env.register(meter_id="DUP-1")
+def test_register_device__duplicate_meter_id__refused(mrv_env, mrv, owner):
+    mrv_env.register(meter_id="DUP-1")
     with reverts(mrv.MrvDeviceExists, deviceId=device_id("DUP-1")):
-        mrv.registerDevice("DUP-1", new_key().address, env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
+        mrv.registerDevice("DUP-1", new_key().address, mrv_env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
 
 
-def test_register_device__empty_meter_id__refused(env, mrv, owner):
+def test_register_device__empty_meter_id__refused(mrv_env, mrv, owner):
     with reverts(mrv.MrvEmptyMeterId):
-        mrv.registerDevice("", new_key().address, env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
+        mrv.registerDevice("", new_key().address, mrv_env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
 
 
-def test_register_device__zero_key__refused(env, mrv, owner):
+def test_register_device__zero_key__refused(mrv_env, mrv, owner):
     with reverts(mrv.MrvZeroDeviceKey):
-        mrv.registerDevice("Z-1", "0x" + "00" * 20, env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
+        mrv.registerDevice("Z-1", "0x" + "00" * 20, mrv_env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
 
 
-def test_register_device__key_of_another_device__refused_even_decommissioned(env, mrv, owner):
+def test_register_device__key_of_another_device__refused_even_decommissioned(mrv_env, mrv, owner):
     key = new_key()
-    first = env.register(key=key)
+    first = mrv_env.register(key=key)
     mrv.decommissionDevice(first, "replaced", sender=owner)
     with reverts(mrv.MrvKeyInUse, key=key.address, deviceId=first):
-        mrv.registerDevice("K-2", key.address, env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
+        mrv.registerDevice("K-2", key.address, mrv_env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
 
 
-def test_register_device__unknown_kind__refused(env, mrv, owner):
+def test_register_device__unknown_kind__refused(mrv_env, mrv, owner):
     with reverts(mrv.MrvInvalidDeviceKind, kind=2):
-        mrv.registerDevice("KIND-2", new_key().address, env.project_id, 2, CAPACITY_W, T0, sender=owner)
+        mrv.registerDevice("KIND-2", new_key().address, mrv_env.project_id, 2, CAPACITY_W, T0, sender=owner)
 
 
-def test_register_device__zero_capacity__refused(env, mrv, owner):
+def test_register_device__zero_capacity__refused(mrv_env, mrv, owner):
     with reverts(mrv.MrvZeroCapacity, deviceId=device_id("CAP-0")):
-        mrv.registerDevice("CAP-0", new_key().address, env.project_id, GENERATION, 0, T0, sender=owner)
+        mrv.registerDevice("CAP-0", new_key().address, mrv_env.project_id, GENERATION, 0, T0, sender=owner)
 
 
-def test_register_device__pending_project__refused(env, mrv, registry, registrar, owner):
+def test_register_device__pending_project__refused(mrv_env, mrv, registry, registrar, owner):
     pending = registry.registerProject(project_input(owner=owner), sender=registrar).return_value
     with reverts(mrv.MrvProjectNotApproved, projectId=pending, status=1):
         mrv.registerDevice("P-1", new_key().address, pending, GENERATION, CAPACITY_W, T0, sender=owner)
@@ -123,8 +125,8 @@ def test_register_device__unknown_project__refused(mrv, registrar):
         mrv.registerDevice("P-2", new_key().address, 999, GENERATION, CAPACITY_W, T0, sender=registrar)
 
 
-def test_approve_device__registered__approved_with_event(env, mrv, verifier):
-    did = env.register(approve=False)
+def test_approve_device__registered__approved_with_event(mrv_env, mrv, verifier):
+    did = mrv_env.register(approve=False)
     receipt = mrv.approveDevice(did, sender=verifier)
     assert mrv.device(did).status == APPROVED and mrv.device(did).approvedOnce
     assert events(receipt, mrv, "DeviceStatusChanged") == [
@@ -132,14 +134,14 @@ def test_approve_device__registered__approved_with_event(env, mrv, verifier):
     ]
 
 
-def test_approve_device__already_approved__refused(env, mrv, verifier):
-    did = env.register()
+def test_approve_device__already_approved__refused(mrv_env, mrv, verifier):
+    did = mrv_env.register()
     with reverts(mrv.MrvInvalidDeviceTransition, deviceId=did, **{"from": APPROVED}, to=APPROVED):
         mrv.approveDevice(did, sender=verifier)
 
 
-def test_suspend_device__approved__suspended_with_reason(env, mrv, verifier):
-    did = env.register()
+def test_suspend_device__approved__suspended_with_reason(mrv_env, mrv, verifier):
+    did = mrv_env.register()
     receipt = mrv.suspendDevice(did, "meter tampered", sender=verifier)
     assert mrv.device(did).status == SUSPENDED
     assert events(receipt, mrv, "DeviceStatusChanged") == [
@@ -147,14 +149,14 @@ def test_suspend_device__approved__suspended_with_reason(env, mrv, verifier):
     ]
 
 
-def test_suspend_device__empty_reason__refused(env, mrv, verifier):
-    did = env.register()
+def test_suspend_device__empty_reason__refused(mrv_env, mrv, verifier):
+    did = mrv_env.register()
     with reverts(mrv.MrvEmptyReason):
         mrv.suspendDevice(did, "", sender=verifier)
 
 
-def test_suspend_device__already_suspended__refused(env, mrv, verifier):
-    did = env.register()
+def test_suspend_device__already_suspended__refused(mrv_env, mrv, verifier):
+    did = mrv_env.register()
     mrv.suspendDevice(did, "check", sender=verifier)
     with reverts(mrv.MrvInvalidDeviceTransition, deviceId=did, **{"from": SUSPENDED}, to=SUSPENDED):
         mrv.suspendDevice(did, "again", sender=verifier)
@@ -165,9 +167,9 @@ def test_suspend_device__already_suspended__refused(env, mrv, verifier):
     [(True, APPROVED, True), (True, REGISTERED, True), (False, APPROVED, False), (False, REGISTERED, True)],
 )
 def test_set_device_status__reinstate_suspended__only_to_approved_if_approved_before(
-    env, mrv, verifier, registrar, approved_before, to, allowed
+    mrv_env, mrv, verifier, registrar, approved_before, to, allowed
 ):
-    did = env.register(approve=approved_before)
+    did = mrv_env.register(approve=approved_before)
     mrv.suspendDevice(did, "check", sender=verifier)
     if allowed:
         receipt = mrv.setDeviceStatus(did, to, "cleared", sender=registrar)
@@ -180,34 +182,34 @@ def test_set_device_status__reinstate_suspended__only_to_approved_if_approved_be
             mrv.setDeviceStatus(did, to, "cleared", sender=registrar)
 
 
-def test_set_device_status__registrar_cannot_approve_a_registered_device(env, mrv, registrar):
-    did = env.register(approve=False)
+def test_set_device_status__registrar_cannot_approve_a_registered_device(mrv_env, mrv, registrar):
+    did = mrv_env.register(approve=False)
     with reverts(mrv.MrvInvalidDeviceTransition, deviceId=did, **{"from": REGISTERED}, to=APPROVED):
         mrv.setDeviceStatus(did, APPROVED, "skip the verifier", sender=registrar)
 
 
 @pytest.mark.parametrize("to", [REGISTERED, APPROVED, SUSPENDED, DECOMMISSIONED])
-def test_set_device_status__decommissioned__final(env, mrv, registrar, to):
-    did = env.register()
+def test_set_device_status__decommissioned__final(mrv_env, mrv, registrar, to):
+    did = mrv_env.register()
     mrv.setDeviceStatus(did, DECOMMISSIONED, "end of life", sender=registrar)
     with reverts(mrv.MrvInvalidDeviceTransition, deviceId=did, **{"from": DECOMMISSIONED}, to=to):
         mrv.setDeviceStatus(did, to, "revive", sender=registrar)
 
 
-def test_set_device_status__to_none__refused(env, mrv, registrar):
-    did = env.register()
+def test_set_device_status__to_none__refused(mrv_env, mrv, registrar):
+    did = mrv_env.register()
     with reverts(mrv.MrvInvalidDeviceTransition, deviceId=did, **{"from": APPROVED}, to=0):
         mrv.setDeviceStatus(did, 0, "erase", sender=registrar)
 
 
-def test_set_device_status__empty_reason__refused(env, mrv, registrar):
-    did = env.register()
+def test_set_device_status__empty_reason__refused(mrv_env, mrv, registrar):
+    did = mrv_env.register()
     with reverts(mrv.MrvEmptyReason):
         mrv.setDeviceStatus(did, SUSPENDED, "", sender=registrar)
 
 
-def test_decommission_device__by_owner__decommissioned(env, mrv, owner):
-    did = env.register()
+def test_decommission_device__by_owner__decommissioned(mrv_env, mrv, owner):
+    did = mrv_env.register()
     receipt = mrv.decommissionDevice(did, "replaced by T08", sender=owner)
     assert mrv.device(did).status == DECOMMISSIONED
     assert events(receipt, mrv, "DeviceStatusChanged") == [
@@ -215,8 +217,8 @@ def test_decommission_device__by_owner__decommissioned(env, mrv, owner):
     ]
 
 
-def test_decommission_device__twice_or_without_reason__refused(env, mrv, owner, registrar):
-    did = env.register()
+def test_decommission_device__twice_or_without_reason__refused(mrv_env, mrv, owner, registrar):
+    did = mrv_env.register()
     with reverts(mrv.MrvEmptyReason):
         mrv.decommissionDevice(did, "", sender=owner)
     mrv.decommissionDevice(did, "gone", sender=registrar)
@@ -224,9 +226,9 @@ def test_decommission_device__twice_or_without_reason__refused(env, mrv, owner, 
         mrv.decommissionDevice(did, "gone again", sender=owner)
 
 
-def test_decommission_device__stranger__refused(env, mrv, stranger):
-    did = env.register()
-    with reverts(mrv.MrvNotProjectOwnerOrRegistrar, projectId=env.project_id, account=stranger):
+def test_decommission_device__stranger__refused(mrv_env, mrv, stranger):
+    did = mrv_env.register()
+    with reverts(mrv.MrvNotProjectOwnerOrRegistrar, projectId=mrv_env.project_id, account=stranger):
         mrv.decommissionDevice(did, "grief", sender=stranger)
 
 

@@ -10,18 +10,18 @@ from support import events, plain, reverts
 CODE_B = b"GRID-BR-2025".ljust(32, b"\x00")
 
 
-def test_publish_factor__versions_count_per_code__old_versions_unchanged(env, mrv, methodologist):
+def test_publish_factor__versions_count_per_code__old_versions_unchanged(mrv_env, mrv, methodologist):
     assert mrv.latestFactorVersion(FACTOR_CODE) == 1  # the fixture's
     receipt = mrv.publishFactor(FACTOR_CODE, COUNTRY, T0, YEAR_END, 470, sender=methodologist)
     factor_id, version = receipt.return_value
-    assert (factor_id, version) == (env.factor_id + 1, 2)
+    assert (factor_id, version) == (mrv_env.factor_id + 1, 2)
     other_id, other_version = mrv.publishFactor(CODE_B, b"BR", T0, YEAR_END, 90, sender=methodologist).return_value
     assert (other_id, other_version) == (factor_id + 1, 1)
 
     assert mrv.latestFactorVersion(FACTOR_CODE) == 2 and mrv.latestFactorVersion(CODE_B) == 1
-    assert mrv.factorIdOf(FACTOR_CODE, 1) == env.factor_id and mrv.factorIdOf(FACTOR_CODE, 2) == factor_id
+    assert mrv.factorIdOf(FACTOR_CODE, 1) == mrv_env.factor_id and mrv.factorIdOf(FACTOR_CODE, 2) == factor_id
     assert mrv.factorIdOf(FACTOR_CODE, 3) == 0 and mrv.factorCount() == other_id
-    old, new = mrv.factor(env.factor_id), mrv.factor(factor_id)
+    old, new = mrv.factor(mrv_env.factor_id), mrv.factor(factor_id)
     assert (old.milligramsPerUnit, old.version, new.milligramsPerUnit, new.version) == (GRID_MG_PER_WH, 1, 470, 2)
     assert (bytes(new.code), bytes(new.country), new.validFrom, new.validUntil) == (FACTOR_CODE, COUNTRY, T0, YEAR_END)
     assert events(receipt, mrv, "FactorPublished") == [
