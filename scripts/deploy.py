@@ -4,6 +4,7 @@ ape run deploy --network ethereum:sepolia:node --account deployer --registrar 0x
     --period-regulator 0x..
 ape run deploy --dev-roles            # local Anvil: every role to the deployer
 ape run deploy --dev-roles --market   # and the CreditExchange, with a TestStablecoin to price orders in
+ape run deploy --dev-roles --mrv      # and the CarbonMRV (holding the registry's REGISTRAR and VERIFIER roles)
 """
 
 import click
@@ -13,6 +14,7 @@ from ape.cli import ConnectedProviderCommand, account_option
 from tonne.core.clihelp import WholeNumber
 from tonne.deploy import AlreadyDeployed, deploy_and_record
 from tonne.market.deploy import MarketOptions
+from tonne.mrv.deploy import MrvOptions
 from tonne.pledge.deploy import PledgeOptions
 from tonne.registry.suite import ALL_ROLES
 
@@ -63,6 +65,12 @@ def _role_options(func):
     metavar="ADDRESS",
     help="ERC-20 the market tools price orders in [default with --market: the pledge's or a new TestStablecoin].",
 )
+@click.option(
+    "--mrv", is_flag=True, help="Also deploy the CarbonMRV (it gets the registry's REGISTRAR and VERIFIER roles)."
+)
+@click.option("--mrv-registrar", multiple=True, metavar="ADDRESS", help="Grant the MRV REGISTRAR_ROLE (repeatable).")
+@click.option("--mrv-verifier", multiple=True, metavar="ADDRESS", help="Grant the MRV VERIFIER_ROLE (repeatable).")
+@click.option("--methodologist", multiple=True, metavar="ADDRESS", help="Grant the MRV METHODOLOGY_ROLE (repeatable).")
 @_role_options
 def cli(
     ecosystem,
@@ -80,10 +88,14 @@ def cli(
     price_feeder,
     market,
     payment_token,
+    mrv,
+    mrv_registrar,
+    mrv_verifier,
+    methodologist,
     **role_args,
 ):
     """Deploy CarbonRegistry, CarbonCredit, CarbonRetirement and CompliancePeriods (and, with --pledge, the pledge
-    contracts; with --market, the CreditExchange), grant roles, and record the deployment."""
+    contracts; with --market, the CreditExchange; with --mrv, the CarbonMRV), grant roles, and record the deployment."""
     roles: dict[str, list[str]] = {}
     for option, role in ROLE_OPTIONS.items():
         if role_args[option.replace("-", "_")]:
@@ -111,6 +123,29 @@ def cli(
         options["market"] = MarketOptions(payment_token=payment_token)
     elif payment_token:
         raise click.UsageError("--payment-token needs --market")
+    if mrv:
+        from tonne.core.csvinput import parse_address
+
+        flags = (
+            ("--mrv-registrar", mrv_registrar),
+            ("--mrv-verifier", mrv_verifier),
+            ("--methodologist", methodologist),
+        )
+        for flag, given in flags:
+            for text in given:
+                try:
+                    parse_address(text)
+                except ValueError as exc:
+                    raise click.UsageError(f"{flag} {text!r}: {exc}") from exc
+        dev = [str(account.address)] if dev_roles else []
+        mrv_roles = {
+            "REGISTRAR_ROLE": list(mrv_registrar) + dev,
+            "VERIFIER_ROLE": list(mrv_verifier) + dev,
+            "METHODOLOGY_ROLE": list(methodologist) + dev,
+        }
+        options["mrv"] = MrvOptions(roles={role: accounts for role, accounts in mrv_roles.items() if accounts})
+    elif mrv_registrar or mrv_verifier or methodologist:
+        raise click.UsageError("--mrv-registrar, --mrv-verifier and --methodologist need --mrv")
     try:
         result = deploy_and_record(
             project,
@@ -130,7 +165,7 @@ def cli(
         click.echo(f"note: {result.replaced}")
     for name, entry in result.record["contracts"].items():
         click.echo(f"{name:17} {entry['address']}  block {entry['blockNumber']}  tx {entry['transactionHash']}")
-    for module in ("pledge", "market"):
+    for module in ("pledge", "market", "mrv"):
         for note in result.record["config"].get(module, {}).get("notes", []):
             click.echo(f"note: {note}")
     click.echo(f"mode {result.record['config']['mode']}; record written to {result.path}")

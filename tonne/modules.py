@@ -94,6 +94,7 @@ MODULES: tuple[Module, ...] = (
         demo=(Step(85, "tonne.market.demo:demo_step"),),
         bench=(Step(45, "tonne.market.bench:bench_rows"),),
     ),
+    Module("mrv", deploy="tonne.mrv.deploy:deploy_step"),  # `deploy --mrv`: the CarbonMRV
     Module(
         "bridge",  # deployed on two chains by scripts/bridge_deploy.py, not into the suite's address book
         demo=(Step(100, "tonne.bridge.demo:demo_step"),),
