@@ -305,7 +305,7 @@ def buy(
     if approvals is not None:
         approvals.update(_receipts(allowance=allowance))
     fills = [(t.item.order.as_tuple(), t.item.signature, t.units, token_id) for t in takes]
-    m.exchange.fillMany.call(fills, sender=account)  # the dry run: a refusal here sends nothing
+    m.exchange.fillMany.estimate_gas_cost(fills, sender=account)  # the dry run: a refusal here sends nothing
     receipt = m.exchange.fillMany(fills, sender=account)
     return takes, cost, receipt
 
@@ -339,7 +339,9 @@ def buy_and_retire(
     allowance = ensure_allowance(m, account, cost, desk.echo)
     approvals = _receipts(allowance=allowance, operator=ensure_operator(m, account, desk.echo))
     args = (take.item.order.as_struct(), take.item.signature, take.units, retirement)
-    m.exchange.fillAndRetire.call(*args, sender=account)  # the dry run
+    # The dry runs are gas estimates: their revert data decodes into the custom error (an eth_call's, through ape,
+    # comes back as lossy text).
+    m.exchange.fillAndRetire.estimate_gas_cost(*args, sender=account)
     receipt = m.exchange.fillAndRetire(*args, sender=account)
     _, certificate_id = receipt.return_value
     return Retirement(take, cost, receipt, int(certificate_id), approvals)
@@ -371,7 +373,7 @@ def match(m: Market, account: Any, token_id: int, max_matches: int = 10, desk: D
     for p in pairs:
         args = (p.sell.order.as_struct(), p.sell.signature, p.buy.order.as_struct(), p.buy.signature, p.units,
                 token_id)  # fmt: skip
-        m.exchange.matchOrders.call(*args, sender=account)
+        m.exchange.matchOrders.estimate_gas_cost(*args, sender=account)
         done.append((p, m.exchange.matchOrders(*args, sender=account)))
     return done
 

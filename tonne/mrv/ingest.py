@@ -56,7 +56,7 @@ from tonne.mrv.readings import (
 from tonne.mrv.store import ReadingStore
 
 COLUMNS = ("meter_id", "device", "sequence", "start", "end", "value_wh", "signature")
-STATUSES = ("registered", "approved", "suspended")
+STATUSES = ("registered", "approved", "suspended", "decommissioned")
 APPROVED = "approved"
 CHUNK = 4000
 MAX_KEPT_PROBLEMS = 1000
