@@ -99,6 +99,7 @@ MODULES: tuple[Module, ...] = (
         deploy="tonne.mrv.deploy:deploy_step",  # `deploy --mrv`: the CarbonMRV
         demo_options="tonne.mrv.demo:demo_mrv_options",
         demo=(Step(87, "tonne.mrv.demo:demo_step"),),
+        bench=(Step(47, "tonne.mrv.bench:bench_rows"),),
     ),
     Module(
         "bridge",  # deployed on two chains by scripts/bridge_deploy.py, not into the suite's address book
