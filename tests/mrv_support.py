@@ -1,6 +1,6 @@
 """Test-side helpers of the MRV contract tests: readings signed with eth_account's EIP-712 signer (the tooling's
 fast signer lives in tonne/mrv/; these are independent of it, so the two check each other), a Merkle tree built
-as MRV-SPEC.md says (OpenZeppelin StandardMerkleTree compatible), and an MRV deployment with a device ready to
+as docs/mrv.md.md says (OpenZeppelin StandardMerkleTree compatible), and an MRV deployment with a device ready to
 report.
 
 Test modules import these as `from mrv_support import ...`; tests/unit/mrv/conftest.py holds the fixtures.
@@ -75,7 +75,7 @@ def reading_digest(chain_id: int, mrv_address: str, r: dict) -> bytes:
 
 
 def leaf(r: dict) -> bytes:
-    """MRV-SPEC's leaf: keccak256(bytes.concat(keccak256(abi.encode(device, sequence, start, end, value))))."""
+    """docs/mrv.md's leaf: keccak256(bytes.concat(keccak256(abi.encode(device, sequence, start, end, value))))."""
     inner = keccak(
         abi_encode(
             ["bytes32", "uint64", "uint40", "uint40", "uint256"],

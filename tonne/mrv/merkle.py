@@ -1,4 +1,4 @@
-"""The Merkle root of a report's readings, compatible with OpenZeppelin's StandardMerkleTree (MRV-SPEC).
+"""The Merkle root of a report's readings, compatible with OpenZeppelin's StandardMerkleTree (docs/mrv.md).
 
 - leaf = keccak256(keccak256(abi.encode(device, sequence, start, end, value))) (``leaf_hash``);
 - the leaf hashes sorted ascending as bytes; a tree array of 2n-1 nodes with ``tree[len-1-i] = sorted[i]``, and

@@ -1,4 +1,4 @@
-"""A meter reading, its EIP-712 digest (MRV-SPEC), signing and signature checks, and device ids.
+"""A meter reading, its EIP-712 digest (docs/mrv.md), signing and signature checks, and device ids.
 
 The digest is computed by hand for speed: the domain separator and the type hash are computed once per ``Domain``;
 a reading then costs one fixed-width ABI encoding (six 32-byte words) and two keccaks. Signing and recovery call

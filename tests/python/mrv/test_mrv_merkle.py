@@ -36,7 +36,7 @@ def test_build__tree_dumped_by_openzeppelin__same_nodes_and_indices():
 
 
 def _spec_tree(leaves: list[bytes]) -> list[bytes]:
-    """MRV-SPEC, word for word: sort ascending; tree[len-1-i] = sorted[i]; for i = len-1-n down to 0:
+    """docs/mrv.md, word for word: sort ascending; tree[len-1-i] = sorted[i]; for i = len-1-n down to 0:
     tree[i] = hashPair(tree[2i+1], tree[2i+2])."""
     ordered = sorted(leaves)
     n = len(ordered)
