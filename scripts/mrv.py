@@ -359,6 +359,10 @@ def verify(provider, account, report_id, accept_gaps, reject_reason, db):
     if v.verification is not None:
         for gap in v.verification.gaps[:20]:
             note(f"gap: {gap}")
+    if v.verification is not None:
+        from tonne.mrv.chain import factor_text
+
+        note(f"factor: {factor_text(m, int(m.contract.report(report_id).factorId))}")
     if v.status == "approved":
         batch = f"batch {v.batch_id}" if v.batch_id else "no batch (under a tonne: carried)"
         what = "approved" if v.new else "approved already (nothing sent)"

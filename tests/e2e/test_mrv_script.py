@@ -208,6 +208,24 @@ def test_mrv__bad_input_and_strangers__refused_nothing_sent(mrv, farm):
     assert d.w3.eth.block_number == block
 
 
+def test_mrv__factor_corrected_before_verification__report_rejected_then_resubmitted_with_the_new_version(mrv, farm):
+    d = mrv
+    _, other = _meters(farm)
+    store = f"sqlite:///{farm['folder'] / 'owner.sqlite'}"
+    out = ok(d.run("mrv", "report", other, "--factor", "GRID-ID", "--db", store))  # 12h-24h, with version 1
+    report_id = int(re.search(r"report #(\d+)", out).group(1))
+    ok(d.run("mrv", "publish-factor", "GRID-ID", "--country", "ID", "--valid-from", "2026-01-01", "--valid-until",
+             "2026-12-31", "--g-per-kwh", "650"))  # fmt: skip
+    verified = d.run("mrv", "verify", str(report_id), "--db", store)
+    assert f"report #{report_id} rejected: factor: GRID-ID v1 (#1): 700 g CO2e/kWh is superseded by version 2" in ok(
+        verified
+    ), verified.stdout
+    assert "factor: GRID-ID v1 (#1)" in verified.stderr
+    again = ok(d.run("mrv", "report", other, "--factor", "GRID-ID", "--db", store))  # the latest: version 2
+    approved = ok(d.run("mrv", "verify", str(report_id + 1), "--db", store))
+    assert f"report #{report_id + 1} approved" in approved and "sequences 145..288" in again
+
+
 def test_mrv_help__every_command__an_example_and_units():
     module = _script()
     expected = {"simulate", "ingest", "register-devices", "approve-devices", "export-devices", "publish-factor",

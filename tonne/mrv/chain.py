@@ -322,6 +322,23 @@ def _signature_reasons(m: Mrv, device: Device, readings: list) -> list[str]:
     return reasons
 
 
+def factor_text(m: Mrv, factor_id: int) -> str:
+    """``GRID-CN-2026 v1 (#1): 581 g CO2e/kWh`` for factor ``factor_id``."""
+    f = m.contract.factor(factor_id)
+    code = bytes(f.code).rstrip(b"\0").decode("ascii", "replace")
+    return f"{code} v{int(f.version)} (#{factor_id}): {int(f.milligramsPerUnit)} g CO2e/kWh"
+
+
+def _factor_reasons(m: Mrv, factor_id: int) -> list[str]:
+    """A report computed with a superseded version of its factor's code is refused (MRV-AUDIT-3): the verifier
+    approves only the latest published value."""
+    f = m.contract.factor(factor_id)
+    latest = int(m.contract.latestFactorVersion(f.code))
+    if int(f.version) != latest:
+        return [f"factor: {factor_text(m, factor_id)} is superseded by version {latest} of its code"]
+    return []
+
+
 def last_batch_hint(m: Mrv, project_id: int) -> int:
     """The batch number of project ``project_id``'s batch with the highest serials (0: none), from its logs: the
     registry batch of an approved report comes right after it."""
@@ -353,7 +370,7 @@ def verify_report(
     fields = _fields_of(r)
     stored = store.readings_of(d.device_id, fields.start, fields.end)
     verification = aggregate.verify_report([s.reading for s in stored], fields)
-    reasons = list(verification.reasons) + _signature_reasons(m, d, stored)
+    reasons = list(verification.reasons) + _signature_reasons(m, d, stored) + _factor_reasons(m, int(r.factorId))
     if reject_reason is not None:
         reasons = [reject_reason, *reasons]
     if reasons:
