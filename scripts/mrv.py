@@ -392,6 +392,7 @@ def prove(provider, report_id, sequence, out, db):
                f"proof hashes: {'included in' if p.included else 'NOT included in'} report #{report_id}'s root "
                f"0x{p.root.hex()} on {m.contract.address}")  # fmt: skip
     if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(p.as_json(), indent=2) + "\n", encoding="utf-8")
     if not p.included:
         raise SystemExit(1)

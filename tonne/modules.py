@@ -94,7 +94,13 @@ MODULES: tuple[Module, ...] = (
         demo=(Step(85, "tonne.market.demo:demo_step"),),
         bench=(Step(45, "tonne.market.bench:bench_rows"),),
     ),
-    Module("mrv", deploy="tonne.mrv.deploy:deploy_step"),  # `deploy --mrv`: the CarbonMRV
+    Module(
+        "mrv",
+        deploy="tonne.mrv.deploy:deploy_step",  # `deploy --mrv`: the CarbonMRV
+        demo_options="tonne.mrv.demo:demo_mrv_options",
+        demo=(Step(87, "tonne.mrv.demo:demo_step"),),
+        bench=(Step(47, "tonne.mrv.bench:bench_rows"),),
+    ),
     Module(
         "bridge",  # deployed on two chains by scripts/bridge_deploy.py, not into the suite's address book
         demo=(Step(100, "tonne.bridge.demo:demo_step"),),

@@ -195,7 +195,7 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         Device storage d = _existingDevice(deviceId);
         if (bytes(reason).length == 0) revert MrvEmptyReason();
         DeviceStatus from = d.status;
-        bool allowed;
+        bool allowed = false;
         if (newStatus == DeviceStatus.Suspended) {
             allowed = from == DeviceStatus.Registered || from == DeviceStatus.Approved;
         } else if (newStatus == DeviceStatus.Decommissioned) {

@@ -1,5 +1,6 @@
 """`ape run demo` (what `make demo` runs), run once: its market steps (a criteria bid matched, a partial purchase,
-a buy-and-retire, the outsider refused, the book and the trades) and its end, the bridge: a second Anvil, credits
+a buy-and-retire, the outsider refused, the book and the trades), its MRV steps (a week of readings into issued
+batches, a reading proven) and its end, the bridge: a second Anvil, credits
 out, traded and retired there, the rest back, and an audit whose books balance."""
 
 from __future__ import annotations
@@ -30,7 +31,28 @@ def demo_output(tmp_path_factory) -> str:
 
 def _market_part(out: str) -> str:
     start = out.index("[market 1/8]")
-    return out[start : out.index("[pledge 1/5]", start)]
+    return out[start : out.index("[mrv 1/6]", start)]
+
+
+def test_demo__mrv_part__a_week_of_readings_into_issued_batches_and_a_proof(demo_output):
+    start = demo_output.index("[mrv 1/6]")
+    out = demo_output[start : demo_output.index("[pledge 1/5]", start)]
+    for step in range(1, 7):
+        assert f"[mrv {step}/6]" in out
+    assert "10,080 readings (Wh per 5 minutes" in out  # 5 meters x 7 days x 288
+    assert "10,080 readings stored" in out and "0 refused; ingested again: 0 stored, 10,080 already stored" in out
+    rows = re.findall(r"#(\d+)\s+(WF1-T0\d)\s+1\.\.2016\s+([\d.,]+)\s+(\d+)\s+([\d,]+)\s+(P3/B\d+)", out)
+    assert len(rows) == 5, out
+    for _, _, mwh, tonnes, carried, _ in rows:
+        mg = float(mwh.replace(",", "")) * 1e6 * 581  # MWh shown to 0.1: the tonnes within that rounding
+        assert abs(int(tonnes) * 10**9 + int(carried.replace(",", "")) - mg) <= 0.05e6 * 581 + 1
+        assert int(carried.replace(",", "")) < 10**9
+    total = sum(int(r[3]) for r in rows)
+    assert f"{total:,} t CO2e in 5 verified batches" in out
+    assert re.search(rf"{ADDRESS} holds {total:,} t of the 5 MRV batches", out), out
+    assert re.search(r"reading 1000 of report #1 \([\d,]+ Wh\): leaf 0x[0-9a-f]{16}\.\., \d+ proof hashes, "
+                     r"readingIncluded = True", out), out  # fmt: skip
+    assert "the same reading with 1 Wh more" in out and "readingIncluded = False" in out
 
 
 def test_demo__market_part__trades_balances_refusals(demo_output):

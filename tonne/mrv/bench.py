@@ -6,6 +6,9 @@ resident memory (``ru_maxrss``) of the ingesting process and of its largest work
 that does not depend on what else runs on the machine: ``cpu_bound_per_s`` = readings / (CPU seconds / cores).
 
     python -m tonne.mrv.bench 100000 1000000
+
+``bench_rows`` (the module's rows in `make bench`) adds the contract's gas, measured on the bench chain: a report of
+10 readings beside one of 100,000 (the root, not the readings, goes on-chain), and the Nth report beside the first.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from tonne.mrv.readings import Domain
 
@@ -88,6 +92,163 @@ def ingest_throughput(n: int = 100_000, *, workers: int = 2, cache: str | Path |
         "cpu_bound_per_s": round(data["lines"] / (cpu / min(cores, workers + 1))) if cpu else 0,
         "workers": workers,
         "load_before": os.getloadavg()[0],
+    }
+
+
+HOUR = 3_600
+REPORT_WH = 20_000_000  # an hour's total: x 450 g/kWh = 9 t exactly, so every approval makes a batch (carry 0)
+G_PER_KWH = 450
+
+
+def measure_mrv_gas(project: Any, accounts: list[Any], *, constancy_reports: int = 1_000) -> dict[str, int]:
+    """Gas of CarbonMRV's operations on a fresh suite of the connected chain, and of the first and the
+    ``constancy_reports``-th report of one device (submit and approve, each approval a registry batch after the
+    last). The constancy reports go as raw transactions signed by the node (eth_abi calldata; through ape they would
+    take minutes)."""
+    from ape import chain
+    from eth_abi import encode as abi_encode
+    from eth_utils import function_signature_to_4byte_selector
+
+    from tonne.mrv import merkle
+    from tonne.mrv.deploy import deploy_mrv
+    from tonne.mrv.readings import Reading, address_of, private_key, sign
+    from tonne.mrv.readings import device_id as device_id_of
+    from tonne.registry.suite import deploy_suite
+
+    admin, registrar, verifier, stranger = accounts[:4]
+    owner = verifier  # the project's owner is its verifier too here: the constancy run sends from one account
+    suite = deploy_suite(project, admin, roles={"REGISTRAR_ROLE": [registrar], "VERIFIER_ROLE": [verifier]})
+    registry = suite.registry
+    project_id = registry.registerProject(
+        dict(standard="GS", externalId=f"MRV-BENCH-{chain.blocks.height}", name="Bench Wind", methodology="ACM0002",
+             projectType="Wind", country=b"CN", region="Inner Mongolia", owner=owner.address,
+             metadataURI="ipfs://bench", metadataHash=b"\x11" * 32), sender=registrar).return_value  # fmt: skip
+    registry.setProjectStatus(project_id, 2, "validated", sender=registrar)
+    mrv = deploy_mrv(project, suite, admin, roles={"VERIFIER_ROLE": [verifier], "METHODOLOGY_ROLE": [admin]}).mrv
+    now = int(chain.pending_timestamp)
+    t0 = now - (constancy_reports + 10) * HOUR
+    gas: dict[str, int] = {}
+
+    def record(name: str, receipt: Any) -> Any:
+        gas[name] = int(receipt.gas_used)
+        return receipt
+
+    factor = record("publishFactor", mrv.publishFactor(b"GRID-CN".ljust(32, b"\0"), b"CN", t0, now + 86_400,
+                                                       G_PER_KWH, sender=admin)).return_value[0]  # fmt: skip
+    key = private_key(keccak_int("tonne-mrv-bench-device"))
+    record("registerDevice", mrv.registerDevice("BENCH-T01", address_of(key), project_id, 0, 2**40, t0,
+                                                sender=owner))  # fmt: skip
+    device = device_id_of("BENCH-T01")
+    record("approveDevice", mrv.approveDevice(device, sender=verifier))
+
+    def readings(count: int, start: int) -> list[Reading]:
+        return [Reading(device, i + 1, start + i, start + i + 1, 1) for i in range(count)]
+
+    roots = {n: merkle.root_of(readings(n, t0)) for n in (10, 100_000)}
+    first = record("submitReport, 10 readings' root", mrv.submitReport(device, t0, t0 + HOUR, 1, 10, REPORT_WH,
+                                                                       factor, roots[10], sender=owner))  # fmt: skip
+    record("approveReport, the project's first batch", mrv.approveReport(first.return_value, 0, sender=verifier))
+    second = record("submitReport, 100,000 readings' root", mrv.submitReport(device, t0 + HOUR, t0 + 2 * HOUR, 11,
+                    100_010, REPORT_WH, factor, roots[100_000], sender=owner))  # fmt: skip
+    record("approveReport, a batch after a batch", mrv.approveReport(second.return_value, 1, sender=verifier))
+    small = mrv.submitReport(device, t0 + 2 * HOUR, t0 + 3 * HOUR, 100_011, 100_020, 1_000, factor, b"\x44" * 32,
+                             sender=owner)  # fmt: skip
+    record("approveReport, under a tonne (no batch, carried)", mrv.approveReport(small.return_value, 2,
+                                                                                 sender=verifier))  # fmt: skip
+    rejected = mrv.submitReport(device, t0 + 3 * HOUR, t0 + 4 * HOUR, 100_021, 100_030, 1_000, factor, b"\x55" * 32,
+                                sender=owner)  # fmt: skip
+    record("rejectReport", mrv.rejectReport(rejected.return_value, "total does not match the readings",
+                                            sender=verifier))  # fmt: skip
+
+    # The Nth report: raw transactions signed by the node, all from the verifier (it is also the project's owner, so
+    # its nonces order every submit before its approval), mined 40 reports to a block with automine off.
+    web3 = chain.provider.web3
+    rpc = web3.provider.make_request
+    submit_sig = "submitReport(bytes32,uint40,uint40,uint64,uint64,uint256,uint64,bytes32)"
+    submit_selector = function_signature_to_4byte_selector(submit_sig)
+    approve_selector = function_signature_to_4byte_selector("approveReport(uint64,uint64)")
+    submit_types = ["bytes32", "uint40", "uint40", "uint64", "uint64", "uint256", "uint64", "bytes32"]
+    base, batch = int(mrv.reportCount()), 2  # the project has batches 1 and 2
+    start, sequence = t0 + 3 * HOUR, 100_021
+    hashes = {}
+    rpc("evm_setAutomine", [False])
+    try:
+        for i in range(constancy_reports):
+            args = (device, start, start + HOUR, sequence, sequence + 9, REPORT_WH, factor, (i + 7).to_bytes(32, "big"))
+            submit = web3.eth.send_transaction({"from": verifier.address, "to": mrv.address, "gas": 400_000,
+                                                "data": submit_selector + abi_encode(submit_types, args)})  # fmt: skip
+            data = approve_selector + abi_encode(["uint64", "uint64"], [base + i + 1, batch + i])
+            approve = web3.eth.send_transaction({"from": verifier.address, "to": mrv.address, "data": data,
+                                                 "gas": 900_000})  # fmt: skip
+            if i in (0, constancy_reports - 1):
+                hashes[i] = (submit, approve)
+            start, sequence = start + HOUR, sequence + 10
+            if i % 40 == 39 or i == constancy_reports - 1:
+                rpc("evm_mine", [])
+    finally:
+        rpc("evm_setAutomine", [True])
+    for i, (submit, approve) in hashes.items():
+        receipts = [web3.eth.wait_for_transaction_receipt(h) for h in (submit, approve)]
+        assert all(r["status"] == 1 for r in receipts), f"constancy report {i + 1} reverted"
+        n = f"{i + 1:,}th" if i else "1st"
+        gas[f"constancy: submitReport, {n} of the run"] = int(receipts[0]["gasUsed"])
+        gas[f"constancy: approveReport, {n} of the run"] = int(receipts[1]["gasUsed"])
+    assert int(mrv.device(device).reportedUntil) == start, "a constancy report did not land"
+
+    a = Reading(device, 1, t0, t0 + 300, 5)
+    b = Reading(device, 1, t0, t0 + 300, 6)  # the same sequence, another value: double reporting
+    record("challenge (two conflicting signed readings)", mrv.challenge(
+        tuple(vars_of(a)), sign(_domain(mrv), a, key), tuple(vars_of(b)), sign(_domain(mrv), b, key),
+        sender=stranger))  # fmt: skip
+    return gas
+
+
+def keccak_int(text: str) -> int:
+    from eth_utils import keccak
+
+    return int.from_bytes(keccak(text=text), "big")
+
+
+def vars_of(r: Any) -> tuple:
+    return (r.device, r.sequence, r.start, r.end, r.value)
+
+
+def _domain(mrv: Any) -> Domain:
+    from ape import chain
+
+    return Domain(int(chain.chain_id), str(mrv.address))
+
+
+def bench_rows(ctx: Any) -> dict:
+    """The MRV module's bench rows (``tonne.modules``): the contract's gas (a 10-reading and a 100,000-reading report;
+    the Nth report beside the first) and the ingest's throughput and peak memory."""
+    from tonne.core.report import table
+
+    # 1,000 reports (2,000 transactions, some 45 s): 10,000 would take over 7 minutes of the bench here.
+    reports = max(2, min(ctx.batches, 1_000))
+    gas = measure_mrv_gas(ctx.project, ctx.accounts, constancy_reports=reports)
+    ctx.echo("")
+    ctx.echo(table(["operation", "gas"], [[name, f"{value:,}"] for name, value in gas.items()], title="MRV gas"))
+    ingest = {n: ingest_throughput(n) for n in (100_000, 1_000_000)}
+    rows = [[f"{n:,}", f"{r['seconds']:.1f}", f"{r['readings_per_s']:,}", f"{r['cpu_bound_per_s']:,}",
+             f"{r['peak_rss_mb']:.0f}", f"{r['worker_peak_rss_mb']:.0f}"] for n, r in ingest.items()]  # fmt: skip
+    ctx.echo(table(["readings", "s", "readings/s", "per CPU-bound s", "peak MB", "worker MB"], rows,
+                   title="mrv ingest (signatures checked, SQLite, 2 workers; targets 20,000/s, < 300 MB)"))  # fmt: skip
+    last = f"{reports:,}th"
+    same = {
+        op: abs(gas[f"constancy: {op}, {last} of the run"] - gas[f"constancy: {op}, 1st of the run"])
+        for op in ("submitReport", "approveReport")
+    }
+    return {
+        "mrv": {
+            "gas": gas,
+            "constancy": {"reports": reports, "difference": same},
+            "report_gas_10_vs_100000_readings": [
+                gas["submitReport, 10 readings' root"],
+                gas["submitReport, 100,000 readings' root"],
+            ],  # fmt: skip
+            "ingest": {str(n): r for n, r in ingest.items()},
+        }
     }
 
 
