@@ -414,8 +414,10 @@ interface ICarbonMRV {
     /// end, value)))), as OpenZeppelin's StandardMerkleTree hashes it.
     function hashReadingLeaf(Reading calldata reading) external pure returns (bytes32);
 
-    /// @notice Whether `reading` is a leaf of report `reportId`'s readings root, by the inclusion `proof`.
-    /// Reverts for an unknown report.
+    /// @notice Whether `reading` is a reading of report `reportId`: of the report's device, inside its interval
+    /// (report.start <= reading.start, reading.end <= report.end), inside its sequence range (firstSequence <=
+    /// reading.sequence <= lastSequence), and a leaf of its readings root by the inclusion `proof`. False if any
+    /// of these fails, whatever the tree holds. Reverts for an unknown report.
     function readingIncluded(uint64 reportId, Reading calldata reading, bytes32[] calldata proof)
         external
         view

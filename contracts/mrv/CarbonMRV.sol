@@ -510,7 +510,14 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         view
         returns (bool)
     {
-        return MerkleProof.verifyCalldata(proof, _existingReport(reportId).readingsRoot, hashReadingLeaf(reading));
+        Report storage r = _existingReport(reportId);
+        // A leaf the submitter put in the tree counts only if it is a reading of the report's device inside the
+        // report's interval and sequence range (MRV-AUDIT-6).
+        if (
+            reading.device != r.deviceId || reading.start < r.start || reading.end > r.end
+                || reading.sequence < r.firstSequence || reading.sequence > r.lastSequence
+        ) return false;
+        return MerkleProof.verifyCalldata(proof, r.readingsRoot, hashReadingLeaf(reading));
     }
 
     // ------------------------------------------------------------------ internals

@@ -291,20 +291,21 @@ def test_mrv_audit_eip712_replay__reading_signed_for_another_contract_or_chain__
 # ------------------------------------------------------------------ MRV-AUDIT-6: readingIncluded
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MRV-AUDIT-6: readingIncluded checks the proof against the root only: a reading of another device, or "
-    "outside the report's interval and sequences, that the submitter put in the tree is 'included'",
-)
-@pytest.mark.parametrize("stray", ["other_device", "outside_interval"])
+@pytest.mark.parametrize("stray", ["other_device", "outside_interval", "before_start", "sequence_outside"])
 def test_mrv_audit6_reading_included__only_readings_of_the_reports_device_and_interval(mrv_env, mrv, stray):
+    """Fixed: readingIncluded is false for a leaf of another device, outside the interval or the sequence range,
+    even though the submitter put it in the tree and its proof is good."""
     did = mrv_env.register()
     other = mrv_env.register()
     own = mrv_env.next_readings(did, 12)
     if stray == "other_device":
         extra = reading(other, 1, T0, T0 + FIVE_MINUTES, 250_000)
-    else:
+    elif stray == "outside_interval":
         extra = reading(did, 500, T0 + 30 * 24 * HOUR, T0 + 30 * 24 * HOUR + FIVE_MINUTES, 250_000)
+    elif stray == "before_start":  # inside the sequences, starting before the report
+        extra = reading(did, 5, T0 - FIVE_MINUTES, T0 + FIVE_MINUTES, 250_000)
+    else:  # inside the interval, a sequence past lastSequence (12)
+        extra = reading(did, 13, T0, T0 + FIVE_MINUTES, 250_000)
     tree = MerkleTree([leaf(r) for r in [*own, extra]])
     rid = mrv_env.submit(did, own, root=tree.root)
     assert mrv.readingIncluded(rid, own[0], tree.proof(leaf(own[0])))
