@@ -174,6 +174,9 @@ interface ICarbonMRV {
     /// @notice Factor `factorId` is valid for `[validFrom, validUntil]`, which does not contain the report's
     /// `[start, end]`.
     error MrvFactorNotValid(uint64 factorId, uint40 start, uint40 end, uint40 validFrom, uint40 validUntil);
+    /// @notice Factor `factorId` is version `version` of its code, superseded by version `latestVersion`: only
+    /// the latest version of a code may be used (a correction applies from its publication).
+    error MrvFactorSuperseded(uint64 factorId, uint32 version, uint32 latestVersion);
     /// @notice Factor `factorId` is for `factorCountry`; the device is in `deviceCountry`.
     error MrvFactorCountryMismatch(uint64 factorId, bytes2 factorCountry, bytes2 deviceCountry);
     /// @notice Device `deviceId` already has report `reportId` open (submitted, not yet approved or rejected).
@@ -329,8 +332,8 @@ interface ICarbonMRV {
     /// `lastSequence`, summing to `total` (device units), computed with factor `factorId`, the readings' Merkle
     /// root `readingsRoot`. The project owner or a REGISTRAR; the device must be Approved, have no open report,
     /// and the report must start at the device's `reportedUntil` and `nextSequence` and end no later than the
-    /// block's time; the factor must be valid for the interval and the device's country; the total may not exceed
-    /// the device's capacity over it.
+    /// block's time; the factor must be the latest version of its code (else `MrvFactorSuperseded`) and valid
+    /// for the interval and the device's country; the total may not exceed the device's capacity over it.
     /// @return reportId The report's id, counting from 1.
     function submitReport(
         bytes32 deviceId,
@@ -343,7 +346,9 @@ interface ICarbonMRV {
         bytes32 readingsRoot
     ) external returns (uint64 reportId);
 
-    /// @notice Approves Submitted report `reportId`. Only a VERIFIER; the device must be Approved. Computes
+    /// @notice Approves Submitted report `reportId`. Only a VERIFIER; the device must be Approved and the report's
+    /// factor still the latest version of its code (`MrvFactorSuperseded` once a newer one is published: reject
+    /// the report and resend it with the new version). Computes
     /// `mg = carry + total * factor`, `tonnes = mg / 1e9` and leaves `mg % 1e9` on the device. With tonnes > 0,
     /// adds the registry batch (serials right after batch `prevBatchNumberHint` of the project, or from 1 when it
     /// is 0; period the report's interval; issuance reference "MRV/<this contract>/<reportId>"; metadata URI

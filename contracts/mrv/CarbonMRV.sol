@@ -306,8 +306,11 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         if (d.status != DeviceStatus.Approved) revert MrvDeviceNotApproved(deviceId, d.status);
 
         uint64 factorId = r.factorId;
+        Factor storage f = _factors[factorId];
+        // A version published since the submission supersedes the report's factor: the report must be resent.
+        _requireLatest(factorId, f);
         // Cannot overflow: a carry below 1e9 plus a total below 2^104 times a 64-bit factor.
-        uint256 mg = uint256(d.carryMilligrams) + uint256(r.total) * _factors[factorId].milligramsPerUnit;
+        uint256 mg = uint256(d.carryMilligrams) + uint256(r.total) * f.milligramsPerUnit;
         uint256 tonnes = mg / MILLIGRAMS_PER_TONNE;
         if (tonnes > MAX_REPORT_TONNES) revert MrvReportTooLarge(reportId, tonnes, MAX_REPORT_TONNES);
 
@@ -567,10 +570,17 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
     function _checkFactor(uint64 factorId, uint40 start, uint40 end, bytes2 deviceCountry) private view {
         Factor storage f = _factors[factorId];
         if (f.version == 0) revert MrvUnknownFactor(factorId);
+        _requireLatest(factorId, f);
         if (start < f.validFrom || end > f.validUntil) {
             revert MrvFactorNotValid(factorId, start, end, f.validFrom, f.validUntil);
         }
         if (f.country != deviceCountry) revert MrvFactorCountryMismatch(factorId, f.country, deviceCountry);
+    }
+
+    /// @dev A factor superseded by a later version of its code is refused (MRV-AUDIT-3): the correction applies.
+    function _requireLatest(uint64 factorId, Factor storage f) private view {
+        uint32 latest = _latestVersion[f.code];
+        if (f.version != latest) revert MrvFactorSuperseded(factorId, f.version, latest);
     }
 
     function _requireSignedBy(address key, bytes32 deviceId, bytes32 digest, bytes calldata signature) private pure {

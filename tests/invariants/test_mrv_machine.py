@@ -77,7 +77,7 @@ MAX_DEVICES = 4
 CAPACITIES = (1_200_000, 3_600_000, 12_000_000)  # W, multiples of 12: a five-minute reading's cap is exact
 ACTIONS = ("submit",) * 6 + ("approve",) * 5 + ("reject", "register", "approve_device", "suspend", "reinstate")
 ACTIONS += ("challenge",) * 2 + ("resolve",) * 2
-FAULTS = ("none",) * 8 + ("gap", "overlap", "sequence", "capacity", "country", "validity")
+FAULTS = ("none",) * 8 + ("gap", "overlap", "sequence", "capacity", "country", "validity", "superseded")
 ROOT_IN_URI = re.compile(r"\?root=0x([0-9a-f]{64})&factor=(\d+)$")
 
 
@@ -88,6 +88,7 @@ class FactorTerms:
     country: bytes
     valid_from: int
     valid_until: int
+    superseded: bool = False  # a later version of its code exists
 
 
 @dataclass
@@ -262,7 +263,9 @@ class MrvMachine(RuleBasedStateMachine):
         value = per_reading_cap + 1 if fault == "capacity" else per_reading_cap * fill // 100
         readings = readings_for(d.did, first, start, n, value)
         end = readings[-1]["end"]
-        f = {"country": self.env.factors[2], "validity": self.env.factors[3]}.get(fault, self.env.factors[factor_index])
+        f = {"country": self.env.factors[2], "validity": self.env.factors[3], "superseded": self.env.factors[4]}.get(
+            fault, self.env.factors[factor_index]
+        )
         total = value * n
         root = root_of(readings)
 
@@ -275,6 +278,8 @@ class MrvMachine(RuleBasedStateMachine):
             expected = "MrvReportNotContiguous"
         elif first != d.next_sequence:
             expected = "MrvWrongFirstSequence"
+        elif f.superseded:
+            expected = "MrvFactorSuperseded"
         elif start < f.valid_from or end > f.valid_until:
             expected = "MrvFactorNotValid"
         elif f.country != b"ID":
@@ -466,9 +471,13 @@ def mrv_machine_env(project, chain, accounts, open_suite, admin, registrar, veri
         authorize_issuer=False
     )
     factors = []
-    for mg, country, valid_from in ((450, b"ID", T0), (777, b"ID", T0), (90, b"BR", T0), (450, b"ID", T0 + 86_400)):
-        factor_id = mrv.publishFactor(FACTOR_CODE, country, valid_from, YEAR_END, mg, sender=compliance).return_value[0]
-        factors.append(FactorTerms(factor_id, mg, country, valid_from, YEAR_END))
+    # One code each (a later version of a code supersedes the earlier), but the last two: version 1 of code 4,
+    # superseded by version 2 (unused), for the "superseded" fault.
+    terms = ((450, b"ID", T0), (777, b"ID", T0), (90, b"BR", T0), (450, b"ID", T0 + 86_400), (450, b"ID", T0))
+    for i, (mg, country, valid_from) in enumerate((*terms, terms[-1])):
+        code = FACTOR_CODE[:-1] + bytes([min(i, 4)])
+        factor_id = mrv.publishFactor(code, country, valid_from, YEAR_END, mg, sender=compliance).return_value[0]
+        factors.append(FactorTerms(factor_id, mg, country, valid_from, YEAR_END, superseded=i == 4))
     fast = FastSender(chain.provider.web3, mrv, registry)
     return Env(chain, fast.wrap(mrv), mrv, registry, owner, registrar, verifier, stranger, project_id, factors)
 

@@ -164,34 +164,36 @@ def _second_version(mrv_env, mg_per_unit, code=FACTOR_CODE):
     return receipt.return_value[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MRV-AUDIT-3: a factor superseded by a later version of its code for the same validity stays usable: "
-    "the submitter picks the version with the larger value",
-)
 def test_mrv_audit3_superseded_factor_version__refused_for_a_new_report(mrv_env, mrv):
+    """Fixed: a version superseded by a later one of its code is refused (MrvFactorSuperseded)."""
     corrected = _second_version(mrv_env, GRID_MG_PER_WH // 2)  # v2 of the same code corrects 450 down to 225
     assert mrv.factor(corrected).version == 2
     did = mrv_env.register()
-    with pytest.raises(Exception):  # noqa: B017, PT011 - the fix decides the error's name
+    with reverts(mrv.MrvFactorSuperseded, factorId=mrv_env.factor_id, version=1, latestVersion=2):
         _submit(mrv_env, did, 3_000_000, factor_id=mrv_env.factor_id)  # names v1 (450)
 
 
-def test_mrv_audit3_superseded_factor__what_the_shopper_gets_today(mrv_env, mrv, registry):
-    """The measured gain: the same 3 MWh with v1 (450) issues 1 t and carries 0.35 t; with the correction (225)
-    it would be 0 t and 0.675 t carried."""
-    _second_version(mrv_env, GRID_MG_PER_WH // 2)
+def test_mrv_audit3_superseded_after_submission__approval_refused_resend_with_the_correction(
+    mrv_env, mrv, registry, verifier
+):
+    """Fixed, the approval half: a report submitted with v1 before v2 was published cannot be approved once v2
+    is out (it would have issued 1 t and carried 0.35 t); resent with v2 (225) the same 3 MWh issue 0 t and carry
+    0.675 t."""
     did = mrv_env.register()
     rid = _submit(mrv_env, did, 3_000_000, factor_id=mrv_env.factor_id)
-    batch_id = _approve(mrv_env, rid).return_value
-    assert (mrv.report(rid).tonnes, mrv.device(did).carryMilligrams) == (1, 350_000_000)
-    assert registry.batch(batch_id).verified
+    corrected = _second_version(mrv_env, GRID_MG_PER_WH // 2)
+    with reverts(mrv.MrvFactorSuperseded, factorId=mrv_env.factor_id, version=1, latestVersion=2):
+        _approve(mrv_env, rid)
+    mrv.rejectReport(rid, "factor corrected: resend with v2", sender=verifier)
+    resent = _submit(mrv_env, did, 3_000_000, factor_id=corrected)
+    assert _approve(mrv_env, resent).return_value == 0
+    assert (mrv.report(resent).tonnes, mrv.device(did).carryMilligrams) == (0, 675_000_000)
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="MRV-AUDIT-3: any factor code of the device's country is accepted: nothing binds a factor to the "
-    "device kind or the project's methodology",
+    reason="MRV-AUDIT-3 (left open): any factor code of the device's country is accepted: nothing binds a factor "
+    "to the device kind or the project's methodology",
 )
 def test_mrv_audit3_factor_of_another_methodology__refused_for_a_generation_meter(mrv_env, mrv):
     other = _second_version(mrv_env, 45_000, code=b"CEMENT-ID-2025".ljust(32, b"\x00"))  # 100x the grid factor
@@ -376,7 +378,7 @@ def test_defence_carry__rejected_and_tiny_reports_and_a_factor_change__exact_flo
     """Carry manipulation: a rejected report leaves the carry; 7 reports each under a tonne add up exactly; a factor
     change between reports changes nothing in the carried milligrams."""
     did = mrv_env.register()
-    second = _second_version(mrv_env, 451)
+    second = _second_version(mrv_env, 451, code=b"GRID-ID-2025-ALT".ljust(32, b"\x00"))  # a code of its own
     total_mg, issued = 0, 0
     for i in range(7):
         factor_id = second if i % 2 else mrv_env.factor_id
