@@ -373,8 +373,10 @@ interface ICarbonMRV {
         external
         returns (uint64 disputeId);
 
-    /// @notice Closes open dispute `disputeId`. Only a REGISTRAR. With `reinstate`, the Suspended device goes back
-    /// to Approved (Registered if it never was approved), unless another dispute of it is still open.
+    /// @notice Closes open dispute `disputeId`. Only a REGISTRAR. With `reinstate` (refused while another dispute
+    /// of the device is open), the device goes back to exactly the status it had when the challenge of its first
+    /// open dispute suspended it (Approved or Registered; it must still be Suspended); if no challenge suspended it
+    /// (a verifier or registrar had, or it was Decommissioned), its status is left alone.
     function resolveDispute(uint64 disputeId, bool reinstate) external;
 
     // ------------------------------------------------------------------ views

@@ -57,6 +57,9 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         uint40 activeFrom;
         uint16 openDisputes;
         bool approvedOnce;
+        // the status the device had when a challenge suspended it, while that dispute or a later one is open;
+        // None when no open dispute suspended it (MRV-AUDIT-4)
+        DeviceStatus suspendedFrom;
     }
 
     struct Factor {
@@ -376,7 +379,11 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         _disputes[disputeId] = Dispute(deviceId, msg.sender, true, false, digestA, digestB);
         // 2^16 - 1 open disputes of one device at most: the checked increment reverts beyond.
         ++d.openDisputes;
-        if (d.status == DeviceStatus.Registered || d.status == DeviceStatus.Approved) {
+        DeviceStatus from = d.status;
+        if (from == DeviceStatus.Registered || from == DeviceStatus.Approved) {
+            // Only the first open dispute can find the device Registered or Approved: while one is open it stays
+            // Suspended (or Decommissioned), as setDeviceStatus refuses to lift a suspension before.
+            d.suspendedFrom = from;
             _moveDevice(d, deviceId, DeviceStatus.Suspended, "challenge: conflicting signed readings");
         }
         emit DisputeOpened(disputeId, deviceId, msg.sender, digestA, digestB);
@@ -394,16 +401,20 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         unchecked {
             othersOpen = d.openDisputes - 1;
         }
-        DeviceStatus to = d.approvedOnce ? DeviceStatus.Approved : DeviceStatus.Registered;
+        DeviceStatus to = d.suspendedFrom;
         if (reinstate) {
-            if (d.status != DeviceStatus.Suspended) revert MrvInvalidDeviceTransition(deviceId, d.status, to);
             if (othersOpen != 0) revert MrvDeviceHasOpenDisputes(deviceId, othersOpen);
+            if (to != DeviceStatus.None && d.status != DeviceStatus.Suspended) {
+                revert MrvInvalidDeviceTransition(deviceId, d.status, to);
+            }
         }
         x.open = false;
         x.reinstated = reinstate;
         d.openDisputes = othersOpen;
+        if (othersOpen == 0) d.suspendedFrom = DeviceStatus.None;
         emit DisputeResolved(disputeId, deviceId, reinstate, msg.sender);
-        if (reinstate) _moveDevice(d, deviceId, to, "dispute resolved: reinstated");
+        // Back to the status the challenge suspended; a status the challenges did not set is left alone.
+        if (reinstate && to != DeviceStatus.None) _moveDevice(d, deviceId, to, "dispute resolved: reinstated");
     }
 
     // ------------------------------------------------------------------ views

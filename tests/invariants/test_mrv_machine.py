@@ -103,6 +103,7 @@ class DeviceModel:
     carry: int = 0
     open_report: int = 0
     open_disputes: int = 0
+    suspended_from: int | None = None  # the status an open dispute's challenge suspended, to restore
     accepted_mg: int = 0
     issued: int = 0
     accepted: list[int] = field(default_factory=list)  # report ids, in order
@@ -387,7 +388,7 @@ class MrvMachine(RuleBasedStateMachine):
             self.kept_pairs[digests] = (a, b)
             d.open_disputes += 1
             if d.status in (REGISTERED, APPROVED):
-                d.status = SUSPENDED
+                d.suspended_from, d.status = d.status, SUSPENDED
 
     def resolve(self, data) -> None:
         if not self.model.disputes:
@@ -399,16 +400,18 @@ class MrvMachine(RuleBasedStateMachine):
         expected = None
         if not is_open:
             expected = "MrvDisputeClosed"
-        elif reinstate and d.status != SUSPENDED:
-            expected = "MrvInvalidDeviceTransition"
         elif reinstate and d.open_disputes > 1:
             expected = "MrvDeviceHasOpenDisputes"
+        elif reinstate and d.suspended_from is not None and d.status != SUSPENDED:
+            expected = "MrvInvalidDeviceTransition"
         label = f"resolveDispute ({'reinstate' if reinstate else 'keep suspended'})"
         if self._send(label, expected, "resolveDispute", dispute_id, reinstate, sender=self.env.registrar):
             self.model.disputes[dispute_id] = (did, False)
             d.open_disputes -= 1
-            if reinstate:
-                d.status = APPROVED if d.approved_once else REGISTERED
+            if reinstate and d.suspended_from is not None:
+                d.status = d.suspended_from  # exactly what the challenge suspended, not "Approved if ever"
+            if d.open_disputes == 0:
+                d.suspended_from = None
 
     # ------------------------------------------------------------------ invariants
 

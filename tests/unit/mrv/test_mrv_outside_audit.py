@@ -205,15 +205,12 @@ def test_mrv_audit3_factor_of_another_methodology__refused_for_a_generation_mete
 # ------------------------------------------------------------------ MRV-AUDIT-4: reinstatement overrides
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MRV-AUDIT-4: resolveDispute(reinstate) moves the device to Approved whatever its status was before the "
-    "challenge: a verifier's suspension (or a registrar's 'back to Registered') is lifted by resolving a dispute",
-)
 @pytest.mark.parametrize("before", ["verifier_suspended", "back_to_registered"])
 def test_mrv_audit4_reinstating_a_dispute__restores_the_status_from_before_the_challenge(
     mrv_env, mrv, registrar, before
 ):
+    """Fixed: a challenge of a Suspended device suspends nothing, so reinstating leaves it Suspended; a device the
+    registrar sent back to Registered goes back to Registered, not to Approved (it was approved once)."""
     did = mrv_env.register()
     if before == "verifier_suspended":
         mrv.suspendDevice(did, "meter seal broken on site visit", sender=mrv_env.verifier)
@@ -226,8 +223,33 @@ def test_mrv_audit4_reinstating_a_dispute__restores_the_status_from_before_the_c
     a = reading(did, 9, T0, T0 + FIVE_MINUTES, 1000)
     b = dict(a, value=1200)
     dispute_id = mrv.challenge(a, mrv_env.sign(a), b, mrv_env.sign(b), sender=mrv_env.owner).return_value
-    mrv.resolveDispute(dispute_id, True, sender=registrar)
+    receipt = mrv.resolveDispute(dispute_id, True, sender=registrar)
     assert mrv.device(did).status == expected
+    moved = [e for e in receipt.events if e.event_name == "DeviceStatusChanged"]
+    assert len(moved) == (0 if before == "verifier_suspended" else 1)
+    assert (mrv.dispute(dispute_id).open, mrv.device(did).openDisputes) == (False, 0)
+
+
+def test_mrv_audit4_two_disputes__the_first_suspensions_status_is_restored_after_the_last(mrv_env, mrv, registrar):
+    """Registered (approved once) -> challenge 1 suspends it -> challenge 2 finds it Suspended; closing 1 without
+    and 2 with reinstatement restores Registered; a later challenge starts afresh."""
+    did = mrv_env.register()
+    mrv.suspendDevice(did, "recalibration", sender=mrv_env.verifier)
+    mrv.setDeviceStatus(did, REGISTERED, "recalibrated", sender=registrar)
+    a = reading(did, 9, T0, T0 + FIVE_MINUTES, 1000)
+    b, c = dict(a, value=1200), dict(a, value=1300)
+    first = mrv.challenge(a, mrv_env.sign(a), b, mrv_env.sign(b), sender=mrv_env.owner).return_value
+    second = mrv.challenge(a, mrv_env.sign(a), c, mrv_env.sign(c), sender=mrv_env.owner).return_value
+    mrv.resolveDispute(first, False, sender=registrar)
+    assert mrv.device(did).status == SUSPENDED
+    mrv.resolveDispute(second, True, sender=registrar)
+    assert mrv.device(did).status == REGISTERED
+    # closed without reinstatement: the stored status is forgotten, the next challenge of a Suspended device
+    # restores nothing
+    mrv.suspendDevice(did, "seal", sender=mrv_env.verifier)
+    third = mrv.challenge(b, mrv_env.sign(b), c, mrv_env.sign(c), sender=mrv_env.owner).return_value
+    mrv.resolveDispute(third, True, sender=registrar)
+    assert mrv.device(did).status == SUSPENDED
 
 
 # ------------------------------------------------------------------ MRV-AUDIT-5: challenge griefing
