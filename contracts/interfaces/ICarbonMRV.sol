@@ -167,6 +167,9 @@ interface ICarbonMRV {
     error MrvInvalidCountry(bytes2 country);
     /// @notice A factor's validity must not end before it starts (`validFrom <= validUntil`).
     error MrvInvalidFactorValidity(uint40 validFrom, uint40 validUntil);
+    /// @notice `keySignature` is no valid signature by `key` of device `deviceId`'s binding to its project
+    /// (`deviceBindingDigest`).
+    error MrvBadKeySignature(bytes32 deviceId, address key);
     /// @notice A factor of zero milligrams per unit.
     error MrvZeroFactor(bytes32 code);
     /// @notice Factor `factorId` was never published.
@@ -286,6 +289,10 @@ interface ICarbonMRV {
     /// once a verifier approves it). The project owner or a REGISTRAR; the project must be Approved.
     /// @param meterId The meter's id, UTF-8, unique in this contract.
     /// @param key The address whose EIP-712 signatures are the device's readings; unused by any other device.
+    /// @param keySignature Proof that the registrant holds `key`: its 65-byte EIP-712 signature (domain "Tonne MRV",
+    /// version "1", this chain and contract) of `DeviceBinding(bytes32 device,uint64 projectId)` for this device id
+    /// and `projectId`, i.e. of `deviceBindingDigest(deviceId, projectId)`; else `MrvBadKeySignature`. A key
+    /// address alone (public once the meter signs anything) can no longer be bound by someone else.
     /// @param kind A `DeviceKind`: 0 a generation meter, 1 an emissions meter.
     /// @param capacityWatts Nameplate capacity, in units per hour (W for a Wh meter); above zero.
     /// @param activeFrom Where the device's first report starts, unix seconds.
@@ -296,7 +303,8 @@ interface ICarbonMRV {
         uint64 projectId,
         uint8 kind,
         uint64 capacityWatts,
-        uint40 activeFrom
+        uint40 activeFrom,
+        bytes calldata keySignature
     ) external returns (bytes32 deviceId);
 
     /// @notice Approves a Registered device, so that its reports can be submitted. Only a VERIFIER.
@@ -413,6 +421,10 @@ interface ICarbonMRV {
 
     /// @notice How many disputes exist; ids run from 1 to this number.
     function disputeCount() external view returns (uint64);
+
+    /// @notice The EIP-712 digest a device key signs to be registered as device `device` of project `projectId`:
+    /// of `DeviceBinding(bytes32 device,uint64 projectId)`, domain "Tonne MRV" "1" of this chain and contract.
+    function deviceBindingDigest(bytes32 device, uint64 projectId) external view returns (bytes32);
 
     /// @notice The EIP-712 digest a device key signs for `reading`.
     function readingDigest(Reading calldata reading) external view returns (bytes32);

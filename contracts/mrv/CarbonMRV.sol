@@ -34,6 +34,8 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
     /// @notice The EIP-712 type hash of `Reading`.
     bytes32 public constant READING_TYPEHASH =
         keccak256("Reading(bytes32 device,uint64 sequence,uint40 start,uint40 end,uint256 value)");
+    /// @notice The EIP-712 type hash of `DeviceBinding`, which a device key signs to be registered.
+    bytes32 private constant DEVICE_BINDING_TYPEHASH = keccak256("DeviceBinding(bytes32 device,uint64 projectId)");
     /// @notice Milligrams in a tonne.
     uint256 public constant MILLIGRAMS_PER_TONNE = 1e9;
     /// @notice The most tonnes one report may yield: the registry's MAX_BATCH_TONNES.
@@ -132,7 +134,8 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         uint64 projectId,
         uint8 kind,
         uint64 capacityWatts,
-        uint40 activeFrom
+        uint40 activeFrom,
+        bytes calldata keySignature
     ) external returns (bytes32 deviceId) {
         if (bytes(meterId).length == 0) revert MrvEmptyMeterId();
         deviceId = keccak256(bytes(meterId));
@@ -151,6 +154,10 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         ICarbonRegistry.ProjectView memory p = _registry.project(projectId);
         if (msg.sender != p.owner && !hasRole(REGISTRAR_ROLE, msg.sender)) {
             revert MrvNotProjectOwnerOrRegistrar(projectId, msg.sender);
+        }
+        // Proof of possession (MRV-AUDIT-1): only the holder of `key` can bind it, and to this device and project.
+        if (!_signedBy(key, deviceBindingDigest(deviceId, projectId), keySignature)) {
+            revert MrvBadKeySignature(deviceId, key);
         }
 
         Device storage d = _devices[deviceId];
@@ -360,8 +367,8 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         bytes32 digestB = _readingDigest(b);
         if (digestA == digestB) revert MrvSameReading(digestA);
         address key = d.key;
-        _requireSignedBy(key, deviceId, digestA, signatureA);
-        _requireSignedBy(key, deviceId, digestB, signatureB);
+        if (!_signedBy(key, digestA, signatureA)) revert MrvBadReadingSignature(deviceId, digestA);
+        if (!_signedBy(key, digestB, signatureB)) revert MrvBadReadingSignature(deviceId, digestB);
         // Overlap counts only between well-formed intervals (start < end); a shared sequence number always counts.
         bool overlap = a.start < a.end && b.start < b.end && a.start < b.end && b.start < a.end;
         if (a.sequence != b.sequence && !overlap) revert MrvReadingsDoNotConflict(digestA, digestB);
@@ -391,8 +398,7 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
 
     /// @inheritdoc ICarbonMRV
     function resolveDispute(uint64 disputeId, bool reinstate) external onlyRole(REGISTRAR_ROLE) {
-        Dispute storage x = _disputes[disputeId];
-        if (x.deviceId == bytes32(0)) revert MrvUnknownDispute(disputeId);
+        Dispute storage x = _existingDispute(disputeId);
         if (!x.open) revert MrvDisputeClosed(disputeId);
         bytes32 deviceId = x.deviceId;
         Device storage d = _devices[deviceId];
@@ -496,14 +502,18 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
 
     /// @inheritdoc ICarbonMRV
     function dispute(uint64 disputeId) external view returns (DisputeView memory) {
-        Dispute storage x = _disputes[disputeId];
-        if (x.deviceId == bytes32(0)) revert MrvUnknownDispute(disputeId);
+        Dispute storage x = _existingDispute(disputeId);
         return DisputeView(x.deviceId, x.challenger, x.readingA, x.readingB, x.open, x.reinstated);
     }
 
     /// @inheritdoc ICarbonMRV
     function disputeCount() external view returns (uint64) {
         return _disputeCount;
+    }
+
+    /// @inheritdoc ICarbonMRV
+    function deviceBindingDigest(bytes32 device, uint64 projectId) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(DEVICE_BINDING_TYPEHASH, device, projectId)));
     }
 
     /// @inheritdoc ICarbonMRV
@@ -558,7 +568,7 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
             serialLast: serialFirst + tonnes - 1,
             periodStart: start,
             periodEnd: end,
-            issuanceReference: string.concat("MRV/", self, "/", id),
+            issuanceReference: _issuanceReference(reportId),
             metadataURI: string.concat(
                 "mrv://",
                 self,
@@ -594,9 +604,9 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         if (f.version != latest) revert MrvFactorSuperseded(factorId, f.version, latest);
     }
 
-    function _requireSignedBy(address key, bytes32 deviceId, bytes32 digest, bytes calldata signature) private pure {
-        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
-        if (err != ECDSA.RecoverError.NoError || signer != key) revert MrvBadReadingSignature(deviceId, digest);
+    function _signedBy(address key, bytes32 digest, bytes calldata signature) private pure returns (bool) {
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
+        return err == ECDSA.RecoverError.NoError && signer == key;
     }
 
     function _readingDigest(Reading calldata r) private view returns (bytes32) {
@@ -612,6 +622,11 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
     function _existingDevice(bytes32 deviceId) private view returns (Device storage d) {
         d = _devices[deviceId];
         if (d.status == DeviceStatus.None) revert MrvUnknownDevice(deviceId);
+    }
+
+    function _existingDispute(uint64 disputeId) private view returns (Dispute storage x) {
+        x = _disputes[disputeId];
+        if (x.deviceId == bytes32(0)) revert MrvUnknownDispute(disputeId);
     }
 
     function _existingReport(uint64 reportId) private view returns (Report storage r) {

@@ -48,6 +48,7 @@ from mrv_support import (
     reading_digest,
     readings_for,
     root_of,
+    sign_binding,
     sign_reading,
 )
 
@@ -214,10 +215,16 @@ class MrvMachine(RuleBasedStateMachine):
         meter = f"MRV-MACHINE-{self.env.outcomes['sequences']}-{self.meters}"
         key = new_key()
         d = DeviceModel(did=keccak(text=meter), key=key, capacity=capacity)
-        self._send(
-            "registerDevice", None, "registerDevice", meter, key.address, self.env.project_id, 0, capacity, T0,
-            sender=self.env.owner,
-        )  # fmt: skip
+        # signed by another key; never the first devices, so that there are devices to act on
+        forged = bool(self.model.devices) and data.draw(st.integers(0, 9), label="forged binding?") == 0
+        chain_id, address = self.env.chain.chain_id, self.env.raw_mrv.address
+        binding = sign_binding(new_key() if forged else key, chain_id, address, d.did, self.env.project_id)
+        expected = "MrvBadKeySignature" if forged else None
+        if not self._send(
+            "registerDevice", expected, "registerDevice", meter, key.address, self.env.project_id, 0, capacity, T0,
+            binding, sender=self.env.owner,
+        ):  # fmt: skip
+            return
         self.model.devices[d.did] = d
         if approve:
             self._approve_device(d)

@@ -29,6 +29,7 @@ from mrv_support import (
     new_key,
     reading,
     readings_for,
+    registration,
     root_of,
     sign_reading,
 )
@@ -70,37 +71,43 @@ def _attacker_project(mrv_env, attacker):
 # ------------------------------------------------------------------ MRV-AUDIT-1: key squatting
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MRV-AUDIT-1: registerDevice takes any key address without proof of possession; a squatted key is "
-    "burnt forever (decommissioning keeps it), so the real meter can never be registered",
-)
-def test_mrv_audit1_key_squatting__owner_of_another_project_cannot_block_a_real_meters_key(mrv_env, mrv, stranger):
+@pytest.mark.parametrize("proof", ["none", "own_key", "victims_binding_replayed"])
+def test_mrv_audit1_key_squatting__owner_of_another_project_cannot_block_a_real_meters_key(
+    mrv_env, mrv, stranger, proof
+):
+    """Fixed: registerDevice needs the key's EIP-712 signature of DeviceBinding(device, projectId). The squatter
+    knows the meter key's address but not its private key: no signature, its own key's, or the victim's binding
+    seen in the mempool (for another device and project) are all refused; the real owner then registers."""
     squatter_project = _attacker_project(mrv_env, stranger)
     meter_key = new_key()  # the victim's meter key: its address is public as soon as the meter signs anything
-    mrv.registerDevice("SQUAT-1", meter_key.address, squatter_project, 0, CAPACITY_W, T0, sender=stranger)
-    mrv.decommissionDevice(keccak_of("SQUAT-1"), "oops", sender=stranger)
-    # the real owner now registers its own meter with its own key
-    receipt = mrv.registerDevice(
-        "WF1-REAL", meter_key.address, mrv_env.project_id, 0, CAPACITY_W, T0, sender=mrv_env.owner
-    )
+    victims = registration(mrv, "WF1-REAL", mrv_env.project_id, 0, CAPACITY_W, T0, key=meter_key)
+    signature = {
+        "none": b"",
+        "own_key": registration(mrv, "SQUAT-1", squatter_project, 0, CAPACITY_W, T0)[-1],
+        "victims_binding_replayed": victims[-1],
+    }[proof]
+    with reverts(mrv.MrvBadKeySignature, deviceId=keccak_of("SQUAT-1"), key=meter_key.address):
+        mrv.registerDevice(
+            "SQUAT-1", meter_key.address, squatter_project, 0, CAPACITY_W, T0, signature, sender=stranger
+        )
+    assert mrv.deviceOfKey(meter_key.address) == b"\x00" * 32
+    receipt = mrv.registerDevice(*victims, sender=mrv_env.owner)
     assert bytes(receipt.return_value) == keccak_of("WF1-REAL")
+    assert bytes(mrv.deviceOfKey(meter_key.address)) == keccak_of("WF1-REAL")
 
 
-def test_mrv_audit1_squatted_key__cannot_forge_the_victims_readings(mrv_env, mrv, stranger):
-    """What the squatter does NOT get: the readings digest binds the device id, so the squatted key's device never
-    becomes the victim's, and the squatter (who lacks the private key) cannot sign for it either."""
+def test_mrv_audit1_binding__the_victims_signature_front_run_into_another_project__refused(mrv_env, mrv, stranger):
+    """The victim's pending registerDevice copied as is but for the squatter's project: the binding names the
+    project, so it does not verify there."""
     squatter_project = _attacker_project(mrv_env, stranger)
     meter_key = new_key()
-    mrv.registerDevice("SQUAT-2", meter_key.address, squatter_project, 0, CAPACITY_W, T0, sender=stranger)
-    assert bytes(mrv.deviceOfKey(meter_key.address)) == keccak_of("SQUAT-2")
-    victim = mrv_env.register()
-    a = reading(victim, 5, T0, T0 + FIVE_MINUTES, 1000)
-    b = dict(a, value=1001)
-    sig_a = sign_reading(meter_key, mrv_env.chain_id, mrv.address, a)
-    sig_b = sign_reading(meter_key, mrv_env.chain_id, mrv.address, b)
-    with reverts(mrv.MrvBadReadingSignature, deviceId=victim, readingDigest=mrv.readingDigest(a)):
-        mrv.challenge(a, sig_a, b, sig_b, sender=stranger)
+    victims = registration(mrv, "WF1-REAL-2", mrv_env.project_id, 0, CAPACITY_W, T0, key=meter_key)
+    copied = [*victims[:2], squatter_project, *victims[3:]]
+    with reverts(mrv.MrvBadKeySignature, deviceId=keccak_of("WF1-REAL-2"), key=meter_key.address):
+        mrv.registerDevice(*copied, sender=stranger)
+    assert mrv.device(bytes(mrv.registerDevice(*victims, sender=mrv_env.owner).return_value)).projectId == (
+        mrv_env.project_id
+    )
 
 
 def keccak_of(text: str) -> bytes:
@@ -120,10 +127,10 @@ def keccak_of(text: str) -> bytes:
 def test_mrv_audit2_meter_id_front_run__victim_still_registers_its_meter(mrv_env, mrv, stranger):
     squatter_project = _attacker_project(mrv_env, stranger)
     # the victim's pending registerDevice("WF1-T-VICTIM", key, project, ...) is copied with the squatter's own key
-    mrv.registerDevice("WF1-T-VICTIM", new_key().address, squatter_project, 0, 1, T0, sender=stranger)
+    mrv.registerDevice(*registration(mrv, "WF1-T-VICTIM", squatter_project, 0, 1, T0), sender=stranger)
     mrv.decommissionDevice(keccak_of("WF1-T-VICTIM"), "front-run", sender=stranger)
     receipt = mrv.registerDevice(
-        "WF1-T-VICTIM", new_key().address, mrv_env.project_id, 0, CAPACITY_W, T0, sender=mrv_env.owner
+        *registration(mrv, "WF1-T-VICTIM", mrv_env.project_id, 0, CAPACITY_W, T0), sender=mrv_env.owner
     )
     assert mrv.device(bytes(receipt.return_value)).projectId == mrv_env.project_id
 
@@ -134,7 +141,7 @@ def test_mrv_audit2_front_run_device__earns_nothing_for_the_squatter(mrv_env, mr
     squatter_project = _attacker_project(mrv_env, stranger)
     did = bytes(
         mrv.registerDevice(
-            "WF1-T-SQ2", new_key().address, squatter_project, 0, CAPACITY_W, T0, sender=stranger
+            *registration(mrv, "WF1-T-SQ2", squatter_project, 0, CAPACITY_W, T0), sender=stranger
         ).return_value
     )
     with reverts(mrv.MrvDeviceNotApproved, deviceId=did, status=REGISTERED):
@@ -148,10 +155,10 @@ def test_mrv_audit10_meter_id_spellings__contract_accepts_two_devices_that_print
     composed = "WF1-É-01"
     decomposed = unicodedata.normalize("NFD", composed)
     assert composed != decomposed
-    a = mrv.registerDevice(composed, new_key().address, mrv_env.project_id, 0, CAPACITY_W, T0, sender=mrv_env.owner)
-    b = mrv.registerDevice(decomposed, new_key().address, mrv_env.project_id, 0, CAPACITY_W, T0, sender=mrv_env.owner)
+    a = mrv.registerDevice(*registration(mrv, composed, mrv_env.project_id, 0, CAPACITY_W, T0), sender=mrv_env.owner)
+    b = mrv.registerDevice(*registration(mrv, decomposed, mrv_env.project_id, 0, CAPACITY_W, T0), sender=mrv_env.owner)
     c = mrv.registerDevice(
-        "WF1-\u200b01", new_key().address, mrv_env.project_id, 0, CAPACITY_W, T0, sender=mrv_env.owner
+        *registration(mrv, "WF1-\u200b01", mrv_env.project_id, 0, CAPACITY_W, T0), sender=mrv_env.owner
     )
     assert len({bytes(a.return_value), bytes(b.return_value), bytes(c.return_value)}) == 3
 
@@ -373,15 +380,15 @@ def test_defence_registry_roles__approval_touches_only_the_devices_project_and_i
 
 def test_defence_device_cannot_move_projects__register_for_a_project_you_do_not_own_refused(mrv_env, mrv, stranger):
     with reverts(mrv.MrvNotProjectOwnerOrRegistrar, projectId=mrv_env.project_id, account=stranger):
-        mrv.registerDevice("MOVE-1", new_key().address, mrv_env.project_id, 0, CAPACITY_W, T0, sender=stranger)
+        mrv.registerDevice(*registration(mrv, "MOVE-1", mrv_env.project_id, 0, CAPACITY_W, T0), sender=stranger)
     squatter_project = _attacker_project(mrv_env, stranger)
     did = bytes(
         mrv.registerDevice(
-            "MOVE-2", new_key().address, squatter_project, 0, CAPACITY_W, T0, sender=stranger
+            *registration(mrv, "MOVE-2", squatter_project, 0, CAPACITY_W, T0), sender=stranger
         ).return_value
     )
     with reverts(mrv.MrvDeviceExists, deviceId=did):
-        mrv.registerDevice("MOVE-2", new_key().address, mrv_env.project_id, 0, CAPACITY_W, T0, sender=mrv_env.owner)
+        mrv.registerDevice(*registration(mrv, "MOVE-2", mrv_env.project_id, 0, CAPACITY_W, T0), sender=mrv_env.owner)
 
 
 def test_defence_hint__no_overlap_only_a_gap_before_later_serials(mrv_env, mrv, registry, verifier):
