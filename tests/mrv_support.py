@@ -41,6 +41,13 @@ READING_TYPES = {
     ]
 }
 
+DEVICE_BINDING_TYPES = {
+    "DeviceBinding": [
+        {"name": "device", "type": "bytes32"},
+        {"name": "projectId", "type": "uint64"},
+    ]
+}
+
 _meters = itertools.count(1)
 _keys = itertools.count(1)
 
@@ -66,6 +73,30 @@ def sign_reading(key, chain_id: int, mrv_address: str, r: dict) -> bytes:
     """65 bytes r||s||v (v 27/28) over the EIP-712 digest, by eth_account."""
     signed = Account.sign_typed_data(key.key, domain(chain_id, mrv_address), READING_TYPES, r)
     return bytes(signed.signature)
+
+
+def sign_binding(key, chain_id: int, mrv_address: str, device: bytes, project_id: int) -> bytes:
+    """The key's proof of possession for registerDevice: 65 bytes over the EIP-712 digest of
+    DeviceBinding(bytes32 device,uint64 projectId), by eth_account."""
+    message = {"device": bytes(device), "projectId": project_id}
+    signed = Account.sign_typed_data(key.key, domain(chain_id, mrv_address), DEVICE_BINDING_TYPES, message)
+    return bytes(signed.signature)
+
+
+def binding_digest(chain_id: int, mrv_address: str, device: bytes, project_id: int) -> bytes:
+    from eth_account.messages import _hash_eip191_message, encode_typed_data
+
+    message = {"device": bytes(device), "projectId": project_id}
+    return _hash_eip191_message(encode_typed_data(domain(chain_id, mrv_address), DEVICE_BINDING_TYPES, message))
+
+
+def registration(mrv, meter_id: str, project_id: int, kind=GENERATION, capacity=CAPACITY_W, active_from=T0, key=None):
+    """registerDevice's arguments for `meter_id`, with `key` (a fresh one by default) and its binding signature."""
+    from ape import chain
+
+    key = key or new_key()
+    signature = sign_binding(key, chain.chain_id, mrv.address, device_id(meter_id), project_id)
+    return [meter_id, key.address, project_id, kind, capacity, active_from, signature]
 
 
 def reading_digest(chain_id: int, mrv_address: str, r: dict) -> bytes:
@@ -162,9 +193,10 @@ class Mrv:
         key = kw.pop("key", None) or new_key()
         pid = self.project_id if project_id is None else project_id
         sender = kw.pop("sender", self.owner)
-        receipt = self.mrv.registerDevice(
-            meter, key.address, pid, kw.pop("kind", GENERATION), capacity, kw.pop("active_from", T0), sender=sender
+        args = registration(
+            self.mrv, meter, pid, kw.pop("kind", GENERATION), capacity, kw.pop("active_from", T0), key=key
         )
+        receipt = self.mrv.registerDevice(*args, sender=sender)
         did = bytes(receipt.return_value)
         self.keys[did] = key
         if approve:

@@ -167,6 +167,9 @@ interface ICarbonMRV {
     error MrvInvalidCountry(bytes2 country);
     /// @notice A factor's validity must not end before it starts (`validFrom <= validUntil`).
     error MrvInvalidFactorValidity(uint40 validFrom, uint40 validUntil);
+    /// @notice `keySignature` is no valid signature by `key` of device `deviceId`'s binding to its project
+    /// (`deviceBindingDigest`).
+    error MrvBadKeySignature(bytes32 deviceId, address key);
     /// @notice A factor of zero milligrams per unit.
     error MrvZeroFactor(bytes32 code);
     /// @notice Factor `factorId` was never published.
@@ -174,6 +177,9 @@ interface ICarbonMRV {
     /// @notice Factor `factorId` is valid for `[validFrom, validUntil]`, which does not contain the report's
     /// `[start, end]`.
     error MrvFactorNotValid(uint64 factorId, uint40 start, uint40 end, uint40 validFrom, uint40 validUntil);
+    /// @notice Factor `factorId` is version `version` of its code, superseded by version `latestVersion`: only
+    /// the latest version of a code may be used (a correction applies from its publication).
+    error MrvFactorSuperseded(uint64 factorId, uint32 version, uint32 latestVersion);
     /// @notice Factor `factorId` is for `factorCountry`; the device is in `deviceCountry`.
     error MrvFactorCountryMismatch(uint64 factorId, bytes2 factorCountry, bytes2 deviceCountry);
     /// @notice Device `deviceId` already has report `reportId` open (submitted, not yet approved or rejected).
@@ -283,6 +289,10 @@ interface ICarbonMRV {
     /// once a verifier approves it). The project owner or a REGISTRAR; the project must be Approved.
     /// @param meterId The meter's id, UTF-8, unique in this contract.
     /// @param key The address whose EIP-712 signatures are the device's readings; unused by any other device.
+    /// @param keySignature Proof that the registrant holds `key`: its 65-byte EIP-712 signature (domain "Tonne MRV",
+    /// version "1", this chain and contract) of `DeviceBinding(bytes32 device,uint64 projectId)` for this device id
+    /// and `projectId`, i.e. of `deviceBindingDigest(deviceId, projectId)`; else `MrvBadKeySignature`. A key
+    /// address alone (public once the meter signs anything) can no longer be bound by someone else.
     /// @param kind A `DeviceKind`: 0 a generation meter, 1 an emissions meter.
     /// @param capacityWatts Nameplate capacity, in units per hour (W for a Wh meter); above zero.
     /// @param activeFrom Where the device's first report starts, unix seconds.
@@ -293,7 +303,8 @@ interface ICarbonMRV {
         uint64 projectId,
         uint8 kind,
         uint64 capacityWatts,
-        uint40 activeFrom
+        uint40 activeFrom,
+        bytes calldata keySignature
     ) external returns (bytes32 deviceId);
 
     /// @notice Approves a Registered device, so that its reports can be submitted. Only a VERIFIER.
@@ -329,8 +340,8 @@ interface ICarbonMRV {
     /// `lastSequence`, summing to `total` (device units), computed with factor `factorId`, the readings' Merkle
     /// root `readingsRoot`. The project owner or a REGISTRAR; the device must be Approved, have no open report,
     /// and the report must start at the device's `reportedUntil` and `nextSequence` and end no later than the
-    /// block's time; the factor must be valid for the interval and the device's country; the total may not exceed
-    /// the device's capacity over it.
+    /// block's time; the factor must be the latest version of its code (else `MrvFactorSuperseded`) and valid
+    /// for the interval and the device's country; the total may not exceed the device's capacity over it.
     /// @return reportId The report's id, counting from 1.
     function submitReport(
         bytes32 deviceId,
@@ -343,7 +354,9 @@ interface ICarbonMRV {
         bytes32 readingsRoot
     ) external returns (uint64 reportId);
 
-    /// @notice Approves Submitted report `reportId`. Only a VERIFIER; the device must be Approved. Computes
+    /// @notice Approves Submitted report `reportId`. Only a VERIFIER; the device must be Approved and the report's
+    /// factor still the latest version of its code (`MrvFactorSuperseded` once a newer one is published: reject
+    /// the report and resend it with the new version). Computes
     /// `mg = carry + total * factor`, `tonnes = mg / 1e9` and leaves `mg % 1e9` on the device. With tonnes > 0,
     /// adds the registry batch (serials right after batch `prevBatchNumberHint` of the project, or from 1 when it
     /// is 0; period the report's interval; issuance reference "MRV/<this contract>/<reportId>"; metadata URI
@@ -368,8 +381,10 @@ interface ICarbonMRV {
         external
         returns (uint64 disputeId);
 
-    /// @notice Closes open dispute `disputeId`. Only a REGISTRAR. With `reinstate`, the Suspended device goes back
-    /// to Approved (Registered if it never was approved), unless another dispute of it is still open.
+    /// @notice Closes open dispute `disputeId`. Only a REGISTRAR. With `reinstate` (refused while another dispute
+    /// of the device is open), the device goes back to exactly the status it had when the challenge of its first
+    /// open dispute suspended it (Approved or Registered; it must still be Suspended); if no challenge suspended it
+    /// (a verifier or registrar had, or it was Decommissioned), its status is left alone.
     function resolveDispute(uint64 disputeId, bool reinstate) external;
 
     // ------------------------------------------------------------------ views
@@ -407,6 +422,10 @@ interface ICarbonMRV {
     /// @notice How many disputes exist; ids run from 1 to this number.
     function disputeCount() external view returns (uint64);
 
+    /// @notice The EIP-712 digest a device key signs to be registered as device `device` of project `projectId`:
+    /// of `DeviceBinding(bytes32 device,uint64 projectId)`, domain "Tonne MRV" "1" of this chain and contract.
+    function deviceBindingDigest(bytes32 device, uint64 projectId) external view returns (bytes32);
+
     /// @notice The EIP-712 digest a device key signs for `reading`.
     function readingDigest(Reading calldata reading) external view returns (bytes32);
 
@@ -414,8 +433,10 @@ interface ICarbonMRV {
     /// end, value)))), as OpenZeppelin's StandardMerkleTree hashes it.
     function hashReadingLeaf(Reading calldata reading) external pure returns (bytes32);
 
-    /// @notice Whether `reading` is a leaf of report `reportId`'s readings root, by the inclusion `proof`.
-    /// Reverts for an unknown report.
+    /// @notice Whether `reading` is a reading of report `reportId`: of the report's device, inside its interval
+    /// (report.start <= reading.start, reading.end <= report.end), inside its sequence range (firstSequence <=
+    /// reading.sequence <= lastSequence), and a leaf of its readings root by the inclusion `proof`. False if any
+    /// of these fails, whatever the tree holds. Reverts for an unknown report.
     function readingIncluded(uint64 reportId, Reading calldata reading, bytes32[] calldata proof)
         external
         view

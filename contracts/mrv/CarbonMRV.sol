@@ -34,6 +34,8 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
     /// @notice The EIP-712 type hash of `Reading`.
     bytes32 public constant READING_TYPEHASH =
         keccak256("Reading(bytes32 device,uint64 sequence,uint40 start,uint40 end,uint256 value)");
+    /// @notice The EIP-712 type hash of `DeviceBinding`, which a device key signs to be registered.
+    bytes32 private constant DEVICE_BINDING_TYPEHASH = keccak256("DeviceBinding(bytes32 device,uint64 projectId)");
     /// @notice Milligrams in a tonne.
     uint256 public constant MILLIGRAMS_PER_TONNE = 1e9;
     /// @notice The most tonnes one report may yield: the registry's MAX_BATCH_TONNES.
@@ -57,6 +59,9 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         uint40 activeFrom;
         uint16 openDisputes;
         bool approvedOnce;
+        // the status the device had when a challenge suspended it, while that dispute or a later one is open;
+        // None when no open dispute suspended it (MRV-AUDIT-4)
+        DeviceStatus suspendedFrom;
     }
 
     struct Factor {
@@ -129,7 +134,8 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         uint64 projectId,
         uint8 kind,
         uint64 capacityWatts,
-        uint40 activeFrom
+        uint40 activeFrom,
+        bytes calldata keySignature
     ) external returns (bytes32 deviceId) {
         if (bytes(meterId).length == 0) revert MrvEmptyMeterId();
         deviceId = keccak256(bytes(meterId));
@@ -148,6 +154,10 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         ICarbonRegistry.ProjectView memory p = _registry.project(projectId);
         if (msg.sender != p.owner && !hasRole(REGISTRAR_ROLE, msg.sender)) {
             revert MrvNotProjectOwnerOrRegistrar(projectId, msg.sender);
+        }
+        // Proof of possession (MRV-AUDIT-1): only the holder of `key` can bind it, and to this device and project.
+        if (!_signedBy(key, deviceBindingDigest(deviceId, projectId), keySignature)) {
+            revert MrvBadKeySignature(deviceId, key);
         }
 
         Device storage d = _devices[deviceId];
@@ -306,8 +316,11 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         if (d.status != DeviceStatus.Approved) revert MrvDeviceNotApproved(deviceId, d.status);
 
         uint64 factorId = r.factorId;
+        Factor storage f = _factors[factorId];
+        // A version published since the submission supersedes the report's factor: the report must be resent.
+        _requireLatest(factorId, f);
         // Cannot overflow: a carry below 1e9 plus a total below 2^104 times a 64-bit factor.
-        uint256 mg = uint256(d.carryMilligrams) + uint256(r.total) * _factors[factorId].milligramsPerUnit;
+        uint256 mg = uint256(d.carryMilligrams) + uint256(r.total) * f.milligramsPerUnit;
         uint256 tonnes = mg / MILLIGRAMS_PER_TONNE;
         if (tonnes > MAX_REPORT_TONNES) revert MrvReportTooLarge(reportId, tonnes, MAX_REPORT_TONNES);
 
@@ -354,8 +367,8 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         bytes32 digestB = _readingDigest(b);
         if (digestA == digestB) revert MrvSameReading(digestA);
         address key = d.key;
-        _requireSignedBy(key, deviceId, digestA, signatureA);
-        _requireSignedBy(key, deviceId, digestB, signatureB);
+        if (!_signedBy(key, digestA, signatureA)) revert MrvBadReadingSignature(deviceId, digestA);
+        if (!_signedBy(key, digestB, signatureB)) revert MrvBadReadingSignature(deviceId, digestB);
         // Overlap counts only between well-formed intervals (start < end); a shared sequence number always counts.
         bool overlap = a.start < a.end && b.start < b.end && a.start < b.end && b.start < a.end;
         if (a.sequence != b.sequence && !overlap) revert MrvReadingsDoNotConflict(digestA, digestB);
@@ -373,7 +386,11 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         _disputes[disputeId] = Dispute(deviceId, msg.sender, true, false, digestA, digestB);
         // 2^16 - 1 open disputes of one device at most: the checked increment reverts beyond.
         ++d.openDisputes;
-        if (d.status == DeviceStatus.Registered || d.status == DeviceStatus.Approved) {
+        DeviceStatus from = d.status;
+        if (from == DeviceStatus.Registered || from == DeviceStatus.Approved) {
+            // Only the first open dispute can find the device Registered or Approved: while one is open it stays
+            // Suspended (or Decommissioned), as setDeviceStatus refuses to lift a suspension before.
+            d.suspendedFrom = from;
             _moveDevice(d, deviceId, DeviceStatus.Suspended, "challenge: conflicting signed readings");
         }
         emit DisputeOpened(disputeId, deviceId, msg.sender, digestA, digestB);
@@ -381,8 +398,7 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
 
     /// @inheritdoc ICarbonMRV
     function resolveDispute(uint64 disputeId, bool reinstate) external onlyRole(REGISTRAR_ROLE) {
-        Dispute storage x = _disputes[disputeId];
-        if (x.deviceId == bytes32(0)) revert MrvUnknownDispute(disputeId);
+        Dispute storage x = _existingDispute(disputeId);
         if (!x.open) revert MrvDisputeClosed(disputeId);
         bytes32 deviceId = x.deviceId;
         Device storage d = _devices[deviceId];
@@ -391,16 +407,20 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         unchecked {
             othersOpen = d.openDisputes - 1;
         }
-        DeviceStatus to = d.approvedOnce ? DeviceStatus.Approved : DeviceStatus.Registered;
+        DeviceStatus to = d.suspendedFrom;
         if (reinstate) {
-            if (d.status != DeviceStatus.Suspended) revert MrvInvalidDeviceTransition(deviceId, d.status, to);
             if (othersOpen != 0) revert MrvDeviceHasOpenDisputes(deviceId, othersOpen);
+            if (to != DeviceStatus.None && d.status != DeviceStatus.Suspended) {
+                revert MrvInvalidDeviceTransition(deviceId, d.status, to);
+            }
         }
         x.open = false;
         x.reinstated = reinstate;
         d.openDisputes = othersOpen;
+        if (othersOpen == 0) d.suspendedFrom = DeviceStatus.None;
         emit DisputeResolved(disputeId, deviceId, reinstate, msg.sender);
-        if (reinstate) _moveDevice(d, deviceId, to, "dispute resolved: reinstated");
+        // Back to the status the challenge suspended; a status the challenges did not set is left alone.
+        if (reinstate && to != DeviceStatus.None) _moveDevice(d, deviceId, to, "dispute resolved: reinstated");
     }
 
     // ------------------------------------------------------------------ views
@@ -482,14 +502,18 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
 
     /// @inheritdoc ICarbonMRV
     function dispute(uint64 disputeId) external view returns (DisputeView memory) {
-        Dispute storage x = _disputes[disputeId];
-        if (x.deviceId == bytes32(0)) revert MrvUnknownDispute(disputeId);
+        Dispute storage x = _existingDispute(disputeId);
         return DisputeView(x.deviceId, x.challenger, x.readingA, x.readingB, x.open, x.reinstated);
     }
 
     /// @inheritdoc ICarbonMRV
     function disputeCount() external view returns (uint64) {
         return _disputeCount;
+    }
+
+    /// @inheritdoc ICarbonMRV
+    function deviceBindingDigest(bytes32 device, uint64 projectId) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(DEVICE_BINDING_TYPEHASH, device, projectId)));
     }
 
     /// @inheritdoc ICarbonMRV
@@ -510,7 +534,14 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
         view
         returns (bool)
     {
-        return MerkleProof.verifyCalldata(proof, _existingReport(reportId).readingsRoot, hashReadingLeaf(reading));
+        Report storage r = _existingReport(reportId);
+        // A leaf the submitter put in the tree counts only if it is a reading of the report's device inside the
+        // report's interval and sequence range (MRV-AUDIT-6).
+        if (
+            reading.device != r.deviceId || reading.start < r.start || reading.end > r.end
+                || reading.sequence < r.firstSequence || reading.sequence > r.lastSequence
+        ) return false;
+        return MerkleProof.verifyCalldata(proof, r.readingsRoot, hashReadingLeaf(reading));
     }
 
     // ------------------------------------------------------------------ internals
@@ -537,7 +568,7 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
             serialLast: serialFirst + tonnes - 1,
             periodStart: start,
             periodEnd: end,
-            issuanceReference: string.concat("MRV/", self, "/", id),
+            issuanceReference: _issuanceReference(reportId),
             metadataURI: string.concat(
                 "mrv://",
                 self,
@@ -560,15 +591,22 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
     function _checkFactor(uint64 factorId, uint40 start, uint40 end, bytes2 deviceCountry) private view {
         Factor storage f = _factors[factorId];
         if (f.version == 0) revert MrvUnknownFactor(factorId);
+        _requireLatest(factorId, f);
         if (start < f.validFrom || end > f.validUntil) {
             revert MrvFactorNotValid(factorId, start, end, f.validFrom, f.validUntil);
         }
         if (f.country != deviceCountry) revert MrvFactorCountryMismatch(factorId, f.country, deviceCountry);
     }
 
-    function _requireSignedBy(address key, bytes32 deviceId, bytes32 digest, bytes calldata signature) private pure {
-        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
-        if (err != ECDSA.RecoverError.NoError || signer != key) revert MrvBadReadingSignature(deviceId, digest);
+    /// @dev A factor superseded by a later version of its code is refused (MRV-AUDIT-3): the correction applies.
+    function _requireLatest(uint64 factorId, Factor storage f) private view {
+        uint32 latest = _latestVersion[f.code];
+        if (f.version != latest) revert MrvFactorSuperseded(factorId, f.version, latest);
+    }
+
+    function _signedBy(address key, bytes32 digest, bytes calldata signature) private pure returns (bool) {
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
+        return err == ECDSA.RecoverError.NoError && signer == key;
     }
 
     function _readingDigest(Reading calldata r) private view returns (bytes32) {
@@ -584,6 +622,11 @@ contract CarbonMRV is ICarbonMRV, AccessControlDefaultAdminRules, EIP712 {
     function _existingDevice(bytes32 deviceId) private view returns (Device storage d) {
         d = _devices[deviceId];
         if (d.status == DeviceStatus.None) revert MrvUnknownDevice(deviceId);
+    }
+
+    function _existingDispute(uint64 disputeId) private view returns (Dispute storage x) {
+        x = _disputes[disputeId];
+        if (x.deviceId == bytes32(0)) revert MrvUnknownDispute(disputeId);
     }
 
     function _existingReport(uint64 reportId) private view returns (Report storage r) {

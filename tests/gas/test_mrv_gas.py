@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from mrv_support import FACTOR_CODE, T0, build_mrv, new_key, readings_for, root_of
+from mrv_support import FACTOR_CODE, T0, build_mrv, readings_for, registration, root_of
 
 from support import FastSender
 from tonne.registry.suite import deploy_suite
@@ -28,17 +28,17 @@ CONSTANCY_REPORTS = int(os.environ.get("TONNE_MRV_CONSTANCY_REPORTS", "100"))
 FAST_FROM = 100
 # Measured 2026-12-04 on anvil (tests/gas).
 PINNED: dict[str, int] = {
-    "registerDevice": 152_805,
+    "registerDevice": 159_375,
     "approveDevice": 38_719,
     "publishFactor": 123_430,
-    "submitReport (first of a device)": 132_147,
-    "submitReport (second)": 132_147,
-    "approveReport, first batch of the project": 397_603,
-    "approveReport, batch after a batch": 429_299,
-    "approveReport, under a tonne (no batch)": 47_973,
-    "rejectReport": 40_988,
-    "challenge": 170_944,
-    "resolveDispute, reinstate": 48_017,
+    "submitReport (first of a device)": 136_583,
+    "submitReport (second)": 136_583,
+    "approveReport, first batch of the project": 403_397,
+    "approveReport, batch after a batch": 435_092,
+    "approveReport, under a tonne (no batch)": 52_455,
+    "rejectReport": 41_010,
+    "challenge": 170_577,
+    "resolveDispute, reinstate": 48_540,
 }
 TOLERANCE = 0.02
 DIGIT_ALLOWANCE = 400  # gas per extra decimal digit of the report id, in two strings and their hashes
@@ -97,7 +97,7 @@ def mrv_gas(mrv_gas_env) -> dict[str, int]:
 
 def _register(mrv_gas_env):
     return mrv_gas_env.mrv.registerDevice(
-        "GAS-METER", new_key().address, mrv_gas_env.project_id, 0, 2**40, T0, sender=mrv_gas_env.owner
+        *registration(mrv_gas_env.mrv, "GAS-METER", mrv_gas_env.project_id, 0, 2**40, T0), sender=mrv_gas_env.owner
     )
 
 

@@ -48,6 +48,7 @@ from mrv_support import (
     reading_digest,
     readings_for,
     root_of,
+    sign_binding,
     sign_reading,
 )
 
@@ -77,7 +78,7 @@ MAX_DEVICES = 4
 CAPACITIES = (1_200_000, 3_600_000, 12_000_000)  # W, multiples of 12: a five-minute reading's cap is exact
 ACTIONS = ("submit",) * 6 + ("approve",) * 5 + ("reject", "register", "approve_device", "suspend", "reinstate")
 ACTIONS += ("challenge",) * 2 + ("resolve",) * 2
-FAULTS = ("none",) * 8 + ("gap", "overlap", "sequence", "capacity", "country", "validity")
+FAULTS = ("none",) * 8 + ("gap", "overlap", "sequence", "capacity", "country", "validity", "superseded")
 ROOT_IN_URI = re.compile(r"\?root=0x([0-9a-f]{64})&factor=(\d+)$")
 
 
@@ -88,6 +89,7 @@ class FactorTerms:
     country: bytes
     valid_from: int
     valid_until: int
+    superseded: bool = False  # a later version of its code exists
 
 
 @dataclass
@@ -102,6 +104,7 @@ class DeviceModel:
     carry: int = 0
     open_report: int = 0
     open_disputes: int = 0
+    suspended_from: int | None = None  # the status an open dispute's challenge suspended, to restore
     accepted_mg: int = 0
     issued: int = 0
     accepted: list[int] = field(default_factory=list)  # report ids, in order
@@ -212,10 +215,16 @@ class MrvMachine(RuleBasedStateMachine):
         meter = f"MRV-MACHINE-{self.env.outcomes['sequences']}-{self.meters}"
         key = new_key()
         d = DeviceModel(did=keccak(text=meter), key=key, capacity=capacity)
-        self._send(
-            "registerDevice", None, "registerDevice", meter, key.address, self.env.project_id, 0, capacity, T0,
-            sender=self.env.owner,
-        )  # fmt: skip
+        # signed by another key; never the first devices, so that there are devices to act on
+        forged = bool(self.model.devices) and data.draw(st.integers(0, 9), label="forged binding?") == 0
+        chain_id, address = self.env.chain.chain_id, self.env.raw_mrv.address
+        binding = sign_binding(new_key() if forged else key, chain_id, address, d.did, self.env.project_id)
+        expected = "MrvBadKeySignature" if forged else None
+        if not self._send(
+            "registerDevice", expected, "registerDevice", meter, key.address, self.env.project_id, 0, capacity, T0,
+            binding, sender=self.env.owner,
+        ):  # fmt: skip
+            return
         self.model.devices[d.did] = d
         if approve:
             self._approve_device(d)
@@ -262,7 +271,9 @@ class MrvMachine(RuleBasedStateMachine):
         value = per_reading_cap + 1 if fault == "capacity" else per_reading_cap * fill // 100
         readings = readings_for(d.did, first, start, n, value)
         end = readings[-1]["end"]
-        f = {"country": self.env.factors[2], "validity": self.env.factors[3]}.get(fault, self.env.factors[factor_index])
+        f = {"country": self.env.factors[2], "validity": self.env.factors[3], "superseded": self.env.factors[4]}.get(
+            fault, self.env.factors[factor_index]
+        )
         total = value * n
         root = root_of(readings)
 
@@ -275,6 +286,8 @@ class MrvMachine(RuleBasedStateMachine):
             expected = "MrvReportNotContiguous"
         elif first != d.next_sequence:
             expected = "MrvWrongFirstSequence"
+        elif f.superseded:
+            expected = "MrvFactorSuperseded"
         elif start < f.valid_from or end > f.valid_until:
             expected = "MrvFactorNotValid"
         elif f.country != b"ID":
@@ -382,7 +395,7 @@ class MrvMachine(RuleBasedStateMachine):
             self.kept_pairs[digests] = (a, b)
             d.open_disputes += 1
             if d.status in (REGISTERED, APPROVED):
-                d.status = SUSPENDED
+                d.suspended_from, d.status = d.status, SUSPENDED
 
     def resolve(self, data) -> None:
         if not self.model.disputes:
@@ -394,16 +407,18 @@ class MrvMachine(RuleBasedStateMachine):
         expected = None
         if not is_open:
             expected = "MrvDisputeClosed"
-        elif reinstate and d.status != SUSPENDED:
-            expected = "MrvInvalidDeviceTransition"
         elif reinstate and d.open_disputes > 1:
             expected = "MrvDeviceHasOpenDisputes"
+        elif reinstate and d.suspended_from is not None and d.status != SUSPENDED:
+            expected = "MrvInvalidDeviceTransition"
         label = f"resolveDispute ({'reinstate' if reinstate else 'keep suspended'})"
         if self._send(label, expected, "resolveDispute", dispute_id, reinstate, sender=self.env.registrar):
             self.model.disputes[dispute_id] = (did, False)
             d.open_disputes -= 1
-            if reinstate:
-                d.status = APPROVED if d.approved_once else REGISTERED
+            if reinstate and d.suspended_from is not None:
+                d.status = d.suspended_from  # exactly what the challenge suspended, not "Approved if ever"
+            if d.open_disputes == 0:
+                d.suspended_from = None
 
     # ------------------------------------------------------------------ invariants
 
@@ -466,9 +481,13 @@ def mrv_machine_env(project, chain, accounts, open_suite, admin, registrar, veri
         authorize_issuer=False
     )
     factors = []
-    for mg, country, valid_from in ((450, b"ID", T0), (777, b"ID", T0), (90, b"BR", T0), (450, b"ID", T0 + 86_400)):
-        factor_id = mrv.publishFactor(FACTOR_CODE, country, valid_from, YEAR_END, mg, sender=compliance).return_value[0]
-        factors.append(FactorTerms(factor_id, mg, country, valid_from, YEAR_END))
+    # One code each (a later version of a code supersedes the earlier), but the last two: version 1 of code 4,
+    # superseded by version 2 (unused), for the "superseded" fault.
+    terms = ((450, b"ID", T0), (777, b"ID", T0), (90, b"BR", T0), (450, b"ID", T0 + 86_400), (450, b"ID", T0))
+    for i, (mg, country, valid_from) in enumerate((*terms, terms[-1])):
+        code = FACTOR_CODE[:-1] + bytes([min(i, 4)])
+        factor_id = mrv.publishFactor(code, country, valid_from, YEAR_END, mg, sender=compliance).return_value[0]
+        factors.append(FactorTerms(factor_id, mg, country, valid_from, YEAR_END, superseded=i == 4))
     fast = FastSender(chain.provider.web3, mrv, registry)
     return Env(chain, fast.wrap(mrv), mrv, registry, owner, registrar, verifier, stranger, project_id, factors)
 

@@ -10,7 +10,17 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import pytest
-from mrv_support import CAPACITY_W, COUNTRY, FACTOR_CODE, GENERATION, SUSPENDED, T0, YEAR_END, new_key, readings_for
+from mrv_support import (
+    CAPACITY_W,
+    COUNTRY,
+    FACTOR_CODE,
+    GENERATION,
+    SUSPENDED,
+    T0,
+    YEAR_END,
+    readings_for,
+    registration,
+)
 
 from support import reverts
 
@@ -52,7 +62,7 @@ def _not_pending_admin(c: Ctx) -> tuple[str, dict]:
 TABLE: list[Row] = [
     Row(
         "registerDevice",
-        lambda c: ["STRANGER-1", new_key().address, c.mrv_env.project_id, GENERATION, CAPACITY_W, T0],
+        lambda c: registration(c.mrv_env.mrv, "STRANGER-1", c.mrv_env.project_id, GENERATION, CAPACITY_W, T0),
         _not_owner,
     ),
     Row("approveDevice", lambda c: [c.registered], "VERIFIER_ROLE"),

@@ -13,8 +13,11 @@ from mrv_support import (
     REGISTERED,
     SUSPENDED,
     T0,
+    binding_digest,
     device_id,
     new_key,
+    registration,
+    sign_binding,
 )
 
 from support import events, plain, project_input, reverts
@@ -24,7 +27,9 @@ UNKNOWN = device_id("never-registered")
 
 def test_register_device__by_owner__stored_with_project_country_and_event(mrv_env, mrv, owner):
     key = new_key()
-    receipt = mrv.registerDevice("WF1-T07", key.address, mrv_env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
+    receipt = mrv.registerDevice(
+        *registration(mrv, "WF1-T07", mrv_env.project_id, GENERATION, CAPACITY_W, T0, key=key), sender=owner
+    )
     did = device_id("WF1-T07")
     assert bytes(receipt.return_value) == did
     d = mrv.device(did)
@@ -69,31 +74,31 @@ def test_register_device__by_registrar__for_any_project(mrv_env, mrv, registrar,
 
 def test_register_device__stranger__refused(mrv_env, mrv, stranger):
     with reverts(mrv.MrvNotProjectOwnerOrRegistrar, projectId=mrv_env.project_id, account=stranger):
-        mrv.registerDevice("X-1", new_key().address, mrv_env.project_id, GENERATION, CAPACITY_W, T0, sender=stranger)
+        mrv.registerDevice(*registration(mrv, "X-1", mrv_env.project_id, GENERATION, CAPACITY_W, T0), sender=stranger)
 
 
 def test_register_device__owner_of_another_project__refused(mrv_env, mrv, other_holder):
     mrv_env.make.project(authorize_issuer=False, owner=other_holder)
     with reverts(mrv.MrvNotProjectOwnerOrRegistrar, projectId=mrv_env.project_id, account=other_holder):
         mrv.registerDevice(
-            "X-1", new_key().address, mrv_env.project_id, GENERATION, CAPACITY_W, T0, sender=other_holder
+            *registration(mrv, "X-1", mrv_env.project_id, GENERATION, CAPACITY_W, T0), sender=other_holder
         )
 
 
 def test_register_device__duplicate_meter_id__refused(mrv_env, mrv, owner):
     mrv_env.register(meter_id="DUP-1")
     with reverts(mrv.MrvDeviceExists, deviceId=device_id("DUP-1")):
-        mrv.registerDevice("DUP-1", new_key().address, mrv_env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
+        mrv.registerDevice(*registration(mrv, "DUP-1", mrv_env.project_id, GENERATION, CAPACITY_W, T0), sender=owner)
 
 
 def test_register_device__empty_meter_id__refused(mrv_env, mrv, owner):
     with reverts(mrv.MrvEmptyMeterId):
-        mrv.registerDevice("", new_key().address, mrv_env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
+        mrv.registerDevice(*registration(mrv, "", mrv_env.project_id, GENERATION, CAPACITY_W, T0), sender=owner)
 
 
 def test_register_device__zero_key__refused(mrv_env, mrv, owner):
     with reverts(mrv.MrvZeroDeviceKey):
-        mrv.registerDevice("Z-1", "0x" + "00" * 20, mrv_env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
+        mrv.registerDevice("Z-1", "0x" + "00" * 20, mrv_env.project_id, GENERATION, CAPACITY_W, T0, b"", sender=owner)
 
 
 def test_register_device__key_of_another_device__refused_even_decommissioned(mrv_env, mrv, owner):
@@ -101,28 +106,30 @@ def test_register_device__key_of_another_device__refused_even_decommissioned(mrv
     first = mrv_env.register(key=key)
     mrv.decommissionDevice(first, "replaced", sender=owner)
     with reverts(mrv.MrvKeyInUse, key=key.address, deviceId=first):
-        mrv.registerDevice("K-2", key.address, mrv_env.project_id, GENERATION, CAPACITY_W, T0, sender=owner)
+        mrv.registerDevice(
+            *registration(mrv, "K-2", mrv_env.project_id, GENERATION, CAPACITY_W, T0, key=key), sender=owner
+        )
 
 
 def test_register_device__unknown_kind__refused(mrv_env, mrv, owner):
     with reverts(mrv.MrvInvalidDeviceKind, kind=2):
-        mrv.registerDevice("KIND-2", new_key().address, mrv_env.project_id, 2, CAPACITY_W, T0, sender=owner)
+        mrv.registerDevice(*registration(mrv, "KIND-2", mrv_env.project_id, 2, CAPACITY_W, T0), sender=owner)
 
 
 def test_register_device__zero_capacity__refused(mrv_env, mrv, owner):
     with reverts(mrv.MrvZeroCapacity, deviceId=device_id("CAP-0")):
-        mrv.registerDevice("CAP-0", new_key().address, mrv_env.project_id, GENERATION, 0, T0, sender=owner)
+        mrv.registerDevice(*registration(mrv, "CAP-0", mrv_env.project_id, GENERATION, 0, T0), sender=owner)
 
 
 def test_register_device__pending_project__refused(mrv_env, mrv, registry, registrar, owner):
     pending = registry.registerProject(project_input(owner=owner), sender=registrar).return_value
     with reverts(mrv.MrvProjectNotApproved, projectId=pending, status=1):
-        mrv.registerDevice("P-1", new_key().address, pending, GENERATION, CAPACITY_W, T0, sender=owner)
+        mrv.registerDevice(*registration(mrv, "P-1", pending, GENERATION, CAPACITY_W, T0), sender=owner)
 
 
 def test_register_device__unknown_project__refused(mrv, registrar):
     with reverts(mrv.MrvProjectNotApproved, projectId=999, status=0):
-        mrv.registerDevice("P-2", new_key().address, 999, GENERATION, CAPACITY_W, T0, sender=registrar)
+        mrv.registerDevice(*registration(mrv, "P-2", 999, GENERATION, CAPACITY_W, T0), sender=registrar)
 
 
 def test_approve_device__registered__approved_with_event(mrv_env, mrv, verifier):
@@ -252,3 +259,34 @@ def test_device_view__unknown__reverts(mrv, stranger):
     with reverts(mrv.MrvUnknownDevice, deviceId=UNKNOWN):
         mrv.device.transact(UNKNOWN, sender=stranger)
     assert bytes(mrv.deviceOfKey(stranger.address)) == b"\x00" * 32
+
+
+# ------------------------------------------------------------------ the key's proof of possession
+
+
+def test_device_binding_digest__matches_eip712_of_device_binding(mrv_env, mrv):
+    did = device_id("BIND-1")
+    expected = binding_digest(mrv_env.chain_id, mrv.address, did, mrv_env.project_id)
+    assert bytes(mrv.deviceBindingDigest(did, mrv_env.project_id)) == expected
+    assert bytes(mrv.deviceBindingDigest(did, mrv_env.project_id + 1)) != expected
+
+
+@pytest.mark.parametrize("bad", ["empty", "other_key", "other_device", "other_project", "other_chain", "malformed"])
+def test_register_device__without_the_keys_binding_signature__refused(mrv_env, mrv, owner, bad):
+    key = new_key()
+    did = device_id("BIND-2")
+    pid = mrv_env.project_id
+    signature = {
+        "empty": lambda: b"",
+        "other_key": lambda: sign_binding(new_key(), mrv_env.chain_id, mrv.address, did, pid),
+        "other_device": lambda: sign_binding(key, mrv_env.chain_id, mrv.address, device_id("BIND-3"), pid),
+        "other_project": lambda: sign_binding(key, mrv_env.chain_id, mrv.address, did, pid + 1),
+        "other_chain": lambda: sign_binding(key, mrv_env.chain_id + 1, mrv.address, did, pid),
+        "malformed": lambda: sign_binding(key, mrv_env.chain_id, mrv.address, did, pid)[:64],
+    }[bad]()
+    with reverts(mrv.MrvBadKeySignature, deviceId=did, key=key.address):
+        mrv.registerDevice("BIND-2", key.address, pid, GENERATION, CAPACITY_W, T0, signature, sender=owner)
+    assert mrv.deviceOfKey(key.address) == b"\x00" * 32
+    good = sign_binding(key, mrv_env.chain_id, mrv.address, did, pid)
+    mrv.registerDevice("BIND-2", key.address, pid, GENERATION, CAPACITY_W, T0, good, sender=owner)
+    assert bytes(mrv.deviceOfKey(key.address)) == did

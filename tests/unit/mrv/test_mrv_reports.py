@@ -422,9 +422,8 @@ def test_report_view__unknown__reverts(mrv, stranger):
 def test_carry__many_reports__whole_tonnes_issued_equal_floor_of_total_mg(mrv_env, mrv, registry, verifier):
     rnd = random.Random(14)
     did = mrv_env.register()
-    other_factor = mrv.publishFactor(FACTOR_CODE, b"ID", T0, YEAR_END, 777, sender=mrv_env.methodologist).return_value[
-        0
-    ]
+    other_code = b"GRID-ID-2025-B".ljust(32, b"\x00")  # its own code: a second version would supersede the first
+    other_factor = mrv.publishFactor(other_code, b"ID", T0, YEAR_END, 777, sender=mrv_env.methodologist).return_value[0]
     total_mg = issued = 0
     for i in range(40):
         factor_id, mg_per_wh = (other_factor, 777) if i % 3 == 0 else (mrv_env.factor_id, GRID_MG_PER_WH)
