@@ -123,33 +123,71 @@ def register_devices(m: Mrv, account: Any, path: str, active_from: int, project_
     """Register every device of the devices file at ``path`` (as generation meters, from ``active_from``) for its
     project, or for ``project_id`` when given; one already registered with the same key and project is skipped."""
     devices, _ = load_devices(path)
+    entries = _raw_entries(path)
     problems = []
     plan = []
     for dev, info in devices.items():
         project = project_id or info.project_id
+        signature = _key_signature(m, entries.get(dev, {}), dev, info.key_address, project)
         on_chain = Device.read(m, dev)
         if on_chain.status != "none":
             if on_chain.key.lower() != info.key_address.lower() or on_chain.project_id != project:
                 problems.append(f"{info.meter_id}: registered already with key {on_chain.key} for project "
                                 f"{on_chain.project_id}, not key {info.key_address} for project {project}")  # fmt: skip
-            plan.append((info, dev, project, False))
+            plan.append((info, dev, project, None))
             continue
         owner = m.contract.deviceOfKey(info.key_address)
         if int.from_bytes(bytes(owner), "big"):
             problems.append(f"{info.meter_id}: key {info.key_address} is the key of device 0x{bytes(owner).hex()}")
-        plan.append((info, dev, project, True))
+        if isinstance(signature, str):
+            problems.append(f"{info.meter_id}: {signature}")
+        plan.append((info, dev, project, signature))
     if problems:
         raise MrvError(f"{path}: {len(problems)} device(s) cannot be registered ({'; '.join(problems)}); nothing "
                        "was sent")  # fmt: skip
     done = []
-    for info, dev, project, new in plan:
-        if not new:
+    for info, dev, project, signature in plan:
+        if signature is None:
             done.append(DeviceDone(info.meter_id, dev, "already registered"))
             continue
         receipt = _send(m.contract.registerDevice, info.meter_id, info.key_address, project, 0, info.capacity_w,
-                        active_from, sender=account)  # fmt: skip
+                        active_from, signature, sender=account)  # fmt: skip
         done.append(DeviceDone(info.meter_id, dev, "registered", receipt))
     return done
+
+
+def _raw_entries(path: str) -> dict[bytes, dict]:
+    """The devices file's entries by device id, with the fields ``load_devices`` leaves out (the key's binding
+    signature, a demo key)."""
+    import json
+    from pathlib import Path
+
+    out = {}
+    for entry in json.loads(Path(path).read_text(encoding="utf-8-sig"))["devices"]:
+        out[device_id_of(entry["meterId"])] = entry
+    return out
+
+
+def _key_signature(m: Mrv, entry: dict, device: bytes, key: str, project_id: int) -> bytes | str:
+    """The key's EIP-712 ``DeviceBinding(device, projectId)`` signature, which registerDevice requires (proof that
+    the registrant's meter holds the key, MRV-AUDIT-1): the file's ``keySignature`` when it recovers to the key, or
+    one made with a local demo's ``privateKeyDemoOnly``; else what is missing, as text."""
+    from tonne.mrv.readings import private_key, sign_digest
+
+    digest = m.domain.binding_digest(device, project_id)
+    given = entry.get("keySignature")
+    if isinstance(given, str) and given.startswith("0x"):
+        try:
+            signature = bytes.fromhex(given[2:])
+            if recover(digest, signature).lower() == key.lower():
+                return signature
+        except (ValueError, SignatureError):
+            pass
+    demo = entry.get("privateKeyDemoOnly")
+    if isinstance(demo, str):
+        return sign_digest(digest, private_key(demo))
+    return (f"no keySignature by its key {key} binding it to project {project_id} (EIP-712 DeviceBinding(bytes32 "
+            f"device,uint64 projectId) of {m.contract.address}): the meter signs it at commissioning")  # fmt: skip
 
 
 def approve_devices(m: Mrv, account: Any, meter_ids: list[str]) -> list[DeviceDone]:

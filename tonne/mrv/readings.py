@@ -42,6 +42,8 @@ DOMAIN_NAME = "Tonne MRV"
 DOMAIN_VERSION = "1"
 READING_TYPE = "Reading(bytes32 device,uint64 sequence,uint40 start,uint40 end,uint256 value)"
 READING_TYPEHASH = keccak(READING_TYPE.encode())
+BINDING_TYPE = "DeviceBinding(bytes32 device,uint64 projectId)"
+BINDING_TYPEHASH = keccak(BINDING_TYPE.encode())
 DOMAIN_TYPEHASH = keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 HALF_N = SECP256K1_N // 2
@@ -114,6 +116,13 @@ class Domain:
     def digest_of(self, device: bytes, sequence: int, start: int, end: int, value: int) -> bytes:
         """keccak256("\\x19\\x01" || domainSeparator || keccak256(typeHash || abi.encode(fields)))."""
         struct = keccak(READING_TYPEHASH + encode_fields(device, sequence, start, end, value))
+        return keccak(b"\x19\x01" + self.separator + struct)
+
+    def binding_digest(self, device: bytes, project_id: int) -> bytes:
+        """The EIP-712 digest of ``DeviceBinding(bytes32 device,uint64 projectId)``: what a meter's key signs to
+        show that it is the key of ``device`` in project ``project_id`` (CarbonMRV's registerDevice checks it, so
+        nobody can register a key it does not hold)."""
+        struct = keccak(BINDING_TYPEHASH + device + project_id.to_bytes(32, "big"))
         return keccak(b"\x19\x01" + self.separator + struct)
 
     def typed_data(self, reading: Reading) -> dict:

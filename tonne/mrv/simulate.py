@@ -250,6 +250,8 @@ def write_devices(meters: Sequence[Meter], domain: Domain, path: str | Path, pro
                 "projectId": project_id,
                 "capacityW": m.capacity_w,
                 "status": "approved",
+                # the meter's proof that its key is this device's in this project (registerDevice checks it)
+                "keySignature": "0x" + sign_digest(domain.binding_digest(m.device, project_id), m.key).hex(),
                 "privateKeyDemoOnly": "0x" + m.key.secret.hex(),
             }
             for m in meters

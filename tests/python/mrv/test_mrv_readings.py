@@ -101,3 +101,13 @@ def test_device_id__two_unicode_normal_forms__one_device():
 def test_device_id__invisible_or_bad__refused(meter_id):
     with pytest.raises(MeterIdError):
         device_id(meter_id)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.binary(min_size=32, max_size=32), st.integers(0, 2**64 - 1), domains)
+def test_binding_digest__any_device_and_project__equals_eth_account(device, project_id, domain):
+    typed = domain.typed_data(Reading(device, 0, 0, 0, 0))
+    binding = [{"name": "device", "type": "bytes32"}, {"name": "projectId", "type": "uint64"}]
+    typed["types"] = {"EIP712Domain": typed["types"]["EIP712Domain"], "DeviceBinding": binding}
+    typed["primaryType"], typed["message"] = "DeviceBinding", {"device": device, "projectId": project_id}
+    assert domain.binding_digest(device, project_id) == _hash_eip191_message(encode_typed_data(full_message=typed))
