@@ -205,6 +205,14 @@ def test_mrv__bad_input_and_strangers__refused_nothing_sent(mrv, farm):
     refused(d.run("mrv", "approve-devices"), "METER_ID ... or --file")
     refused(d.run("mrv", "register-devices", str(farm["folder"] / "missing.json"), "--active-from", "2026-11-02"),
             "missing.json")  # fmt: skip
+    # A devices file without the key's binding signature (and no demo key) cannot register: nobody registers a key
+    # it does not hold (MRV-AUDIT-1).
+    data = json.loads(farm["devices"].read_text())
+    entry = {k: v for k, v in data["devices"][0].items() if k not in ("device", "keySignature", "privateKeyDemoOnly")}
+    unsigned = farm["folder"] / "unsigned.devices.json"
+    unsigned.write_text(json.dumps(dict(data, devices=[dict(entry, meterId="WF9-UNSIGNED")])))
+    refused(d.run("mrv", "register-devices", str(unsigned), "--active-from", "2026-11-02"), "WF9-UNSIGNED",
+            "no keySignature by its key")  # fmt: skip
     assert d.w3.eth.block_number == block
 
 
