@@ -60,9 +60,11 @@ t = time.perf_counter()
 result = ingest([path], store, devices, domain, workers=workers)
 seconds = time.perf_counter() - t
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+# VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so it would report the parent's peak (the bench process's)
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({"lines": result.lines, "stored": result.stored, "problems": result.problems, "seconds": seconds,
                   "cpu_self": me.ru_utime + me.ru_stime, "cpu_workers": kids.ru_utime + kids.ru_stime,
-                  "rss_self_kb": me.ru_maxrss, "rss_worker_kb": kids.ru_maxrss}))
+                  "rss_self_kb": hwm, "rss_worker_kb": kids.ru_maxrss}))
 """
 
 
