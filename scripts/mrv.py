@@ -137,7 +137,6 @@ def ingest(paths, devices_path, db, chain_id, contract, workers, max_problems):
     from tonne.mrv.ingest import ingest as run
     from tonne.mrv.ingest import load_devices, summary
     from tonne.mrv.readings import Domain
-    from tonne.mrv.store import ReadingStore, StoreError
 
     try:
         devices, domain = load_devices(devices_path)
@@ -151,13 +150,7 @@ def ingest(paths, devices_path, db, chain_id, contract, workers, max_problems):
         domain = Domain(chain_id or domain.chain_id, contract or domain.verifying_contract)
     if domain is None:
         raise click.UsageError(f"{devices_path} names no chainId/verifyingContract: give --chain-id and --contract")
-    if db is None:
-        Path("deployments").mkdir(exist_ok=True)
-        db = f"sqlite:///deployments/mrv-readings-{domain.chain_id}.sqlite"
-    try:
-        store = ReadingStore(db)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+    store = _store(db, domain.chain_id)
     shown = [0]
 
     def show(problem):

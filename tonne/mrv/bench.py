@@ -109,7 +109,7 @@ def measure_mrv_gas(project: Any, accounts: list[Any], *, constancy_reports: int
     take minutes)."""
     from ape import chain
     from eth_abi import encode as abi_encode
-    from eth_utils import function_signature_to_4byte_selector
+    from eth_utils import function_signature_to_4byte_selector, keccak
 
     from tonne.mrv import merkle
     from tonne.mrv.deploy import deploy_mrv
@@ -137,7 +137,7 @@ def measure_mrv_gas(project: Any, accounts: list[Any], *, constancy_reports: int
 
     factor = record("publishFactor", mrv.publishFactor(b"GRID-CN".ljust(32, b"\0"), b"CN", t0, now + 86_400,
                                                        G_PER_KWH, sender=admin)).return_value[0]  # fmt: skip
-    key = private_key(keccak_int("tonne-mrv-bench-device"))
+    key = private_key(keccak(text="tonne-mrv-bench-device"))
     device = device_id_of("BENCH-T01")
     binding = sign_digest(_domain(mrv).binding_digest(device, project_id), key)
     record("registerDevice", mrv.registerDevice("BENCH-T01", address_of(key), project_id, 0, 2**40, t0, binding,
@@ -215,19 +215,9 @@ def measure_mrv_gas(project: Any, accounts: list[Any], *, constancy_reports: int
     a = Reading(device, 1, t0, t0 + 300, 5)
     b = Reading(device, 1, t0, t0 + 300, 6)  # the same sequence, another value: double reporting
     record("challenge (two conflicting signed readings)", mrv.challenge(
-        tuple(vars_of(a)), sign(_domain(mrv), a, key), tuple(vars_of(b)), sign(_domain(mrv), b, key),
+        a.as_tuple(), sign(_domain(mrv), a, key), b.as_tuple(), sign(_domain(mrv), b, key),
         sender=stranger))  # fmt: skip
     return gas
-
-
-def keccak_int(text: str) -> int:
-    from eth_utils import keccak
-
-    return int.from_bytes(keccak(text=text), "big")
-
-
-def vars_of(r: Any) -> tuple:
-    return (r.device, r.sequence, r.start, r.end, r.value)
 
 
 def _domain(mrv: Any) -> Domain:

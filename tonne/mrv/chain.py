@@ -284,6 +284,20 @@ class Submitted:
     receipt: Any = None
 
 
+def _report(m: Mrv, report_id: int) -> Any:
+    """``CarbonMRV.report(report_id)``; MrvError naming the ids there are when it was never submitted."""
+    count = int(m.contract.reportCount())
+    if not 1 <= report_id <= count:
+        raise MrvError(f"REPORT_ID {report_id}: no such report (reports 1..{count})")
+    return m.contract.report(report_id)
+
+
+def _period_of(store: ReadingStore, device: bytes, fields: aggregate.ReportFields) -> aggregate.Period:
+    """The stored readings of a report already on the chain, as a period (gaps allowed: the report has them)."""
+    return aggregate.build_period(store, device, fields.start, fields.end, reported_until=fields.start,
+                                  next_sequence=fields.first_sequence, allow_gaps=True)  # fmt: skip
+
+
 def _fields_of(report: Any) -> aggregate.ReportFields:
     return aggregate.ReportFields(int(report.start), int(report.end), int(report.firstSequence),
                                   int(report.lastSequence), int(report.total), bytes(report.readingsRoot))  # fmt: skip
@@ -314,8 +328,7 @@ def submit_report(
         open_report = m.contract.report(d.open_report)
         fields = _fields_of(open_report)
         try:
-            period = aggregate.build_period(store, d.device_id, fields.start, fields.end, reported_until=fields.start,
-                                            next_sequence=fields.first_sequence, allow_gaps=True)  # fmt: skip
+            period = _period_of(store, d.device_id, fields)
         except aggregate.PeriodError:
             period = None
         if period is not None and period.fields == fields and fields.end == until:
@@ -398,9 +411,7 @@ def verify_report(
     """Verify report ``report_id`` against the readings in ``store`` and decide: approve when the total, root,
     sequences and signatures all match (and, with gaps, only with ``accept_gaps``); reject, naming the reasons,
     when something does not match, or with ``reject_reason``. A report decided already is returned as it is."""
-    if not 1 <= report_id <= int(m.contract.reportCount()):
-        raise MrvError(f"REPORT_ID {report_id}: no such report (reports 1..{int(m.contract.reportCount())})")
-    r = m.contract.report(report_id)
+    r = _report(m, report_id)
     status = REPORT_STATUS[int(r.status)]
     if status != "submitted":
         return Verified(report_id, status, False, None, (), int(r.batchId), int(r.tonnes))
@@ -458,17 +469,13 @@ class Proof:
 def prove_reading(m: Mrv, store: ReadingStore, report_id: int, sequence: int) -> Proof:
     """The inclusion proof of the device's reading ``sequence`` in report ``report_id``, from ``store``, and
     whether the contract accepts it against the report's root."""
-    if not 1 <= report_id <= int(m.contract.reportCount()):
-        raise MrvError(f"REPORT_ID {report_id}: no such report (reports 1..{int(m.contract.reportCount())})")
-    r = m.contract.report(report_id)
+    r = _report(m, report_id)
     fields = _fields_of(r)
     if not fields.first_sequence <= sequence <= fields.last_sequence:
         raise MrvError(f"SEQUENCE {sequence}: report #{report_id} holds sequences {fields.first_sequence}.."
                        f"{fields.last_sequence}")  # fmt: skip
     try:
-        period = aggregate.build_period(store, bytes(r.deviceId), fields.start, fields.end,
-                                        reported_until=fields.start, next_sequence=fields.first_sequence,
-                                        allow_gaps=True)  # fmt: skip
+        period = _period_of(store, bytes(r.deviceId), fields)
         reading, leaf, proof = period.proof(sequence)
     except aggregate.PeriodError as exc:
         raise MrvError(f"REPORT_ID {report_id}: {exc}") from exc
@@ -476,6 +483,5 @@ def prove_reading(m: Mrv, store: ReadingStore, report_id: int, sequence: int) ->
         raise MrvError(f"REPORT_ID {report_id}: the stored readings' root 0x{period.root.hex()} is not the "
                        f"report's 0x{fields.root.hex()}: this store does not hold the readings the report was built "
                        "from")  # fmt: skip
-    struct = (reading.device, reading.sequence, reading.start, reading.end, reading.value)
-    included = bool(m.contract.readingIncluded(report_id, struct, proof))
+    included = bool(m.contract.readingIncluded(report_id, reading.as_tuple(), proof))
     return Proof(report_id, reading, leaf, proof, fields.root, included)

@@ -125,8 +125,7 @@ def run_mrv_steps(ctx: DemoContext, folder: Path) -> dict[str, Any]:
         first_report = batches[0][2]
         proof = mrv_chain.prove_reading(m, store, first_report, PROVEN_SEQUENCE)
         tampered = replace(proof.reading, value=proof.reading.value + 1)
-        struct = (tampered.device, tampered.sequence, tampered.start, tampered.end, tampered.value)
-        tampered_ok = bool(m.contract.readingIncluded(first_report, struct, proof.proof))
+        tampered_ok = bool(m.contract.readingIncluded(first_report, tampered.as_tuple(), proof.proof))
         echo(f"      reading {PROVEN_SEQUENCE} of report #{first_report} ({proof.reading.value:,} Wh): leaf "
              f"0x{proof.leaf.hex()[:16]}.., {len(proof.proof)} proof hashes, readingIncluded = "
              f"{proof.included}")  # fmt: skip

@@ -73,6 +73,10 @@ class Reading:
         """abi.encode(device, sequence, start, end, value): five 32-byte words."""
         return encode_fields(self.device, self.sequence, self.start, self.end, self.value)
 
+    def as_tuple(self) -> tuple:
+        """The ``Reading`` struct as the contract takes it (``readingIncluded``, ``challenge``)."""
+        return (self.device, self.sequence, self.start, self.end, self.value)
+
     def message(self) -> dict:
         """The EIP-712 message (for eth_account and wallets)."""
         return {
