@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import operator
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,16 +36,14 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
-    create_engine,
     func,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from tonne.market.book.store import UInt, _Prepared, _sqlite_setup
+from tonne.core.database import Database, DatabaseError, Prepared, UInt
 from tonne.mrv.readings import Reading
 
 ADVISORY_LOCK = 0x6D7276  # "mrv": serialises the ingests' writers on PostgreSQL
@@ -151,53 +148,34 @@ class StoreError(ValueError):
     """A database URL that cannot be used."""
 
 
-class ReadingStore:
+class ReadingStore(Database):
+    lock_key = ADVISORY_LOCK
+
     def __init__(self, url: str):
-        self.url = url
-        self.dialect = url.split(":", 1)[0].split("+", 1)[0]
-        if self.dialect == "sqlite":
-            self.engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-            _sqlite_setup(self.engine)
-        elif self.dialect == "postgresql":
-            self.engine = create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
-        else:
-            raise StoreError(f"database URL {url!r}: expected sqlite:///path or postgresql+psycopg://user@host/db")
-        self.reader = self.engine.execution_options(tonne_read=True)
+        try:
+            super().__init__(url)
+        except DatabaseError as exc:
+            raise StoreError(str(exc)) from exc
         metadata.create_all(self.engine)
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         dialect = self.engine.dialect
-        self._insert_readings = _Prepared(insert(readings).on_conflict_do_nothing(), dialect, READING_COLUMNS)
+        self._insert_readings = Prepared(insert(readings).on_conflict_do_nothing(), dialect, READING_COLUMNS)
         conflict_names = [c.name for c in conflicts.c if c.name != "id"]
-        self._insert_conflict = _Prepared(insert(conflicts).on_conflict_do_nothing(), dialect, conflict_names)
+        self._insert_conflict = Prepared(insert(conflicts).on_conflict_do_nothing(), dialect, conflict_names)
         latest = select(func.max(readings.c.sequence)).where(readings.c.device == bindparam("device"))
-        self._last = _Prepared(
+        self._last = Prepared(
             select(*readings.c).where(
                 readings.c.device == bindparam("device"), readings.c.sequence == latest.scalar_subquery()
             ),
             dialect,
         )
-        self._range = _Prepared(
+        self._range = Prepared(
             select(readings.c.sequence, readings.c.start_time, readings.c.end_time, readings.c.value,
                    readings.c.signature)
             .where(readings.c.device == bindparam("device"), readings.c.sequence.between(bindparam("lo"),
                                                                                           bindparam("hi"))),
             dialect,
         )  # fmt: skip
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    @contextmanager
-    def write(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            if self.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK})
-            yield conn
-
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
-        with self.reader.connect() as conn:
-            yield conn
 
     # ---------------------------------------------------------------- runs
 
