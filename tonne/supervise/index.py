@@ -1,0 +1,213 @@
+"""The indexer: follows every contract of a deployment record on one chain into the supervision index.
+
+Each poll:
+1. reorg check: the block hash at the cursor must still be the chain's; if not, walk back the checkpoints (the hash
+   of the end of each range applied) to the newest one the chain still has, and roll the index back to it (the
+   events above it deleted, in one transaction);
+2. the logs of every followed contract in blocks cursor+1 .. head - confirmations (at most ``max_range`` blocks),
+   one ``eth_getLogs`` call for all addresses; the range's end hash and the cursor's hash are read again after the
+   logs, and a range during which either changed is left for the next poll (it met a reorganisation);
+3. the logs decoded by the record's ABIs (``tonne.supervise.catalog``) and stored, with the cursor moved, in one
+   transaction that first checks the cursor is still the one this poll started from.
+
+Killed at any moment, the index holds whole ranges only; started again, it goes on from its cursor, so the database
+ends as if it had never stopped. Reads are raw JSON-RPC calls: web3's middleware and formatters cost more than the
+decoding.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tonne.supervise.catalog import Catalog
+from tonne.supervise.store import Cursor, Event, IndexStore
+
+
+class RpcError(RuntimeError):
+    """The node refused a request or is not there."""
+
+
+class ChainReader:
+    """The JSON-RPC reads the indexer makes, over a web3 provider."""
+
+    def __init__(self, provider: Any, where: str = "the node"):
+        self.provider = provider
+        self.where = where
+
+    def _call(self, method: str, params: list) -> Any:
+        try:
+            answer = self.provider.make_request(method, params)
+        except Exception as exc:  # connection refused, timeout, bad URL: the node is not there
+            raise RpcError(f"{self.where}: {method} failed: {type(exc).__name__}: {exc}") from exc
+        if "error" in answer:
+            raise RpcError(f"{self.where}: {method}: {answer['error']}")
+        return answer["result"]
+
+    def chain_id(self) -> int:
+        return int(self._call("eth_chainId", []), 16)
+
+    def head(self) -> int:
+        return int(self._call("eth_blockNumber", []), 16)
+
+    def block(self, number: int) -> dict | None:
+        return self._call("eth_getBlockByNumber", [hex(number), False])
+
+    def block_hash(self, number: int) -> str | None:
+        block = self.block(number)
+        return block["hash"].lower() if block else None
+
+    def logs(self, addresses: list[str], first: int, last: int) -> list[dict]:
+        query = {"address": addresses, "fromBlock": hex(first), "toBlock": hex(last)}
+        return [log for log in self._call("eth_getLogs", [query]) if not log.get("removed")]
+
+
+@dataclass
+class PollResult:
+    head: int = 0
+    cursor: int | None = None
+    events: int = 0
+    applied_to: int | None = None
+    reorg_from: int | None = None
+    reorg_to: int | None = None
+    removed: int = 0
+    skipped: str = ""
+
+
+class Indexer:
+    def __init__(
+        self,
+        store: IndexStore,
+        reader: ChainReader,
+        catalog: Catalog,
+        *,
+        confirmations: int = 0,
+        max_range: int = 1000,
+    ):
+        self.store = store
+        self.reader = reader
+        self.catalog = catalog
+        self.chain_id = catalog.chain_id
+        self.confirmations = confirmations
+        self.max_range = max_range
+        self._stamps: dict[str, int] = {}
+        self._checksummed = {address.lower(): address for address in catalog.contracts}
+
+    def bind(self) -> None:
+        """Check the node is the record's chain, and the database this chain's (``StoreMismatch`` otherwise)."""
+        node_chain = self.reader.chain_id()
+        if node_chain != self.chain_id:
+            raise RpcError(
+                f"{self.reader.where} is chain {node_chain}, but the deployment record is of chain {self.chain_id}"
+            )
+        genesis = self.reader.block_hash(0) or ""
+        self.store.bind_source(self.chain_id, genesis, dict(self.catalog.contracts), self.catalog.start_block)
+
+    def poll(self) -> PollResult:
+        result = PollResult()
+        head = self.reader.head()
+        result.head = head
+        cursor = self.store.cursor(self.chain_id)
+        if cursor is not None and self.reader.block_hash(cursor.block_number) != cursor.block_hash:
+            fork = self.fork_point()
+            result.reorg_from = cursor.block_number
+            result.reorg_to = fork.block_number if fork else self.catalog.start_block - 1
+            result.removed = self.store.rewind(self.chain_id, fork)
+            cursor = fork
+        first = cursor.block_number + 1 if cursor else self.catalog.start_block
+        last = min(head - self.confirmations, first + self.max_range - 1)
+        if last >= first:
+            end_hash = self.reader.block_hash(last)
+            logs = self.reader.logs(self.catalog.addresses, first, last)
+            unchanged = end_hash is not None and self.reader.block_hash(last) == end_hash
+            if unchanged and cursor is not None:
+                unchanged = self.reader.block_hash(cursor.block_number) == cursor.block_hash
+            if not unchanged:
+                result.skipped = f"blocks {first}..{last} changed while their logs were read"
+            else:
+                found = self.decode(logs)
+                if self.store.apply(self.chain_id, found, cursor, last, end_hash):
+                    result.events = len(found)
+                    result.applied_to = last
+                else:
+                    result.skipped = "another indexer moved the cursor"
+        moved = self.store.cursor(self.chain_id)
+        result.cursor = moved.block_number if moved else None
+        return result
+
+    def catch_up(self, progress: Callable[[PollResult], None] = lambda _: None) -> int:
+        """Poll until the cursor reaches the head as it was when called (less the confirmations); events stored."""
+        target = self.reader.head() - self.confirmations
+        stored = 0
+        while True:
+            result = self.poll()
+            stored += result.events
+            progress(result)
+            if result.cursor is not None and result.cursor >= target:
+                return stored
+            if target < self.catalog.start_block:
+                return stored
+
+    def fork_point(self) -> Cursor | None:
+        """The newest checkpoint whose hash the chain still has (None: none does; index again from the start)."""
+        for point in self.store.checkpoints(self.chain_id):
+            if self.reader.block_hash(point.block_number) == point.block_hash:
+                return point
+        return None
+
+    def _timestamp(self, log: dict) -> int:
+        if log.get("blockTimestamp"):
+            return int(log["blockTimestamp"], 16)
+        block_hash = log["blockHash"].lower()
+        if block_hash not in self._stamps:
+            block = self.reader._call("eth_getBlockByHash", [block_hash, False])
+            self._stamps[block_hash] = int(block["timestamp"], 16) if block else 0
+            if len(self._stamps) > 4096:
+                self._stamps.clear()
+        return self._stamps[block_hash]
+
+    def decode(self, logs: list[dict]) -> list[Event]:
+        """The logs of followed contracts as events; a log no ABI of the record describes is stored by its topic."""
+        found = []
+        for log in logs:
+            address = self._checksummed.get(log["address"].lower(), log["address"])
+            topics = log["topics"]
+            shape = self.catalog.shape(address, topics[0]) if topics else None
+            if shape is not None:
+                contract, name, args = shape.contract, shape.name, shape.decode(topics, log["data"])
+            else:
+                contract = self.catalog.contracts.get(address, address)
+                name = "unknown"
+                args = {"topics": [t.lower() for t in topics], "data": log["data"]}
+            found.append(
+                Event(
+                    chain_id=self.chain_id,
+                    block_number=int(log["blockNumber"], 16),
+                    block_hash=log["blockHash"].lower(),
+                    timestamp=self._timestamp(log),
+                    tx_hash=log["transactionHash"].lower(),
+                    log_index=int(log["logIndex"], 16),
+                    contract=contract,
+                    address=address,
+                    name=name,
+                    args=args,
+                )
+            )
+        return found
+
+    def run(self, stop: threading.Event, interval: float = 2.0, log: Callable[[str], None] = print) -> None:
+        """Poll until ``stop`` is set; a failed poll (node down) is reported and retried after ``interval``."""
+        while not stop.is_set():
+            try:
+                result = self.poll()
+                if result.reorg_from is not None:
+                    log(
+                        f"chain {self.chain_id}: reorg: rolled back from block {result.reorg_from} to {result.reorg_to}"
+                    )
+                if result.applied_to is not None and result.cursor is not None and result.cursor < result.head:
+                    continue  # catching up: no wait
+            except RpcError as error:
+                log(f"chain {self.chain_id}: {error}")
+            stop.wait(interval)

@@ -1,0 +1,555 @@
+"""The state of the market rebuilt from events alone: one fold over the index, in chain order, that the
+reconciliation (``tonne.supervise.reconcile``), the rules (``tonne.supervise.rules``) and the report
+(``tonne.supervise.report``) all read, so that each number is computed once.
+
+What it holds, per chain (a bridge's home and remote are two chains of one index):
+- ``supply[(chain, id)]``: issued (``Issued``), retired (``RetirementRecorded``; on a remote chain
+  ``RemoteRetired``), cancelled (``CreditsCancelled``), the cap (``BatchOpened``), and the minted and burned units
+  of the token's own transfer events, which must agree with them;
+- ``balances[(chain, id, holder)]``: from ``TransferSingle`` / ``TransferBatch``; the holdings of the Tonne
+  contracts themselves (the credit facility, the bilateral pledge, the exchange, the home bridge) are escrow:
+  pledged collateral, or credits bridged out and locked at home;
+- ``certificates``: each retirement with its beneficiary, name, reason, jurisdiction, period, purpose, reference,
+  ids and amounts; ``surrenders``, ``periods`` and ``obligations`` of the compliance periods;
+- ``positions`` (the credit facility: collateral per id, scaled debt, owner) and ``pledges`` (bilateral);
+- ``trades`` (``OrderFilled``), ``prices`` (the oracle's ``PricePosted``), ``classes`` (id -> price class);
+- ``projects``, ``batches`` (serial ranges, issuance references, status), ``reports`` and ``devices`` of the MRV;
+- ``bridge``: per id, units locked at home, released back, and minted and burned remotely.
+
+Every amount is in the token's units (1 tonne = 1,000 units: ``tonne.core.units``); every record keeps the
+transaction hash and block it came from, for the alerts' evidence.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tonne.supervise.store import Event
+
+ZERO = "0x0000000000000000000000000000000000000000"
+# Contracts whose holdings are escrow, not free circulation, by the names the deployment records give them.
+ESCROW_CONTRACTS = {
+    "CreditFacility": "pledged",
+    "BilateralPledge": "pledged",
+    "CreditExchange": "exchange",
+    "HomeBridge": "bridged",
+}
+
+
+@dataclass
+class Supply:
+    issued: int = 0
+    retired: int = 0
+    cancelled: int = 0
+    minted: int = 0  # the token's transfers from the zero address
+    burned: int = 0  # and to it
+    cap: int | None = None
+    issued_events: int = 0
+
+    @property
+    def circulating(self) -> int:
+        """What is still held: issued less retired and cancelled (escrow included)."""
+        return self.issued - self.retired - self.cancelled
+
+
+@dataclass
+class Where:
+    """Where a record comes from: the evidence an alert cites."""
+
+    chain_id: int
+    block_number: int
+    timestamp: int
+    tx_hash: str
+    log_index: int
+
+    @classmethod
+    def of(cls, event: Event) -> Where:
+        return cls(event.chain_id, event.block_number, event.timestamp, event.tx_hash, event.log_index)
+
+
+@dataclass
+class Certificate:
+    chain_id: int
+    certificate_id: int
+    beneficiary: str
+    retiring_account: str
+    ids: list[int]
+    amounts: list[int]
+    beneficiary_name: str
+    reason: str
+    jurisdiction: str
+    period_start: int
+    period_end: int
+    purpose: int
+    reference: str
+    where: Where
+
+    @property
+    def units(self) -> int:
+        return sum(self.amounts)
+
+
+@dataclass
+class Surrender:
+    period_id: int
+    entity: str
+    certificate_id: int
+    amount: int
+    surrendered: int  # the entity's total for the period after it
+    where: Where
+
+
+@dataclass
+class Period:
+    period_id: int
+    name: str
+    jurisdiction: str
+    start: int
+    end: int
+    deadline: int
+    where: Where
+
+
+@dataclass
+class Trade:
+    order_hash: str
+    maker: str
+    taker: str
+    side: int  # 0: the maker sold; 1: the maker bought
+    token_id: int
+    units: int
+    price_per_unit: int
+    payment_token: str
+    fee: int
+    where: Where
+
+    @property
+    def seller(self) -> str:
+        return self.maker if self.side == 0 else self.taker
+
+    @property
+    def buyer(self) -> str:
+        return self.taker if self.side == 0 else self.maker
+
+
+@dataclass
+class Position:
+    position_id: int
+    owner: str
+    collateral: dict[int, int] = field(default_factory=dict)
+    scaled_debt: int = 0
+    index: int = 0
+    borrowed: int = 0
+    repaid: int = 0
+    liquidations: int = 0
+    where: Where | None = None
+
+
+@dataclass
+class Pledge:
+    pledge_id: int
+    pledgor: str
+    pledgee: str
+    ids: list[int]
+    amounts: list[int]
+    maturity: int
+    claim_deadline: int
+    state: str = "active"  # active, released, defaulted, claimed, reclaimed
+    where: Where | None = None
+
+
+@dataclass
+class Batch:
+    chain_id: int
+    token_id: int
+    project_id: int
+    serial_first: int
+    serial_last: int
+    period_start: int
+    period_end: int
+    issuance_reference: str
+    verified_tonnes: int | None = None
+    where: Where | None = None
+
+
+@dataclass
+class MrvReport:
+    report_id: int
+    device_id: str
+    start: int
+    end: int
+    first_sequence: int
+    last_sequence: int
+    total: int
+    state: str = "submitted"  # submitted, approved, rejected
+    batch_id: int | None = None
+    where: Where | None = None
+
+
+@dataclass
+class BridgeFlow:
+    locked: int = 0  # home: sent out and locked in the home bridge
+    released: int = 0  # home: came back and was released from it
+    minted: int = 0  # remote: the mirror's units minted on arrival
+    burned: int = 0  # remote: burned on the way back
+
+
+@dataclass
+class Ledger:
+    supply: dict[tuple[int, int], Supply] = field(default_factory=lambda: defaultdict(Supply))
+    balances: dict[tuple[int, int, str], int] = field(default_factory=lambda: defaultdict(int))
+    escrow: dict[str, str] = field(default_factory=dict)  # address -> "pledged" / "exchange" / "bridged"
+    names: dict[tuple[int, str], str] = field(default_factory=dict)  # (chain, address) -> contract name
+    certificates: dict[tuple[int, int], Certificate] = field(default_factory=dict)
+    remote_retirements: list[dict[str, Any]] = field(default_factory=list)
+    surrenders: list[Surrender] = field(default_factory=list)
+    periods: dict[int, Period] = field(default_factory=dict)
+    obligations: dict[tuple[int, str], int] = field(default_factory=dict)
+    trades: list[Trade] = field(default_factory=list)
+    prices: list[tuple[int, int, Where]] = field(default_factory=list)  # (class id, price, where)
+    classes: dict[int, int] = field(default_factory=dict)  # token id -> price class
+    positions: dict[int, Position] = field(default_factory=dict)
+    pledges: dict[int, Pledge] = field(default_factory=dict)
+    projects: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    batches: dict[tuple[int, int], Batch] = field(default_factory=dict)
+    issuances: list[tuple[int, int, str, int, str, Where]] = field(default_factory=list)  # chain, id, to, units, ref
+    reports: dict[int, MrvReport] = field(default_factory=dict)
+    bridge: dict[int, BridgeFlow] = field(default_factory=lambda: defaultdict(BridgeFlow))
+    transfers: list[tuple[int, int, str, str, int, Where]] = field(default_factory=list)  # chain, id, from, to, units
+    events: int = 0
+    first_timestamp: int | None = None
+    last_timestamp: int | None = None
+
+    # ---------------------------------------------------------------- building
+
+    @classmethod
+    def build(cls, events: Iterable[Event], sources: Iterable[dict[str, Any]] = ()) -> Ledger:
+        """The ledger of ``events`` (in chain order); ``sources``: the index's ``sources()`` rows, which name the
+        contracts (the escrow holders among them)."""
+        ledger = cls()
+        for source in sources:
+            for address, name in source["contracts"].items():
+                ledger.names[(source["chain_id"], address)] = name
+                if name in ESCROW_CONTRACTS:
+                    ledger.escrow[address] = ESCROW_CONTRACTS[name]
+        for event in events:
+            ledger.apply(event)
+        return ledger
+
+    def apply(self, event: Event) -> None:
+        self.events += 1
+        if self.first_timestamp is None:
+            self.first_timestamp = event.timestamp
+        self.last_timestamp = event.timestamp
+        handler = _HANDLERS.get((event.contract, event.name)) or _HANDLERS.get((None, event.name))
+        if handler is not None:
+            handler(self, event, event.args)
+
+    # ---------------------------------------------------------------- reading
+
+    def holders(self, chain_id: int, token_id: int) -> dict[str, int]:
+        return {h: units for (c, i, h), units in self.balances.items() if c == chain_id and i == token_id and units}
+
+    def escrowed(self, chain_id: int, token_id: int) -> dict[str, int]:
+        """Units of ``token_id`` held by the Tonne contracts, by kind (pledged, exchange, bridged)."""
+        out: dict[str, int] = defaultdict(int)
+        for holder, units in self.holders(chain_id, token_id).items():
+            if holder in self.escrow:
+                out[self.escrow[holder]] += units
+        return dict(out)
+
+    def surrendered_certificates(self) -> dict[int, list[Surrender]]:
+        by_certificate: dict[int, list[Surrender]] = defaultdict(list)
+        for surrender in self.surrenders:
+            by_certificate[surrender.certificate_id].append(surrender)
+        return by_certificate
+
+
+# -------------------------------------------------------------------- the handlers, one per event that moves state
+
+
+def _transfer(ledger: Ledger, event: Event, ids: list[int], values: list[int], source: str, to: str) -> None:
+    chain = event.chain_id
+    where = Where.of(event)
+    for token_id, units in zip(ids, values, strict=True):
+        if source == ZERO:
+            ledger.supply[(chain, token_id)].minted += units
+        else:
+            ledger.balances[(chain, token_id, source)] -= units
+        if to == ZERO:
+            ledger.supply[(chain, token_id)].burned += units
+        else:
+            ledger.balances[(chain, token_id, to)] += units
+        ledger.transfers.append((chain, token_id, source, to, units, where))
+
+
+def _transfer_single(ledger: Ledger, event: Event, a: dict) -> None:
+    _transfer(ledger, event, [a["id"]], [a["value"]], a["from"], a["to"])
+
+
+def _transfer_batch(ledger: Ledger, event: Event, a: dict) -> None:
+    _transfer(ledger, event, a["ids"], a["values"], a["from"], a["to"])
+
+
+def _issued(ledger: Ledger, event: Event, a: dict) -> None:
+    supply = ledger.supply[(event.chain_id, a["id"])]
+    supply.issued += a["amount"]
+    supply.issued_events += 1
+    ledger.issuances.append((event.chain_id, a["id"], a["to"], a["amount"], a["orderRef"], Where.of(event)))
+
+
+def _batch_opened(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.supply[(event.chain_id, a["id"])].cap = a["capUnits"]
+
+
+def _cancelled(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.supply[(event.chain_id, a["id"])].cancelled += a["amount"]
+
+
+def _retirement(ledger: Ledger, event: Event, a: dict) -> None:
+    for token_id, units in zip(a["ids"], a["amounts"], strict=True):
+        ledger.supply[(event.chain_id, token_id)].retired += units
+    ledger.certificates[(event.chain_id, a["certificateId"])] = Certificate(
+        event.chain_id,
+        a["certificateId"],
+        a["beneficiary"],
+        a["retiringAccount"],
+        list(a["ids"]),
+        list(a["amounts"]),
+        a["beneficiaryName"],
+        a["reason"],
+        a["jurisdiction"],
+        a["periodStart"],
+        a["periodEnd"],
+        a["purpose"],
+        a["retirementRef"],
+        Where.of(event),
+    )
+
+
+def _remote_retired(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.supply[(event.chain_id, a["id"])].retired += a["amount"]
+    ledger.remote_retirements.append(dict(a, where=Where.of(event), chain_id=event.chain_id))
+
+
+def _period_opened(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.periods[a["periodId"]] = Period(
+        a["periodId"], a["name"], a["jurisdiction"], a["periodStart"], a["periodEnd"], a["deadline"], Where.of(event)
+    )
+
+
+def _obligation(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.obligations[(a["periodId"], a["entity"])] = a["obligation"]
+
+
+def _surrendered(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.surrenders.append(
+        Surrender(a["periodId"], a["entity"], a["certificateId"], a["amount"], a["surrendered"], Where.of(event))
+    )
+
+
+def _filled(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.trades.append(
+        Trade(
+            a["orderHash"],
+            a["maker"],
+            a["taker"],
+            a["side"],
+            a["id"],
+            a["units"],
+            a["pricePerUnit"],
+            a["paymentToken"],
+            a["fee"],
+            Where.of(event),
+        )
+    )
+
+
+def _price(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.prices.append((a["classId"], a["price"], Where.of(event)))
+
+
+def _class(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.classes[a["id"]] = a["classId"]
+
+
+def _position(ledger: Ledger, event: Event) -> Position:
+    position_id = event.args["positionId"]
+    if position_id not in ledger.positions:
+        ledger.positions[position_id] = Position(position_id, event.args.get("owner", ZERO), where=Where.of(event))
+    return ledger.positions[position_id]
+
+
+def _position_opened(ledger: Ledger, event: Event, a: dict) -> None:
+    _position(ledger, event)
+
+
+def _pledged(ledger: Ledger, event: Event, a: dict) -> None:
+    position = _position(ledger, event)
+    for token_id, units in zip(a["ids"], a["amounts"], strict=True):
+        position.collateral[token_id] = position.collateral.get(token_id, 0) + units
+
+
+def _withdrawn(ledger: Ledger, event: Event, a: dict) -> None:
+    position = _position(ledger, event)
+    position.collateral[a["id"]] = position.collateral.get(a["id"], 0) - a["amount"]
+
+
+def _borrowed(ledger: Ledger, event: Event, a: dict) -> None:
+    position = _position(ledger, event)
+    position.borrowed += a["amount"]
+    position.scaled_debt, position.index = a["scaledDebt"], a["index"]
+
+
+def _repaid(ledger: Ledger, event: Event, a: dict) -> None:
+    position = _position(ledger, event)
+    position.repaid += a["amount"]
+    position.scaled_debt, position.index = a["scaledDebt"], a["index"]
+
+
+def _liquidated(ledger: Ledger, event: Event, a: dict) -> None:
+    position = _position(ledger, event)
+    position.collateral[a["id"]] = position.collateral.get(a["id"], 0) - a["seized"]
+    position.scaled_debt, position.index = a["scaledDebt"], a["index"]
+    position.liquidations += 1
+
+
+def _pledge_created(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.pledges[a["pledgeId"]] = Pledge(
+        a["pledgeId"],
+        a["pledgor"],
+        a["pledgee"],
+        list(a["ids"]),
+        list(a["amounts"]),
+        a["maturity"],
+        a["claimDeadline"],
+        where=Where.of(event),
+    )
+
+
+def _pledge_state(state: str):
+    def handler(ledger: Ledger, event: Event, a: dict) -> None:
+        if a["pledgeId"] in ledger.pledges:
+            ledger.pledges[a["pledgeId"]].state = state
+
+    return handler
+
+
+def _project_registered(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.projects[(event.chain_id, a["projectId"])] = {
+        "owner": a["owner"],
+        "standard": a["standard"],
+        "externalId": a["externalId"],
+        "status": 0,
+        "where": Where.of(event),
+    }
+
+
+def _project_status(ledger: Ledger, event: Event, a: dict) -> None:
+    project = ledger.projects.setdefault((event.chain_id, a["projectId"]), {"status": 0})
+    project["status"] = a["to"]
+
+
+def _batch_added(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.batches[(event.chain_id, a["id"])] = Batch(
+        event.chain_id,
+        a["id"],
+        a["projectId"],
+        a["serialFirst"],
+        a["serialLast"],
+        a["periodStart"],
+        a["periodEnd"],
+        a["issuanceReference"],
+        where=Where.of(event),
+    )
+
+
+def _batch_verified(ledger: Ledger, event: Event, a: dict) -> None:
+    batch = ledger.batches.get((event.chain_id, a["id"]))
+    if batch is not None:
+        batch.verified_tonnes = a["quantityTonnes"]
+
+
+def _report_submitted(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.reports[a["reportId"]] = MrvReport(
+        a["reportId"],
+        a["deviceId"],
+        a["start"],
+        a["end"],
+        a["firstSequence"],
+        a["lastSequence"],
+        a["total"],
+        where=Where.of(event),
+    )
+
+
+def _report_approved(ledger: Ledger, event: Event, a: dict) -> None:
+    report = ledger.reports.get(a["reportId"])
+    if report is not None:
+        report.state, report.batch_id = "approved", a["batchId"]
+
+
+def _report_rejected(ledger: Ledger, event: Event, a: dict) -> None:
+    report = ledger.reports.get(a["reportId"])
+    if report is not None:
+        report.state = "rejected"
+
+
+def _locked(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.bridge[a["id"]].locked += a["amount"]
+
+
+def _released(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.bridge[a["id"]].released += a["amount"]
+
+
+def _minted(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.bridge[a["id"]].minted += a["amount"]
+
+
+def _burned(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.bridge[a["id"]].burned += a["amount"]
+
+
+# (contract, event) -> handler; contract None: any contract of that name's event (a token's transfers on either
+# side of a bridge: CarbonCredit at home, MirrorCredit remotely).
+_HANDLERS = {
+    (None, "TransferSingle"): _transfer_single,
+    (None, "TransferBatch"): _transfer_batch,
+    ("CarbonCredit", "Issued"): _issued,
+    ("CarbonCredit", "BatchOpened"): _batch_opened,
+    ("CarbonCredit", "CreditsCancelled"): _cancelled,
+    ("CarbonRetirement", "RetirementRecorded"): _retirement,
+    ("MirrorCredit", "RemoteRetired"): _remote_retired,
+    ("CompliancePeriods", "PeriodOpened"): _period_opened,
+    ("CompliancePeriods", "ObligationSet"): _obligation,
+    ("CompliancePeriods", "Surrendered"): _surrendered,
+    ("CreditExchange", "OrderFilled"): _filled,
+    ("CreditPriceOracle", "PricePosted"): _price,
+    ("CreditPriceOracle", "ClassAssigned"): _class,
+    ("CreditFacility", "PositionOpened"): _position_opened,
+    ("CreditFacility", "Pledged"): _pledged,
+    ("CreditFacility", "Withdrawn"): _withdrawn,
+    ("CreditFacility", "Borrowed"): _borrowed,
+    ("CreditFacility", "Repaid"): _repaid,
+    ("CreditFacility", "Liquidated"): _liquidated,
+    ("BilateralPledge", "PledgeCreated"): _pledge_created,
+    ("BilateralPledge", "PledgeReleased"): _pledge_state("released"),
+    ("BilateralPledge", "DefaultDeclared"): _pledge_state("defaulted"),
+    ("BilateralPledge", "PledgeClaimed"): _pledge_state("claimed"),
+    ("BilateralPledge", "PledgeReclaimed"): _pledge_state("reclaimed"),
+    ("CarbonRegistry", "ProjectRegistered"): _project_registered,
+    ("CarbonRegistry", "ProjectStatusChanged"): _project_status,
+    ("CarbonRegistry", "BatchAdded"): _batch_added,
+    ("CarbonRegistry", "BatchVerified"): _batch_verified,
+    ("CarbonMRV", "ReportSubmitted"): _report_submitted,
+    ("CarbonMRV", "ReportApproved"): _report_approved,
+    ("CarbonMRV", "ReportRejected"): _report_rejected,
+    ("HomeBridge", "CreditsLocked"): _locked,
+    ("HomeBridge", "CreditsReleased"): _released,
+    ("RemoteBridge", "CreditsMinted"): _minted,
+    ("RemoteBridge", "CreditsBurned"): _burned,
+}

@@ -1,0 +1,326 @@
+"""The supervision index: every event of every Tonne contract the indexer follows, on one or more chains, in one
+database (SQLite by default, PostgreSQL by URL; ``tonne.core.database``).
+
+Tables:
+- ``sources``: one row per chain followed: its chain id, the hash of its block 0 (a restarted Anvil, or another
+  chain under the same id, has another), the contracts followed (address -> name) and the first block;
+- ``events``: one row per log, unique by (chain, block hash, log index): its block, transaction, contract, event
+  name and fields (JSON, integers exact);
+- ``cursor``: per chain, the last block applied and its hash; ``checkpoints``: the hash of the end of each range
+  applied (the newest ``CHECKPOINTS_KEPT``), to find where a reorganisation forked.
+
+Every range of blocks is applied in one transaction together with its cursor and checkpoint, and only when the
+cursor is still the one the indexer started from (compare and set): a crash leaves the range wholly applied or not
+at all, and two indexers on one database never apply a range twice. A reorganisation is rolled back by deleting
+the events above the fork point and moving the cursor back to it, in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.exc import DatabaseError as SQLDatabaseError
+from sqlalchemy.exc import OperationalError
+
+from tonne.core.database import Database, DatabaseError
+
+ADVISORY_LOCK = 0x7375706572  # "super": serialises the indexers' writers on PostgreSQL
+CHECKPOINTS_KEPT = 512
+
+
+def _id_type():
+    return BigInteger().with_variant(Integer(), "sqlite")
+
+
+metadata = MetaData()
+sources = Table(
+    "sources",
+    metadata,
+    Column("chain_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("genesis_hash", String(66), nullable=False),
+    Column("contracts", Text, nullable=False),  # JSON: checksummed address -> contract name
+    Column("start_block", BigInteger, nullable=False),
+    Column("added", Float, nullable=False),
+)
+events = Table(
+    "events",
+    metadata,
+    Column("id", _id_type(), primary_key=True, autoincrement=True),
+    Column("chain_id", BigInteger, nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("block_hash", String(66), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("tx_hash", String(66), nullable=False),
+    Column("log_index", Integer, nullable=False),
+    Column("contract", String(64), nullable=False),
+    Column("address", String(42), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("args", Text, nullable=False),
+    UniqueConstraint("chain_id", "block_hash", "log_index", name="events_once"),
+)
+cursor_table = Table(
+    "cursor",
+    metadata,
+    Column("chain_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("block_hash", String(66), nullable=False),
+    Column("updated", Float, nullable=False),
+)
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("chain_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("block_number", BigInteger, primary_key=True, autoincrement=False),
+    Column("block_hash", String(66), nullable=False),
+)
+Index("events_chain_block", events.c.chain_id, events.c.block_number, events.c.log_index)
+Index("events_name", events.c.name)
+
+
+class StoreMismatch(RuntimeError):
+    """The database follows another chain (another genesis) or other contracts under this chain id."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One indexed log."""
+
+    chain_id: int
+    block_number: int
+    block_hash: str
+    timestamp: int
+    tx_hash: str
+    log_index: int
+    contract: str
+    address: str
+    name: str
+    args: dict[str, Any]
+
+    def row(self) -> dict[str, Any]:
+        values = {k: getattr(self, k) for k in EVENT_COLUMNS}
+        values["args"] = json.dumps(self.args, separators=(",", ":"))
+        return values
+
+
+EVENT_COLUMNS = (
+    "chain_id",
+    "block_number",
+    "block_hash",
+    "timestamp",
+    "tx_hash",
+    "log_index",
+    "contract",
+    "address",
+    "name",
+    "args",
+)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    block_number: int
+    block_hash: str
+
+
+class IndexStore(Database):
+    lock_key = ADVISORY_LOCK
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        try:
+            metadata.create_all(self.engine)
+        except (SQLDatabaseError, OperationalError) as exc:
+            self.close()
+            raise DatabaseError(f"{url}: cannot be used as the supervision index ({exc.orig})") from exc
+        self._insert_event = self.insert(events).on_conflict_do_nothing()
+
+    # ---------------------------------------------------------------- the chains this database follows
+
+    def bind_source(self, chain_id: int, genesis_hash: str, contracts: dict[str, str], start_block: int) -> None:
+        """Record a chain on first use; refuse one whose genesis or contracts differ from what is recorded."""
+        with self.write() as conn:
+            row = conn.execute(select(sources).where(sources.c.chain_id == chain_id)).mappings().first()
+            if row is None:
+                conn.execute(
+                    sources.insert().values(
+                        chain_id=chain_id,
+                        genesis_hash=genesis_hash.lower(),
+                        contracts=json.dumps(contracts, sort_keys=True),
+                        start_block=start_block,
+                        added=time.time(),
+                    )
+                )
+                return
+            if row["genesis_hash"] != genesis_hash.lower():
+                raise StoreMismatch(
+                    f"{self.url}: indexes chain {chain_id} whose block 0 is "
+                    f"{row['genesis_hash']}, but the node's block "
+                    f"0 is {genesis_hash.lower()}: another chain (a restarted Anvil?); use another --db"
+                )
+            known = json.loads(row["contracts"])
+            if known != contracts:
+                added = sorted(set(contracts.values()) - set(known.values()))
+                moved = sorted(n for a, n in contracts.items() if a not in known and n in known.values())
+                raise StoreMismatch(
+                    f"{self.url}: indexes other contracts on chain {chain_id}"
+                    + (f" (moved: {', '.join(moved)})" if moved else "")
+                    + (f" (not followed: {', '.join(added)})" if added else "")
+                    + ": a new deployment needs another --db"
+                )
+
+    def sources(self) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            rows = conn.execute(select(sources).order_by(sources.c.chain_id)).mappings().all()
+        return [dict(r, contracts=json.loads(r["contracts"])) for r in rows]
+
+    # ---------------------------------------------------------------- the follower's position
+
+    def cursor(self, chain_id: int, conn=None) -> Cursor | None:
+        query = select(cursor_table.c.block_number, cursor_table.c.block_hash).where(
+            cursor_table.c.chain_id == chain_id
+        )
+        if conn is not None:
+            row = conn.execute(query).first()
+        else:
+            with self.read() as reader:
+                row = reader.execute(query).first()
+        return Cursor(row[0], row[1]) if row else None
+
+    def checkpoints(self, chain_id: int) -> list[Cursor]:
+        """Newest first."""
+        with self.read() as conn:
+            rows = conn.execute(
+                select(checkpoints.c.block_number, checkpoints.c.block_hash)
+                .where(checkpoints.c.chain_id == chain_id)
+                .order_by(checkpoints.c.block_number.desc())
+            ).all()
+        return [Cursor(n, h) for n, h in rows]
+
+    def apply(self, chain_id: int, found: Sequence[Event], expected: Cursor | None, last: int, last_hash: str) -> bool:
+        """Store ``found`` (the events of the blocks after ``expected`` up to ``last``) and move the cursor to
+        ``last``, in one transaction; False, and nothing written, when the cursor is no longer ``expected``."""
+        with self.write() as conn:
+            if self.cursor(chain_id, conn) != expected:
+                return False
+            if found:
+                conn.execute(self._insert_event, [event.row() for event in found])
+            values = {"block_number": last, "block_hash": last_hash, "updated": time.time()}
+            if expected is None:
+                conn.execute(cursor_table.insert().values(chain_id=chain_id, **values))
+            else:
+                conn.execute(update(cursor_table).where(cursor_table.c.chain_id == chain_id).values(**values))
+            conn.execute(
+                self.insert(checkpoints)
+                .values(chain_id=chain_id, block_number=last, block_hash=last_hash)
+                .on_conflict_do_nothing()
+            )
+            oldest = (
+                select(checkpoints.c.block_number)
+                .where(checkpoints.c.chain_id == chain_id)
+                .order_by(checkpoints.c.block_number.desc())
+                .offset(CHECKPOINTS_KEPT)
+                .limit(1)
+                .scalar_subquery()
+            )
+            conn.execute(
+                delete(checkpoints).where(checkpoints.c.chain_id == chain_id, checkpoints.c.block_number <= oldest)
+            )
+        return True
+
+    def rewind(self, chain_id: int, fork: Cursor | None) -> int:
+        """Roll back everything above ``fork`` (None: everything of this chain); the number of events removed."""
+        above = -1 if fork is None else fork.block_number
+        with self.write() as conn:
+            removed = conn.execute(
+                delete(events).where(events.c.chain_id == chain_id, events.c.block_number > above)
+            ).rowcount
+            conn.execute(
+                delete(checkpoints).where(checkpoints.c.chain_id == chain_id, checkpoints.c.block_number > above)
+            )
+            if fork is None:
+                conn.execute(delete(cursor_table).where(cursor_table.c.chain_id == chain_id))
+            else:
+                conn.execute(
+                    update(cursor_table)
+                    .where(cursor_table.c.chain_id == chain_id)
+                    .values(block_number=fork.block_number, block_hash=fork.block_hash, updated=time.time())
+                )
+        return removed
+
+    # ---------------------------------------------------------------- reading the index
+
+    def events(
+        self,
+        *,
+        names: Iterable[str] | None = None,
+        chain_id: int | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        batch: int = 10_000,
+    ) -> Iterator[Event]:
+        """The indexed events in chain order (chain id, block, log index), optionally only those named, of one
+        chain, or with a block timestamp in [since, until). Streams in pages of ``batch`` rows."""
+        query = select(events)
+        if names is not None:
+            query = query.where(events.c.name.in_(sorted(set(names))))
+        if chain_id is not None:
+            query = query.where(events.c.chain_id == chain_id)
+        if since is not None:
+            query = query.where(events.c.timestamp >= since)
+        if until is not None:
+            query = query.where(events.c.timestamp < until)
+        query = query.order_by(events.c.chain_id, events.c.block_number, events.c.log_index)
+        last = None
+        while True:
+            page = query
+            if last is not None:
+                page = page.where(
+                    (events.c.chain_id > last[0])
+                    | ((events.c.chain_id == last[0]) & (events.c.block_number > last[1]))
+                    | (
+                        (events.c.chain_id == last[0])
+                        & (events.c.block_number == last[1])
+                        & (events.c.log_index > last[2])
+                    )
+                )
+            with self.read() as conn:
+                rows = conn.execute(page.limit(batch)).mappings().all()
+            for row in rows:
+                yield Event(**{k: row[k] for k in EVENT_COLUMNS if k != "args"}, args=json.loads(row["args"]))
+            if len(rows) < batch:
+                return
+            last = (rows[-1]["chain_id"], rows[-1]["block_number"], rows[-1]["log_index"])
+
+    def count(self, chain_id: int | None = None) -> int:
+        query = select(func.count()).select_from(events)
+        if chain_id is not None:
+            query = query.where(events.c.chain_id == chain_id)
+        with self.read() as conn:
+            return conn.execute(query).scalar_one()
+
+    def fingerprint(self) -> list[tuple]:
+        """Every stored event as a tuple, in chain order: two databases that indexed the same chain are equal."""
+        return [
+            (e.chain_id, e.block_number, e.block_hash, e.tx_hash, e.log_index, e.contract, e.name, e.args)
+            for e in self.events()
+        ]
