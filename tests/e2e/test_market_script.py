@@ -21,6 +21,7 @@ import requests
 from click.testing import CliRunner
 
 from e2e_support import ROOT, Deployment, ape_run, deploy, stocked
+from postgres_support import fresh_schema, postgres_server  # noqa: F401 - a fixture
 from tonne.core.localchain import free_port
 from tonne.market.book.schema import order_to_json
 from tonne.market.orders import SELL, Domain, Order, order_hash, sign_order
@@ -34,17 +35,6 @@ BUYER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 KEEPER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 USD = 10**6
 HASH = re.compile(r"0x[0-9a-f]{64}")
-
-
-def _pg_fixture():
-    """tests/python/conftest.py's PostgreSQL server fixture, reused here (it is not this folder's conftest)."""
-    spec = importlib.util.spec_from_file_location("python_conftest", ROOT / "tests/python/conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.postgres_server
-
-
-postgres_server = _pg_fixture()
 
 
 @pytest.fixture(scope="module")
@@ -328,13 +318,7 @@ def test_market_serve__restarted_mid_stream__no_order_lost_or_doubled_bad_reques
     if database == "sqlite":
         args = ("--db", str(tmp_path / "book.sqlite"))
     else:
-        import psycopg
-
-        base = request.getfixturevalue("postgres_server")
-        schema = f"market_e2e_{time.time_ns()}"
-        with psycopg.connect(base.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {schema}")
-        args = ("--database", f"{base}?options=-csearch_path%3D{schema}")
+        args = ("--database", fresh_schema(request.getfixturevalue("postgres_server"), "market_e2e"))
     service = Service(d, tmp_path / "serve.out", *args)
     service.start()
     try:

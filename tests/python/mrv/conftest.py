@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
-import itertools
-import os
-
 import pytest
 
+from postgres_support import fresh_schema
 from tonne.mrv.ingest import load_devices
 from tonne.mrv.readings import Domain
 from tonne.mrv.simulate import simulate
 
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
-_schemas = itertools.count(1)
 
 
 @pytest.fixture
@@ -35,13 +32,7 @@ def farm_devices(farm_files):
 
 
 def _pg_url(request) -> str:
-    base = request.getfixturevalue("postgres_server")
-    import psycopg
-
-    schema = f"mrv_{os.getpid()}_{next(_schemas)}"
-    with psycopg.connect(base.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    return f"{base}?options=-csearch_path%3D{schema}"
+    return fresh_schema(request.getfixturevalue("postgres_server"), "mrv")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
