@@ -8,6 +8,7 @@ Test modules import these as `from e2e_support import ...`; tests/e2e/conftest.p
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import itertools
 import json
 import os
@@ -352,3 +353,48 @@ class CuttableProxy:
     def close(self) -> None:
         self.cut()
         self.server.close()
+
+
+def contract(d: Deployment, name: str) -> Any:
+    """The web3 contract ``name`` of a deployment's record."""
+    entry = d.record["contracts"][name]
+    return d.w3.eth.contract(address=entry["address"], abi=entry["abi"])
+
+
+def script_module(name: str) -> Any:
+    """scripts/<name>.py loaded as a module (its click ``cli``), as `ape run` loads it."""
+    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / f"scripts/{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def offline(script: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """A command that takes no --network (off-chain, or its own RPC options) through the script's click group, in
+    the test process; an exception no handler caught is printed as Python prints it, exit status 1."""
+    result = CliRunner(mix_stderr=False).invoke(script_module(script).cli, list(args), env=env)
+    code = result.exit_code
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+        code = 1
+    return subprocess.CompletedProcess([script, *args], code, result.stdout, stderr)
+
+
+def ok(result: subprocess.CompletedProcess) -> str:
+    """Exit 0 and no trace; the output."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.stdout
+
+
+def refused(result: subprocess.CompletedProcess, *words: str) -> str:
+    """Exit non-zero, one error line naming ``words``, no trace; the error line."""
+    assert result.returncode != 0, result.stdout
+    text = result.stderr + result.stdout
+    assert "Traceback" not in text, text
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1, result.stderr
+    for word in words:
+        assert word in errors[0], errors[0]
+    return errors[0]

@@ -20,7 +20,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from e2e_support import ROOT, Deployment, ape_run, deploy, stocked
+from e2e_support import ROOT, Deployment, ape_run, contract, deploy, ok, refused, stocked
 from postgres_support import fresh_schema, postgres_server  # noqa: F401 - a fixture
 from tonne.core.localchain import free_port
 from tonne.market.book.schema import order_to_json
@@ -59,29 +59,6 @@ def test_deploy_market__permissioned__exchange_allowlisted_and_said(anvil, tmp_p
     assert exchange.functions.credit().call() == credit.address
     assert tuple(exchange.functions.fee().call()) == (0, "0x" + "00" * 20)
     assert exchange.functions.owner().call() == record["deployer"]
-
-
-def contract(d: Deployment, name: str):
-    entry = d.record["contracts"][name]
-    return d.w3.eth.contract(address=entry["address"], abi=entry["abi"])
-
-
-def ok(result) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    return result.stdout
-
-
-def refused(result, *words: str) -> str:
-    """Exit 1, one error line naming ``words``, no trace."""
-    assert result.returncode != 0, result.stdout
-    text = result.stderr + result.stdout
-    assert "Traceback" not in text, text
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
-    assert len(errors) == 1, result.stderr
-    for word in words:
-        assert word in errors[0], errors[0]
-    return errors[0]
 
 
 def hashes(text: str) -> list[str]:

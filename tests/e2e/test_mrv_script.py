@@ -7,16 +7,13 @@ input refused with nothing sent."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import re
-import subprocess
-import traceback
 
 import pytest
 from click.testing import CliRunner
 
-from e2e_support import ROOT, Deployment, deploy
+from e2e_support import Deployment, contract, deploy, offline, ok, refused, script_module
 from tonne.mrv.readings import device_id
 
 START = 1_793_577_600  # 2026-11-02T00:00:00Z: before the chain's clock (reports may not end in the future)
@@ -30,45 +27,6 @@ def mrv(anvil, tmp_path_factory) -> Deployment:
     return deploy(anvil, tmp_path_factory.mktemp("deployments-mrv"), "--mrv")
 
 
-def contract(d: Deployment, name: str):
-    entry = d.record["contracts"][name]
-    return d.w3.eth.contract(address=entry["address"], abi=entry["abi"])
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("mrv_script", ROOT / "scripts/mrv.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def offline(*args: str) -> subprocess.CompletedProcess:
-    """An off-chain command (simulate, ingest: no --network, no --account), through the script's click group."""
-    result = CliRunner(mix_stderr=False).invoke(_script().cli, list(args))
-    code = result.exit_code
-    stderr = result.stderr
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        stderr += "".join(traceback.format_exception(result.exception))
-        code = 1
-    return subprocess.CompletedProcess(["mrv", *args], code, result.stdout, stderr)
-
-
-def ok(result) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    return result.stdout
-
-
-def refused(result, *words: str) -> str:
-    """Exit 1, an error naming ``words``, no trace."""
-    assert result.returncode != 0, result.stdout
-    text = result.stderr + result.stdout
-    assert "Traceback" not in text, text
-    for word in words:
-        assert word in text, text
-    return text
-
-
 @pytest.fixture(scope="module")
 def farm(mrv, tmp_path_factory):
     """A project with two simulated meters over one day, registered, approved, a factor published, the chain's
@@ -78,8 +36,9 @@ def farm(mrv, tmp_path_factory):
     mrv_contract = contract(d, "CarbonMRV")
     project_id, _ = d.project()
     day = folder / "day.csv"
-    ok(offline("simulate", "--contract", mrv_contract.address, "--chain-id", str(d.w3.eth.chain_id), "--meters", "2",
-               "--days", "1", "--start", str(START), "--project-id", str(project_id), "--out", str(day)))  # fmt: skip
+    ok(offline("mrv", "simulate", "--contract", mrv_contract.address, "--chain-id", str(d.w3.eth.chain_id),
+               "--meters", "2", "--days", "1", "--start", str(START), "--project-id", str(project_id),
+               "--out", str(day)))  # fmt: skip
     devices = folder / "day.devices.json"
     return dict(project_id=project_id, day=day, devices=devices, folder=folder, mrv=mrv_contract)
 
@@ -112,7 +71,7 @@ def test_mrv__devices_factor_ingest_report_verify_prove__a_batch_once(mrv, farm)
     assert {e["meterId"]: e["status"] for e in chain_devices["devices"]} == {meter: "approved", other: "approved"}
     assert "privateKeyDemoOnly" not in exported.read_text()
     store = f"sqlite:///{farm['folder'] / 'owner.sqlite'}"
-    ingested = ok(offline("ingest", str(farm["day"]), "--devices", str(exported), "--db", store))
+    ingested = ok(offline("mrv", "ingest", str(farm["day"]), "--devices", str(exported), "--db", store))
     assert "576 reading(s) stored, 0 already stored, 0 refused" in ingested, ingested  # 2 meters x 288 a day
 
     rows = [r for r in csv.DictReader(farm["day"].open()) if r["meter_id"] == meter]
@@ -168,7 +127,7 @@ def test_mrv__verifier_store_disagrees__rejected_with_reasons_then_corrected_rep
     partial.write_text("".join(kept))
     verifier = f"sqlite:///{farm['folder'] / 'verifier.sqlite'}"
     exported = farm["folder"] / "chain.devices.json"
-    ok(offline("ingest", str(partial), "--devices", str(exported), "--db", verifier))
+    ok(offline("mrv", "ingest", str(partial), "--devices", str(exported), "--db", verifier))
 
     out = ok(d.run("mrv", "report", meter, "--factor", "GRID-ID", "--until", str(START + 12 * HOUR), "--db", owner))
     report_id = re.search(r"report #(\d+)", out).group(1)
@@ -235,7 +194,7 @@ def test_mrv__factor_corrected_before_verification__report_rejected_then_resubmi
 
 
 def test_mrv_help__every_command__an_example_and_units():
-    module = _script()
+    module = script_module("mrv")
     expected = {"simulate", "ingest", "register-devices", "approve-devices", "export-devices", "publish-factor",
                 "report", "verify", "prove"}  # fmt: skip
     assert set(module.cli.commands) == expected

@@ -41,7 +41,7 @@ class ChainReader:
         try:
             answer = self.provider.make_request(method, params)
         except Exception as exc:  # connection refused, timeout, bad URL: the node is not there
-            raise RpcError(f"{self.where}: {method} failed: {type(exc).__name__}: {exc}") from exc
+            raise RpcError(f"{self.where}: {method} failed: {_cause(exc)}") from exc
         if "error" in answer:
             raise RpcError(f"{self.where}: {method}: {answer['error']}")
         return answer["result"]
@@ -62,6 +62,15 @@ class ChainReader:
     def logs(self, addresses: list[str], first: int, last: int) -> list[dict]:
         query = {"address": addresses, "fromBlock": hex(first), "toBlock": hex(last)}
         return [log for log in self._call("eth_getLogs", [query]) if not log.get("removed")]
+
+
+def _cause(exc: Exception) -> str:
+    """The root of a connection error in a few words (requests nests the socket's error three levels down)."""
+    text = str(exc)
+    for words in ("Connection refused", "timed out", "Name or service not known", "No route to host"):
+        if words in text:
+            return words.lower()
+    return f"{type(exc).__name__}: {text[:200]}"
 
 
 @dataclass

@@ -1,0 +1,252 @@
+"""`supervise index` (issue 15): the index against a real Anvil with the real suite: every event stored once, a real
+reorganisation rolled back, a killed indexer resumed, two at once, the PostgreSQL path, and bad input refused with
+nothing written.
+
+"Equal" below is ``IndexStore.fingerprint``: every stored event (chain, block, block hash, tx, log index, contract,
+name, fields) in chain order, compared with a fresh index of the same chain made in one go.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from e2e_support import ROOT, Anvil, Deployment, deploy, offline, ok, refused, script_env, stocked
+from postgres_support import fresh_schema, postgres_server  # noqa: F401 - a fixture
+from tonne.core.localchain import plain_anvil
+from tonne.supervise.catalog import catalogs_of_file, merged
+from tonne.supervise.index import ChainReader, Indexer
+from tonne.supervise.store import IndexStore
+
+HOLDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # TEST::1
+OTHER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # TEST::2
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory) -> Deployment:
+    """A chain of its own (this module reverts snapshots): the suite, a project with two issued batches."""
+    with plain_anvil() as (url, process):
+        anvil = Anvil(process, url, Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30})))
+        d = deploy(anvil, tmp_path_factory.mktemp("deployments-supervise"))
+        d.stock = stocked(d)
+        yield d
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'index.sqlite'}"
+    return fresh_schema(request.getfixturevalue("postgres_server"), "supervise")
+
+
+def catalog(d: Deployment):
+    return merged(catalogs_of_file(d.record, "record"))[d.w3.eth.chain_id]
+
+
+def indexer(d: Deployment, url: str, **options) -> Indexer:
+    ix = Indexer(IndexStore(url), ChainReader(d.w3.provider, d.anvil.url), catalog(d), **options)
+    ix.bind()
+    return ix
+
+
+def fresh(d: Deployment, tmp_path: Path) -> list[tuple]:
+    """A new index of the chain as it is now, in one go."""
+    path = tmp_path / f"fresh-{time.time_ns()}.sqlite"
+    ix = indexer(d, f"sqlite:///{path}")
+    ix.catch_up()
+    return ix.store.fingerprint()
+
+
+def move(d: Deployment, units: int, to: str = HOLDER) -> str:
+    token_id = d.stock[0][2]
+    receipt = d.transact(d.credit.functions.safeTransferFrom(d.admin, to, token_id, units, b""))
+    return "0x" + bytes(receipt["transactionHash"]).hex()
+
+
+def rpc(d: Deployment, method: str, params: list) -> object:
+    return d.anvil.rpc(method, params)
+
+
+def test_index__the_suite_s_events__each_stored_once_decoded_by_the_record_s_abis(chain, db_url, tmp_path):
+    ix = indexer(chain, db_url)
+    stored = ix.catch_up()
+    events = list(ix.store.events())
+    assert stored == len(events) == ix.store.count() > 0
+    logs = rpc(chain, "eth_getLogs", [{"address": ix.catalog.addresses, "fromBlock": hex(0), "toBlock": "latest"}])
+    assert len(events) == len(logs)
+    issued = [e for e in events if e.name == "Issued"]
+    assert [(e.args["id"], e.args["amount"]) for e in issued] == [(s[2], 10_000_000) for s in chain.stock]
+    assert {e.contract for e in events} >= {"CarbonRegistry", "CarbonCredit"}
+    assert all(e.timestamp > 0 for e in events)
+    # polling again stores nothing more: nothing new on the chain
+    assert ix.catch_up() == 0 and ix.store.count() == len(events)
+    assert ix.store.fingerprint() == fresh(chain, tmp_path)
+
+
+def test_index__a_real_reorganisation__rolled_back_and_the_new_branch_indexed(chain, db_url, tmp_path):
+    """Anvil's snapshot and revert make a real fork: blocks N+1.. are mined again with other transactions, so their
+    hashes differ. The index followed the first branch to its head; after the fork it holds the second branch only."""
+    ix = indexer(chain, db_url)
+    ix.catch_up()
+    snapshot = rpc(chain, "evm_snapshot", [])
+    first_branch = [move(chain, 1_000 + k) for k in range(3)]
+    ix.catch_up()
+    assert set(first_branch) <= {e.tx_hash for e in ix.store.events()}
+    rpc(chain, "evm_revert", [snapshot])
+    second_branch = [move(chain, 2_000 + k, OTHER) for k in range(4)]  # longer, other transactions
+    result = ix.poll()
+    assert result.reorg_from is not None and result.removed >= 3
+    ix.catch_up()
+    stored = {e.tx_hash for e in ix.store.events()}
+    assert not set(first_branch) & stored
+    assert set(second_branch) <= stored
+    assert ix.store.fingerprint() == fresh(chain, tmp_path)
+
+
+def test_index__a_reorg_to_a_shorter_chain__the_cursor_s_block_gone__rolled_back(chain, tmp_path):
+    ix = indexer(chain, f"sqlite:///{tmp_path / 'short.sqlite'}")
+    ix.catch_up()
+    snapshot = rpc(chain, "evm_snapshot", [])
+    for k in range(3):
+        move(chain, 10 + k)
+    ix.catch_up()
+    rpc(chain, "evm_revert", [snapshot])
+    move(chain, 99, OTHER)  # one block where there were three
+    ix.catch_up()
+    assert ix.store.fingerprint() == fresh(chain, tmp_path)
+
+
+def test_index__the_postgresql_path__equals_the_sqlite_index(chain, postgres_server, tmp_path):  # noqa: F811
+    on_postgres = indexer(chain, fresh_schema(postgres_server, "supervise_eq"))
+    on_postgres.catch_up()
+    assert on_postgres.store.dialect == "postgresql"
+    assert on_postgres.store.fingerprint() == fresh(chain, tmp_path)
+
+
+def _many_blocks(d: Deployment, blocks: int) -> None:
+    """``blocks`` transfers, one block each, sent raw (no waiting per receipt)."""
+    token_id = d.stock[1][2]
+    call = d.credit.functions.safeTransferFrom(d.admin, HOLDER, token_id, 1, b"")
+    nonce = d.w3.eth.get_transaction_count(d.admin)
+    for k in range(blocks):
+        d.w3.eth.send_transaction({**call.build_transaction({"from": d.admin, "nonce": nonce + k, "gas": 200_000})})
+    rpc(d, "anvil_mine", [1])
+
+
+def _index_process(d: Deployment, db: Path, out: Path) -> subprocess.Popen:
+    args = ["--rpc", d.anvil.url, "--deployment", str(d.directory / "31337.json"), "--db", f"sqlite:///{db}"]
+    with out.open("a") as log:
+        return subprocess.Popen(
+            [str(ROOT / ".venv/bin/ape"), "run", "supervise", "index", "--max-range", "2", *args],
+            cwd=ROOT,
+            env=script_env(d.directory),
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+
+
+def _count(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        return IndexStore(f"sqlite:///{db}").count()
+    except Exception:
+        return 0
+
+
+@pytest.mark.slow
+def test_index__killed_twice_mid_run_then_run_again__equal_to_one_run(chain, tmp_path):
+    """A real `ape run supervise index` process, SIGKILLed while it writes (once past 100 events, once past 250), then
+    run to the end: the index equals one made in one go, no event lost or stored twice."""
+    _many_blocks(chain, 400)
+    db, out = tmp_path / "killed.sqlite", tmp_path / "index.out"
+    for threshold in (100, 250):
+        process = _index_process(chain, db, out)
+        deadline = time.monotonic() + 120
+        while _count(db) < threshold and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.poll() is None, "the indexer finished before it could be killed: " + out.read_text()
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert 250 <= _count(db) < len(fresh(chain, tmp_path))
+    last = _index_process(chain, db, out)
+    assert last.wait(timeout=180) == 0, out.read_text()
+    assert IndexStore(f"sqlite:///{db}").fingerprint() == fresh(chain, tmp_path)
+
+
+def test_index__two_runs_at_once_on_one_database__each_event_once(chain, tmp_path):
+    _many_blocks(chain, 60)
+    db, out = tmp_path / "twice.sqlite", tmp_path / "twice.out"
+    first, second = _index_process(chain, db, out), _index_process(chain, db, out)
+    assert first.wait(timeout=180) == 0 and second.wait(timeout=180) == 0, out.read_text()
+    assert IndexStore(f"sqlite:///{db}").fingerprint() == fresh(chain, tmp_path)
+
+
+# -------------------------------------------------------------------- bad input: a clear error, nothing written
+
+
+def index_cli(d: Deployment, *args: str) -> subprocess.CompletedProcess:
+    return offline("supervise", "index", *args, env={"TONNE_DEPLOYMENTS_DIR": str(d.directory)})
+
+
+def test_index__rpc_down__one_line_and_no_database_created(chain, tmp_path):
+    db = tmp_path / "down.sqlite"
+    result = index_cli(chain, "--rpc", "http://127.0.0.1:9", "--db", f"sqlite:///{db}")
+    refused(result, "--rpc http://127.0.0.1:9", "no node answers", "connection refused")
+    assert not db.exists()
+
+
+def test_index__a_record_of_another_chain__refused_and_nothing_written(chain, tmp_path):
+    record = json.loads((chain.directory / "31337.json").read_text())
+    record["chainId"] = 11155111
+    other = tmp_path / "11155111.json"
+    other.write_text(json.dumps(record))
+    db = tmp_path / "other.sqlite"
+    result = index_cli(chain, "--rpc", chain.anvil.url, "--deployment", str(other), "--db", f"sqlite:///{db}")
+    refused(result, "chain 11155111", "no --rpc is that chain")
+    assert not db.exists()
+
+
+def test_index__a_corrupt_database_file__refused_and_left_as_it_was(chain, tmp_path):
+    db = tmp_path / "corrupt.sqlite"
+    db.write_bytes(b"not a database\n" * 100)
+    result = index_cli(chain, "--rpc", chain.anvil.url, "--db", f"sqlite:///{db}")
+    refused(result, "cannot be used as the supervision index", "file is not a database")
+    assert db.read_bytes() == b"not a database\n" * 100
+
+
+def test_index__a_database_of_another_chain_under_the_same_id__refused_and_unchanged(chain, tmp_path):
+    """A restarted Anvil is chain 31337 again with another block 0: the index of the old one is not mixed in."""
+    db = tmp_path / "restarted.sqlite"
+    ok(index_cli(chain, "--rpc", chain.anvil.url, "--db", f"sqlite:///{db}"))
+    before = IndexStore(f"sqlite:///{db}").fingerprint()
+    with plain_anvil() as (url, _):
+        result = index_cli(
+            chain, "--rpc", url, "--deployment", str(chain.directory / "31337.json"), "--db", f"sqlite:///{db}"
+        )
+    refused(result, "another chain", "block 0")
+    assert IndexStore(f"sqlite:///{db}").fingerprint() == before
+
+
+def test_index__missing_record_and_missing_folder__named(chain, tmp_path):
+    refused(index_cli(chain, "--rpc", chain.anvil.url, "--deployment", str(tmp_path / "nope.json")), "nope.json")
+    refused(
+        index_cli(chain, "--rpc", chain.anvil.url, "--db", f"sqlite:///{tmp_path / 'no' / 'x.sqlite'}"),
+        "does not exist",
+    )
+    assert not (tmp_path / "no").exists()
+
+
+def test_index__default_record_and_database__from_the_deployments_folder(chain):
+    out = index_cli(chain, "--rpc", chain.anvil.url)
+    assert out.returncode == 0, out.stderr
+    assert "events stored" in out.stderr
+    assert (chain.directory / "supervise-31337.sqlite").exists()

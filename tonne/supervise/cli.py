@@ -1,0 +1,120 @@
+"""The glue of ``ape run supervise``: which chains and records to follow, which database, and errors as one line.
+
+Sources: each ``--rpc URL`` is one chain; each ``--deployment FILE`` one record (a suite's ``<chainId>.json`` or a
+bridge's ``bridge-<home>-<remote>.json``, which names two chains). Without ``--deployment``, each chain's suite
+record is read from the deployments folder (``TONNE_DEPLOYMENTS_DIR``, default ``deployments/``). Every record's
+chain must have an ``--rpc``, every ``--rpc`` a record, and each node must be the chain its record names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from web3 import Web3
+
+from tonne.supervise.catalog import Catalog, CatalogError, catalogs_of_file, merged
+from tonne.supervise.index import ChainReader, Indexer, RpcError
+from tonne.supervise.store import IndexStore, StoreMismatch
+
+DEFAULT_RPC = "http://127.0.0.1:8545"
+
+
+def deployments_dir() -> Path:
+    return Path(os.environ.get("TONNE_DEPLOYMENTS_DIR") or "deployments")
+
+
+def default_db(chain_ids: list[int]) -> str:
+    """``sqlite:///deployments/supervise-<chainId>[-<chainId>].sqlite``: one index per set of chains."""
+    name = "-".join(str(c) for c in sorted(chain_ids))
+    return f"sqlite:///{deployments_dir() / f'supervise-{name}.sqlite'}"
+
+
+def read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise click.ClickException(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise click.ClickException(f"{path}: is a folder, not a {what}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{path}: cannot read the {what}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
+
+
+@dataclass
+class Source:
+    catalog: Catalog
+    reader: ChainReader
+    url: str
+
+
+def open_sources(rpcs: tuple[str, ...], deployments: tuple[str, ...]) -> list[Source]:
+    """The chains to follow, each with its merged catalog and a reader (see the module docstring)."""
+    readers: dict[int, tuple[str, ChainReader]] = {}
+    for url in rpcs or (DEFAULT_RPC,):
+        reader = ChainReader(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}), url)
+        try:
+            chain_id = reader.chain_id()
+        except RpcError as exc:
+            raise click.ClickException(f"--rpc {url}: no node answers ({str(exc).rsplit(': ', 1)[-1]})") from None
+        if chain_id in readers:
+            raise click.ClickException(f"--rpc {url} and --rpc {readers[chain_id][0]} are both chain {chain_id}")
+        readers[chain_id] = (url, reader)
+    paths = [Path(p) for p in deployments] or [deployments_dir() / f"{c}.json" for c in readers]
+    catalogs = []
+    for path in paths:
+        try:
+            catalogs += catalogs_of_file(read_json(path, "deployment record"), str(path))
+        except CatalogError as exc:
+            raise click.ClickException(str(exc)) from None
+    try:
+        by_chain = merged(catalogs)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+    for chain_id in by_chain:
+        if chain_id not in readers:
+            known = ", ".join(f"{c} ({u})" for c, (u, _) in readers.items())
+            raise click.ClickException(
+                f"the deployment records name chain {chain_id}, but no --rpc is that chain (given: {known}); "
+                f"add --rpc for chain {chain_id}"
+            )
+    for chain_id, (url, _) in readers.items():
+        if chain_id not in by_chain:
+            raise click.ClickException(f"--rpc {url} is chain {chain_id}, which no --deployment record names")
+    return [Source(by_chain[c], readers[c][1], readers[c][0]) for c in sorted(by_chain)]
+
+
+def open_store(db: str | None, chain_ids: list[int], *, must_exist: bool = False) -> IndexStore:
+    from tonne.core.database import DatabaseError
+
+    url = db or default_db(chain_ids)
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if must_exist and not path.exists():
+            raise click.ClickException(f"--db {url}: no such database (run `ape run supervise index` first)")
+        if not path.parent.is_dir():
+            raise click.ClickException(f"--db {url}: the folder {path.parent} does not exist")
+    try:
+        return IndexStore(url)
+    except DatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # a server that refuses the connection, a bad URL the driver rejects
+        raise click.ClickException(f"--db {url}: cannot open the database: {type(exc).__name__}: {exc}") from None
+
+
+def indexers(store: IndexStore, sources: list[Source], *, confirmations: int, max_range: int) -> list[Indexer]:
+    """One indexer per chain, each bound to the database (a database of other contracts is refused)."""
+    found = []
+    for source in sources:
+        indexer = Indexer(store, source.reader, source.catalog, confirmations=confirmations, max_range=max_range)
+        try:
+            indexer.bind()
+        except (RpcError, StoreMismatch) as exc:
+            raise click.ClickException(str(exc)) from None
+        found.append(indexer)
+    return found
