@@ -102,6 +102,10 @@ MODULES: tuple[Module, ...] = (
         bench=(Step(47, "tonne.mrv.bench:bench_rows"),),
     ),
     Module(
+        "supervise",  # follows what the others deployed: no contract, no deploy step
+        bench=(Step(48, "tonne.supervise.bench:bench_rows"),),
+    ),
+    Module(
         "bridge",  # deployed on two chains by scripts/bridge_deploy.py, not into the suite's address book
         demo=(Step(100, "tonne.bridge.demo:demo_step"),),
         bench=(Step(60, "tonne.bridge.bench:bench_rows"),),

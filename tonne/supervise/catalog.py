@@ -10,7 +10,9 @@ holds of it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode
@@ -29,8 +31,37 @@ def canonical_type(param: dict) -> str:
     return kind
 
 
-def _is_dynamic(kind: str) -> bool:
-    return kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")
+@lru_cache(maxsize=1 << 16)
+def checksummed(address: str) -> str:
+    """EIP-55 (a keccak per call: the same few holders recur in every log, so they are cached)."""
+    return to_checksum_address(address)
+
+
+_WORD = re.compile(r"(uint|int)(\d*)|address|bool|bytes(\d+)")
+
+
+def _word_reader(kind: str):
+    """A reader of one 32-byte word (as 64 hex digits) of a static elementary type, or None for any other type:
+    eth_abi's general decoder costs ten times more per field, and most event fields are such words."""
+    match = _WORD.fullmatch(kind)
+    if match is None:
+        return None
+    if kind == "address":
+        return lambda word: checksummed("0x" + word[24:])
+    if kind == "bool":
+        return lambda word: int(word, 16) != 0
+    if kind.startswith("bytes"):
+        size = int(match.group(3))
+        return lambda word: "0x" + word[: 2 * size]
+    if kind.startswith("uint"):
+        return lambda word: int(word, 16)
+    bits = int(match.group(2) or 256)
+
+    def signed(word: str) -> int:
+        value = int(word, 16) & ((1 << bits) - 1)
+        return value - (1 << bits) if value >> (bits - 1) else value
+
+    return signed
 
 
 def plain(value: Any, param: dict | None = None) -> Any:
@@ -39,7 +70,7 @@ def plain(value: Any, param: dict | None = None) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, str) and kind.startswith("address"):
-        return to_checksum_address(value)
+        return checksummed(value)
     if isinstance(value, tuple | list):
         if kind.startswith("tuple") and not kind.endswith("]"):
             components = param["components"]
@@ -63,6 +94,12 @@ class EventShape:
     def data_types(self) -> list[str]:
         return [canonical_type(p) for p in self.data]
 
+    def __post_init__(self) -> None:
+        # Per field, a fast reader of its word, or None (a dynamic or composite type: eth_abi decodes those).
+        object.__setattr__(self, "_topic_readers", [_word_reader(canonical_type(p)) for p in self.indexed])
+        readers = [_word_reader(canonical_type(p)) for p in self.data]
+        object.__setattr__(self, "_data_readers", readers if all(readers) else None)
+
     def decode(self, topics: list[str], data: str) -> dict[str, Any]:
         """The fields of one log of this event, by name, in ABI order of declaration per kind."""
         if len(topics) != len(self.indexed) + 1:
@@ -70,13 +107,21 @@ class EventShape:
                 f"{self.contract}.{self.name}: {len(topics) - 1} indexed topics, expected {len(self.indexed)}"
             )
         fields: dict[str, Any] = {}
-        for param, topic in zip(self.indexed, topics[1:], strict=True):
-            kind = canonical_type(param)
-            if _is_dynamic(kind):
-                fields[param["name"]] = topic.lower()  # the keccak of the value: all a log keeps
-            else:
-                fields[param["name"]] = plain(decode([kind], bytes.fromhex(topic[2:]))[0], param)
-        values = decode(self.data_types, bytes.fromhex(data[2:])) if self.data else ()
+        for param, reader, topic in zip(self.indexed, self._topic_readers, topics[1:], strict=True):
+            # a dynamic indexed field is the keccak of its value: all a log keeps of it
+            fields[param["name"]] = reader(topic[2:].lower()) if reader else topic.lower()
+        if not self.data:
+            return fields
+        if self._data_readers is not None:
+            words = data[2:]
+            if len(words) != 64 * len(self.data):
+                raise ValueError(
+                    f"{self.contract}.{self.name}: {len(words) // 2} data bytes, expected {32 * len(self.data)}"
+                )
+            for i, (param, reader) in enumerate(zip(self.data, self._data_readers, strict=True)):
+                fields[param["name"]] = reader(words[64 * i : 64 * i + 64])
+            return fields
+        values = decode(self.data_types, bytes.fromhex(data[2:]))
         for param, value in zip(self.data, values, strict=True):
             fields[param["name"]] = plain(value, param)
         return fields

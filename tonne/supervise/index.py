@@ -25,6 +25,8 @@ from typing import Any
 from tonne.supervise.catalog import Catalog
 from tonne.supervise.store import Cursor, Event, IndexStore
 
+MAX_LOGS = 20_000  # logs per read: some 40 MB of JSON and decoded events in memory at once
+
 
 class RpcError(RuntimeError):
     """The node refused a request or is not there."""
@@ -101,6 +103,9 @@ class Indexer:
         self.chain_id = catalog.chain_id
         self.confirmations = confirmations
         self.max_range = max_range
+        # blocks per read: from 100 (a dense chain is not read whole at first), halved when a read brings more than
+        # MAX_LOGS logs, doubled (up to max_range) when it brings fewer than a quarter of that
+        self.span = min(max_range, 100)
         self._stamps: dict[str, int] = {}
         self._checksummed = {address.lower(): address for address in catalog.contracts}
 
@@ -126,10 +131,17 @@ class Indexer:
             result.removed = self.store.rewind(self.chain_id, fork)
             cursor = fork
         first = cursor.block_number + 1 if cursor else self.catalog.start_block
-        last = min(head - self.confirmations, first + self.max_range - 1)
+        last = min(head - self.confirmations, first + self.span - 1)
         if last >= first:
             end_hash = self.reader.block_hash(last)
             logs = self.reader.logs(self.catalog.addresses, first, last)
+            while len(logs) > MAX_LOGS and last > first:  # too many at once for memory: read fewer blocks
+                self.span = max(1, (last - first + 1) // 2)
+                last = first + self.span - 1
+                end_hash = self.reader.block_hash(last)
+                logs = self.reader.logs(self.catalog.addresses, first, last)
+            if len(logs) < MAX_LOGS // 4:
+                self.span = min(self.max_range, self.span * 2)
             unchanged = end_hash is not None and self.reader.block_hash(last) == end_hash
             if unchanged and cursor is not None:
                 unchanged = self.reader.block_hash(cursor.block_number) == cursor.block_hash

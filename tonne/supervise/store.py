@@ -42,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DatabaseError as SQLDatabaseError
 from sqlalchemy.exc import OperationalError
 
-from tonne.core.database import Database, DatabaseError
+from tonne.core.database import Database, DatabaseError, Prepared
 
 ADVISORY_LOCK = 0x7375706572  # "super": serialises the indexers' writers on PostgreSQL
 CHECKPOINTS_KEPT = 512
@@ -152,7 +152,9 @@ class IndexStore(Database):
         except (SQLDatabaseError, OperationalError) as exc:
             self.close()
             raise DatabaseError(f"{url}: cannot be used as the supervision index ({exc.orig})") from exc
-        self._insert_event = self.insert(events).on_conflict_do_nothing()
+        # The hot path, compiled once and run on the DBAPI cursor (tonne.core.database.Prepared): SQLAlchemy's
+        # per-row work cost as much as SQLite's.
+        self._insert_event = Prepared(self.insert(events).on_conflict_do_nothing(), self.engine.dialect, EVENT_COLUMNS)
 
     # ---------------------------------------------------------------- the chains this database follows
 
@@ -223,7 +225,7 @@ class IndexStore(Database):
             if self.cursor(chain_id, conn) != expected:
                 return False
             if found:
-                conn.execute(self._insert_event, [event.row() for event in found])
+                self._insert_event.executemany(conn, [event.row() for event in found])
             values = {"block_number": last, "block_hash": last_hash, "updated": time.time()}
             if expected is None:
                 conn.execute(cursor_table.insert().values(chain_id=chain_id, **values))
