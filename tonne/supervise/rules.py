@@ -408,7 +408,8 @@ def mrv_interval_twice(ledger: Ledger, config: Config, now: int) -> Iterable[Ale
 
 
 def _price_text(price_per_unit: int) -> str:
-    return f"{price_per_unit * UNITS_PER_TONNE:,} per tonne"
+    """A fill's price a tonne, in the payment token's base units (events do not say its decimals)."""
+    return f"{price_per_unit * UNITS_PER_TONNE:,} payment-token units a tonne"
 
 
 def self_trade(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
@@ -541,8 +542,8 @@ def collateral_price_spike(ledger: Ledger, config: Config, now: int) -> Iterable
                 "warning",
                 f"collateral-price-spike:{pledge.chain_id}:{pledge.tx_hash}:{pledge.log_index}:{token_id}",
                 f"{describe(token_id)}: {format_tonnes(units)} pledged to the credit facility (position {position_id}, "
-                f"{owner}) while the oracle price of its class stood at {price:,} a tonne, {rise:.0%} above its low "
-                f"of {low_price:,} in the {settings.window_hours:g} h before (limit {settings.rise:.0%})",
+                f"{owner}) while the oracle price of its class stood at {price:,} loan-token units a tonne, {rise:.0%} "
+                f"above its low of {low_price:,} in the {settings.window_hours:g} h before (limit {settings.rise:.0%})",
                 pledge.timestamp,
                 pledge.chain_id,
                 {
@@ -575,10 +576,14 @@ def obligation_short(ledger: Ledger, config: Config, now: int) -> Iterable[Alert
         total = sum(s.amount for s in done)
         if total >= obligation:
             continue
+        # ``at``: when the finding began (the deadline passed; the warning window opened), or the newest surrender,
+        # so that the same finding has the same time in every run.
         if now > period.deadline:
             severity, when = "critical", f"the deadline passed {(now - period.deadline) / 86_400:.1f} days ago"
+            began = period.deadline + 1
         elif period.deadline - now <= warn:
             severity, when = "warning", f"the deadline is in {(period.deadline - now) / 86_400:.1f} days"
+            began = int(period.deadline - warn)
         else:
             continue
         name = ledger.entity_names.get((period_id, entity), "")
@@ -589,7 +594,7 @@ def obligation_short(ledger: Ledger, config: Config, now: int) -> Iterable[Alert
             f"obligation-short:{chain}:{period_id}:{entity}:{severity}",
             f"{name or entity} ({entity}), period {period_id} {period.name!r}: surrendered {format_tonnes(total)} of "
             f"{format_tonnes(obligation)}, {format_tonnes(obligation - total)} short; {when}",
-            max(now if severity == "critical" else 0, _latest(period.where, *(s.where for s in done))),
+            max(began, _latest(period.where, *(s.where for s in done))),
             chain,
             {
                 "txs": _txs(period.where, *(s.where for s in done)),

@@ -229,6 +229,7 @@ def test_collateral_price_spike__a_pledge_after_20_percent_quiet__after_44_perce
     world.post(p, PRICE_P * 12 // 10)  # +20%: one capped update
     opened = facility.openPosition(world.now() + 30 * DAY, [p], [10 * UNITS], sender=world.holder)
     position_id = opened.return_value
+    assert len(world.ledger(tmp_path).collateral_pledges) == 1  # the rule saw this pledge, and let it be
     assert of(world.alerts(tmp_path), "collateral-price-spike") == []
 
     top = world.post(p, PRICE_P * 144 // 100)  # +44% within the window
