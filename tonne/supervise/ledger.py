@@ -11,10 +11,15 @@ What it holds, per chain (a bridge's home and remote are two chains of one index
   pledged collateral, or credits bridged out and locked at home;
 - ``certificates``: each retirement with its beneficiary, name, reason, jurisdiction, period, purpose, reference,
   ids and amounts; ``surrenders``, ``periods`` and ``obligations`` of the compliance periods;
-- ``positions`` (the credit facility: collateral per id, scaled debt, owner) and ``pledges`` (bilateral);
+- ``positions`` (the credit facility: collateral per id, scaled debt, owner), each ``collateral_pledges`` event with
+  its time, the facility's ``class_params`` (LTV, liquidation threshold, price age per class) and its interest
+  ``accrual`` (the last index, when, and the rate per second), to value a position at any time; ``pledges``
+  (bilateral);
 - ``trades`` (``OrderFilled``), ``prices`` (the oracle's ``PricePosted``), ``classes`` (id -> price class);
-- ``projects``, ``batches`` (serial ranges, issuance references, status), ``reports`` and ``devices`` of the MRV;
-- ``bridge``: per id, units locked at home, released back, and minted and burned remotely.
+- ``projects`` (with each status change in ``history``), ``restricted`` projects (the token's view),
+  ``batches`` (serial ranges, issuance references), ``issuances``, ``cancellations``, ``reports`` of the MRV;
+- ``bridge``: per id, units locked at home, released back, and minted and burned remotely (and which chain is
+  home and which remote).
 
 Every amount is in the token's units (1 tonne = 1,000 units: ``tonne.core.units``); every record keeps the
 transaction hash and block it came from, for the alerts' evidence.
@@ -195,6 +200,27 @@ class BridgeFlow:
     released: int = 0  # home: came back and was released from it
     minted: int = 0  # remote: the mirror's units minted on arrival
     burned: int = 0  # remote: burned on the way back
+    home_chain: int | None = None
+    remote_chain: int | None = None
+    moves: list[tuple[str, int, Where]] = field(default_factory=list)  # (locked/released/minted/burned, units, where)
+
+
+@dataclass
+class Accrual:
+    """The credit facility's interest index as its events last showed it (``index`` at ``at``), and its rate:
+    the index now is ``index * (1 + rate * elapsed)`` (the facility's ``_currentIndex``, linear since the last
+    accrual). The facility moves its accrual time silently when the index does not change (a zero rate), so the
+    projection can only over-state the interest of a facility whose rate went from zero to not zero."""
+
+    index: int = 10**27
+    at: int = 0
+    rate_per_second: int = 0
+
+    def index_at(self, now: int) -> int:
+        elapsed = max(0, now - self.at)
+        if elapsed == 0 or self.rate_per_second == 0:
+            return self.index
+        return self.index + -(-self.index * self.rate_per_second * elapsed // 10**27)
 
 
 @dataclass
@@ -208,11 +234,17 @@ class Ledger:
     surrenders: list[Surrender] = field(default_factory=list)
     periods: dict[int, Period] = field(default_factory=dict)
     obligations: dict[tuple[int, str], int] = field(default_factory=dict)
+    entity_names: dict[tuple[int, str], str] = field(default_factory=dict)  # (period, entity) -> its name
     trades: list[Trade] = field(default_factory=list)
     prices: list[tuple[int, int, Where]] = field(default_factory=list)  # (class id, price, where)
     classes: dict[int, int] = field(default_factory=dict)  # token id -> price class
     positions: dict[int, Position] = field(default_factory=dict)
     pledges: dict[int, Pledge] = field(default_factory=dict)
+    collateral_pledges: list[tuple[int, str, list[int], list[int], Where]] = field(default_factory=list)
+    class_params: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # class -> ltv, threshold, max age
+    accrual: Accrual = field(default_factory=Accrual)
+    restricted: dict[tuple[int, int], bool] = field(default_factory=dict)  # (chain, project) -> restricted
+    cancellations: list[tuple[int, int, str, int, Where]] = field(default_factory=list)  # chain, id, holder, units
     projects: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     batches: dict[tuple[int, int], Batch] = field(default_factory=dict)
     issuances: list[tuple[int, int, str, int, str, Where]] = field(default_factory=list)  # chain, id, to, units, ref
@@ -307,6 +339,11 @@ def _batch_opened(ledger: Ledger, event: Event, a: dict) -> None:
 
 def _cancelled(ledger: Ledger, event: Event, a: dict) -> None:
     ledger.supply[(event.chain_id, a["id"])].cancelled += a["amount"]
+    ledger.cancellations.append((event.chain_id, a["id"], a["holder"], a["amount"], Where.of(event)))
+
+
+def _restriction(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.restricted[(event.chain_id, a["projectId"])] = a["restricted"]
 
 
 def _retirement(ledger: Ledger, event: Event, a: dict) -> None:
@@ -343,6 +380,7 @@ def _period_opened(ledger: Ledger, event: Event, a: dict) -> None:
 
 def _obligation(ledger: Ledger, event: Event, a: dict) -> None:
     ledger.obligations[(a["periodId"], a["entity"])] = a["obligation"]
+    ledger.entity_names[(a["periodId"], a["entity"])] = a["name"]
 
 
 def _surrendered(ledger: Ledger, event: Event, a: dict) -> None:
@@ -391,6 +429,7 @@ def _pledged(ledger: Ledger, event: Event, a: dict) -> None:
     position = _position(ledger, event)
     for token_id, units in zip(a["ids"], a["amounts"], strict=True):
         position.collateral[token_id] = position.collateral.get(token_id, 0) + units
+    ledger.collateral_pledges.append((a["positionId"], a["owner"], list(a["ids"]), list(a["amounts"]), Where.of(event)))
 
 
 def _withdrawn(ledger: Ledger, event: Event, a: dict) -> None:
@@ -402,12 +441,14 @@ def _borrowed(ledger: Ledger, event: Event, a: dict) -> None:
     position = _position(ledger, event)
     position.borrowed += a["amount"]
     position.scaled_debt, position.index = a["scaledDebt"], a["index"]
+    _index_seen(ledger, event, a["index"])
 
 
 def _repaid(ledger: Ledger, event: Event, a: dict) -> None:
     position = _position(ledger, event)
     position.repaid += a["amount"]
     position.scaled_debt, position.index = a["scaledDebt"], a["index"]
+    _index_seen(ledger, event, a["index"])
 
 
 def _liquidated(ledger: Ledger, event: Event, a: dict) -> None:
@@ -415,6 +456,31 @@ def _liquidated(ledger: Ledger, event: Event, a: dict) -> None:
     position.collateral[a["id"]] = position.collateral.get(a["id"], 0) - a["seized"]
     position.scaled_debt, position.index = a["scaledDebt"], a["index"]
     position.liquidations += 1
+    _index_seen(ledger, event, a["index"])
+
+
+def _bad_debt(ledger: Ledger, event: Event, a: dict) -> None:
+    _position(ledger, event).scaled_debt = 0  # the facility writes the position's debt off
+
+
+def _index_seen(ledger: Ledger, event: Event, index: int) -> None:
+    """Every facility event that carries the index was sent after an accrual to its block's time."""
+    ledger.accrual.index, ledger.accrual.at = index, event.timestamp
+
+
+def _accrued(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.accrual.index, ledger.accrual.at = a["index"], a["timestamp"]
+
+
+def _rate(ledger: Ledger, event: Event, a: dict) -> None:
+    # setRate accrues at the old rate first (an InterestAccrued before this event when the index moved).
+    if ledger.accrual.at == 0:
+        ledger.accrual.at = event.timestamp  # the constructor's: the index starts at 1e27 at deployment
+    ledger.accrual.rate_per_second = a["ratePerSecond"]
+
+
+def _class_params(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.class_params[a["classId"]] = (a["ltvBps"], a["liquidationThresholdBps"], a["maxPriceAge"])
 
 
 def _pledge_created(ledger: Ledger, event: Event, a: dict) -> None:
@@ -444,6 +510,7 @@ def _project_registered(ledger: Ledger, event: Event, a: dict) -> None:
         "standard": a["standard"],
         "externalId": a["externalId"],
         "status": 0,
+        "history": [],
         "where": Where.of(event),
     }
 
@@ -451,6 +518,7 @@ def _project_registered(ledger: Ledger, event: Event, a: dict) -> None:
 def _project_status(ledger: Ledger, event: Event, a: dict) -> None:
     project = ledger.projects.setdefault((event.chain_id, a["projectId"]), {"status": 0})
     project["status"] = a["to"]
+    project.setdefault("history", []).append((a["from"], a["to"], a["reason"], Where.of(event)))
 
 
 def _batch_added(ledger: Ledger, event: Event, a: dict) -> None:
@@ -500,18 +568,26 @@ def _report_rejected(ledger: Ledger, event: Event, a: dict) -> None:
 
 def _locked(ledger: Ledger, event: Event, a: dict) -> None:
     ledger.bridge[a["id"]].locked += a["amount"]
+    ledger.bridge[a["id"]].moves.append(("locked", a["amount"], Where.of(event)))
+    ledger.bridge[a["id"]].home_chain = event.chain_id
 
 
 def _released(ledger: Ledger, event: Event, a: dict) -> None:
     ledger.bridge[a["id"]].released += a["amount"]
+    ledger.bridge[a["id"]].moves.append(("released", a["amount"], Where.of(event)))
+    ledger.bridge[a["id"]].home_chain = event.chain_id
 
 
 def _minted(ledger: Ledger, event: Event, a: dict) -> None:
     ledger.bridge[a["id"]].minted += a["amount"]
+    ledger.bridge[a["id"]].moves.append(("minted", a["amount"], Where.of(event)))
+    ledger.bridge[a["id"]].remote_chain = event.chain_id
 
 
 def _burned(ledger: Ledger, event: Event, a: dict) -> None:
     ledger.bridge[a["id"]].burned += a["amount"]
+    ledger.bridge[a["id"]].moves.append(("burned", a["amount"], Where.of(event)))
+    ledger.bridge[a["id"]].remote_chain = event.chain_id
 
 
 # (contract, event) -> handler; contract None: any contract of that name's event (a token's transfers on either
@@ -522,6 +598,7 @@ _HANDLERS = {
     ("CarbonCredit", "Issued"): _issued,
     ("CarbonCredit", "BatchOpened"): _batch_opened,
     ("CarbonCredit", "CreditsCancelled"): _cancelled,
+    ("CarbonCredit", "ProjectRestrictionSet"): _restriction,
     ("CarbonRetirement", "RetirementRecorded"): _retirement,
     ("MirrorCredit", "RemoteRetired"): _remote_retired,
     ("CompliancePeriods", "PeriodOpened"): _period_opened,
@@ -536,6 +613,10 @@ _HANDLERS = {
     ("CreditFacility", "Borrowed"): _borrowed,
     ("CreditFacility", "Repaid"): _repaid,
     ("CreditFacility", "Liquidated"): _liquidated,
+    ("CreditFacility", "BadDebtRecorded"): _bad_debt,
+    ("CreditFacility", "InterestAccrued"): _accrued,
+    ("CreditFacility", "InterestRateSet"): _rate,
+    ("CreditFacility", "ClassParamsSet"): _class_params,
     ("BilateralPledge", "PledgeCreated"): _pledge_created,
     ("BilateralPledge", "PledgeReleased"): _pledge_state("released"),
     ("BilateralPledge", "DefaultDeclared"): _pledge_state("defaulted"),
