@@ -4,6 +4,8 @@ chain and against a regulator's rules, and write a report people can read (see d
     ape run supervise index --rpc http://127.0.0.1:8545                  # deployments/supervise-31337.sqlite
     ape run supervise index --rpc http://127.0.0.1:8545 --follow --db postgresql+psycopg://reg@db/tonne
     ape run supervise index --rpc $HOME_RPC --rpc $REMOTE_RPC --deployment deployments/31337.json --deployment b.json
+    ape run supervise watch --rpc http://127.0.0.1:8545                  # alerts as they happen, one line each
+    ape run supervise watch --once --json --config supervise.toml > alerts.jsonl   # exit 2 when any alert
 
 Every command reads the chain(s) through --rpc (default http://127.0.0.1:8545) and the contracts from the deployment
 records (--deployment, repeatable; default: deployments/<chainId>.json of each chain). The database defaults to
@@ -14,12 +16,14 @@ reorganised block is rolled back.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 
 import click
 
 from tonne.core.clihelp import WholeNumber, note
+from tonne.core.report import table
 
 _SOURCE_HELP = "RPC URL of a chain to follow (repeatable: a bridge's two chains) [default: http://127.0.0.1:8545]."
 
@@ -33,7 +37,7 @@ def source_options(func):
                         "--rpc].")(func)  # fmt: skip
     func = click.option("--rpc", "rpcs", multiple=True, metavar="URL", help=_SOURCE_HELP)(func)
     func = click.option("--confirmations", type=WholeNumber(min=0, max=1000), default=0, show_default=True,
-                        help="Blocks left below the head (0: index the head; a reorg is rolled back).")(func)  # fmt: skip
+                        help="Blocks left below the head (0: the head; a reorg is rolled back).")(func)  # fmt: skip
     return click.option("--max-range", type=WholeNumber(min=1, max=100_000), default=1000, show_default=True,
                         help="Blocks read per eth_getLogs call.")(func)  # fmt: skip
 
@@ -41,6 +45,12 @@ def source_options(func):
 @click.group()
 def cli():
     """Supervision: index, watch, reconcile, report."""
+
+
+def _ctrl_c_stops() -> None:
+    """Ctrl-C as Python's KeyboardInterrupt again (ape's own handler exits 130 at once), so that a long run ends
+    its current write, says it stopped, and exits 0."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _open(rpcs, deployments, db, confirmations, max_range):
@@ -79,10 +89,75 @@ def _catch_up(found) -> None:
 def index(rpcs, deployments, db, confirmations, max_range, follow, interval):
     """Index every event of the records' contracts into the database, then stop (or --follow)."""
     store, found = _open(rpcs, deployments, db, confirmations, max_range)
+    _ctrl_c_stops()
     try:
         _catch_up(found)
         if follow:
             _follow(found, interval)
+    finally:
+        store.close()
+
+
+def _config(path):
+    from tonne.supervise.config import ConfigError
+    from tonne.supervise.rules import load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _print_alerts(alerts, as_json: bool, header: bool) -> None:
+    from tonne.supervise.monitor import ALERT_HEADERS, alert_row
+
+    if not alerts:
+        return
+    if as_json:
+        for alert in alerts:
+            click.echo(alert.json_line())
+        return
+    text = table(ALERT_HEADERS, [alert_row(a) for a in alerts])
+    lines = text.splitlines()
+    click.echo("\n".join(lines if header else lines[2:]))
+
+
+@cli.command()
+@source_options
+@click.option("--config", "config_path", type=click.Path(), default=None, metavar="FILE",
+              help="Thresholds and windows (TOML; every key and its default: docs/supervise.toml).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="One JSON object an alert (rule, severity, evidence, ...).")
+@click.option("--once", is_flag=True, help="Catch up, print every alert, and stop (exit 2 when there is any).")
+@click.option("--interval", type=click.FloatRange(min=0.1, max=3600), default=2.0, show_default=True,
+              help="Seconds between polls.")  # fmt: skip
+def watch(rpcs, deployments, db, confirmations, max_range, config_path, as_json, once, interval):
+    """Follow the chain(s) and print each alert of the rules once, as it happens (Ctrl-C stops)."""
+    from tonne.supervise.index import RpcError
+    from tonne.supervise.monitor import Monitor
+
+    config = _config(config_path)
+    store, found = _open(rpcs, deployments, db, confirmations, max_range)
+    monitor = Monitor(store, found, config)
+    _ctrl_c_stops()
+    try:
+        _catch_up(found)
+        alerts = monitor.new(monitor.findings())
+        _print_alerts(alerts, as_json, header=True)
+        note(f"{len(alerts)} alert(s)" + ("" if once else f"; watching (every {interval:g} s, Ctrl-C stops)"))
+        if once:
+            raise SystemExit(2 if alerts else 0)
+        printed_header = bool(alerts)
+        while True:
+            time.sleep(interval)
+            try:
+                fresh = monitor.step()
+            except RpcError as exc:
+                note(str(exc))
+                continue
+            _print_alerts(fresh, as_json, header=not printed_header)
+            printed_header |= bool(fresh)
+    except KeyboardInterrupt:
+        note("stopping")
     finally:
         store.close()
 

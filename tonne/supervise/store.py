@@ -278,10 +278,13 @@ class IndexStore(Database):
         chain_id: int | None = None,
         since: int | None = None,
         until: int | None = None,
+        from_block: int | None = None,
+        to_block: int | None = None,
         batch: int = 10_000,
     ) -> Iterator[Event]:
         """The indexed events in chain order (chain id, block, log index), optionally only those named, of one
-        chain, or with a block timestamp in [since, until). Streams in pages of ``batch`` rows."""
+        chain, with a block timestamp in [since, until), or in blocks [from_block, to_block]. Streams in pages of
+        ``batch`` rows."""
         query = select(events)
         if names is not None:
             query = query.where(events.c.name.in_(sorted(set(names))))
@@ -291,6 +294,10 @@ class IndexStore(Database):
             query = query.where(events.c.timestamp >= since)
         if until is not None:
             query = query.where(events.c.timestamp < until)
+        if from_block is not None:
+            query = query.where(events.c.block_number >= from_block)
+        if to_block is not None:
+            query = query.where(events.c.block_number <= to_block)
         query = query.order_by(events.c.chain_id, events.c.block_number, events.c.log_index)
         last = None
         while True:

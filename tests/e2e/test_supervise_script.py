@@ -250,3 +250,69 @@ def test_index__default_record_and_database__from_the_deployments_folder(chain):
     assert out.returncode == 0, out.stderr
     assert "events stored" in out.stderr
     assert (chain.directory / "supervise-31337.sqlite").exists()
+
+
+# -------------------------------------------------------------------- watch: the rules' alerts, each printed once
+
+
+def watch_cli(d: Deployment, *args: str) -> subprocess.CompletedProcess:
+    return offline("supervise", "watch", "--rpc", d.anvil.url, *args, env={"TONNE_DEPLOYMENTS_DIR": str(d.directory)})
+
+
+def test_watch_once__an_account_buys_up_an_id__the_concentration_alert_with_its_evidence(chain, tmp_path):
+    """3,000 of a batch's 10,000 t moved to one account: above the default 25 % share (docs/supervise.toml). The
+    alert is a JSON line naming the rule, the holder, the id and the transfer; --once exits 2 when it alerts."""
+    db = f"sqlite:///{tmp_path / 'watch.sqlite'}"
+    token_id = chain.stock[0][2]
+    tx = "0x" + bytes(chain.transact(chain.credit.functions.safeTransferFrom(
+        chain.admin, OTHER, token_id, 3_000_000, b""))["transactionHash"]).hex()  # fmt: skip
+    result = watch_cli(chain, "--once", "--json", "--db", db)
+    assert result.returncode == 2, result.stderr
+    alerts = [json.loads(line) for line in result.stdout.splitlines()]
+    [alert] = [a for a in alerts if a["rule"] == "concentration" and a["evidence"].get("holder") == OTHER]
+    assert alert["severity"] in ("warning", "critical") and alert["chain_id"] == 31337
+    assert alert["evidence"]["id"] == token_id and tx in alert["evidence"]["txs"]
+    assert "30" in alert["message"] and "%" in alert["message"], alert["message"]
+    # the same run as a table, and with the rule disabled in a config file: no alert, exit 0
+    table_run = watch_cli(chain, "--once", "--db", db)
+    assert table_run.returncode == 2 and "concentration" in table_run.stdout and "severity" in table_run.stdout
+    config = tmp_path / "quiet.toml"
+    config.write_text('disabled = ["concentration"]\n')
+    quiet = watch_cli(chain, "--once", "--db", db, "--config", str(config))
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    assert "concentration" not in quiet.stdout and "0 alert(s)" in quiet.stderr
+
+
+def test_watch__a_bad_config_file__refused_by_line_and_key_before_any_read(chain, tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[concentration]\nshare = 1.5\n")
+    db = tmp_path / "never.sqlite"
+    error = refused(watch_cli(chain, "--once", "--db", f"sqlite:///{db}", "--config", str(config)), "bad.toml")
+    assert "concentration.share" in error and ":2:" in error
+    assert not db.exists()
+
+
+def test_watch__following__a_new_finding_printed_as_it_happens_then_ctrl_c(chain, tmp_path):
+    db, out = tmp_path / "follow.sqlite", tmp_path / "watch.out"
+    args = ["--rpc", chain.anvil.url, "--db", f"sqlite:///{db}", "--json", "--interval", "0.2"]
+    with out.open("w") as log:
+        process = subprocess.Popen([str(ROOT / ".venv/bin/ape"), "run", "supervise", "watch", *args], cwd=ROOT,
+                                   env=script_env(chain.directory), stdout=log, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)  # fmt: skip
+    try:
+        assert "watching" in process.stderr.readline() or "watching" in process.stderr.readline()
+        before = out.read_text()
+        third = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"  # TEST::3
+        tx = "0x" + bytes(chain.transact(chain.credit.functions.safeTransferFrom(
+            chain.admin, third, chain.stock[1][2], 4_000_000, b""))["transactionHash"]).hex()  # fmt: skip
+        deadline = time.monotonic() + 60
+        while tx not in out.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        fresh = [json.loads(line) for line in out.read_text()[len(before) :].splitlines()]
+        assert [a["rule"] for a in fresh if tx in a["evidence"]["txs"]] == ["concentration"], fresh
+        assert not [a for a in fresh if a["key"] in before], "an alert printed before was printed again"
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        code = process.wait(timeout=30)
+    rest = process.stderr.read()
+    assert code == 0 and "stopping" in rest and "Traceback" not in rest, (code, rest)
