@@ -103,6 +103,7 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "supervise",  # follows what the others deployed: no contract, no deploy step
+        demo=(Step(95, "tonne.supervise.demo:demo_step"),),
         bench=(Step(48, "tonne.supervise.bench:bench_rows"),),
     ),
     Module(
