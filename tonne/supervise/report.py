@@ -956,6 +956,8 @@ def _market_section(report: Report) -> Html:
     figure.tight_layout()
     parts.append(_png(figure))
     parts.append(cut)
+    if not report.deals:
+        return _join([*parts, _none("No deal in the period.")])
     newest = list(reversed(report.deals))
     shown, cut = _cut(newest, limits.rows, "deals (the newest)")
     parts.append(_tag("h3", f"Deals ({len(newest):,}, newest first)"))
