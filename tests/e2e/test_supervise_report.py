@@ -79,7 +79,7 @@ def retire(d: Deployment, ids, amounts, beneficiary: str, name: str, jurisdictio
     retirement = d.retirement.functions.retire(
         ids, amounts, (beneficiary, name, "report test", jurisdiction, 1_735_689_600, 1_767_225_599, ZERO_REF)
     )
-    return d.transact(retirement)["transactionHash"].hex()
+    return d.transact(retirement)["transactionHash"].to_0x_hex()
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def lifecycle(anvil: Anvil, tmp_path_factory: pytest.TempPathFactory) -> Lifecyc
     sell = order(d.admin, SELL, 20_000, 12_500, 1)
     txs["fill"] = send(
         d, exchange.functions.fill(sell.as_tuple(), sign_order(sell, domain, ADMIN_KEY), 10_000, b1), BUYER
-    )["transactionHash"].hex()
+    )["transactionHash"].to_0x_hex()
     ask, bid = order(d.admin, SELL, 5_000, 13_000, 2), order(BUYER, BUY, 5_000, 13_000, 3)
     txs["match"] = send(
         d,
@@ -130,7 +130,7 @@ def lifecycle(anvil: Anvil, tmp_path_factory: pytest.TempPathFactory) -> Lifecyc
             5_000, b1,
         ),
         MATCHER,
-    )["transactionHash"].hex()  # fmt: skip
+    )["transactionHash"].to_0x_hex()  # fmt: skip
 
     # A compliance period whose deadline falls in a day: the admin owes 40 t and surrenders 25 t; another owes 10.
     deadline = head_time(d) + 86_400
@@ -144,7 +144,7 @@ def lifecycle(anvil: Anvil, tmp_path_factory: pytest.TempPathFactory) -> Lifecyc
     )  # fmt: skip
     txs["surrender"] = d.transact(d.compliance.functions.surrender(period_id, [b1], [25_000], ZERO_REF))[
         "transactionHash"
-    ].hex()
+    ].to_0x_hex()
 
     # Two days later (past the deadline): a late retirement by a third beneficiary.
     middle = advance(d, 2 * 86_400) - 3_600
@@ -277,7 +277,9 @@ def test_report__lifecycle__figures_equal_the_chain_and_every_alert_listed(lifec
     deals = table(root, "deals")
     assert [(row[4], row[5]) for row in deals] == [("5", "13.00"), ("10", "12.50")]
     markets = {row[0]: row for row in table(root, "markets")}
-    assert markets[describe(lifecycle.b1)][1:3] == ["2", "15"]
+    # 10 t at 12.5 and 5 t at 13: 12.666... a tonne, shown to the cent; the oracle's 20 tUSD last.
+    assert markets[describe(lifecycle.b1)][1:] == ["2", "15", "12.67", "12.50", "13.00", "13.00", "20.00"]
+    assert all(tx.startswith("0x") and len(tx) == 66 for tx in lifecycle.txs.values())
 
     # Every alert, with its evidence's transaction hashes in full.
     alerts = table(root, "alerts")

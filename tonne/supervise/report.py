@@ -542,40 +542,47 @@ def _header(report: Report, title: str) -> Html:
     )
 
 
-def _supply_chart(title: str, edges: Sequence[int], layers: Layers, *, size=(9.6, 3.0), axis=None):
-    plt = _pyplot()
-    figure = None
-    if axis is None:
-        figure, axis = plt.subplots(figsize=size)
+def _stack(axis, edges: Sequence[int], layers: Layers, *, kinds: Sequence[str], issued: bool) -> None:
+    """The ``kinds`` of ``layers`` stacked (a step per bucket: the level at its end), and the issued line."""
     x = _dates(edges)
     ys, labels, colours = [], [], []
     for kind, label, colour in LAYERS:
         values = layers.layers[kind]
-        if any(values):
+        if kind in kinds and any(values):
             ys.append([v / UNITS_PER_TONNE for v in (*values[1:], values[-1])])
             labels.append(label)
             colours.append(colour)
     if ys:
         axis.stackplot(x, ys, labels=labels, colors=colours, step="post", alpha=0.9, linewidth=0)
-    axis.step(
-        x,
-        [v / UNITS_PER_TONNE for v in (*layers.issued[1:], layers.issued[-1])],
-        where="post",
-        color="#1a1a1a",
-        linewidth=1,
-        linestyle="--",
-        label="issued",
-    )
-    axis.set_title(_label(title, 70), loc="left", fontsize=10 if figure is not None else 8)
+    if issued:
+        line = [v / UNITS_PER_TONNE for v in (*layers.issued[1:], layers.issued[-1])]
+        axis.step(x, line, where="post", color="#1a1a1a", linewidth=1, linestyle="--", label="issued")
     axis.set_xlim(x[0], x[-1])
     axis.set_ylim(bottom=0)
     _tonnes_axis(axis)
     _time_axis(axis)
-    if figure is not None:
-        axis.set_ylabel("t")
-        axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
-        return _png(figure)
-    return None
+
+
+def _project_chart(title: str, edges: Sequence[int], layers: Layers) -> Html:
+    """Two panels: the whole supply stacked, and below it, enlarged, what is not in free circulation (pledged,
+    exchange, bridged, retired, cancelled), which the free layer would otherwise flatten."""
+    plt = _pyplot()
+    held_apart = [kind for kind, _, _ in LAYERS if kind != "free" and any(layers.layers[kind])]
+    if held_apart:
+        figure, (top, bottom) = plt.subplots(
+            2, 1, figsize=(9.6, 3.9), sharex=True, gridspec_kw={"height_ratios": [2, 1], "hspace": 0.12}
+        )
+    else:
+        figure, top = plt.subplots(figsize=(9.6, 2.6))
+        bottom = None
+    _stack(top, edges, layers, kinds=[kind for kind, _, _ in LAYERS], issued=True)
+    top.set_title(_label(title, 80), loc="left", fontsize=10)
+    top.set_ylabel("t")
+    top.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    if bottom is not None:
+        _stack(bottom, edges, layers, kinds=held_apart, issued=False)
+        bottom.set_ylabel("t, not free")
+    return _png(figure)
 
 
 def _supply_section(report: Report) -> Html:
@@ -650,7 +657,7 @@ def _supply_section(report: Report) -> Html:
     shown, cut = _cut(projects, report.limits.charts, "projects charted (the largest by issued)")
     for key in shown:
         parts.append(
-            _supply_chart(f"chain {key[0]} · {report.project_name(key)}", report.edges, report.project_layers(key))
+            _project_chart(f"chain {key[0]} · {report.project_name(key)}", report.edges, report.project_layers(key))
         )
     parts.append(cut)
     parts.append(_tag("h3", "Per batch, over time"))
@@ -663,7 +670,8 @@ def _supply_section(report: Report) -> Html:
         lines = -(-len(shown) // columns)
         figure, axes = plt.subplots(lines, columns, figsize=(11.5, 2.3 * lines), squeeze=False)
         for axis, key in zip(axes.flat, shown, strict=False):
-            _supply_chart(f"{_id_name(key[1])} (chain {key[0]})", report.edges, report.ids[key], axis=axis)
+            _stack(axis, report.edges, report.ids[key], kinds=[kind for kind, _, _ in LAYERS], issued=True)
+            axis.set_title(f"{_id_name(key[1])} (chain {key[0]})", loc="left", fontsize=8)
         for axis in list(axes.flat)[len(shown) :]:
             axis.set_visible(False)
         handles = [plt.Rectangle((0, 0), 1, 1, color=c) for _, _, c in LAYERS]
@@ -885,9 +893,11 @@ def _price_chart(report: Report, token_id: int, deals: list[Trade], axis) -> Non
             label="oracle (its class)",
         )
     axis.set_title(f"{_id_name(token_id)}", loc="left", fontsize=9)
-    axis.set_xlim(*_dates([report.edges[0], report.edges[-1]]))
+    start, end = report.edges[0], report.edges[-1]
+    pad = (end - start) * 0.02
+    axis.set_xlim(*_dates([int(start - pad), int(end + pad)]))
+    axis.margins(y=0.15)
     _time_axis(axis)
-    axis.legend(fontsize=7, frameon=False, loc="best")
 
 
 def _market_section(report: Report) -> Html:
@@ -922,9 +932,13 @@ def _market_section(report: Report) -> Html:
         oracle = report.oracle_prices(token_id)
         if deals:
             prices = [t.price_per_unit for t in deals]
-            vwap = sum(t.price_per_unit * t.units for t in deals) // units if units else 0
             decimals = report.decimals.get(deals[0].payment_token.lower())
-            money = [_money(p * UNITS_PER_TONNE, decimals) for p in (vwap, min(prices), max(prices), prices[-1])]
+            # the average per tonne, rounded half up to the token's cent (or base unit)
+            scale = 10 ** max((decimals or 0) - 2, 0)
+            cost = sum(t.price_per_unit * t.units for t in deals) * UNITS_PER_TONNE
+            average = (2 * cost + units * scale) // (2 * units * scale) * scale if units else 0
+            money = [_money(average, decimals)]
+            money += [_money(p * UNITS_PER_TONNE, decimals) for p in (min(prices), max(prices), prices[-1])]
         else:
             money = ["", "", "", ""]
         rows.append(
@@ -953,6 +967,11 @@ def _market_section(report: Report) -> Html:
         _price_chart(report, token_id, deals, axis)
     for axis in list(axes.flat)[len(shown) :]:
         axis.set_visible(False)
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color="#0072B2", alpha=0.6, label="deals (size: tonnes)"),
+        plt.Line2D([], [], color="#D55E00", label="oracle price of the id's class"),
+    ]
+    figure.legend(handles=handles, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0))
     figure.tight_layout()
     parts.append(_png(figure))
     parts.append(cut)
