@@ -70,7 +70,7 @@ SEVERITY_ORDER = {severity: i for i, severity in enumerate(reversed(SEVERITIES))
 class Limits:
     """How much the report shows before cutting (what is cut is counted, never silently dropped)."""
 
-    rows: int = 200  # rows of a long table (certificates, deals, beneficiaries)
+    rows: int = 100  # rows of a long table (certificates, deals, beneficiaries)
     charts: int = 12  # supply charts of projects; price charts of ids
     batch_charts: int = 24  # small supply charts of batches (the largest by issued units)
     bars: int = 15  # bars of a bar chart (the largest)
