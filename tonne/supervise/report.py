@@ -194,10 +194,19 @@ def _pyplot():
 def _png(figure) -> Html:
     plt = _pyplot()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight", metadata={"Software": None})
+    # Margins are set per chart (``_margins``), not by bbox_inches="tight", which draws every figure twice.
+    figure.savefig(buffer, format="png", metadata={"Software": None})
     plt.close(figure)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return Html(f'<img class="chart" alt="chart" src="data:image/png;base64,{data}"/>')
+
+
+def _margins(figure, *, left: float = 0.8, right: float = 0.2, top: float = 0.35, bottom: float = 0.45, **space):
+    """Fixed margins, in inches, whatever the figure's size (so that a grid's text keeps its room)."""
+    width, height = figure.get_size_inches()
+    figure.subplots_adjust(
+        left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height, **space
+    )
 
 
 def _tonnes_axis(axis) -> None:
@@ -569,12 +578,11 @@ def _project_chart(title: str, edges: Sequence[int], layers: Layers) -> Html:
     plt = _pyplot()
     held_apart = [kind for kind, _, _ in LAYERS if kind != "free" and any(layers.layers[kind])]
     if held_apart:
-        figure, (top, bottom) = plt.subplots(
-            2, 1, figsize=(9.6, 3.9), sharex=True, gridspec_kw={"height_ratios": [2, 1], "hspace": 0.12}
-        )
+        figure, (top, bottom) = plt.subplots(2, 1, figsize=(9.6, 3.9), sharex=True, height_ratios=[2, 1])
     else:
         figure, top = plt.subplots(figsize=(9.6, 2.6))
         bottom = None
+    _margins(figure, left=1.15, right=1.7, bottom=0.55, hspace=0.12)
     _stack(top, edges, layers, kinds=[kind for kind, _, _ in LAYERS], issued=True)
     top.set_title(_label(title, 80), loc="left", fontsize=10)
     top.set_ylabel("t")
@@ -668,7 +676,8 @@ def _supply_section(report: Report) -> Html:
         plt = _pyplot()
         columns = 3
         lines = -(-len(shown) // columns)
-        figure, axes = plt.subplots(lines, columns, figsize=(11.5, 2.3 * lines), squeeze=False)
+        figure, axes = plt.subplots(lines, columns, figsize=(11.5, 0.5 + 2.0 * lines), squeeze=False, sharex=True)
+        _margins(figure, left=0.75, top=0.75, bottom=0.5, hspace=0.3, wspace=0.28)
         for axis, key in zip(axes.flat, shown, strict=False):
             _stack(axis, report.edges, report.ids[key], kinds=[kind for kind, _, _ in LAYERS], issued=True)
             axis.set_title(f"{_id_name(key[1])} (chain {key[0]})", loc="left", fontsize=8)
@@ -678,12 +687,10 @@ def _supply_section(report: Report) -> Html:
         figure.legend(
             handles,
             [label for _, label, _ in LAYERS],
-            loc="lower center",
+            loc="upper center",
             ncol=len(LAYERS),
             frameon=False,
-            bbox_to_anchor=(0.5, 1.0),
         )
-        figure.tight_layout()
         parts.append(_png(figure))
     else:
         parts.append(_none("No batch has supply yet."))
@@ -693,7 +700,8 @@ def _supply_section(report: Report) -> Html:
 
 def _bars(title: str, labels: Sequence[str], values: Sequence[int], colour: str) -> Html:
     plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(9.6, 0.45 + 0.28 * len(labels)))
+    figure, axis = plt.subplots(figsize=(9.6, 0.9 + 0.28 * len(labels)))
+    _margins(figure, left=2.4, right=0.4, bottom=0.55)
     y = range(len(labels))
     axis.barh(list(y), [v / UNITS_PER_TONNE for v in values], color=colour)
     axis.set_yticks(list(y), [_label(label) for label in labels])
@@ -962,7 +970,8 @@ def _market_section(report: Report) -> Html:
     plt = _pyplot()
     columns = 2
     lines = -(-len(shown) // columns)
-    figure, axes = plt.subplots(lines, columns, figsize=(11.5, 2.6 * lines), squeeze=False)
+    figure, axes = plt.subplots(lines, columns, figsize=(11.5, 0.5 + 2.2 * lines), squeeze=False, sharex=True)
+    _margins(figure, left=0.75, top=0.75, bottom=0.5, hspace=0.3, wspace=0.18)
     for axis, (token_id, deals) in zip(axes.flat, shown, strict=False):
         _price_chart(report, token_id, deals, axis)
     for axis in list(axes.flat)[len(shown) :]:
@@ -971,8 +980,7 @@ def _market_section(report: Report) -> Html:
         plt.Line2D([], [], marker="o", linestyle="", color="#0072B2", alpha=0.6, label="deals (size: tonnes)"),
         plt.Line2D([], [], color="#D55E00", label="oracle price of the id's class"),
     ]
-    figure.legend(handles=handles, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0))
-    figure.tight_layout()
+    figure.legend(handles=handles, loc="upper center", ncol=2, frameon=False)
     parts.append(_png(figure))
     parts.append(cut)
     if not report.deals:
