@@ -19,7 +19,10 @@ What it holds, per chain (a bridge's home and remote are two chains of one index
 - ``projects`` (with each status change in ``history``), ``restricted`` projects (the token's view),
   ``batches`` (serial ranges, issuance references), ``issuances``, ``cancellations``, ``reports`` of the MRV;
 - ``bridge``: per id, units locked at home, released back, and minted and burned remotely (and which chain is
-  home and which remote).
+  home and which remote);
+- ``timeline``: every change of a supply figure (issued, minted, burned, retired, cancelled, and the escrow kinds
+  pledged, exchange, bridged) with its block timestamp, in chain order, so that the supply at any moment
+  (``supply_at``) is read from the same fold as the supply at the end (the report's charts).
 
 Every amount is in the token's units (1 tonne = 1,000 units: ``tonne.core.units``); every record keeps the
 transaction hash and block it came from, for the alerts' evidence.
@@ -27,10 +30,11 @@ transaction hash and block it came from, for the alerts' evidence.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tonne.supervise.store import Event
 
@@ -42,6 +46,20 @@ ESCROW_CONTRACTS = {
     "CreditExchange": "exchange",
     "HomeBridge": "bridged",
 }
+# The kinds of supply change on the timeline: the supply's own figures, then the escrow kinds (units held by
+# escrow contracts, by ESCROW_CONTRACTS' kind).
+SUPPLY_KINDS = ("issued", "minted", "burned", "retired", "cancelled", "pledged", "exchange", "bridged")
+
+
+class SupplyChange(NamedTuple):
+    """One change of one supply figure of ``(chain_id, token_id)``: ``units`` (negative: escrow released) of
+    ``kind`` (one of ``SUPPLY_KINDS``) at block time ``timestamp``."""
+
+    timestamp: int
+    chain_id: int
+    token_id: int
+    kind: str
+    units: int
 
 
 @dataclass
@@ -130,6 +148,9 @@ class Trade:
     payment_token: str
     fee: int
     where: Where
+    # The buy order's fill of a match (``MatchSettled``): the same delivery as the sell order's fill just before
+    # it, seen from the other side; a deal is counted once by leaving these out (``Ledger.deals``).
+    match_leg: bool = False
 
     @property
     def seller(self) -> str:
@@ -251,6 +272,8 @@ class Ledger:
     reports: dict[int, MrvReport] = field(default_factory=dict)
     bridge: dict[int, BridgeFlow] = field(default_factory=lambda: defaultdict(BridgeFlow))
     transfers: list[tuple[int, int, str, str, int, Where]] = field(default_factory=list)  # chain, id, from, to, units
+    timeline: list[SupplyChange] = field(default_factory=list)
+    blocks: dict[int, tuple[int, int]] = field(default_factory=dict)  # chain -> (first, last) block with an event
     events: int = 0
     first_timestamp: int | None = None
     last_timestamp: int | None = None
@@ -276,6 +299,8 @@ class Ledger:
         if self.first_timestamp is None:
             self.first_timestamp = event.timestamp
         self.last_timestamp = event.timestamp
+        first = self.blocks.get(event.chain_id)
+        self.blocks[event.chain_id] = (event.block_number if first is None else first[0], event.block_number)
         handler = _HANDLERS.get((event.contract, event.name)) or _HANDLERS.get((None, event.name))
         if handler is not None:
             handler(self, event, event.args)
@@ -293,6 +318,37 @@ class Ledger:
                 out[self.escrow[holder]] += units
         return dict(out)
 
+    def deals(self) -> list[Trade]:
+        """The trades, each delivery once: a match's two fills (one per order) count as one deal, its sell
+        order's fill (which carries the fee)."""
+        return [trade for trade in self.trades if not trade.match_leg]
+
+    def supply_at(self, edges: Sequence[int]) -> dict[tuple[int, int], dict[str, list[int]]]:
+        """Per (chain, id), per kind of ``SUPPLY_KINDS``, its level just before each of ``edges`` (increasing
+        block timestamps): the sum of the timeline's changes with a timestamp below the edge. After the last
+        event, the levels are the ledger's own: ``issued``, ``retired``... of ``supply``, and the escrow kinds
+        of ``escrowed``."""
+        edges = list(edges)
+        if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+            raise ValueError("supply_at: the edges must increase")
+        steps: dict[tuple[int, int], dict[str, list[int]]] = {}
+        for change in self.timeline:
+            at = bisect_right(edges, change.timestamp)  # the first edge above the change's time
+            if at == len(edges):
+                continue
+            key = (change.chain_id, change.token_id)
+            kinds = steps.get(key)
+            if kinds is None:
+                kinds = steps[key] = {kind: [0] * len(edges) for kind in SUPPLY_KINDS}
+            kinds[change.kind][at] += change.units
+        for kinds in steps.values():
+            for levels in kinds.values():
+                total = 0
+                for i, step in enumerate(levels):
+                    total += step
+                    levels[i] = total
+        return steps
+
     def surrendered_certificates(self) -> dict[int, list[Surrender]]:
         by_certificate: dict[int, list[Surrender]] = defaultdict(list)
         for surrender in self.surrenders:
@@ -303,18 +359,29 @@ class Ledger:
 # -------------------------------------------------------------------- the handlers, one per event that moves state
 
 
+def _changed(ledger: Ledger, event: Event, token_id: int, kind: str, units: int) -> None:
+    ledger.timeline.append(SupplyChange(event.timestamp, event.chain_id, token_id, kind, units))
+
+
 def _transfer(ledger: Ledger, event: Event, ids: list[int], values: list[int], source: str, to: str) -> None:
     chain = event.chain_id
     where = Where.of(event)
+    escrow = ledger.escrow
     for token_id, units in zip(ids, values, strict=True):
         if source == ZERO:
             ledger.supply[(chain, token_id)].minted += units
+            _changed(ledger, event, token_id, "minted", units)
         else:
             ledger.balances[(chain, token_id, source)] -= units
+            if source in escrow:
+                _changed(ledger, event, token_id, escrow[source], -units)
         if to == ZERO:
             ledger.supply[(chain, token_id)].burned += units
+            _changed(ledger, event, token_id, "burned", units)
         else:
             ledger.balances[(chain, token_id, to)] += units
+            if to in escrow:
+                _changed(ledger, event, token_id, escrow[to], units)
         ledger.transfers.append((chain, token_id, source, to, units, where))
 
 
@@ -330,6 +397,7 @@ def _issued(ledger: Ledger, event: Event, a: dict) -> None:
     supply = ledger.supply[(event.chain_id, a["id"])]
     supply.issued += a["amount"]
     supply.issued_events += 1
+    _changed(ledger, event, a["id"], "issued", a["amount"])
     ledger.issuances.append((event.chain_id, a["id"], a["to"], a["amount"], a["orderRef"], Where.of(event)))
 
 
@@ -339,6 +407,7 @@ def _batch_opened(ledger: Ledger, event: Event, a: dict) -> None:
 
 def _cancelled(ledger: Ledger, event: Event, a: dict) -> None:
     ledger.supply[(event.chain_id, a["id"])].cancelled += a["amount"]
+    _changed(ledger, event, a["id"], "cancelled", a["amount"])
     ledger.cancellations.append((event.chain_id, a["id"], a["holder"], a["amount"], Where.of(event)))
 
 
@@ -349,6 +418,7 @@ def _restriction(ledger: Ledger, event: Event, a: dict) -> None:
 def _retirement(ledger: Ledger, event: Event, a: dict) -> None:
     for token_id, units in zip(a["ids"], a["amounts"], strict=True):
         ledger.supply[(event.chain_id, token_id)].retired += units
+        _changed(ledger, event, token_id, "retired", units)
     ledger.certificates[(event.chain_id, a["certificateId"])] = Certificate(
         event.chain_id,
         a["certificateId"],
@@ -369,6 +439,7 @@ def _retirement(ledger: Ledger, event: Event, a: dict) -> None:
 
 def _remote_retired(ledger: Ledger, event: Event, a: dict) -> None:
     ledger.supply[(event.chain_id, a["id"])].retired += a["amount"]
+    _changed(ledger, event, a["id"], "retired", a["amount"])
     ledger.remote_retirements.append(dict(a, where=Where.of(event), chain_id=event.chain_id))
 
 
@@ -404,6 +475,15 @@ def _filled(ledger: Ledger, event: Event, a: dict) -> None:
             Where.of(event),
         )
     )
+
+
+def _match_settled(ledger: Ledger, event: Event, a: dict) -> None:
+    for trade in reversed(ledger.trades):  # the two fills just before, in this transaction
+        if trade.where.tx_hash != event.tx_hash:
+            break
+        if trade.order_hash == a["buyHash"] and trade.where.log_index < event.log_index:
+            trade.match_leg = True
+            break
 
 
 def _price(ledger: Ledger, event: Event, a: dict) -> None:
@@ -505,11 +585,13 @@ def _pledge_state(state: str):
 
 
 def _project_registered(ledger: Ledger, event: Event, a: dict) -> None:
+    details = a.get("input") or {}
     ledger.projects[(event.chain_id, a["projectId"])] = {
         "owner": a["owner"],
         "standard": a["standard"],
         "externalId": a["externalId"],
-        "status": 0,
+        "name": details.get("name", ""),
+        "status": 1,  # registration makes a project Pending (ProjectStatus 1) without a ProjectStatusChanged event
         "history": [],
         "where": Where.of(event),
     }
@@ -605,6 +687,7 @@ _HANDLERS = {
     ("CompliancePeriods", "ObligationSet"): _obligation,
     ("CompliancePeriods", "Surrendered"): _surrendered,
     ("CreditExchange", "OrderFilled"): _filled,
+    ("CreditExchange", "MatchSettled"): _match_settled,
     ("CreditPriceOracle", "PricePosted"): _price,
     ("CreditPriceOracle", "ClassAssigned"): _class,
     ("CreditFacility", "PositionOpened"): _position_opened,
