@@ -173,9 +173,11 @@ class MrvMachine(RuleBasedStateMachine):
         self.env.outcomes["sequences"] += 1
 
     def teardown(self) -> None:
-        if self.env.reconciler is not None:
-            self.env.reconciler.check()  # the state rebuilt from the run's events equals the chain's
-        self.env.chain.restore(self.snapshot)
+        try:
+            if self.env.reconciler is not None:
+                self.env.reconciler.check()  # the state rebuilt from the run's events equals the chain's
+        finally:  # a failed check leaves the chain as the next (shrinking) run expects it
+            self.env.chain.restore(self.snapshot)
 
     # ------------------------------------------------------------------ helpers
 

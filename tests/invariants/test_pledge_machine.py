@@ -245,9 +245,11 @@ class FacilityMachine(RuleBasedStateMachine):
         self.accounts = {b.address: b for b in env.borrowers}
 
     def teardown(self) -> None:
-        if self.env.reconciler is not None:
-            self.env.reconciler.check()  # the state rebuilt from the run's events equals the chain's
-        self.env.chain.restore(self.snapshot)
+        try:
+            if self.env.reconciler is not None:
+                self.env.reconciler.check()  # the state rebuilt from the run's events equals the chain's
+        finally:  # a failed check leaves the chain as the next (shrinking) run expects it
+            self.env.chain.restore(self.snapshot)
 
     # ------------------------------------------------------------------ helpers
 
