@@ -25,6 +25,9 @@ After every step the invariants check, on-chain:
 The machine shares the session's chain with the other tests: its accounts are fresh (generated, never used by
 another test), its project, batches (references MKT-MACHINE-...) and payment token its own, and every sequence
 runs between a snapshot and its restore.
+At the end of each sequence, the supervision index follows the suite's and the exchange's contracts from their
+deployment, and the state rebuilt from those events alone must reconcile with the chain with no alert
+(``supervise_support.Reconciler``).
 
 Settings (profile ``tonne-market-ci``, the default): 30 sequences of up to 30 steps (some 870 steps),
 deterministic (``derandomize=True``): about 21 s of test call, 35 s wall with ape's start, on two idle cores. Each
@@ -52,6 +55,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from market_support import deploy_exchange
 
+from supervise_support import Reconciler
 from support import ZERO_REF, BatchedReads, Factory, FastRevert, FastSender, batch_input
 from tonne.market.orders import BUY, SELL, ZERO_ADDRESS, Domain, Limit, Order, order_hash, sign_order, standard_hash
 
@@ -265,6 +269,7 @@ class Env:
     outcomes: Counter[str] = field(default_factory=Counter)
     views: Counter[str] = field(default_factory=Counter)
     steps: Counter[str] = field(default_factory=Counter)
+    reconciler: Reconciler | None = None  # the supervision index's reconciliation, once at the end of each run
 
 
 def _revert_name(err: FastRevert) -> str:
@@ -286,7 +291,11 @@ class MarketMachine(RuleBasedStateMachine):
         self.env.steps["sequences"] += 1
 
     def teardown(self) -> None:
-        self.env.chain.restore(self.snapshot)
+        try:
+            if self.env.reconciler is not None:
+                self.env.reconciler.check()  # the state rebuilt from the run's events equals the chain's
+        finally:  # a failed check leaves the chain as the next (shrinking) run expects it
+            self.env.chain.restore(self.snapshot)
 
     # ------------------------------------------------------------------ helpers
 
@@ -886,7 +895,9 @@ def env(project, chain, accounts, open_suite, admin, registrar, verifier, issuer
         for token_id in ids:
             model.credits[(a.address, token_id)] = HOLDING if a in traders else 0
     fast = FastSender(chain.provider.web3, exchange, credit, usd)
+    suite = (registry, credit, open_suite.retirement, open_suite.compliance)
     return Env(
+        reconciler=Reconciler(chain.provider.web3, [*suite, exchange]),
         chain=chain,
         credit=fast.wrap(credit),
         usd=fast.wrap(usd),
@@ -952,6 +963,7 @@ def _report(env: Env) -> None:
 def test_market__random_sequences__keep_invariants(env: Env) -> None:
     run_state_machine_as_test(lambda: MarketMachine(env), settings=MACHINE_SETTINGS)
     _report(env)
+    print(env.reconciler.summary())
     missing = [o for o in REQUIRED_OUTCOMES if not any(env.outcomes[alt] for alt in o.split(" | "))]
     missing += [f"fillable: {v}" for v in REQUIRED_VIEWS if not any(k.split(" ")[0] == v for k in env.views)]
     assert not missing, f"the run never reached {missing}; widen the strategies or add examples"

@@ -21,6 +21,9 @@ invariants check, on-chain:
 Settings (profile ``tonne-mrv-ci``, the default): 25 sequences of up to 50 steps, deterministic (about 25 s on two
 idle cores); each step is one action weighted towards the report path (submit, approve). The counts of
 every action's outcome are printed at the end (``-s``), and the run must reach each of ``REQUIRED_OUTCOMES``.
+At the end of each sequence, the supervision index follows the suite's and the MRV contract from their deployment,
+and the state rebuilt from those events alone must reconcile with the chain with no alert
+(``supervise_support.Reconciler``).
 A deeper local run: ``TONNE_HYPOTHESIS_PROFILE=tonne-deep ape test tests/invariants/test_mrv_machine.py -s``.
 """
 
@@ -52,6 +55,7 @@ from mrv_support import (
     sign_reading,
 )
 
+from supervise_support import Reconciler
 from support import BatchedReads, Factory, FastRevert, FastSender
 from tonne.mrv.deploy import deploy_mrv
 
@@ -150,6 +154,7 @@ class Env:
     project_id: int
     factors: list[FactorTerms]
     outcomes: Counter = field(default_factory=Counter)
+    reconciler: Reconciler | None = None  # the supervision index's reconciliation, once at the end of each run
 
 
 def _name(err: FastRevert) -> str:
@@ -168,7 +173,11 @@ class MrvMachine(RuleBasedStateMachine):
         self.env.outcomes["sequences"] += 1
 
     def teardown(self) -> None:
-        self.env.chain.restore(self.snapshot)
+        try:
+            if self.env.reconciler is not None:
+                self.env.reconciler.check()  # the state rebuilt from the run's events equals the chain's
+        finally:  # a failed check leaves the chain as the next (shrinking) run expects it
+            self.env.chain.restore(self.snapshot)
 
     # ------------------------------------------------------------------ helpers
 
@@ -489,7 +498,21 @@ def mrv_machine_env(project, chain, accounts, open_suite, admin, registrar, veri
         factor_id = mrv.publishFactor(code, country, valid_from, YEAR_END, mg, sender=compliance).return_value[0]
         factors.append(FactorTerms(factor_id, mg, country, valid_from, YEAR_END, superseded=i == 4))
     fast = FastSender(chain.provider.web3, mrv, registry)
-    return Env(chain, fast.wrap(mrv), mrv, registry, owner, registrar, verifier, stranger, project_id, factors)
+    suite = (registry, open_suite.credit, open_suite.retirement, open_suite.compliance)
+    reconciler = Reconciler(chain.provider.web3, [*suite, mrv])
+    return Env(
+        chain,
+        fast.wrap(mrv),
+        mrv,
+        registry,
+        owner,
+        registrar,
+        verifier,
+        stranger,
+        project_id,
+        factors,
+        reconciler=reconciler,
+    )
 
 
 REQUIRED_OUTCOMES = (
@@ -517,6 +540,7 @@ REQUIRED_OUTCOMES = (
 def test_mrv__random_sequences__keep_invariants(mrv_machine_env: Env) -> None:
     env = mrv_machine_env
     run_state_machine_as_test(lambda: MrvMachine(env), settings=MACHINE_SETTINGS)
+    print(env.reconciler.summary())
     print(f"\nMRV machine: {env.outcomes['sequences']} sequences")
     for outcome, count in sorted(env.outcomes.items()):
         print(f"{count:6d}  {outcome}")

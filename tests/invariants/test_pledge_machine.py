@@ -16,6 +16,10 @@ model first. After every step the invariants check, on-chain:
 - a position whose collateral reached zero has no debt: it was repaid, or the rest was recorded as bad debt
   (badDebt and cash equal the model's).
 
+At the end of each sequence, the supervision index follows the suite's and the pledge module's contracts from their
+deployment, and the state rebuilt from those events alone must reconcile with the chain with no alert
+(``supervise_support.Reconciler``).
+
 Every sequence opens with the same scripted steps (``open_with_every_required_outcome``: no draws, the model
 predicts each outcome) that reach each outcome of ``REQUIRED_OUTCOMES`` at least once, so the coverage check does
 not depend on what the derandomized sequences happen to reach. Runs are deterministic (``derandomize=True``).
@@ -39,6 +43,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
+from supervise_support import Reconciler
 from support import ZERO_REF, BatchedReads, Factory, FastRevert, FastSender
 from tonne.pledge.deploy import deploy_pledge, grant_pledge_roles
 
@@ -171,6 +176,7 @@ class Env:
     liquidator: Any
     ids: list[int]
     outcomes: Counter[str] = field(default_factory=Counter)
+    reconciler: Reconciler | None = None  # the supervision index's reconciliation, once at the end of each run
 
 
 def send_expecting(outcomes: Counter[str], label: str, expected: str | None, send: Callable[[], Any]) -> Any:
@@ -239,7 +245,11 @@ class FacilityMachine(RuleBasedStateMachine):
         self.accounts = {b.address: b for b in env.borrowers}
 
     def teardown(self) -> None:
-        self.env.chain.restore(self.snapshot)
+        try:
+            if self.env.reconciler is not None:
+                self.env.reconciler.check()  # the state rebuilt from the run's events equals the chain's
+        finally:  # a failed check leaves the chain as the next (shrinking) run expects it
+            self.env.chain.restore(self.snapshot)
 
     # ------------------------------------------------------------------ helpers
 
@@ -759,12 +769,26 @@ def env(project, chain, open_suite, admin, registrar, verifier, issuer, accounts
     f.supplyLiquidity(LIQUIDITY, sender=lender)
     # The machine's own transactions go through FastSender (see support); the set-up above is ape's.
     fast = FastSender(chain.provider.web3, f, contracts.oracle, credit, usd)
-    return Env(chain, credit, fast.wrap(contracts.oracle), fast.wrap(f), usd, feeder, pair, liquidator, ids)
+    suite = (registry, credit, open_suite.retirement, open_suite.compliance)
+    reconciler = Reconciler(chain.provider.web3, [*suite, f, contracts.oracle, contracts.bilateral])
+    return Env(
+        chain,
+        credit,
+        fast.wrap(contracts.oracle),
+        fast.wrap(f),
+        usd,
+        feeder,
+        pair,
+        liquidator,
+        ids,
+        reconciler=reconciler,
+    )
 
 
 @pytest.mark.slow
 def test_facility__random_sequences__keep_invariants(env: Env) -> None:
     run_state_machine_as_test(lambda: FacilityMachine(env), settings=MACHINE_SETTINGS)
+    print(f"\n{env.reconciler.summary()}")
     print("\nOutcomes of the machine's transactions:")
     for outcome, count in sorted(env.outcomes.items()):
         print(f"{count:6d}  {outcome}")

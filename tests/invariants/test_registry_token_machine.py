@@ -15,6 +15,9 @@ invariants compare the whole chain state of the machine's projects with the mode
 - per id: the certificates' amounts (from their RetirementRecorded events) sum to totalRetired, and each
   certificate's stored view (first id, id count, total, owner) agrees with its event and the model.
 
+At the end of each run, the supervision index follows the suite's contracts from their deployment and the state
+rebuilt from those events alone must reconcile with the chain with no alert (``supervise_support.Reconciler``).
+
 Runs are deterministic (``derandomize=True``). For a deeper local run, pick the ``tonne-deep`` profile:
 ``TONNE_HYPOTHESIS_PROFILE=tonne-deep ape test tests/invariants``.
 """
@@ -40,6 +43,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from supervise_support import Reconciler
 from support import BatchedReads, FastRevert, FastSender, batch_input, project_input
 from tonne.core.ids import describe, encode_id, project_of
 
@@ -299,6 +303,7 @@ class Env:
     holders: list[Any]
     chain: Any
     outcomes: Counter[str] = field(default_factory=Counter)  # "rule: ok" or "rule: ErrorName" -> count
+    reconciler: Reconciler | None = None  # the supervision index's reconciliation, once at the end of each run
 
 
 def send_expecting(
@@ -360,7 +365,11 @@ class RegistryTokenMachine(RuleBasedStateMachine):
         self.next_retirement_ref = 0
 
     def teardown(self) -> None:
-        self.env.chain.restore(self.snapshot)
+        try:
+            if self.env.reconciler is not None:
+                self.env.reconciler.check()  # the state rebuilt from the run's events equals the chain's
+        finally:  # a failed check leaves the chain as the next (shrinking) run expects it
+            self.env.chain.restore(self.snapshot)
 
     # -------------------------------------------------------------------------------- helpers
 
@@ -1220,8 +1229,10 @@ def test_registry_and_token__random_sequences__keep_invariants(
         issuer=issuer,
         holders=[accounts[6], accounts[7], accounts[8]],
         chain=chain,
+        reconciler=Reconciler(chain.provider.web3, [*suite, open_suite.compliance]),
     )
     run_state_machine_as_test(lambda: RegistryTokenMachine(env), settings=MACHINE_SETTINGS)
+    print(f"\n{env.reconciler.summary()}")
 
     print("\nOutcomes of the machine's transactions:")
     for outcome, count in sorted(env.outcomes.items()):

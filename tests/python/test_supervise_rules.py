@@ -308,6 +308,9 @@ def test_bridged_and_retired__retired_remotely_and_released_at_home__flagged():
     way back. Released units that were also retired remotely are offset twice."""
     c = Chain()
     c.issue(ID, 100 * UNITS)
+    # each bridge's link names the other chain: the ledger pairs the two sides' flows by it
+    c.emit("HomeBridge", "BridgeLinked", remoteChainId=REMOTE, remoteBridge=A, gateway=A)
+    c.emit("RemoteBridge", "BridgeLinked", chain=REMOTE, remoteChainId=CHAIN, remoteBridge=A, gateway=A)
     _bridge(c, "CreditsLocked", 60 * UNITS)
     _bridge(c, "CreditsMinted", 60 * UNITS, chain=REMOTE)
     c.emit("MirrorCredit", "RemoteRetired", chain=REMOTE, retirementId=1, account=A, id=ID, amount=60 * UNITS)

@@ -32,6 +32,13 @@ class RpcError(RuntimeError):
     """The node refused a request or is not there."""
 
 
+@dataclass(frozen=True)
+class CallFailed:
+    """An ``eth_call`` the node answered with an error (a revert, an unknown id): its message."""
+
+    message: str
+
+
 class ChainReader:
     """The JSON-RPC reads the indexer makes, over a web3 provider."""
 
@@ -64,6 +71,41 @@ class ChainReader:
     def logs(self, addresses: list[str], first: int, last: int) -> list[dict]:
         query = {"address": addresses, "fromBlock": hex(first), "toBlock": hex(last)}
         return [log for log in self._call("eth_getLogs", [query]) if not log.get("removed")]
+
+    def calls(self, requests: list[tuple[str, str]], block: int, batch: int = 500) -> list[str | CallFailed]:
+        """``eth_call`` of each (address, calldata) at block ``block``, in JSON-RPC batches of ``batch`` when the
+        provider sends batches (one call each otherwise): the result's hex, or ``CallFailed`` for a call the node
+        answered with an error (a revert). A node that does not answer at all raises ``RpcError``."""
+        out: list[str | CallFailed] = []
+        at = hex(block)
+        for start in range(0, len(requests), batch):
+            chunk = [("eth_call", [{"to": to, "data": data}, at]) for to, data in requests[start : start + batch]]
+            answers = self._batch(chunk)
+            for answer in answers:
+                if "error" in answer:
+                    out.append(CallFailed(str(answer["error"].get("message", answer["error"]))))
+                else:
+                    out.append(answer["result"])
+        return out
+
+    def _batch(self, requests: list[tuple[str, list]]) -> list[dict]:
+        if not hasattr(self.provider, "make_batch_request"):
+            return [self._answer(method, params) for method, params in requests]
+        try:
+            answers = self.provider.make_batch_request(requests)
+        except Exception as exc:
+            raise RpcError(
+                f"{self.where}: a batch of {len(requests)} calls failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        if not isinstance(answers, list) or len(answers) != len(requests):
+            raise RpcError(f"{self.where}: a batch of {len(requests)} calls: {answers}")
+        return answers
+
+    def _answer(self, method: str, params: list) -> dict:
+        try:
+            return self.provider.make_request(method, params)
+        except Exception as exc:
+            raise RpcError(f"{self.where}: {method} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _cause(exc: Exception) -> str:

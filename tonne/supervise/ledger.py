@@ -11,15 +11,17 @@ What it holds, per chain (a bridge's home and remote are two chains of one index
   pledged collateral, or credits bridged out and locked at home;
 - ``certificates``: each retirement with its beneficiary, name, reason, jurisdiction, period, purpose, reference,
   ids and amounts; ``surrenders``, ``periods`` and ``obligations`` of the compliance periods;
-- ``positions`` (the credit facility: collateral per id, scaled debt, owner), each ``collateral_pledges`` event with
+- ``positions`` (the credit facility: collateral per id, scaled debt, owner, maturity; a write-off
+  (``BadDebtRecorded``) zeroes the debt), each ``collateral_pledges`` event with
   its time, the facility's ``class_params`` (LTV, liquidation threshold, price age per class) and its interest
   ``accrual`` (the last index, when, and the rate per second), to value a position at any time; ``pledges``
   (bilateral);
 - ``trades`` (``OrderFilled``), ``prices`` (the oracle's ``PricePosted``), ``classes`` (id -> price class);
 - ``projects`` (with each status change in ``history``), ``restricted`` projects (the token's view),
   ``batches`` (serial ranges, issuance references), ``issuances``, ``cancellations``, ``reports`` of the MRV;
-- ``bridge``: per id, units locked at home, released back, and minted and burned remotely (and which chain is
-  home and which remote);
+- ``bridge``: per (home chain, remote chain, id), units locked at home, released back, minted and burned
+  remotely (each move in ``moves``), and the transfers each side refused and sent back (``TransferReturned``) and
+  got back (``TransferRestored``); the pair of chains comes from each bridge's ``BridgeLinked``;
 - ``timeline``: every change of a supply figure (issued, minted, burned, retired, cancelled, and the escrow kinds
   pledged, exchange, bridged) with its block timestamp, in chain order, so that the supply at any moment
   (``supply_at``) is read from the same fold as the supply at the end (the report's charts).
@@ -165,12 +167,14 @@ class Trade:
 class Position:
     position_id: int
     owner: str
+    maturity: int = 0
     collateral: dict[int, int] = field(default_factory=dict)
     scaled_debt: int = 0
     index: int = 0
     borrowed: int = 0
     repaid: int = 0
     liquidations: int = 0
+    written_off: int = 0  # bad debt recorded for it
     where: Where | None = None
 
 
@@ -185,6 +189,11 @@ class Pledge:
     claim_deadline: int
     state: str = "active"  # active, released, defaulted, claimed, reclaimed
     where: Where | None = None
+
+    @property
+    def escrowed(self) -> bool:
+        """Whether the pledge contract still holds its credits (until claimed or reclaimed)."""
+        return self.state in ("active", "released", "defaulted")
 
 
 @dataclass
@@ -217,13 +226,35 @@ class MrvReport:
 
 @dataclass
 class BridgeFlow:
+    """One id's traffic over one bridge. A lock at home is, later, minted remotely or refused there and returned
+    home (``remote_returned``), where the return releases it to its locker (``home_restored``); a burn remotely
+    is released at home or refused there (``home_returned``) and minted back remotely (``remote_restored``)."""
+
     locked: int = 0  # home: sent out and locked in the home bridge
     released: int = 0  # home: came back and was released from it
     minted: int = 0  # remote: the mirror's units minted on arrival
     burned: int = 0  # remote: burned on the way back
-    home_chain: int | None = None
-    remote_chain: int | None = None
+    home_returned: int = 0  # home: burns it could not release, sent back to the remote chain
+    home_restored: int = 0  # home: locks the remote chain returned, released to their lockers
+    remote_returned: int = 0  # remote: locks it could not mint, sent back home
+    remote_restored: int = 0  # remote: burns home returned, minted back to their burners
+
     moves: list[tuple[str, int, Where]] = field(default_factory=list)  # (locked/released/minted/burned, units, where)
+
+    @property
+    def held_home(self) -> int:
+        """What the home bridge must hold (its ``locked(id)``)."""
+        return self.locked - self.released - self.home_restored
+
+    @property
+    def in_flight(self) -> int:
+        """Units in messages sent and not yet delivered: locks not yet minted or returned, returns of them not
+        yet restored, burns not yet released or returned, and returns of those not yet restored."""
+        outbound = self.locked - self.minted - self.remote_returned
+        back_home = self.remote_returned - self.home_restored
+        inbound = self.burned - self.released - self.home_returned
+        back_remote = self.home_returned - self.remote_restored
+        return outbound + back_home + inbound + back_remote
 
 
 @dataclass
@@ -260,6 +291,7 @@ class Ledger:
     prices: list[tuple[int, int, Where]] = field(default_factory=list)  # (class id, price, where)
     classes: dict[int, int] = field(default_factory=dict)  # token id -> price class
     positions: dict[int, Position] = field(default_factory=dict)
+    bad_debt: int = 0  # the facility's written-off debt (its last BadDebtRecorded's total)
     pledges: dict[int, Pledge] = field(default_factory=dict)
     collateral_pledges: list[tuple[int, str, list[int], list[int], Where]] = field(default_factory=list)
     class_params: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # class -> ltv, threshold, max age
@@ -270,7 +302,8 @@ class Ledger:
     batches: dict[tuple[int, int], Batch] = field(default_factory=dict)
     issuances: list[tuple[int, int, str, int, str, Where]] = field(default_factory=list)  # chain, id, to, units, ref
     reports: dict[int, MrvReport] = field(default_factory=dict)
-    bridge: dict[int, BridgeFlow] = field(default_factory=lambda: defaultdict(BridgeFlow))
+    bridge: dict[tuple[int, int, int], BridgeFlow] = field(default_factory=lambda: defaultdict(BridgeFlow))
+    links: dict[tuple[int, str], int] = field(default_factory=dict)  # (chain, bridge address) -> the other chain
     transfers: list[tuple[int, int, str, str, int, Where]] = field(default_factory=list)  # chain, id, from, to, units
     timeline: list[SupplyChange] = field(default_factory=list)
     blocks: dict[int, tuple[int, int]] = field(default_factory=dict)  # chain -> (first, last) block with an event
@@ -348,6 +381,13 @@ class Ledger:
                     total += step
                     levels[i] = total
         return steps
+
+    def surrendered(self) -> dict[tuple[int, str], int]:
+        """Units surrendered per (period, entity)."""
+        out: dict[tuple[int, str], int] = defaultdict(int)
+        for surrender in self.surrenders:
+            out[(surrender.period_id, surrender.entity)] += surrender.amount
+        return dict(out)
 
     def surrendered_certificates(self) -> dict[int, list[Surrender]]:
         by_certificate: dict[int, list[Surrender]] = defaultdict(list)
@@ -502,7 +542,7 @@ def _position(ledger: Ledger, event: Event) -> Position:
 
 
 def _position_opened(ledger: Ledger, event: Event, a: dict) -> None:
-    _position(ledger, event)
+    _position(ledger, event).maturity = a["maturity"]
 
 
 def _pledged(ledger: Ledger, event: Event, a: dict) -> None:
@@ -561,6 +601,13 @@ def _rate(ledger: Ledger, event: Event, a: dict) -> None:
 
 def _class_params(ledger: Ledger, event: Event, a: dict) -> None:
     ledger.class_params[a["classId"]] = (a["ltvBps"], a["liquidationThresholdBps"], a["maxPriceAge"])
+
+
+def _bad_debt(ledger: Ledger, event: Event, a: dict) -> None:
+    position = _position(ledger, event)
+    position.scaled_debt = 0
+    position.written_off += a["amount"]
+    ledger.bad_debt = a["totalBadDebt"]
 
 
 def _pledge_created(ledger: Ledger, event: Event, a: dict) -> None:
@@ -648,28 +695,61 @@ def _report_rejected(ledger: Ledger, event: Event, a: dict) -> None:
         report.state = "rejected"
 
 
+def _linked(ledger: Ledger, event: Event, a: dict) -> None:
+    ledger.links[(event.chain_id, event.address)] = a["remoteChainId"]
+
+
+def _flow(ledger: Ledger, event: Event, home: bool) -> BridgeFlow:
+    """The flow of the event's id over the event's bridge (the other chain 0 while no link was seen)."""
+    other = ledger.links.get((event.chain_id, event.address), 0)
+    pair = (event.chain_id, other) if home else (other, event.chain_id)
+    return ledger.bridge[(*pair, event.args["id"])]
+
+
 def _locked(ledger: Ledger, event: Event, a: dict) -> None:
-    ledger.bridge[a["id"]].locked += a["amount"]
-    ledger.bridge[a["id"]].moves.append(("locked", a["amount"], Where.of(event)))
-    ledger.bridge[a["id"]].home_chain = event.chain_id
+    flow = _flow(ledger, event, True)
+    flow.locked += a["amount"]
+    flow.moves.append(("locked", a["amount"], Where.of(event)))
 
 
 def _released(ledger: Ledger, event: Event, a: dict) -> None:
-    ledger.bridge[a["id"]].released += a["amount"]
-    ledger.bridge[a["id"]].moves.append(("released", a["amount"], Where.of(event)))
-    ledger.bridge[a["id"]].home_chain = event.chain_id
+    flow = _flow(ledger, event, True)
+    flow.released += a["amount"]
+    flow.moves.append(("released", a["amount"], Where.of(event)))
 
 
 def _minted(ledger: Ledger, event: Event, a: dict) -> None:
-    ledger.bridge[a["id"]].minted += a["amount"]
-    ledger.bridge[a["id"]].moves.append(("minted", a["amount"], Where.of(event)))
-    ledger.bridge[a["id"]].remote_chain = event.chain_id
+    flow = _flow(ledger, event, False)
+    flow.minted += a["amount"]
+    flow.moves.append(("minted", a["amount"], Where.of(event)))
 
 
 def _burned(ledger: Ledger, event: Event, a: dict) -> None:
-    ledger.bridge[a["id"]].burned += a["amount"]
-    ledger.bridge[a["id"]].moves.append(("burned", a["amount"], Where.of(event)))
-    ledger.bridge[a["id"]].remote_chain = event.chain_id
+    flow = _flow(ledger, event, False)
+    flow.burned += a["amount"]
+    flow.moves.append(("burned", a["amount"], Where.of(event)))
+
+
+def _returned(home: bool):
+    def handler(ledger: Ledger, event: Event, a: dict) -> None:
+        flow = _flow(ledger, event, home)
+        if home:
+            flow.home_returned += a["amount"]
+        else:
+            flow.remote_returned += a["amount"]
+
+    return handler
+
+
+def _restored(home: bool):
+    def handler(ledger: Ledger, event: Event, a: dict) -> None:
+        flow = _flow(ledger, event, home)
+        if home:
+            flow.home_restored += a["amount"]
+        else:
+            flow.remote_restored += a["amount"]
+
+    return handler
 
 
 # (contract, event) -> handler; contract None: any contract of that name's event (a token's transfers on either
@@ -716,4 +796,10 @@ _HANDLERS = {
     ("HomeBridge", "CreditsReleased"): _released,
     ("RemoteBridge", "CreditsMinted"): _minted,
     ("RemoteBridge", "CreditsBurned"): _burned,
+    ("HomeBridge", "BridgeLinked"): _linked,
+    ("RemoteBridge", "BridgeLinked"): _linked,
+    ("HomeBridge", "TransferReturned"): _returned(True),
+    ("RemoteBridge", "TransferReturned"): _returned(False),
+    ("HomeBridge", "TransferRestored"): _restored(True),
+    ("RemoteBridge", "TransferRestored"): _restored(False),
 }

@@ -278,17 +278,16 @@ def retired_and_surrendered(ledger: Ledger, config: Config, now: int) -> Iterabl
 
 
 def bridged_and_retired(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
-    for token_id, flow in ledger.bridge.items():
-        home = flow.home_chain
-        if home is None:
-            continue
+    for (home, remote_chain, token_id), flow in ledger.bridge.items():
+        if not flow.locked and not flow.released:
+            continue  # the home side of this id is not in the index
         supply = ledger.supply.get((home, token_id))
         if supply is None:
             continue
         outstanding = flow.locked - flow.released
         available = supply.issued - supply.cancelled
         home_retired = supply.retired
-        remote = ledger.supply.get((flow.remote_chain, token_id)) if flow.remote_chain is not None else None
+        remote = ledger.supply.get((remote_chain, token_id)) if remote_chain else None
         remote_retired = remote.retired if remote is not None else 0
         problems = []
         if home_retired > available - outstanding:
@@ -298,7 +297,7 @@ def bridged_and_retired(ledger: Ledger, config: Config, now: int) -> Iterable[Al
             )
         if remote is not None and remote_retired > outstanding:
             problems.append(
-                f"{format_tonnes(remote_retired)} retired on chain {flow.remote_chain}, more than the "
+                f"{format_tonnes(remote_retired)} retired on chain {remote_chain}, more than the "
                 f"{format_tonnes(outstanding)} still locked at home"
             )
         if remote is not None and home_retired + remote_retired > available:
@@ -328,7 +327,7 @@ def bridged_and_retired(ledger: Ledger, config: Config, now: int) -> Iterable[Al
                 "released": flow.released,
                 "retired_home": home_retired,
                 "retired_remote": remote_retired,
-                "remote_chain": flow.remote_chain,
+                "remote_chain": remote_chain,
             },
         )
 

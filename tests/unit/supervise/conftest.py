@@ -1,13 +1,13 @@
-"""Fixtures of the monitor's chain tests: the world of supervise_support, built once per session."""
+"""Fixtures of the monitor's chain tests: the world of rules_world, built once per session."""
 
 from __future__ import annotations
 
 import pytest
 from market_support import build_market
 from mrv_support import build_mrv
-from supervise_support import LTV, MAX_AGE, PLEDGE_HOLDING, PRICE_P, THRESHOLD, UNITS, USD, World
 
 from bridge_support import deploy_bridges
+from rules_world import LTV, MAX_AGE, PLEDGE_HOLDING, PRICE_P, THRESHOLD, UNITS, USD, World
 from support import Factory
 from tonne.pledge.deploy import deploy_pledge, grant_pledge_roles
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import itertools
 
 from market_support import PRICE, SELL
-from supervise_support import PRICE_P, UNITS, USD, of
 
+from rules_world import PRICE_P, UNITS, USD, of
 from support import ZERO_REF, compliance_period, retirement_input, reverts
 from tonne.supervise.config import Concentration, Config
 
@@ -95,7 +95,8 @@ def test_bridged_and_retired__retiring_what_remains_after_the_lock_is_quiet__the
     world.suite.retirement.retire([token_id], [40 * UNITS], retirement_input(), sender=world.holder)
 
     ledger = world.ledger(tmp_path)
-    assert ledger.bridge[token_id].locked == 60 * UNITS  # the rule sees the lock
+    [flow] = [f for (_, _, i), f in ledger.bridge.items() if i == token_id]
+    assert flow.locked == 60 * UNITS  # the rule sees the lock
     assert of(world.alerts(tmp_path), "bridged-and-retired") == []
     with reverts(
         world.suite.credit.ERC1155InsufficientBalance, sender=world.holder, balance=0, needed=1, tokenId=token_id

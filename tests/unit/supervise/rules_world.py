@@ -2,7 +2,7 @@
 of tests/market_support.py, the pledge contracts of tonne.pledge.deploy, the MRV of tests/mrv_support.py, the home
 bridge of tests/bridge_support.py), and ``watch``, which indexes the chain the way ``supervise index`` does (a
 deployment record of these contracts, the indexer, a fresh SQLite index) and runs the rules over the ledger.
-Test modules import these as `from supervise_support import ...`; conftest.py holds the fixture."""
+Test modules import these as `from rules_world import ...`; conftest.py holds the fixture."""
 
 from __future__ import annotations
 
