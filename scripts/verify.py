@@ -68,6 +68,13 @@ def cli(provider, record, only, solc):
         inputs = inputs_of(data, path.parent, tuple(only))
     except VerificationError as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
+    folders = {p.parent for p in inputs.values()}
+    for folder in sorted(folders):
+        if not folder.is_dir():
+            raise click.ClickException(
+                f"{folder}: no such folder of standard-JSON inputs (named by {path}); `ape run deploy` writes it "
+                "beside the record: copy it along with the record"
+            )
     problems, loaded = [], {}
     for name, input_path in inputs.items():
         try:
@@ -87,17 +94,17 @@ def cli(provider, record, only, solc):
 
     chain, results = _Chain(provider), []
     for i, (name, input_data) in enumerate(loaded.items(), 1):
-        click.echo(f"compiling {name} ({i}/{len(loaded)}) ...", err=True)
+        click.echo(f"checking {name} ({i}/{len(loaded)}): compiling its input ...", err=True)
         try:
             results.append(verify_contract(name, data["contracts"][name], input_data, binary, chain, str(inputs[name])))
         except VerificationError as exc:
             raise click.ClickException(str(exc)) from exc
         except (RequestException, OSError) as exc:
             raise click.ClickException(f"lost the node while checking {name}: {exc}") from exc
-    click.echo(f"{'contract':20} {'address':42}  {'runtime code':18} creation (tx input)")
+    click.echo(f"{'contract':20} {'address':42}  {'runtime code':30} creation (tx input)")
     for r in results:
-        runtime = r.runtime + (f" ({r.immutables} immutables blanked)" if r.ok and r.immutables else "")
-        click.echo(f"{r.name:20} {r.address:42}  {runtime:18} {r.creation}")
+        runtime = r.runtime + (f" ({r.immutables} immutables blanked)" if r.runtime == "match" and r.immutables else "")
+        click.echo(f"{r.name:20} {r.address:42}  {runtime:30} {r.creation}")
     failed = [r.name for r in results if not r.ok]
     version = data["compiler"]["version"]
     if failed:

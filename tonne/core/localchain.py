@@ -122,10 +122,11 @@ def _start_anvil(args: list[str], startup_timeout: float) -> tuple[str, subproce
 
 @contextmanager
 def plain_anvil(
-    *, chain_id: int | None = None, startup_timeout: float = 20.0
+    *, chain_id: int | None = None, startup_timeout: float = 20.0, extra: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Start Anvil on a free loopback port; yield (url, process); stop it on exit, whatever happens."""
-    args = [anvil_binary(), "--silent", "--gas-limit", str(GAS_LIMIT)]
+    """Start Anvil on a free loopback port (``extra``: more of its options); yield (url, process); stop it on exit,
+    whatever happens."""
+    args = [anvil_binary(), "--silent", "--gas-limit", str(GAS_LIMIT), *extra]
     if chain_id is not None:
         args += ["--chain-id", str(chain_id)]
     url, process = _start_anvil(args, startup_timeout)

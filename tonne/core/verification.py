@@ -320,6 +320,11 @@ def verify_contract(
     """Compile one stored input and compare it with the chain (``chain``: ``code(address)`` and ``deploy_tx(hash)``,
     the latter the transaction's ``input`` bytes and its receipt's ``contractAddress``, or None)."""
     result = Result(name, entry["address"])
+    onchain = chain.code(entry["address"])
+    if not onchain:  # nothing to compare: no need to compile
+        result.runtime = "no code at the address"
+        result.creation = "not checked"
+        return result
     output = compile_input(data, binary, label)
     selected = [(unit, c) for unit, names in data["settings"]["outputSelection"].items() for c in names]
     built = None
@@ -332,7 +337,7 @@ def verify_contract(
     runtime = bytes.fromhex(built["evm"]["deployedBytecode"]["object"])
     references = built["evm"]["deployedBytecode"].get("immutableReferences") or {}
     result.immutables = len(references)
-    result.runtime = compare_runtime(runtime, chain.code(entry["address"]), references)
+    result.runtime = compare_runtime(runtime, onchain, references)
     creation = bytes.fromhex(built["evm"]["bytecode"]["object"])
     tx = chain.deploy_tx(entry["transactionHash"]) if entry.get("transactionHash") else None
     result.creation = compare_creation(creation, entry.get("constructorArguments"), tx, entry["address"])
