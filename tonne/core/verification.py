@@ -141,20 +141,24 @@ def standard_input(source_id: str, contract: str, settings: dict[str, Any], root
 
 def write_inputs(record: dict[str, Any], record_dir: Path, root: Path) -> Path:
     """Write each recorded contract's input to ``<record_dir>/<chainId>/<Name>.input.json`` (a fresh folder, swapped
-    in whole), set the entries' ``standardJsonInput``, and return the folder."""
+    in whole once every input is built), set the entries' ``standardJsonInput``, and return the folder. On an error
+    nothing is changed: no entry names an input."""
     folder = record_dir / str(record["chainId"])
+    settings = record["compiler"]["settings"]
+    built = {
+        name: standard_input(entry["sourceId"], name, settings, root)
+        for name, entry in record["contracts"].items()
+        if entry.get("sourceId")
+    }
     fresh = record_dir / f".{record['chainId']}.inputs.tmp"
     _remove_tree(fresh)
     fresh.mkdir(parents=True)
-    settings = record["compiler"]["settings"]
-    for name, entry in record["contracts"].items():
-        if not entry.get("sourceId"):
-            continue
-        data = standard_input(entry["sourceId"], name, settings, root)
+    for name, data in built.items():
         (fresh / f"{name}.input.json").write_text(json.dumps(data, indent=1) + "\n")
-        entry["standardJsonInput"] = f"{folder.name}/{name}.input.json"
     _remove_tree(folder)
     fresh.rename(folder)
+    for name in built:
+        record["contracts"][name]["standardJsonInput"] = f"{folder.name}/{name}.input.json"
     return folder
 
 
