@@ -5,6 +5,11 @@ ape run deploy --network ethereum:sepolia:node --account deployer --registrar 0x
 ape run deploy --dev-roles            # local Anvil: every role to the deployer
 ape run deploy --dev-roles --market   # and the CreditExchange, with a TestStablecoin to price orders in
 ape run deploy --dev-roles --mrv      # and the CarbonMRV (holding the registry's REGISTRAR and VERIFIER roles)
+ape run deploy --dry-run --network ethereum:sepolia:https://RPC --account deployer --dev-roles  # gas and cost
+    first, measured on a fork of the chain: nothing is signed or sent
+
+Beside the record it writes deployments/<chainId>/<Contract>.input.json, each contract's standard-JSON compiler
+input for Etherscan and Sourcify; `ape run verify` checks the chain's code against them.
 """
 
 import click
@@ -13,6 +18,7 @@ from ape.cli import ConnectedProviderCommand, account_option
 
 from tonne.core.clihelp import WholeNumber
 from tonne.deploy import AlreadyDeployed, deploy_and_record
+from tonne.deploy import dry_run as run_dry
 from tonne.market.deploy import MarketOptions
 from tonne.mrv.deploy import MrvOptions
 from tonne.pledge.deploy import PledgeOptions
@@ -71,6 +77,11 @@ def _role_options(func):
 @click.option("--mrv-registrar", multiple=True, metavar="ADDRESS", help="Grant the MRV REGISTRAR_ROLE (repeatable).")
 @click.option("--mrv-verifier", multiple=True, metavar="ADDRESS", help="Grant the MRV VERIFIER_ROLE (repeatable).")
 @click.option("--methodologist", multiple=True, metavar="ADDRESS", help="Grant the MRV METHODOLOGY_ROLE (repeatable).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Measure the deployment's gas and cost on a fork of the chain, then stop: nothing is signed or sent.",
+)
 @_role_options
 def cli(
     ecosystem,
@@ -92,6 +103,7 @@ def cli(
     mrv_registrar,
     mrv_verifier,
     methodologist,
+    dry_run,
     **role_args,
 ):
     """Deploy CarbonRegistry, CarbonCredit, CarbonRetirement and CompliancePeriods (and, with --pledge, the pledge
@@ -146,6 +158,9 @@ def cli(
         options["mrv"] = MrvOptions(roles={role: accounts for role, accounts in mrv_roles.items() if accounts})
     elif mrv_registrar or mrv_verifier or methodologist:
         raise click.UsageError("--mrv-registrar, --mrv-verifier and --methodologist need --mrv")
+    if dry_run:
+        _dry_run(provider, account, permissioned, admin_delay, roles, options or None)
+        return
     try:
         result = deploy_and_record(
             project,
@@ -169,6 +184,41 @@ def cli(
         for note in result.record["config"].get(module, {}).get("notes", []):
             click.echo(f"note: {note}")
     click.echo(f"mode {result.record['config']['mode']}; record written to {result.path}")
+    if result.inputs_error:
+        click.echo(f"warning: {result.inputs_error}", err=True)
+    else:
+        click.echo(f"standard-JSON inputs written to {result.path.with_suffix('')}/ (check with `ape run verify`)")
+
+
+def _dry_run(provider, account, permissioned, admin_delay, roles, options) -> None:
+    from ape.exceptions import ApeException
+
+    from tonne.core.units import format_ether
+
+    try:
+        plan = run_dry(
+            project, provider, account, permissioned=permissioned, admin_delay=admin_delay, roles=roles, options=options
+        )
+    except (ApeException, RuntimeError) as exc:
+        raise click.ClickException(f"dry run failed: {exc}") from exc
+    click.echo(
+        f"dry run: the deployment measured on a fork of chain {plan.chain_id} at block {plan.block}, from "
+        f"{plan.deployer} (nonce {plan.nonce}); nothing was signed or sent"
+    )
+    for tx in plan.transactions:
+        click.echo(f"  {tx.label:48} {tx.gas:>12,} gas")
+    gwei = plan.gas_price / 10**9
+    click.echo(
+        f"{len(plan.transactions)} transactions, {plan.gas:,} gas; at {gwei:,.9g} gwei (the chain's gas price now): "
+        f"{format_ether(plan.cost)} ETH"
+    )
+    if plan.balance >= plan.cost:
+        click.echo(f"the deployer holds {format_ether(plan.balance)} ETH: enough at this gas price")
+    else:
+        click.echo(
+            f"the deployer holds {format_ether(plan.balance)} ETH: fund it with at least "
+            f"{format_ether(plan.cost - plan.balance)} ETH more before deploying"
+        )
 
 
 from tonne.core.clihelp import add_examples  # noqa: E402 - after the commands it describes

@@ -71,10 +71,16 @@ def test_deploy__force__deploys_again_and_archives_old_record(anvil, tmp_path: P
     result = first.run("deploy", "--dev-roles", "--force")
     assert result.returncode == 0, result.stderr
     chain_id = first.record["chainId"]
-    archived = tmp_path / f"{chain_id}.{first.record['contracts']['CarbonRegistry']['blockNumber']}.json"
-    assert json.loads(archived.read_text()) == first.record
+    folder = f"{chain_id}.{first.record['contracts']['CarbonRegistry']['blockNumber']}"
+    archived = json.loads((tmp_path / f"{folder}.json").read_text())
+    for name, entry in archived["contracts"].items():  # its inputs moved beside it, and it points at them
+        assert entry["standardJsonInput"] == f"{folder}/{name}.input.json", name
+        assert (tmp_path / entry["standardJsonInput"]).is_file(), name
+        entry["standardJsonInput"] = first.record["contracts"][name]["standardJsonInput"]
+    assert archived == first.record
     new = json.loads((tmp_path / f"{chain_id}.json").read_text())
     assert new["contracts"]["CarbonRegistry"]["address"] != first.record["contracts"]["CarbonRegistry"]["address"]
+    assert (tmp_path / new["contracts"]["CarbonRegistry"]["standardJsonInput"]).is_file()
 
 
 def test_deploy__stale_record__is_replaced_with_a_note(anvil, tmp_path: Path):

@@ -74,13 +74,22 @@ def compiler_settings(project: Any) -> dict[str, Any]:
 
 
 def contract_entry(contract: Any, receipt: Any) -> dict[str, Any]:
-    """One contract's part of a record: address, deploy transaction, block and ABI."""
+    """One contract's part of a record: address, deploy transaction, block and ABI; the source file it was compiled
+    from and its ABI-encoded constructor arguments (the deploy transaction's input after the creation code), which
+    source verification needs (``tonne.core.verification``)."""
+    from tonne.core.verification import constructor_arguments
+
+    contract_type = contract.contract_type
+    creation = getattr(contract_type.deployment_bytecode, "bytecode", None) or "0x"
+    tx_input = getattr(getattr(receipt, "transaction", None), "data", b"") or b""
     return {
         "address": str(contract.address),
         "transactionHash": _hex(receipt.txn_hash),
         "blockNumber": int(receipt.block_number),
         "blockHash": _hex(_block_hash(receipt)),
-        "abi": [abi.model_dump(mode="json", by_alias=True) for abi in contract.contract_type.abi],
+        "sourceId": contract_type.source_id,
+        "constructorArguments": constructor_arguments(bytes.fromhex(creation.removeprefix("0x")), bytes(tx_input)),
+        "abi": [abi.model_dump(mode="json", by_alias=True) for abi in contract_type.abi],
     }
 
 
@@ -126,10 +135,21 @@ def read_record(chain_id: int, directory: Path | str | None = None) -> dict[str,
     path = record_path(chain_id, directory)
     if not path.exists():
         raise DeploymentError(f"no deployment record for chain {chain_id} at {path}; run `ape run deploy` first")
+    return read_record_file(path, chain_id)
+
+
+def read_record_file(path: Path, chain_id: int) -> dict[str, Any]:
+    """Read and sanity-check the record at ``path`` (e.g. an archived ``<chainId>.<block>.json``) for ``chain_id``."""
+    if not path.is_file():
+        raise DeploymentError(f"{path}: {'is a directory' if path.is_dir() else 'does not exist'}, not a record")
     try:
         record = json.loads(path.read_text())
+    except UnicodeDecodeError as exc:
+        raise DeploymentError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
-        raise DeploymentError(f"{path}: not valid JSON ({exc})") from exc
+        raise DeploymentError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})") from exc
+    if not isinstance(record, dict):
+        raise DeploymentError(f"{path}: not a deployment record (a JSON object)")
     if record.get("schema") != SCHEMA:
         raise DeploymentError(f"{path}: schema {record.get('schema')!r}, expected {SCHEMA!r}")
     if record.get("chainId") != chain_id:

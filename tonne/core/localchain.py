@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -121,15 +122,42 @@ def _start_anvil(args: list[str], startup_timeout: float) -> tuple[str, subproce
 
 @contextmanager
 def plain_anvil(
-    *, chain_id: int | None = None, startup_timeout: float = 20.0
+    *, chain_id: int | None = None, startup_timeout: float = 20.0, extra: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Start Anvil on a free loopback port; yield (url, process); stop it on exit, whatever happens."""
-    args = [anvil_binary(), "--silent", "--gas-limit", str(GAS_LIMIT)]
+    """Start Anvil on a free loopback port (``extra``: more of its options); yield (url, process); stop it on exit,
+    whatever happens."""
+    args = [anvil_binary(), "--silent", "--gas-limit", str(GAS_LIMIT), *extra]
     if chain_id is not None:
         args += ["--chain-id", str(chain_id)]
     url, process = _start_anvil(args, startup_timeout)
     try:
         yield url, process
+    finally:
+        stop_process(process)
+
+
+@dataclass(frozen=True)
+class Fork:
+    """A running Anvil fork: its URL and a raw JSON-RPC call."""
+
+    url: str
+
+    def rpc(self, method: str, params: list[Any] | None = None) -> Any:
+        payload = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}
+        response = requests.post(self.url, json=payload, timeout=60).json()
+        if "error" in response:
+            raise RuntimeError(f"{method} on the fork {self.url}: {response['error'].get('message')}")
+        return response["result"]
+
+
+@contextmanager
+def anvil_fork(upstream: str, *, startup_timeout: float = 60.0) -> Iterator[Fork]:
+    """An Anvil fork of the chain at ``upstream`` (an RPC URL) from its latest block, on a free loopback port;
+    stopped on exit. It keeps the upstream's chain id; nothing it mines reaches the upstream."""
+    args = [anvil_binary(), "--silent", "--fork-url", upstream, "--no-storage-caching"]
+    url, process = _start_anvil(args, startup_timeout)
+    try:
+        yield Fork(url)
     finally:
         stop_process(process)
 

@@ -131,3 +131,12 @@ def format_tonnes(units: int) -> str:
     if frac:
         text += f".{frac:03d}".rstrip("0")
     return f"{text} t"
+
+
+def format_ether(wei: int) -> str:
+    """Wei as ether, exactly, without trailing zeros: ``1_500_000_000_000_000`` -> ``'0.0015'``."""
+    whole, frac = divmod(abs(wei), 10**18)
+    text = f"{'-' if wei < 0 else ''}{whole:,}"
+    if frac:
+        text += f".{frac:018d}".rstrip("0")
+    return text
