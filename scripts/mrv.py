@@ -28,13 +28,12 @@ file:line: field: message). prove exits 1 when the chain does not accept the pro
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
-from tonne.core.clihelp import WholeNumber, fail_with_report, note, whole_number_option
+from tonne.core.clihelp import UtcTime, WholeNumber, fail_with_report, note, whole_number_option
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}", re.ASCII)
 
@@ -46,16 +45,7 @@ def _address(ctx, param, value):
 
 
 def _start_time(ctx, param, value):
-    if value is None:
-        return None
-    if re.fullmatch(r"[0-9]+", value, re.ASCII):
-        return int(value)
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        message = f"{value!r}: unix seconds (e.g. 1793577600) or a UTC date YYYY-MM-DD"
-        raise click.BadParameter(message, ctx, param) from None
-    return int(day.timestamp())
+    return None if value is None else UtcTime().convert(value, param, ctx)
 
 
 @click.group()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -316,3 +317,36 @@ def test_watch__following__a_new_finding_printed_as_it_happens_then_ctrl_c(chain
         code = process.wait(timeout=30)
     rest = process.stderr.read()
     assert code == 0 and "stopping" in rest and "Traceback" not in rest, (code, rest)
+
+
+# -------------------------------------------------------------------- reconcile and report, as commands
+
+
+def test_reconcile__the_module_s_chain__every_kind_compared_and_nothing_differs(chain, tmp_path):
+    db = f"sqlite:///{tmp_path / 'reconcile.sqlite'}"
+    result = offline("supervise", "reconcile", "--rpc", chain.anvil.url, "--db", db,
+                     env={"TONNE_DEPLOYMENTS_DIR": str(chain.directory)})  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    compared = dict(re.findall(r"^(reconcile-[a-z]+|conservation)\s+([\d,]+)$", result.stdout, re.M))
+    assert {"conservation", "reconcile-supply", "reconcile-balance"} <= set(compared), result.stdout
+    assert int(compared["reconcile-balance"].replace(",", "")) >= len(chain.stock)  # the admin's, at least
+    assert re.search(r"[\d,]+ values compared, 0 mismatch\(es\)", result.stderr), result.stderr
+
+
+def test_report__from_the_index_alone__an_html_file_with_the_batches_and_the_period_checked(chain, tmp_path):
+    db = f"sqlite:///{tmp_path / 'report.sqlite'}"
+    ok(index_cli(chain, "--rpc", chain.anvil.url, "--db", db))
+    out = tmp_path / "report.html"
+    result = offline("supervise", "report", "--db", db, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    html = out.read_text()
+    assert "<script" not in html and "Tonne supervision report" in html
+    for *_, reference in chain.stock:
+        assert reference in html
+    assert re.search(r"report\.html: [\d,]+ events, \d+ alert\(s\)", result.stderr), result.stderr
+    backwards = offline("supervise", "report", "--db", db, "--out", str(out), "--since", "2026-12-01",
+                        "--until", "2026-11-01")  # fmt: skip
+    assert backwards.returncode == 2 and "must come after --since" in backwards.stderr
+    refused(offline("supervise", "report", "--db", f"sqlite:///{tmp_path / 'none.sqlite'}", "--out", str(out)),
+            "no such database")  # fmt: skip
+    assert not (tmp_path / "none.sqlite").exists()

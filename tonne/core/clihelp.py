@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime, timezone
 from typing import NoReturn
 
 import click
@@ -23,6 +24,25 @@ class WholeNumber(click.IntRange):
         if isinstance(value, str) and not _ASCII_WHOLE.fullmatch(value.strip()):
             self.fail(f"{value!r} is not a whole number written with the digits 0-9", param, ctx)
         return super().convert(value.strip() if isinstance(value, str) else value, param, ctx)
+
+
+class UtcTime(click.ParamType):
+    """A moment given as unix seconds (the digits 0-9) or a UTC date ``YYYY-MM-DD`` (its midnight); converted to unix
+    seconds."""
+
+    name = "time"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if _ASCII_WHOLE.fullmatch(text):
+            return int(text)
+        try:
+            day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        except ValueError:
+            self.fail(f"{value!r}: unix seconds (e.g. 1793577600) or a UTC date YYYY-MM-DD", param, ctx)
+        return int(day.timestamp())
 
 
 _ASCII_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")

@@ -89,6 +89,19 @@ def open_sources(rpcs: tuple[str, ...], deployments: tuple[str, ...]) -> list[So
     return [Source(by_chain[c], readers[c][1], readers[c][0]) for c in sorted(by_chain)]
 
 
+def report_db(db: str | None) -> str:
+    """``--db`` as given, or the one index of the deployments folder (an error when there are none or several)."""
+    if db:
+        return db
+    found = sorted(deployments_dir().glob("supervise-*.sqlite"))
+    if len(found) != 1:
+        names = ", ".join(p.name for p in found) or "none"
+        raise click.ClickException(
+            f"--db: give the index to report on ({deployments_dir()}/supervise-*.sqlite: {names})"
+        )
+    return f"sqlite:///{found[0]}"
+
+
 def open_store(db: str | None, chain_ids: list[int], *, must_exist: bool = False) -> IndexStore:
     from tonne.core.database import DatabaseError
 
