@@ -101,3 +101,20 @@ def test_demo__bridge_part__books_balance(demo_output):
     # 2 out, 1 rules message, 3 back, 2 attestations each
     assert len(re.findall(r"\sdelivered\s+2$", out, re.MULTILINE)) == 6
     assert out.rstrip().endswith("books balance for every id")
+
+
+def test_demo__supervise_part__the_demo_indexed_reconciled_and_no_alert(demo_output):
+    """The demo's flow is the monitor's normal scenario: every event indexed, the books rebuilt from them agree with
+    every contract's views, and none of the rules fires."""
+    start = demo_output.index("[supervise 1/4]")
+    out = demo_output[start : demo_output.index("[bridge 1/5]", start)]
+    for step in range(1, 5):
+        assert f"[supervise {step}/4]" in out
+    events = int(re.search(r"([\d,]+) events of blocks", out).group(1).replace(",", ""))
+    assert events > 150, out
+    # P1/B1: 20,000.25 t issued (the CSV and the issue-and-retire), some pledged to the facility, 140 t retired
+    assert re.search(r"P1/B1\s+20,000\.25 t\s+[\d,.]+ t\s+[\d,.]+ t\s+140 t\s+0 t", out), out
+    compared = int(re.search(r"(\d+) values compared \(", out).group(1))
+    assert compared > 50 and "): 0 mismatch(es)" in out, out
+    assert "0 alert(s) of the rules: cap-exceeded, serial-overlap" in out
+    assert re.search(r"report: \S+report\.html", out), out

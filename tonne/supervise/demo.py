@@ -1,7 +1,8 @@
 """The demo's supervision steps (``demo_step``, after the pledge's, before the bridge's): the regulator indexes every
 event of the deployment's contracts into an SQLite index, rebuilds the books from the events alone and reconciles
 them with the chain's state at the index's block, runs the monitor's rules over them, and writes the HTML report.
-The demo's flow is the normal scenario: it must reconcile and raise no alert. Everything goes through the code
+The demo's flow is the normal scenario: it must reconcile and raise no alert. The report goes to
+``out/supervise/report.html``. Everything goes through the code
 `ape run supervise` runs. See docs/supervise.md, "The demo".
 """
 
@@ -20,10 +21,12 @@ from tonne.supervise.catalog import catalogs_of_file, merged
 from tonne.supervise.index import ChainReader, Indexer
 from tonne.supervise.ledger import Ledger
 from tonne.supervise.monitor import ALERT_HEADERS, alert_row
+from tonne.supervise.reconcile import reconcile
+from tonne.supervise.report import write_report
 from tonne.supervise.rules import RULE_NAMES, evaluate
 from tonne.supervise.store import IndexStore
 
-STEPS = 3
+STEPS = 4
 
 
 def demo_step(ctx: DemoContext) -> None:
@@ -71,17 +74,39 @@ def run_supervise_steps(ctx: DemoContext, folder: Path) -> dict[str, Any]:
             format_tonnes(supply.retired),
             format_tonnes(supply.cancelled),
         ])  # fmt: skip
-    echo(table(["id", "issued t", "free t", "pledged t", "retired t", "cancelled t"], rows))
+    echo(table(["id", "issued", "free", "pledged", "retired", "cancelled"], rows))
     echo(
         f"      {len(ledger.certificates)} certificates, {len(ledger.trades)} fills, {len(ledger.positions)} facility "
         f"position(s), {len(ledger.reports)} MRV reports"
     )
 
-    step(3, f"The monitor's {len(RULE_NAMES)} rules over them (the demo's flow is the normal case)")
+    step(3, f"Reconciled with the contracts' views at block {cursor.block_number:,}")
+    reader = indexer.reader
+    result = reconcile(ledger, {chain_id: reader}, store.sources(), {chain_id: cursor.block_number})
+    kinds = ", ".join(f"{kind.removeprefix('reconcile-')} {count}" for kind, count in sorted(result.compared.items()))
+    echo(f"      {sum(result.compared.values())} values compared ({kinds}): {len(result.alerts)} mismatch(es)")
+    if result.alerts:
+        echo(table(ALERT_HEADERS, [alert_row(a) for a in result.alerts]))
+
+    step(4, f"The monitor's {len(RULE_NAMES)} rules over them (the demo's flow is the normal case), and the report")
     now = int(ctx.provider.get_block("latest").timestamp)
     alerts = evaluate(ledger, now=now)
     if alerts:
         echo(table(ALERT_HEADERS, [alert_row(a) for a in alerts]))
-    echo(f"      {len(alerts)} alert(s): {', '.join(RULE_NAMES)}")
+    echo(f"      {len(alerts)} alert(s) of the rules: {', '.join(RULE_NAMES)}")
+    out = Path(ctx.out).parent / "supervise" / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    money = record["contracts"].get("TestStablecoin")
+    decimals = {money["address"]: 6} if money else None  # the demo's test dollar (tUSD, 6 decimals)
+    write_report(ledger, result.alerts + alerts, out, sources=store, decimals=decimals,
+                 oracle_token=money["address"] if money else None)  # fmt: skip
+    echo(f"      report: {out} (`ape run supervise report` writes the same from the index)")
     store.close()
-    return {"events": stored, "alerts": [a.rule for a in alerts], "ids": len(rows)}
+    return {
+        "events": stored,
+        "mismatches": len(result.alerts),
+        "compared": sum(result.compared.values()),
+        "alerts": [a.rule for a in alerts],
+        "ids": len(rows),
+        "report": str(out),
+    }

@@ -37,6 +37,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import DatabaseError as SQLDatabaseError
@@ -285,7 +286,7 @@ class IndexStore(Database):
         """The indexed events in chain order (chain id, block, log index), optionally only those named, of one
         chain, with a block timestamp in [since, until), or in blocks [from_block, to_block]. Streams in pages of
         ``batch`` rows."""
-        query = select(events)
+        query = select(*(events.c[name] for name in EVENT_COLUMNS))  # args last: Event(*row[:-1], args=...)
         if names is not None:
             query = query.where(events.c.name.in_(sorted(set(names))))
         if chain_id is not None:
@@ -298,27 +299,28 @@ class IndexStore(Database):
             query = query.where(events.c.block_number >= from_block)
         if to_block is not None:
             query = query.where(events.c.block_number <= to_block)
-        query = query.order_by(events.c.chain_id, events.c.block_number, events.c.log_index)
-        last = None
-        while True:
-            page = query
-            if last is not None:
-                page = page.where(
-                    (events.c.chain_id > last[0])
-                    | ((events.c.chain_id == last[0]) & (events.c.block_number > last[1]))
-                    | (
-                        (events.c.chain_id == last[0])
-                        & (events.c.block_number == last[1])
-                        & (events.c.log_index > last[2])
-                    )
-                )
+        query = query.order_by(events.c.block_number, events.c.log_index)
+        if chain_id is not None:
+            chains = [chain_id]
+        else:
             with self.read() as conn:
-                rows = conn.execute(page.limit(batch)).mappings().all()
-            for row in rows:
-                yield Event(**{k: row[k] for k in EVENT_COLUMNS if k != "args"}, args=json.loads(row["args"]))
-            if len(rows) < batch:
-                return
-            last = (rows[-1]["chain_id"], rows[-1]["block_number"], rows[-1]["log_index"])
+                chains = sorted(conn.execute(select(sources.c.chain_id)).scalars())
+        # Keyset pages per chain: (block, log index) after the last row seen, a range scan of events_chain_block
+        # (an OR of three comparisons across chains made SQLite scan the table again for every page).
+        for chain in chains:
+            last = None
+            while True:
+                page = query.where(events.c.chain_id == chain)
+                if last is not None:
+                    page = page.where(tuple_(events.c.block_number, events.c.log_index) > tuple_(*last))
+                with self.read() as conn:
+                    rows = conn.execute(page.limit(batch)).all()
+                loads = json.loads
+                for row in rows:
+                    yield Event(*row[:-1], args=loads(row[-1]))
+                if len(rows) < batch:
+                    break
+                last = (rows[-1].block_number, rows[-1].log_index)
 
     def count(self, chain_id: int | None = None) -> int:
         query = select(func.count()).select_from(events)
