@@ -262,8 +262,12 @@ def report(db, out_path, since, until, config_path, decimals_given):
     try:
         started = time.monotonic()
         ledger = Ledger.build(store.events(until=until), store.sources())
-        alerts = evaluate(ledger, config, until if until is not None else None)
-        write_report(ledger, alerts, out, sources=store, since=since, until=until, decimals=decimals)
+        # Deadlines and interest are judged at the period's end, or at the chain's time at the index's newest block
+        # (the moment the data describes, as watch judges at the head), never at this machine's clock.
+        now = until if until is not None else store.indexed_until()
+        alerts = evaluate(ledger, config, now)
+        write_report(ledger, alerts, out, sources=store, since=since, until=until, decimals=decimals,
+                     as_of=now)  # fmt: skip
     finally:
         store.close()
     note(f"{out}: {ledger.events:,} events, {len(alerts)} alert(s), {time.monotonic() - started:.1f} s")

@@ -56,11 +56,6 @@ def fresh_address() -> str:
 # ------------------------------------------------------------------------------------------------ SUPERVISE-AUDIT-1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SUPERVISE-AUDIT-1: a RetirementRecorded whose beneficiaryName is not UTF-8 raises UnicodeDecodeError "
-    "in the catalog's decoder; the indexer can never pass that block",
-)
 def test_audit1_retirement_with_a_name_that_is_not_utf8__indexed_not_a_stuck_indexer(chain, tmp_path):
     """Any holder of one unit (0.001 t) retires it with a beneficiary name of raw bytes (the contract checks only
     that it is not empty). The indexer must store the event (the name decoded with replacement characters, or as
@@ -93,11 +88,6 @@ def test_audit1_retirement_with_a_name_that_is_not_utf8__indexed_not_a_stuck_ind
 # ------------------------------------------------------------------------------------------------ SUPERVISE-AUDIT-2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SUPERVISE-AUDIT-2: `supervise report` measures deadlines at the newest event's time, not the index's "
-    "block: on a quiet chain an entity past its deadline is not flagged (watch, reading the head, flags it)",
-)
 def test_audit2_report__entity_past_its_deadline_on_a_quiet_chain__critical_as_watch_says(chain, tmp_path):
     d = chain
     env = {"TONNE_DEPLOYMENTS_DIR": str(d.directory)}
@@ -153,11 +143,6 @@ class LyingNode:
         return answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SUPERVISE-AUDIT-7: the indexer stores whatever eth_getLogs returns: logs of addresses not asked for, "
-    "and logs outside the range read with a block hash the chain never had",
-)
 @pytest.mark.parametrize("mode", ["foreign", "phantom"])
 def test_audit7_node_answers_logs_not_asked_for__refused_not_stored(chain, tmp_path, mode):
     d = chain

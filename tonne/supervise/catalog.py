@@ -64,9 +64,19 @@ def _word_reader(kind: str):
     return signed
 
 
+def as_bytes(kind: str) -> str:
+    """``kind`` with every ``string`` read as ``bytes``: the two share one ABI encoding, and a contract stores any
+    bytes a caller sends as a string (a beneficiary name of 0xff 0xfe is accepted), which eth_abi's strict UTF-8
+    would refuse, stopping the index at that log for ever (SUPERVISE-AUDIT-1). ``plain`` decodes them with
+    replacement characters."""
+    return re.sub(r"\bstring\b", "bytes", kind)
+
+
 def plain(value: Any, param: dict | None = None) -> Any:
     """An ABI-decoded value as JSON-safe data (see the module docstring)."""
     kind = param["type"] if param else ""
+    if isinstance(value, bytes) and kind == "string":
+        return value.decode("utf-8", errors="replace")
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, str) and kind.startswith("address"):
@@ -92,7 +102,7 @@ class EventShape:
 
     @property
     def data_types(self) -> list[str]:
-        return [canonical_type(p) for p in self.data]
+        return [as_bytes(canonical_type(p)) for p in self.data]
 
     def __post_init__(self) -> None:
         # Per field, a fast reader of its word, or None (a dynamic or composite type: eth_abi decodes those).

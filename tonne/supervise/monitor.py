@@ -3,9 +3,9 @@ finding printed once.
 
 The ledger is a fold, so it is kept, not rebuilt: after a poll only the events of the blocks the indexers just
 applied are folded in (each chain's cursor only moves by whole blocks). A poll that rolled a reorganisation back
-makes the ledger rebuild from the index, since a fold cannot be unwound. An alert is printed when its key is new;
-a finding that disappears (a short obligation that is then met) is not printed again, and comes back only if its
-key does.
+makes the ledger rebuild from the index, since a fold cannot be unwound. An alert is printed when its key was not
+among the previous round's findings: a finding that lasts is printed once; one that disappears (a position that
+recovers) and comes back (it falls again) is printed again (SUPERVISE-AUDIT-11).
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ class Monitor:
         return self.new(self.findings())
 
     def new(self, alerts: list[Alert]) -> list[Alert]:
+        """The findings not among the previous round's; they become the round to compare the next one with."""
         fresh = [a for a in alerts if a.key not in self.seen]
-        self.seen.update(a.key for a in fresh)
+        self.seen = {a.key for a in alerts}
         return fresh

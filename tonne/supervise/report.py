@@ -287,6 +287,7 @@ class Report:
         decimals: Mapping[str, int] | None = None,
         oracle_token: str | None = None,
         limits: Limits | None = None,
+        as_of: int | None = None,
     ) -> None:
         if since is not None and until is not None and until <= since:
             raise ValueError(f"the period is empty: until ({_utc(until)}) is not after since ({_utc(since)})")
@@ -300,8 +301,10 @@ class Report:
         self.alerts = sorted(
             (a for a in alerts if self.inside(a.at)), key=lambda a: (SEVERITY_ORDER.get(a.severity, 9), a.at, a.rule)
         )
-        # The moment the stocks are read at, and the statuses judged at: the period's end, or now.
-        self.as_of = until if until is not None else max(generated, (ledger.last_timestamp or 0) + 1)
+        # The moment the stocks are read at, and the statuses judged at: the period's end, or the chain's time the
+        # caller gives (the index's newest block), or now.
+        moment = as_of if as_of is not None else generated
+        self.as_of = until if until is not None else max(moment, (ledger.last_timestamp or 0) + 1)
         self.certificates = sorted(
             (c for c in ledger.certificates.values() if self.inside(c.where.timestamp)),
             key=lambda c: (c.where.timestamp, c.chain_id, c.certificate_id),
@@ -1096,6 +1099,7 @@ def write_report(
     oracle_token: str | None = None,
     generated: int | None = None,
     limits: Limits | None = None,
+    as_of: int | None = None,
 ) -> Path:
     """Write the report of ``ledger`` and ``alerts`` for ``[since, until)`` (UTC timestamps or aware datetimes;
     None: open) to ``path``; returns the path.
@@ -1103,7 +1107,8 @@ def write_report(
     ``sources``: an ``IndexStore`` or its ``sources()`` rows (the chains and contracts followed, for the header);
     ``decimals``: payment token address -> its decimals (prices are shown in base units otherwise);
     ``oracle_token``: the address of the token the oracle prices in (the credit facility's loan token);
-    ``generated``: the time written (default: now)."""
+    ``generated``: the time written (default: now); ``as_of``: without ``until``, the moment statuses are judged at
+    (the chain's time at the index's newest block; default: ``generated``)."""
     import time
 
     if hasattr(sources, "sources"):
@@ -1118,6 +1123,7 @@ def write_report(
         decimals=decimals,
         oracle_token=oracle_token,
         limits=limits,
+        as_of=as_of,
     )
     text = render(report, title)
     path = Path(path)

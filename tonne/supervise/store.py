@@ -85,6 +85,7 @@ cursor_table = Table(
     Column("chain_id", BigInteger, primary_key=True, autoincrement=False),
     Column("block_number", BigInteger, nullable=False),
     Column("block_hash", String(66), nullable=False),
+    Column("block_timestamp", BigInteger, nullable=False, default=0),  # the chain's time at the cursor
     Column("updated", Float, nullable=False),
 )
 checkpoints = Table(
@@ -209,6 +210,11 @@ class IndexStore(Database):
                 row = reader.execute(query).first()
         return Cursor(row[0], row[1]) if row else None
 
+    def indexed_until(self) -> int | None:
+        """The chain's time at the newest cursor of the index (the moment its data describes), or None."""
+        with self.read() as conn:
+            return conn.execute(select(func.max(cursor_table.c.block_timestamp))).scalar()
+
     def checkpoints(self, chain_id: int) -> list[Cursor]:
         """Newest first."""
         with self.read() as conn:
@@ -219,7 +225,15 @@ class IndexStore(Database):
             ).all()
         return [Cursor(n, h) for n, h in rows]
 
-    def apply(self, chain_id: int, found: Sequence[Event], expected: Cursor | None, last: int, last_hash: str) -> bool:
+    def apply(
+        self,
+        chain_id: int,
+        found: Sequence[Event],
+        expected: Cursor | None,
+        last: int,
+        last_hash: str,
+        last_timestamp: int = 0,
+    ) -> bool:
         """Store ``found`` (the events of the blocks after ``expected`` up to ``last``) and move the cursor to
         ``last``, in one transaction; False, and nothing written, when the cursor is no longer ``expected``."""
         with self.write() as conn:
@@ -227,7 +241,8 @@ class IndexStore(Database):
                 return False
             if found:
                 self._insert_event.executemany(conn, [event.row() for event in found])
-            values = {"block_number": last, "block_hash": last_hash, "updated": time.time()}
+            values = {"block_number": last, "block_hash": last_hash, "block_timestamp": last_timestamp}
+            values["updated"] = time.time()
             if expected is None:
                 conn.execute(cursor_table.insert().values(chain_id=chain_id, **values))
             else:
