@@ -152,5 +152,5 @@ function formatValue(value) {
 }
 
 function lowerFirst(text) {
-  return /^[A-Z][a-z]/.test(text) ? text[0].toLowerCase() + text.slice(1) : text
+  return /^[A-Z](?![A-Z])/.test(text) ? text[0].toLowerCase() + text.slice(1) : text
 }
