@@ -49,8 +49,11 @@ async function waitForRpc(url, process) {
   throw new Error(`anvil did not answer at ${url}`)
 }
 
-/** Starts Anvil, deploys the suite (with the market and pledge modules), and returns clients and the record. */
-export async function startChain() {
+/**
+ * Starts Anvil, deploys the suite (with the market and pledge modules), and returns clients and the record.
+ * @param {{ permissioned?: boolean }} [options] `permissioned`: holders must be on the KYC allowlist
+ */
+export async function startChain({ permissioned = false } = {}) {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const anvil = spawn(ANVIL, ['--port', String(port), '--silent'], { stdio: 'ignore' })
@@ -70,6 +73,7 @@ export async function startChain() {
       TONNE_DEPLOYMENTS_DIR: dir,
     }
     const args = ['run', 'deploy', '--dev-roles', '--market', '--pledge', '--network', url, '--account', 'TEST::0']
+    if (permissioned) args.push('--permissioned')
     await promisify(execFile)('ape', args, { cwd: WORKTREE, env, timeout: 300_000 })
     const deployment = await readDeployment(join(dir, '31337.json'), { chainId: 31337 })
     const transport = http(url)
@@ -89,4 +93,22 @@ export async function send(client, wallet, contract, functionName, args) {
   const receipt = await client.waitForTransactionReceipt({ hash })
   if (receipt.status !== 'success') throw new Error(`${functionName} reverted in ${hash}`)
   return receipt
+}
+
+/** Registers an approved project with one verified batch of serials 1-1000 and returns the batch's id. */
+export async function verifiedBatch({ client, deployment, wallets, accounts }) {
+  const registry = deployment.contracts.CarbonRegistry
+  const project = { standard: 'GS', externalId: `GS-${Date.now()}`, name: 'Cookstoves', methodology: 'TPDDTEC',
+    projectType: 'cookstoves', country: '0x4b45', region: 'Nairobi', owner: accounts[0].address,
+    metadataURI: 'ipfs://project', metadataHash: `0x${'22'.repeat(32)}` } // prettier-ignore
+  await send(client, wallets[0], registry, 'registerProject', [project])
+  const projectId = await client.readContract({ ...registry, functionName: 'projectCount' })
+  await send(client, wallets[0], registry, 'setProjectStatus', [projectId, 2, 'validated'])
+  await send(client, wallets[0], registry, 'setProjectIssuer', [projectId, accounts[0].address, true])
+  const batch = { serialFirst: 1n, serialLast: 1000n, periodStart: 1_609_459_200, periodEnd: 1_640_995_199,
+    issuanceReference: `ISS-${projectId}`, metadataURI: 'ipfs://batch' } // prettier-ignore
+  await send(client, wallets[0], registry, 'addBatch', [projectId, batch, 0n])
+  const id = (projectId << 64n) | 1n
+  await send(client, wallets[0], registry, 'verifyBatch', [id])
+  return id
 }
