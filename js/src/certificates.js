@@ -10,7 +10,7 @@ import { contractOf } from './deployment.js'
 import { idLabel } from './ids.js'
 
 /** ICarbonRetirement.Purpose, by its uint8. */
-export const PURPOSES = ['Voluntary', 'Compliance']
+export const PURPOSES = /** @type {const} */ (['Voluntary', 'Compliance'])
 
 /**
  * @typedef {object} Certificate
@@ -85,6 +85,7 @@ export async function getCertificate(client, deployment, certificateId) {
     eventName: 'RetirementRecorded',
     args: { certificateId },
     fromBlock: retirement.deployBlock,
+    strict: true,
   })
   if (logs.length !== 1) throw new Error(`certificate ${certificateId}: ${logs.length} RetirementRecorded events`)
   return { ...certificateFromLog(logs[0]), timestamp: BigInt(stored.timestamp) }
@@ -104,6 +105,7 @@ export async function certificatesOf(client, deployment, beneficiary) {
     eventName: 'RetirementRecorded',
     args: { beneficiary },
     fromBlock: retirement.deployBlock,
+    strict: true,
   })
   return logs.map(certificateFromLog)
 }

@@ -10,18 +10,27 @@ import { getAddress } from 'viem'
 export const SCHEMA = 'tonne.deployment/1'
 
 /**
+ * One contract of a deployment, ready to spread into viem's `readContract`, `writeContract` and
+ * `getContractEvents` (`{ ...descriptor, functionName, args }`).
+ * @template {import('viem').Abi} [A=import('viem').Abi]
  * @typedef {object} ContractDescriptor
  * @property {string} name the contract's name in the record, e.g. "CarbonRegistry"
  * @property {`0x${string}`} address checksummed
- * @property {import('viem').Abi} abi
+ * @property {A} abi the record's ABI, typed as the client's sources (src/abis.js) have it
  * @property {bigint} deployBlock the block of its deploy transaction: where event queries start
+ */
+
+/**
+ * The recorded contracts by name, each typed with its ABI (src/abis.js, generated `as const`).
+ * @typedef {{ [K in keyof import('./abis.js') as K extends `${infer Name}Abi` ? Name : never]:
+ *   ContractDescriptor<import('./abis.js')[K]> }} TonneContracts
  */
 
 /**
  * @typedef {object} Deployment
  * @property {number} chainId
- * @property {object} record the record as read
- * @property {Record<string, ContractDescriptor>} contracts by name
+ * @property {any} record the record as read
+ * @property {Partial<TonneContracts>} contracts by name (the optional modules may be absent)
  */
 
 /** A record that is malformed, or of another chain than the client's. */
@@ -56,7 +65,7 @@ export function deploymentFromRecord(record, { chainId, source = 'deployment rec
       deployBlock: BigInt(entry.blockNumber ?? 0),
     }
   }
-  return { chainId: record.chainId, record, contracts }
+  return { chainId: record.chainId, record, contracts: /** @type {Partial<TonneContracts>} */ (contracts) }
 }
 
 /**
@@ -71,7 +80,7 @@ export async function readDeployment(path, { chainId } = {}) {
   try {
     record = JSON.parse(await readFile(path, 'utf8'))
   } catch (error) {
-    throw new DeploymentError(`${path}: ${error.message}`)
+    throw new DeploymentError(`${path}: ${/** @type {Error} */ (error).message}`)
   }
   return deploymentFromRecord(record, { chainId, source: path })
 }
@@ -79,7 +88,7 @@ export async function readDeployment(path, { chainId } = {}) {
 /**
  * The record, checked against the chain a viem client is connected to.
  * @param {any} record
- * @param {import('viem').Client} client
+ * @param {{ request: Function }} client any viem client (or EIP-1193 provider)
  * @returns {Promise<Deployment>}
  */
 export async function deploymentForClient(record, client) {
@@ -89,9 +98,10 @@ export async function deploymentForClient(record, client) {
 
 /**
  * One contract of a deployment, or an error naming those it has.
+ * @template {keyof TonneContracts} N
  * @param {Deployment} deployment
- * @param {string} name
- * @returns {ContractDescriptor}
+ * @param {N} name
+ * @returns {TonneContracts[N]}
  */
 export function contractOf(deployment, name) {
   const found = deployment.contracts[name]

@@ -36,13 +36,12 @@ export const PROJECT_STATUSES = ['None', 'Pending', 'Approved', 'Suspended', 'Te
  */
 export async function balancesFromEvents(client, deployment, holder) {
   const credit = contractOf(deployment, 'CarbonCredit')
-  const query = (eventName, args) =>
-    client.getContractEvents({ ...credit, eventName, args, fromBlock: credit.deployBlock })
+  const since = { ...credit, fromBlock: credit.deployBlock, strict: /** @type {const} */ (true) }
   const [singleIn, singleOut, batchIn, batchOut] = await Promise.all([
-    query('TransferSingle', { to: holder }),
-    query('TransferSingle', { from: holder }),
-    query('TransferBatch', { to: holder }),
-    query('TransferBatch', { from: holder }),
+    client.getContractEvents({ ...since, eventName: 'TransferSingle', args: { to: holder } }),
+    client.getContractEvents({ ...since, eventName: 'TransferSingle', args: { from: holder } }),
+    client.getContractEvents({ ...since, eventName: 'TransferBatch', args: { to: holder } }),
+    client.getContractEvents({ ...since, eventName: 'TransferBatch', args: { from: holder } }),
   ])
   const units = new Map()
   const add = (id, value) => units.set(id, (units.get(id) ?? 0n) + value)
@@ -82,7 +81,7 @@ export async function holdingsOf(client, deployment, holder) {
       return {
         id,
         label: idLabel(id),
-        units: balances.get(id),
+        units: balances.get(id) ?? 0n,
         projectId,
         batchNumber,
         project: {

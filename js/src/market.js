@@ -18,7 +18,7 @@ export const BUY = 1
 const SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n
 
 /** The EIP-712 type: the order of the fields is the hash's. */
-export const ORDER_TYPE = [
+export const ORDER_TYPE = /** @type {const} */ ([
   { name: 'maker', type: 'address' },
   { name: 'side', type: 'uint8' },
   { name: 'tokenId', type: 'uint256' },
@@ -36,7 +36,7 @@ export const ORDER_TYPE = [
   { name: 'taker', type: 'address' },
   { name: 'nonce', type: 'uint256' },
   { name: 'counter', type: 'uint256' },
-]
+])
 
 /**
  * @typedef {object} Order the contract's struct
@@ -100,7 +100,8 @@ export function exchangeDomain(deployment) {
  * @param {Order} order
  */
 export function orderTypedData(deployment, order) {
-  return { domain: exchangeDomain(deployment), types: { Order: ORDER_TYPE }, primaryType: 'Order', message: order }
+  const primaryType = /** @type {const} */ ('Order')
+  return { domain: exchangeDomain(deployment), types: { Order: ORDER_TYPE }, primaryType, message: order }
 }
 
 /**

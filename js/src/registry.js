@@ -33,6 +33,7 @@ export async function projectRanges(client, deployment, projectId) {
     eventName: 'BatchAdded',
     args: { projectId: BigInt(projectId) },
     fromBlock: registry.deployBlock,
+    strict: true,
   })
   const ranges = logs.map((log) => ({
     batchNumber: batchNumberOf(log.args.id),
