@@ -126,6 +126,14 @@ test('a retire of more than held is decoded from the credit token, which CarbonR
   const empty = await send(c, chain.wallets[2], retirement, 'retire',
     [[id1], [1n], retirementInput(addr(3), { reason: '' })]).catch((e) => e) // prettier-ignore
   assert.equal(explainError(table, empty), 'RetirementEmptyField(field=reason): a required text field is empty; field names it.')
+
+  // CarbonCredit.issue bubbles the registry's RegistryIssuerNotAuthorized, absent from CarbonCredit's ABI.
+  await send(c, admin(), registry, 'setProjectIssuer', [projectId, addr(0), false])
+  const issue = await send(c, admin(), credit, 'issue', [id1, addr(1), 1_000n, zeroHash]).catch((e) => e)
+  await send(c, admin(), registry, 'setProjectIssuer', [projectId, addr(0), true])
+  const refused = decodeError(table, issue)
+  assert.deepEqual([refused?.name, refused?.values, refused?.contracts.includes('CarbonCredit')],
+    ['RegistryIssuerNotAuthorized', { projectId, account: addr(0) }, false]) // prettier-ignore
 })
 
 test('a certificate is parsed from a real retire, by receipt, by id and by beneficiary', async () => {
