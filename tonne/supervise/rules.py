@@ -74,7 +74,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from statistics import median
+from typing import NamedTuple
 
 from tonne.core.ids import describe, project_of
 from tonne.core.units import UNITS_PER_TONNE, format_tonnes
@@ -412,7 +412,7 @@ def _price_text(price_per_unit: int) -> str:
 
 
 def self_trade(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
-    for trade in ledger.trades:
+    for trade in ledger.deals():
         seller, buyer = trade.seller, trade.buyer
         if seller.lower() == buyer.lower():
             severity, who = "critical", f"{seller} traded with itself"
@@ -443,52 +443,124 @@ def self_trade(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
         )
 
 
+class _Leg(NamedTuple):
+    """One move of an id between two parties (``round_trip``): a deal or a plain transfer."""
+
+    seller: str  # the accounts
+    buyer: str
+    source: str  # their parties (``Config.party``)
+    to: str
+    units: int
+    price_per_unit: int | None  # None: a transfer
+    where: Where
+
+
+def _legs(ledger: Ledger, config: Config) -> dict[tuple[int, int], list[_Leg]]:
+    """Per (chain, id), its moves between two parties in chain order: every deal, and every transfer that is not
+    a mint or a burn, not a deal's own delivery (a transfer of the id in a deal's transaction), and not into or out
+    of the Tonne contracts' escrow (a pledge, its withdrawal, a lock: no change of owner)."""
+    deals = ledger.deals()
+    dealt = {(t.where.chain_id, t.where.tx_hash, t.token_id) for t in deals}
+    by_id: dict[tuple[int, int], list[_Leg]] = defaultdict(list)
+    for t in deals:
+        leg = _Leg(t.seller, t.buyer, config.party(t.seller), config.party(t.buyer), t.units, t.price_per_unit, t.where)
+        by_id[(t.where.chain_id, t.token_id)].append(leg)
+    for chain, token_id, source, to, units, where in ledger.transfers:
+        if units == 0 or ZERO in (source, to) or (chain, where.tx_hash, token_id) in dealt:
+            continue
+        if (chain, source) in ledger.escrow or (chain, to) in ledger.escrow:
+            continue
+        by_id[(chain, token_id)].append(_Leg(source, to, config.party(source), config.party(to), units, None, where))
+    for legs in by_id.values():
+        legs.sort(key=lambda leg: _order(leg.where))
+    return by_id
+
+
+def _onward(legs: list[_Leg], start: int, at: str, deadline: float) -> Iterable[tuple[int, _Leg]]:
+    """The legs from ``start`` on, up to ``deadline``, that take the id from party ``at`` to another."""
+    for j in range(start, len(legs)):
+        leg = legs[j]
+        if leg.where.timestamp > deadline:
+            return
+        if leg.source == at and leg.to != at:
+            yield j, leg
+
+
 def round_trip(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
     window = config.round_trip.window_hours * 3600
-    # (chain, id, seller party, buyer party) -> the latest trade that way
-    last: dict[tuple[int, int, str, str], object] = {}
-    for trade in ledger.trades:
-        w = trade.where
-        seller, buyer = config.party(trade.seller), config.party(trade.buyer)
-        if seller == buyer:
-            continue  # self-trade's
-        back = last.get((w.chain_id, trade.token_id, buyer, seller))
-        if back is not None and w.timestamp - back.where.timestamp <= window:
-            first = back
-            hours = (w.timestamp - first.where.timestamp) / 3600
+    for (chain, token_id), legs in _legs(ledger, config).items():
+        # The return leg -> the latest departure it closes, and the path between: one alert per return.
+        closed: dict[int, tuple[int, list[_Leg]]] = {}
+        for i, first in enumerate(legs):
+            home = first.source
+            if first.price_per_unit is None or home == first.to:
+                continue  # the credits leave by a deal; a move within one party is self-trade's
+            deadline = first.where.timestamp + window
+            for j, second in _onward(legs, i + 1, first.to, deadline):
+                if second.to == home:
+                    closed[j] = (i, [first, second])
+                    continue
+                for k, third in _onward(legs, j + 1, second.to, deadline):
+                    if third.to == home:
+                        closed[k] = (i, [first, second, third])
+        for _k, (_i, path) in sorted(closed.items()):
+            first, last = path[0], path[-1]
+            hours = (last.where.timestamp - first.where.timestamp) / 3600
+            steps = "; ".join(
+                f"{leg.seller} {'sold' if leg.price_per_unit is not None else 'sent'} {format_tonnes(leg.units)} "
+                f"to {leg.buyer}" + (f" at {_price_text(leg.price_per_unit)}" if leg.price_per_unit is not None else "")
+                for leg in path
+            )
             yield Alert(
                 "round-trip",
                 "warning",
-                f"round-trip:{w.chain_id}:{first.where.tx_hash}:{first.where.log_index}:{w.tx_hash}:{w.log_index}",
-                f"{describe(trade.token_id)}: {first.seller} sold {format_tonnes(first.units)} to {first.buyer} at "
-                f"{_price_text(first.price_per_unit)}, and {trade.seller} sold {format_tonnes(trade.units)} back to "
-                f"{trade.buyer} at {_price_text(trade.price_per_unit)} {hours:.1f} h later (window "
-                f"{config.round_trip.window_hours:g} h)",
-                w.timestamp,
-                w.chain_id,
+                f"round-trip:{chain}:{first.where.tx_hash}:{first.where.log_index}:{last.where.tx_hash}:"
+                f"{last.where.log_index}",
+                f"{describe(token_id)}: back to where it started in {len(path)} moves and {hours:.1f} h (window "
+                f"{config.round_trip.window_hours:g} h): {steps}",
+                last.where.timestamp,
+                chain,
                 {
-                    "txs": _txs(first.where, w),
-                    "id": trade.token_id,
+                    "txs": _txs(*(leg.where for leg in path)),
+                    "id": token_id,
                     "accounts": [first.seller, first.buyer],
-                    "units": [first.units, trade.units],
-                    "prices_per_unit": [first.price_per_unit, trade.price_per_unit],
-                    "seconds_apart": w.timestamp - first.where.timestamp,
+                    "path": [first.seller, *(leg.buyer for leg in path)],
+                    "units": [leg.units for leg in path],
+                    "prices_per_unit": [leg.price_per_unit for leg in path],
+                    "seconds_apart": last.where.timestamp - first.where.timestamp,
                 },
             )
-        last[(w.chain_id, trade.token_id, seller, buyer)] = trade
+
+
+def weighted_median(prices_and_units: Iterable[tuple[int, int]]) -> float:
+    """The median price of the units, not of the fills: the price at which half the units traded lower and half
+    higher (the mean of the two middle prices when the units split exactly in half there, as ``statistics.median``
+    does for an even count). A fill of one unit weighs one unit."""
+    ordered = sorted((p, u) for p, u in prices_and_units if u > 0)
+    total = sum(u for _p, u in ordered)
+    if total == 0:
+        return 0
+    running = 0
+    for i, (price, units) in enumerate(ordered):
+        running += units
+        if 2 * running > total:
+            return price
+        if 2 * running == total:
+            return (price + ordered[i + 1][0]) / 2
+    return ordered[-1][0]  # pragma: no cover - the loop returns by the last fill
 
 
 def price_outlier(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
     settings = config.price_outlier
     window = settings.window_days * 86_400
     earlier: dict[tuple[int, int, str], list] = defaultdict(list)
-    for trade in ledger.trades:
+    for trade in ledger.deals():
         w = trade.where
         history = earlier[(w.chain_id, trade.token_id, trade.payment_token.lower())]
         while history and w.timestamp - history[0].where.timestamp > window:
             history.pop(0)
         if len(history) >= settings.min_trades:
-            middle = median(t.price_per_unit for t in history)
+            middle = weighted_median((t.price_per_unit, t.units) for t in history)
             price = trade.price_per_unit
             if middle > 0 and (price > middle * settings.ratio or price * settings.ratio < middle):
                 factor = price / middle
@@ -497,7 +569,8 @@ def price_outlier(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
                     "warning",
                     f"price-outlier:{w.chain_id}:{w.tx_hash}:{w.log_index}",
                     f"{describe(trade.token_id)}: {format_tonnes(trade.units)} from {trade.seller} to {trade.buyer} "
-                    f"at {_price_text(price)}, {factor:.2f} times the median {_price_text(int(middle))} of the "
+                    f"at {_price_text(price)}, {factor:.2f} times the median by units "
+                    f"{_price_text(int(middle))} of the {format_tonnes(sum(t.units for t in history))} in the "
                     f"{len(history)} fills of the {settings.window_days:g} days before (limit x{settings.ratio:g})",
                     w.timestamp,
                     w.chain_id,
@@ -510,6 +583,7 @@ def price_outlier(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
                         "price_per_unit": price,
                         "median_per_unit": middle,
                         "fills": len(history),
+                        "units_in_window": sum(t.units for t in history),
                         "payment_token": trade.payment_token,
                     },
                 )
@@ -524,7 +598,7 @@ def collateral_price_spike(ledger: Ledger, config: Config, now: int) -> Iterable
         by_class[(where.chain_id, class_id)].append((price, where))
     for position_id, owner, ids, amounts, pledge in ledger.collateral_pledges:
         for token_id, units in zip(ids, amounts, strict=True):
-            class_id = ledger.classes.get(token_id, token_id)
+            class_id = ledger.classes.get((pledge.chain_id, token_id), token_id)
             posted = [(p, w) for p, w in by_class[(pledge.chain_id, class_id)] if _order(w) < _order(pledge)]
             if not posted:
                 continue
@@ -630,7 +704,7 @@ def near_liquidation(ledger: Ledger, config: Config, now: int) -> Iterable[Alert
         for token_id, units in sorted(position.collateral.items()):
             if units <= 0 or ledger.restricted.get((chain, project_of(token_id)), False):
                 continue
-            class_id = ledger.classes.get(token_id, token_id)
+            class_id = ledger.classes.get((chain, token_id), token_id)
             params = ledger.class_params.get(class_id)
             quote = prices.get((chain, class_id))
             if params is None or params[1] == 0 or quote is None:
@@ -643,7 +717,9 @@ def near_liquidation(ledger: Ledger, config: Config, now: int) -> Iterable[Alert
                 {"id": token_id, "units": units, "class": class_id, "price": price, "threshold_bps": params[1]}
             )
         health = limit * WAD // debt
-        if health >= threshold * WAD:
+        # Below 1.0 a position is liquidatable now: critical whatever the warning threshold (the config refuses a
+        # threshold below 1.0, but a Config built in code may still hold one).
+        if health >= threshold * WAD and health >= WAD:
             continue
         severity = "critical" if health < WAD else "warning"
         state = "liquidatable now" if severity == "critical" else f"below the {threshold:g} the monitor warns at"
@@ -670,34 +746,76 @@ def near_liquidation(ledger: Ledger, config: Config, now: int) -> Iterable[Alert
         )
 
 
+def _received(ledger: Ledger, config: Config) -> dict[tuple[int, int, str], tuple[int, list[Where]]]:
+    """Per (chain, id, party), the units its accounts received from others, with the moves: transfers from another
+    party (not mints: an issuance is the primary market), and deals whose delivery no transfer of the index shows.
+    Units an account gets back from an escrow contract, up to what it put in (a withdrawn pledge, a cancelled
+    order, a bridge's release), are its own, not received; beyond that (a liquidator's seized collateral, a
+    pledgee's claim) they are."""
+    received: dict[tuple[int, int, str], int] = defaultdict(int)
+    moves: dict[tuple[int, int, str], list[Where]] = defaultdict(list)
+    deposited: dict[tuple[int, int, str, str], int] = defaultdict(int)  # (chain, id, account, escrow) -> units
+    delivered: set[tuple[int, str, int, str]] = set()
+    for chain, token_id, source, to, units, where in ledger.transfers:
+        delivered.add((chain, where.tx_hash, token_id, to))
+        if units == 0 or source == ZERO or to == ZERO:
+            continue
+        if (chain, to) in ledger.escrow:
+            deposited[(chain, token_id, source, to)] += units
+            continue
+        if (chain, source) in ledger.escrow:
+            back = min(units, deposited[(chain, token_id, to, source)])
+            deposited[(chain, token_id, to, source)] -= back
+            units -= back
+        party = config.party(to)
+        if units > 0 and config.party(source) != party:
+            received[(chain, token_id, party)] += units
+            moves[(chain, token_id, party)].append(where)
+    for trade in ledger.deals():
+        w = trade.where
+        party = config.party(trade.buyer)
+        if (w.chain_id, w.tx_hash, trade.token_id, trade.buyer) in delivered or config.party(trade.seller) == party:
+            continue
+        received[(w.chain_id, trade.token_id, party)] += trade.units
+        moves[(w.chain_id, trade.token_id, party)].append(w)
+    return {key: (units, moves[key]) for key, units in received.items()}
+
+
 def concentration(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
     settings = config.concentration
-    issued_to: dict[tuple[int, int, str], int] = defaultdict(int)
-    for chain, token_id, to, units, _ref, _where in ledger.issuances:
-        issued_to[(chain, token_id, to)] += units
+    received = _received(ledger, config)
     inbound: dict[tuple[int, int, str], list[Where]] = defaultdict(list)
     for chain, token_id, _source, to, _units, where in ledger.transfers:
         inbound[(chain, token_id, to)].append(where)
-    held: dict[tuple[int, int], dict[str, int]] = defaultdict(dict)
+    # (chain, id) -> party -> its accounts' holdings
+    held: dict[tuple[int, int], dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for (chain, token_id, holder), units in ledger.balances.items():
-        if units > 0 and holder != ZERO and holder not in ledger.escrow:
-            held[(chain, token_id)][holder] = units
-    for (chain, token_id), holders in held.items():
+        if units > 0 and holder != ZERO and (chain, holder) not in ledger.escrow:
+            held[(chain, token_id)][config.party(holder)][holder] = units
+    for (chain, token_id), parties in held.items():
         supply = ledger.supply.get((chain, token_id))
         if supply is None or supply.circulating < settings.min_supply_tonnes * UNITS_PER_TONNE:
             continue
         circulating = supply.circulating
-        for holder, units in sorted(holders.items()):
-            counted = units if settings.include_issued else max(0, units - issued_to[(chain, token_id, holder)])
+        for party, accounts in sorted(parties.items()):
+            units = sum(accounts.values())
+            got, moves = received.get((chain, token_id, party), (0, []))
+            counted = units if settings.include_issued else min(units, got)
             if counted <= settings.share * circulating:
                 continue
             share = counted / circulating
-            recent = inbound[(chain, token_id, holder)][-10:]
+            group = config.identity_of(next(iter(accounts)))
+            holder = f"identity:{group}" if group is not None else next(iter(accounts))
+            who = f"identity {group!r} ({', '.join(sorted(accounts))})" if group is not None else holder
+            # the evidence: the latest moves that made the counted holding (or, counting issued units, that brought
+            # the units in: an issuance's mint too)
+            everything = sorted((w for a in accounts for w in inbound[(chain, token_id, a)]), key=_order)
+            recent = (moves if moves and not settings.include_issued else everything)[-10:]
             yield Alert(
                 "concentration",
                 "warning",
                 f"concentration:{chain}:{token_id}:{holder}",
-                f"{describe(token_id)}: {holder} holds {format_tonnes(units)}"
+                f"{describe(token_id)}: {who} holds {format_tonnes(units)}"
                 + ("" if settings.include_issued else f" ({format_tonnes(counted)} of it bought or received)")
                 + f", {share:.0%} of the {format_tonnes(circulating)} in circulation (limit {settings.share:.0%})",
                 _latest(*recent),
@@ -706,8 +824,10 @@ def concentration(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
                     "txs": _txs(*recent),
                     "id": token_id,
                     "holder": holder,
+                    "accounts": sorted(accounts),
                     "units": units,
                     "counted": counted,
+                    "received": got,
                     "circulating": circulating,
                     "share": share,
                 },
@@ -728,11 +848,30 @@ def suspended_project_activity(ledger: Ledger, config: Config, now: int) -> Iter
                 open_span = None
     if not spans:
         return
+    # A remote chain's moves (the mirror's) are judged by the spans of the home chain its bridge links to, in
+    # block time (two chains have no common block order); with no link in the index, by the spans of every chain
+    # with a registry, the mirror's ids being the home's.
+    homes: dict[int, set[int]] = defaultdict(set)
+    for (chain, address), other in ledger.links.items():
+        name = ledger.names.get((chain, address))
+        if name == "RemoteBridge":
+            homes[chain].add(other)
+        elif name == "HomeBridge":
+            homes[other].add(chain)
+    registries = {chain for chain, _project in ledger.projects}
 
     def span_of(chain: int, token_id: int, where: Where):
-        for span in spans.get((chain, project_of(token_id)), ()):
+        project_id = project_of(token_id)
+        for span in spans.get((chain, project_id), ()):
             if _order(span[0]) < _order(where) and (span[1] is None or _order(where) < _order(span[1])):
                 return span
+        if chain in registries and chain not in homes:
+            return None
+        for home in sorted(homes.get(chain) or registries - {chain}):
+            for span in spans.get((home, project_id), ()):
+                since, until = span[0].timestamp, span[1].timestamp if span[1] is not None else None
+                if since < where.timestamp and (until is None or where.timestamp < until):
+                    return span
         return None
 
     cancelled_txs = {(c[0], c[1], c[4].tx_hash) for c in ledger.cancellations}
@@ -780,8 +919,15 @@ def suspended_project_activity(ledger: Ledger, config: Config, now: int) -> Iter
             "critical",
             f"suspended-project-activity:{chain}:{project_id}:{tx}",
             f"project {project_id} ({', '.join(describe(i) for i in sorted(entry['ids']))}): {what}, after the "
-            f"project was {STATUS_NAMES[status].lower()} at block {since.block_number} ({reason!r}); the token "
-            "should have refused it",
+            f"project was {STATUS_NAMES[status].lower()} at block {since.block_number}"
+            + (f" of chain {since.chain_id}" if since.chain_id != chain else "")
+            + f" ({reason!r}); "
+            + (
+                "the token should have refused it"
+                if since.chain_id == chain
+                else "the mirror should have refused it (unless the bridge's message of the suspension had not "
+                "reached it yet)"
+            ),
             entry["where"].timestamp,
             chain,
             {
