@@ -37,13 +37,23 @@ double offsetting
   contract refuses a report that does not continue the last approved one (``MrvReportNotContiguous``,
   ``MrvWrongFirstSequence``).
 
-market abuse (``OrderFilled`` of the exchange)
+market abuse (``OrderFilled`` of the exchange, read as ``Ledger.deals()``: each delivery once, a match's two
+fills, one per order, are one deal)
 - ``self-trade``: buyer and seller one account (the exchange refuses it: ``ExchangeSelfTrade``), or two accounts
   of one identity group of the config (the chain records no identities: ``tonne.supervise.config``).
-- ``round-trip``: A sells an id to B and B sells it back to A (parties: accounts or identity groups) within the
-  window.
-- ``price-outlier``: a fill whose price per unit is more than ``ratio`` times, or less than 1/``ratio`` of, the
-  median of the id's earlier fills in the same payment token within the window (at least ``min_trades`` of them).
+- ``round-trip``: credits of an id that leave A by a deal and come back to A (parties: accounts or identity
+  groups) within the window, by any path of up to 3 moves, deals or plain transfers (A -> B -> A, the "instant
+  refund" by ``safeTransferFrom`` included; A -> B -> D -> A). A deal's own delivery (the transfer in its
+  transaction), mints, burns and moves into or out of the Tonne contracts' escrow are not moves between parties;
+  the amounts along the path are not compared (part of a lot coming back is a round trip too). One alert per
+  returning move, with the latest departure it closes. Not seen: a path of 4 moves or more, or one through a
+  chain the index does not follow.
+- ``price-outlier``: a deal whose price per unit is more than ``ratio`` times, or less than 1/``ratio`` of, the
+  median by units (volume-weighted: the price at which half the units of the window traded lower, so fills of a
+  few units do not move it) of the id's earlier deals in the same payment token within the window (at least
+  ``min_trades`` of them). Not seen: prices are compared only within one payment token (events do not say a
+  token's decimals or worth), so a deal priced in a token no other deal of the id uses, e.g. a token of the
+  trader's own (the exchange settles in whatever token the order names), has no history and is not compared.
 - ``collateral-price-spike``: credits pledged to the credit facility while the oracle price of their class stands
   ``rise`` or more above its lowest value in the window before the pledge (the price in force at the window's start
   included).
@@ -53,21 +63,36 @@ compliance
   less away (warning), or past (critical).
 
 risk
-- ``near-liquidation``: a facility position whose health factor is below the threshold (critical below 1.0). The
+- ``near-liquidation``: a facility position whose health factor is below the threshold (warning), or below 1.0
+  (critical, liquidatable now, whatever the threshold: the config refuses a threshold below 1.0). The
   health is the facility's own (``CreditFacility._health``): per collateral id of a project the token does not
   restrict and a class with a liquidation threshold, value = units x price / 1,000 (the oracle's latest price of
   the id's class, ``ClassAssigned`` or the id itself), limit = value x thresholdBps / 10,000; debt = ceil(scaled
   debt x index / 1e27), the index projected to ``now`` from the facility's last accrual and rate; health = limit x
   1e18 / debt. Not seen: a matured position is liquidatable whatever its health (the maturity is not tracked), and
   a price's staleness is judged by the block it was posted in, not its ``observedAt``.
-- ``concentration``: one account holding more than ``share`` of an id's circulating supply (issued - retired -
-  cancelled), the Tonne contracts' escrow (facility, bilateral pledge, exchange, home bridge) never flagged;
-  by default a holding counts only what the account holds beyond what was issued to it.
+- ``concentration``: one party (an account, or the accounts of one identity group of the config together)
+  holding more than ``share`` of an id's circulating supply (issued - retired - cancelled), the Tonne contracts'
+  escrow (facility, bilateral pledge, exchange, home bridge, on their own chain) never flagged. By default a
+  holding counts what the party received from others, by transfers and deals (not mints: an issuance is the
+  primary market; not moves between its own accounts; units back from an escrow contract up to what the account
+  put in are its own), capped at what it holds: a developer that sold its batch and bought it back is counted,
+  one that holds what it was issued is not. ``include_issued``: count every unit held.
 - ``suspended-project-activity``: credits of a project moved (transfers, trades, issuances, retirements) after its
   status changed to Suspended or Terminated and before it was approved again. Cancellations (reversals) are
   allowed on suspended credits and are not flagged. What cannot be seen: the token refuses every such move
   (``CreditProjectRestricted``), and a refused transaction leaves no event, so attempts are invisible here; the
-  rule can only prove that none got through.
+  rule can only prove that none got through. The mirror's moves on a remote chain are judged by the suspensions of
+  the home chain its bridge links to (``BridgeLinked``; with no link in the index, of every chain with a
+  registry), in block time, the chains having no common block order; the mirror learns of a suspension only with
+  the bridge's next message, so a remote move between the two is flagged (it got through).
+
+Switching a rule off is the config's ``disabled`` list. Some accepted values stop a rule in effect, being the far
+end of their range: ``concentration.share = 1`` or a huge ``min_supply_tonnes``; ``price-outlier.window_days =
+0``, a huge ``min_trades`` or ``ratio``; ``round-trip.window_hours = 0`` (moves in one block only);
+``collateral-price-spike.window_hours = 0`` (the price in force only) or a huge ``rise``;
+``obligation-short.warning_days = 0`` (no warning, critical after the deadline only). ``near-liquidation.health``
+cannot: a health below 1.0 is critical whatever it is.
 """
 
 from __future__ import annotations
