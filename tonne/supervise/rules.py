@@ -97,6 +97,7 @@ cannot: a health below 1.0 is critical whatever it is.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
@@ -501,19 +502,25 @@ def _legs(ledger: Ledger, config: Config) -> dict[tuple[int, int], list[_Leg]]:
     return by_id
 
 
-def _onward(legs: list[_Leg], start: int, at: str, deadline: float) -> Iterable[tuple[int, _Leg]]:
-    """The legs from ``start`` on, up to ``deadline``, that take the id from party ``at`` to another."""
-    for j in range(start, len(legs)):
+def _onward(legs: list[_Leg], indexes: list[int], start: int, deadline: float) -> Iterable[tuple[int, _Leg]]:
+    """The legs of ``indexes`` (increasing) from index ``start`` on, up to ``deadline``."""
+    for j in indexes[bisect_left(indexes, start) :]:
         leg = legs[j]
         if leg.where.timestamp > deadline:
             return
-        if leg.source == at and leg.to != at:
-            yield j, leg
+        yield j, leg
 
 
 def round_trip(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
     window = config.round_trip.window_hours * 3600
     for (chain, token_id), legs in _legs(ledger, config).items():
+        # Each party's legs out, and the legs from one party to another, by index (increasing).
+        by_source: dict[str, list[int]] = defaultdict(list)
+        by_pair: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, leg in enumerate(legs):
+            if leg.source != leg.to:
+                by_source[leg.source].append(i)
+                by_pair[(leg.source, leg.to)].append(i)
         # The return leg -> the latest departure it closes, and the path between: one alert per return.
         closed: dict[int, tuple[int, list[_Leg]]] = {}
         for i, first in enumerate(legs):
@@ -521,13 +528,13 @@ def round_trip(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
             if first.price_per_unit is None or home == first.to:
                 continue  # the credits leave by a deal; a move within one party is self-trade's
             deadline = first.where.timestamp + window
-            for j, second in _onward(legs, i + 1, first.to, deadline):
+            for j, second in _onward(legs, by_pair.get((first.to, home), []), i + 1, deadline):
+                closed[j] = (i, [first, second])
+            for j, second in _onward(legs, by_source.get(first.to, []), i + 1, deadline):
                 if second.to == home:
-                    closed[j] = (i, [first, second])
                     continue
-                for k, third in _onward(legs, j + 1, second.to, deadline):
-                    if third.to == home:
-                        closed[k] = (i, [first, second, third])
+                for k, third in _onward(legs, by_pair.get((second.to, home), []), j + 1, deadline):
+                    closed[k] = (i, [first, second, third])  # a later departure replaces an earlier one
         for _k, (_i, path) in sorted(closed.items()):
             first, last = path[0], path[-1]
             hours = (last.where.timestamp - first.where.timestamp) / 3600
