@@ -14,7 +14,16 @@ an identity, and no other Tonne contract keeps one. So the links come from the c
     [identities]
     "Acme Trading Ltd" = ["0xAb..01", "0xAb..02"]
 
-Every account of a group is one party for ``self-trade`` and ``round-trip``; an account may belong to one group only.
+Every account of a group is one party for ``self-trade``, ``round-trip`` and ``concentration`` (whose holdings are
+summed per group); an account may belong to one group only.
+
+Switching a rule off is the ``disabled`` list's work. Some accepted values stop a rule in effect, and are allowed
+only because they are the far end of a range: ``concentration.share = 1`` (nothing holds more than the whole), a
+huge ``concentration.min_supply_tonnes``, ``price-outlier.window_days = 0`` or a huge ``min_trades`` or ``ratio``,
+``round-trip.window_hours = 0`` (only moves in one block), ``collateral-price-spike.window_hours = 0`` (only the
+price in force at the pledge) or a huge ``rise``, ``obligation-short.warning_days = 0`` (critical after the
+deadline only). ``near-liquidation.health`` cannot hide a liquidatable position: below 1.0 is always critical, and
+a threshold below 1.0 is refused.
 """
 
 from __future__ import annotations
@@ -93,7 +102,8 @@ class NearLiquidation:
     health: float = setting(
         1.10,
         "Positions whose health factor (liquidation limit / debt) is below 1.10 are flagged: a 10% fall of the "
-        "collateral's price makes them liquidatable. Below 1.0 they are liquidatable now (critical).",
+        "collateral's price makes them liquidatable. Below 1.0 they are liquidatable now: critical whatever this "
+        "threshold, which must be at least 1.0 (to stop the rule, name it in `disabled`).",
     )
 
 
@@ -111,9 +121,11 @@ class Concentration:
     )
     include_issued: bool = setting(
         False,
-        "An account's holding counts what it holds beyond what was issued to it: a developer holding the batch it "
-        "was issued is the primary market, not a cornered one; buying up an id is what this rule watches. True: "
-        "count every unit held.",
+        "A holding (of an account, or of an identity group's accounts together) counts what it received from "
+        "others, by transfers and trades (not issuances; units back from escrow up to what it put in are its own), "
+        "capped at what it holds: a developer holding the batch it was issued is the primary market, not a "
+        "cornered one; buying up an id, even one's own batch back, is what this rule watches. True: count every "
+        "unit held.",
     )
 
 
@@ -128,6 +140,8 @@ SECTIONS: dict[str, type] = {
 # Settings that are shares of a whole (0..1); every other number must only be non-negative.
 SHARES = {("collateral-price-spike", "rise"), ("concentration", "share")}
 ABOVE_ONE = {("price-outlier", "ratio")}
+# Thresholds that cannot be below 1 (a health factor below 1.0 is liquidatable: the warning level starts there).
+AT_LEAST_ONE = {("near-liquidation", "health")}
 
 
 @dataclass(frozen=True)
@@ -273,6 +287,11 @@ def _number(section: str, key: str, raw: Any, kind: type, where: _Locator) -> in
         raise ConfigError(f"{here}: a share of the whole, above 0 and at most 1 (0.25 is 25%), not {raw!r}")
     if (section, key) in ABOVE_ONE and raw <= 1:
         raise ConfigError(f"{here}: a ratio above 1 (2 flags prices above twice or below half the median), not {raw!r}")
+    if (section, key) in AT_LEAST_ONE and raw < 1:
+        raise ConfigError(
+            f"{here}: at least 1.0, not {raw!r}: below 1.0 a position is liquidatable now and always flagged "
+            "critical; a lower threshold would only hide warnings (to stop the rule, name it in `disabled`)"
+        )
     return kind(raw)
 
 
@@ -337,7 +356,8 @@ def example_toml() -> str:
             out.append(f"{f.name} = {default}")
     out += [
         "",
-        "# Accounts the compliance desk linked to one KYC identity: one party for self-trade and round-trip.",
+        "# Accounts the compliance desk linked to one KYC identity: one party for self-trade, round-trip and",
+        "# concentration.",
         "# The chain does not record these links (the token's AllowlistSet names no identity); they come from here.",
         "[identities]",
         '# "Acme Trading Ltd" = [',

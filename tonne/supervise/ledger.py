@@ -8,7 +8,8 @@ What it holds, per chain (a bridge's home and remote are two chains of one index
   of the token's own transfer events, which must agree with them;
 - ``balances[(chain, id, holder)]``: from ``TransferSingle`` / ``TransferBatch``; the holdings of the Tonne
   contracts themselves (the credit facility, the bilateral pledge, the exchange, the home bridge) are escrow:
-  pledged collateral, or credits bridged out and locked at home;
+  pledged collateral, or credits bridged out and locked at home (``escrow[(chain, address)]``: one deployer key
+  gives the same contract addresses on two chains, so an address is escrow only on the chain that deployed it);
 - ``certificates``: each retirement with its beneficiary, name, reason, jurisdiction, period, purpose, reference,
   ids and amounts; ``surrenders``, ``periods`` and ``obligations`` of the compliance periods;
 - ``positions`` (the credit facility: collateral per id, scaled debt, owner, maturity; a write-off
@@ -16,7 +17,8 @@ What it holds, per chain (a bridge's home and remote are two chains of one index
   its time, the facility's ``class_params`` (LTV, liquidation threshold, price age per class) and its interest
   ``accrual`` (the last index, when, and the rate per second), to value a position at any time; ``pledges``
   (bilateral);
-- ``trades`` (``OrderFilled``), ``prices`` (the oracle's ``PricePosted``), ``classes`` (id -> price class);
+- ``trades`` (``OrderFilled``; ``deals()``: each delivery once), ``prices`` (the oracle's ``PricePosted``),
+  ``classes`` ((chain, id) -> price class, the oracle's ``ClassAssigned`` on that chain);
 - ``projects`` (with each status change in ``history``), ``restricted`` projects (the token's view),
   ``batches`` (serial ranges, issuance references), ``issuances``, ``cancellations``, ``reports`` of the MRV;
 - ``bridge``: per (home chain, remote chain, id), units locked at home, released back, minted and burned
@@ -279,7 +281,7 @@ class Accrual:
 class Ledger:
     supply: dict[tuple[int, int], Supply] = field(default_factory=lambda: defaultdict(Supply))
     balances: dict[tuple[int, int, str], int] = field(default_factory=lambda: defaultdict(int))
-    escrow: dict[str, str] = field(default_factory=dict)  # address -> "pledged" / "exchange" / "bridged"
+    escrow: dict[tuple[int, str], str] = field(default_factory=dict)  # (chain, address) -> pledged/exchange/bridged
     names: dict[tuple[int, str], str] = field(default_factory=dict)  # (chain, address) -> contract name
     certificates: dict[tuple[int, int], Certificate] = field(default_factory=dict)
     remote_retirements: list[dict[str, Any]] = field(default_factory=list)
@@ -289,7 +291,7 @@ class Ledger:
     entity_names: dict[tuple[int, str], str] = field(default_factory=dict)  # (period, entity) -> its name
     trades: list[Trade] = field(default_factory=list)
     prices: list[tuple[int, int, Where]] = field(default_factory=list)  # (class id, price, where)
-    classes: dict[int, int] = field(default_factory=dict)  # token id -> price class
+    classes: dict[tuple[int, int], int] = field(default_factory=dict)  # (chain, token id) -> price class
     positions: dict[int, Position] = field(default_factory=dict)
     bad_debt: int = 0  # the facility's written-off debt (its last BadDebtRecorded's total)
     pledges: dict[int, Pledge] = field(default_factory=dict)
@@ -322,7 +324,7 @@ class Ledger:
             for address, name in source["contracts"].items():
                 ledger.names[(source["chain_id"], address)] = name
                 if name in ESCROW_CONTRACTS:
-                    ledger.escrow[address] = ESCROW_CONTRACTS[name]
+                    ledger.escrow[(source["chain_id"], address)] = ESCROW_CONTRACTS[name]
         for event in events:
             ledger.apply(event)
         return ledger
@@ -347,8 +349,9 @@ class Ledger:
         """Units of ``token_id`` held by the Tonne contracts, by kind (pledged, exchange, bridged)."""
         out: dict[str, int] = defaultdict(int)
         for holder, units in self.holders(chain_id, token_id).items():
-            if holder in self.escrow:
-                out[self.escrow[holder]] += units
+            kind = self.escrow.get((chain_id, holder))
+            if kind is not None:
+                out[kind] += units
         return dict(out)
 
     def deals(self) -> list[Trade]:
@@ -413,15 +416,15 @@ def _transfer(ledger: Ledger, event: Event, ids: list[int], values: list[int], s
             _changed(ledger, event, token_id, "minted", units)
         else:
             ledger.balances[(chain, token_id, source)] -= units
-            if source in escrow:
-                _changed(ledger, event, token_id, escrow[source], -units)
+            if (chain, source) in escrow:
+                _changed(ledger, event, token_id, escrow[(chain, source)], -units)
         if to == ZERO:
             ledger.supply[(chain, token_id)].burned += units
             _changed(ledger, event, token_id, "burned", units)
         else:
             ledger.balances[(chain, token_id, to)] += units
-            if to in escrow:
-                _changed(ledger, event, token_id, escrow[to], units)
+            if (chain, to) in escrow:
+                _changed(ledger, event, token_id, escrow[(chain, to)], units)
         ledger.transfers.append((chain, token_id, source, to, units, where))
 
 
@@ -531,7 +534,7 @@ def _price(ledger: Ledger, event: Event, a: dict) -> None:
 
 
 def _class(ledger: Ledger, event: Event, a: dict) -> None:
-    ledger.classes[a["id"]] = a["classId"]
+    ledger.classes[(event.chain_id, a["id"])] = a["classId"]
 
 
 def _position(ledger: Ledger, event: Event) -> Position:

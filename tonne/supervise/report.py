@@ -431,8 +431,12 @@ class Report:
 
     def oracle_prices(self, token_id: int) -> list[tuple[int, int]]:
         """(timestamp, price per tonne) of the oracle's posts for the class of ``token_id``, up to the end."""
-        klass = self.ledger.classes.get(token_id, token_id)
-        return [(w.timestamp, p) for c, p, w in self.ledger.prices if c == klass and w.timestamp < self.as_of]
+        classes = self.ledger.classes
+        return [
+            (w.timestamp, p)
+            for c, p, w in self.ledger.prices
+            if c == classes.get((w.chain_id, token_id), token_id) and w.timestamp < self.as_of
+        ]
 
     def markets(self) -> list[tuple[int, list[Trade]]]:
         """Per id traded (or priced) in the period: its deals, the most traded first."""

@@ -37,13 +37,23 @@ double offsetting
   contract refuses a report that does not continue the last approved one (``MrvReportNotContiguous``,
   ``MrvWrongFirstSequence``).
 
-market abuse (``OrderFilled`` of the exchange)
+market abuse (``OrderFilled`` of the exchange, read as ``Ledger.deals()``: each delivery once, a match's two
+fills, one per order, are one deal)
 - ``self-trade``: buyer and seller one account (the exchange refuses it: ``ExchangeSelfTrade``), or two accounts
   of one identity group of the config (the chain records no identities: ``tonne.supervise.config``).
-- ``round-trip``: A sells an id to B and B sells it back to A (parties: accounts or identity groups) within the
-  window.
-- ``price-outlier``: a fill whose price per unit is more than ``ratio`` times, or less than 1/``ratio`` of, the
-  median of the id's earlier fills in the same payment token within the window (at least ``min_trades`` of them).
+- ``round-trip``: credits of an id that leave A by a deal and come back to A (parties: accounts or identity
+  groups) within the window, by any path of up to 3 moves, deals or plain transfers (A -> B -> A, the "instant
+  refund" by ``safeTransferFrom`` included; A -> B -> D -> A). A deal's own delivery (the transfer in its
+  transaction), mints, burns and moves into or out of the Tonne contracts' escrow are not moves between parties;
+  the amounts along the path are not compared (part of a lot coming back is a round trip too). One alert per
+  returning move, with the latest departure it closes. Not seen: a path of 4 moves or more, or one through a
+  chain the index does not follow.
+- ``price-outlier``: a deal whose price per unit is more than ``ratio`` times, or less than 1/``ratio`` of, the
+  median by units (volume-weighted: the price at which half the units of the window traded lower, so fills of a
+  few units do not move it) of the id's earlier deals in the same payment token within the window (at least
+  ``min_trades`` of them). Not seen: prices are compared only within one payment token (events do not say a
+  token's decimals or worth), so a deal priced in a token no other deal of the id uses, e.g. a token of the
+  trader's own (the exchange settles in whatever token the order names), has no history and is not compared.
 - ``collateral-price-spike``: credits pledged to the credit facility while the oracle price of their class stands
   ``rise`` or more above its lowest value in the window before the pledge (the price in force at the window's start
   included).
@@ -53,28 +63,44 @@ compliance
   less away (warning), or past (critical).
 
 risk
-- ``near-liquidation``: a facility position whose health factor is below the threshold (critical below 1.0). The
+- ``near-liquidation``: a facility position whose health factor is below the threshold (warning), or below 1.0
+  (critical, liquidatable now, whatever the threshold: the config refuses a threshold below 1.0). The
   health is the facility's own (``CreditFacility._health``): per collateral id of a project the token does not
   restrict and a class with a liquidation threshold, value = units x price / 1,000 (the oracle's latest price of
   the id's class, ``ClassAssigned`` or the id itself), limit = value x thresholdBps / 10,000; debt = ceil(scaled
   debt x index / 1e27), the index projected to ``now`` from the facility's last accrual and rate; health = limit x
   1e18 / debt. Not seen: a matured position is liquidatable whatever its health (the maturity is not tracked), and
   a price's staleness is judged by the block it was posted in, not its ``observedAt``.
-- ``concentration``: one account holding more than ``share`` of an id's circulating supply (issued - retired -
-  cancelled), the Tonne contracts' escrow (facility, bilateral pledge, exchange, home bridge) never flagged;
-  by default a holding counts only what the account holds beyond what was issued to it.
+- ``concentration``: one party (an account, or the accounts of one identity group of the config together)
+  holding more than ``share`` of an id's circulating supply (issued - retired - cancelled), the Tonne contracts'
+  escrow (facility, bilateral pledge, exchange, home bridge, on their own chain) never flagged. By default a
+  holding counts what the party received from others, by transfers and deals (not mints: an issuance is the
+  primary market; not moves between its own accounts; units back from an escrow contract up to what the account
+  put in are its own), capped at what it holds: a developer that sold its batch and bought it back is counted,
+  one that holds what it was issued is not. ``include_issued``: count every unit held.
 - ``suspended-project-activity``: credits of a project moved (transfers, trades, issuances, retirements) after its
   status changed to Suspended or Terminated and before it was approved again. Cancellations (reversals) are
   allowed on suspended credits and are not flagged. What cannot be seen: the token refuses every such move
   (``CreditProjectRestricted``), and a refused transaction leaves no event, so attempts are invisible here; the
-  rule can only prove that none got through.
+  rule can only prove that none got through. The mirror's moves on a remote chain are judged by the suspensions of
+  the home chain its bridge links to (``BridgeLinked``; with no link in the index, of every chain with a
+  registry), in block time, the chains having no common block order; the mirror learns of a suspension only with
+  the bridge's next message, so a remote move between the two is flagged (it got through).
+
+Switching a rule off is the config's ``disabled`` list. Some accepted values stop a rule in effect, being the far
+end of their range: ``concentration.share = 1`` or a huge ``min_supply_tonnes``; ``price-outlier.window_days =
+0``, a huge ``min_trades`` or ``ratio``; ``round-trip.window_hours = 0`` (moves in one block only);
+``collateral-price-spike.window_hours = 0`` (the price in force only) or a huge ``rise``;
+``obligation-short.warning_days = 0`` (no warning, critical after the deadline only). ``near-liquidation.health``
+cannot: a health below 1.0 is critical whatever it is.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from statistics import median
+from typing import NamedTuple
 
 from tonne.core.ids import describe, project_of
 from tonne.core.units import UNITS_PER_TONNE, format_tonnes
@@ -412,7 +438,7 @@ def _price_text(price_per_unit: int) -> str:
 
 
 def self_trade(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
-    for trade in ledger.trades:
+    for trade in ledger.deals():
         seller, buyer = trade.seller, trade.buyer
         if seller.lower() == buyer.lower():
             severity, who = "critical", f"{seller} traded with itself"
@@ -443,52 +469,130 @@ def self_trade(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
         )
 
 
+class _Leg(NamedTuple):
+    """One move of an id between two parties (``round_trip``): a deal or a plain transfer."""
+
+    seller: str  # the accounts
+    buyer: str
+    source: str  # their parties (``Config.party``)
+    to: str
+    units: int
+    price_per_unit: int | None  # None: a transfer
+    where: Where
+
+
+def _legs(ledger: Ledger, config: Config) -> dict[tuple[int, int], list[_Leg]]:
+    """Per (chain, id), its moves between two parties in chain order: every deal, and every transfer that is not
+    a mint or a burn, not a deal's own delivery (a transfer of the id in a deal's transaction), and not into or out
+    of the Tonne contracts' escrow (a pledge, its withdrawal, a lock: no change of owner)."""
+    deals = ledger.deals()
+    dealt = {(t.where.chain_id, t.where.tx_hash, t.token_id) for t in deals}
+    by_id: dict[tuple[int, int], list[_Leg]] = defaultdict(list)
+    for t in deals:
+        leg = _Leg(t.seller, t.buyer, config.party(t.seller), config.party(t.buyer), t.units, t.price_per_unit, t.where)
+        by_id[(t.where.chain_id, t.token_id)].append(leg)
+    for chain, token_id, source, to, units, where in ledger.transfers:
+        if units == 0 or ZERO in (source, to) or (chain, where.tx_hash, token_id) in dealt:
+            continue
+        if (chain, source) in ledger.escrow or (chain, to) in ledger.escrow:
+            continue
+        by_id[(chain, token_id)].append(_Leg(source, to, config.party(source), config.party(to), units, None, where))
+    for legs in by_id.values():
+        legs.sort(key=lambda leg: _order(leg.where))
+    return by_id
+
+
+def _onward(legs: list[_Leg], indexes: list[int], start: int, deadline: float) -> Iterable[tuple[int, _Leg]]:
+    """The legs of ``indexes`` (increasing) from index ``start`` on, up to ``deadline``."""
+    for j in indexes[bisect_left(indexes, start) :]:
+        leg = legs[j]
+        if leg.where.timestamp > deadline:
+            return
+        yield j, leg
+
+
 def round_trip(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
     window = config.round_trip.window_hours * 3600
-    # (chain, id, seller party, buyer party) -> the latest trade that way
-    last: dict[tuple[int, int, str, str], object] = {}
-    for trade in ledger.trades:
-        w = trade.where
-        seller, buyer = config.party(trade.seller), config.party(trade.buyer)
-        if seller == buyer:
-            continue  # self-trade's
-        back = last.get((w.chain_id, trade.token_id, buyer, seller))
-        if back is not None and w.timestamp - back.where.timestamp <= window:
-            first = back
-            hours = (w.timestamp - first.where.timestamp) / 3600
+    for (chain, token_id), legs in _legs(ledger, config).items():
+        # Each party's legs out, and the legs from one party to another, by index (increasing).
+        by_source: dict[str, list[int]] = defaultdict(list)
+        by_pair: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, leg in enumerate(legs):
+            if leg.source != leg.to:
+                by_source[leg.source].append(i)
+                by_pair[(leg.source, leg.to)].append(i)
+        # The return leg -> the latest departure it closes, and the path between: one alert per return.
+        closed: dict[int, tuple[int, list[_Leg]]] = {}
+        for i, first in enumerate(legs):
+            home = first.source
+            if first.price_per_unit is None or home == first.to:
+                continue  # the credits leave by a deal; a move within one party is self-trade's
+            deadline = first.where.timestamp + window
+            for j, second in _onward(legs, by_pair.get((first.to, home), []), i + 1, deadline):
+                closed[j] = (i, [first, second])
+            for j, second in _onward(legs, by_source.get(first.to, []), i + 1, deadline):
+                if second.to == home:
+                    continue
+                for k, third in _onward(legs, by_pair.get((second.to, home), []), j + 1, deadline):
+                    closed[k] = (i, [first, second, third])  # a later departure replaces an earlier one
+        for _k, (_i, path) in sorted(closed.items()):
+            first, last = path[0], path[-1]
+            hours = (last.where.timestamp - first.where.timestamp) / 3600
+            steps = "; ".join(
+                f"{leg.seller} {'sold' if leg.price_per_unit is not None else 'sent'} {format_tonnes(leg.units)} "
+                f"to {leg.buyer}" + (f" at {_price_text(leg.price_per_unit)}" if leg.price_per_unit is not None else "")
+                for leg in path
+            )
             yield Alert(
                 "round-trip",
                 "warning",
-                f"round-trip:{w.chain_id}:{first.where.tx_hash}:{first.where.log_index}:{w.tx_hash}:{w.log_index}",
-                f"{describe(trade.token_id)}: {first.seller} sold {format_tonnes(first.units)} to {first.buyer} at "
-                f"{_price_text(first.price_per_unit)}, and {trade.seller} sold {format_tonnes(trade.units)} back to "
-                f"{trade.buyer} at {_price_text(trade.price_per_unit)} {hours:.1f} h later (window "
-                f"{config.round_trip.window_hours:g} h)",
-                w.timestamp,
-                w.chain_id,
+                f"round-trip:{chain}:{first.where.tx_hash}:{first.where.log_index}:{last.where.tx_hash}:"
+                f"{last.where.log_index}",
+                f"{describe(token_id)}: back to where it started in {len(path)} moves and {hours:.1f} h (window "
+                f"{config.round_trip.window_hours:g} h): {steps}",
+                last.where.timestamp,
+                chain,
                 {
-                    "txs": _txs(first.where, w),
-                    "id": trade.token_id,
+                    "txs": _txs(*(leg.where for leg in path)),
+                    "id": token_id,
                     "accounts": [first.seller, first.buyer],
-                    "units": [first.units, trade.units],
-                    "prices_per_unit": [first.price_per_unit, trade.price_per_unit],
-                    "seconds_apart": w.timestamp - first.where.timestamp,
+                    "path": [first.seller, *(leg.buyer for leg in path)],
+                    "units": [leg.units for leg in path],
+                    "prices_per_unit": [leg.price_per_unit for leg in path],
+                    "seconds_apart": last.where.timestamp - first.where.timestamp,
                 },
             )
-        last[(w.chain_id, trade.token_id, seller, buyer)] = trade
+
+
+def weighted_median(prices_and_units: Iterable[tuple[int, int]]) -> float:
+    """The median price of the units, not of the fills: the price at which half the units traded lower and half
+    higher (the mean of the two middle prices when the units split exactly in half there, as ``statistics.median``
+    does for an even count). A fill of one unit weighs one unit."""
+    ordered = sorted((p, u) for p, u in prices_and_units if u > 0)
+    total = sum(u for _p, u in ordered)
+    if total == 0:
+        return 0
+    running = 0
+    for i, (price, units) in enumerate(ordered):
+        running += units
+        if 2 * running > total:
+            return price
+        if 2 * running == total:
+            return (price + ordered[i + 1][0]) / 2
+    return ordered[-1][0]  # pragma: no cover - the loop returns by the last fill
 
 
 def price_outlier(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
     settings = config.price_outlier
     window = settings.window_days * 86_400
     earlier: dict[tuple[int, int, str], list] = defaultdict(list)
-    for trade in ledger.trades:
+    for trade in ledger.deals():
         w = trade.where
         history = earlier[(w.chain_id, trade.token_id, trade.payment_token.lower())]
         while history and w.timestamp - history[0].where.timestamp > window:
             history.pop(0)
         if len(history) >= settings.min_trades:
-            middle = median(t.price_per_unit for t in history)
+            middle = weighted_median((t.price_per_unit, t.units) for t in history)
             price = trade.price_per_unit
             if middle > 0 and (price > middle * settings.ratio or price * settings.ratio < middle):
                 factor = price / middle
@@ -497,7 +601,8 @@ def price_outlier(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
                     "warning",
                     f"price-outlier:{w.chain_id}:{w.tx_hash}:{w.log_index}",
                     f"{describe(trade.token_id)}: {format_tonnes(trade.units)} from {trade.seller} to {trade.buyer} "
-                    f"at {_price_text(price)}, {factor:.2f} times the median {_price_text(int(middle))} of the "
+                    f"at {_price_text(price)}, {factor:.2f} times the median by units "
+                    f"{_price_text(int(middle))} of the {format_tonnes(sum(t.units for t in history))} in the "
                     f"{len(history)} fills of the {settings.window_days:g} days before (limit x{settings.ratio:g})",
                     w.timestamp,
                     w.chain_id,
@@ -510,6 +615,7 @@ def price_outlier(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
                         "price_per_unit": price,
                         "median_per_unit": middle,
                         "fills": len(history),
+                        "units_in_window": sum(t.units for t in history),
                         "payment_token": trade.payment_token,
                     },
                 )
@@ -524,7 +630,7 @@ def collateral_price_spike(ledger: Ledger, config: Config, now: int) -> Iterable
         by_class[(where.chain_id, class_id)].append((price, where))
     for position_id, owner, ids, amounts, pledge in ledger.collateral_pledges:
         for token_id, units in zip(ids, amounts, strict=True):
-            class_id = ledger.classes.get(token_id, token_id)
+            class_id = ledger.classes.get((pledge.chain_id, token_id), token_id)
             posted = [(p, w) for p, w in by_class[(pledge.chain_id, class_id)] if _order(w) < _order(pledge)]
             if not posted:
                 continue
@@ -630,7 +736,7 @@ def near_liquidation(ledger: Ledger, config: Config, now: int) -> Iterable[Alert
         for token_id, units in sorted(position.collateral.items()):
             if units <= 0 or ledger.restricted.get((chain, project_of(token_id)), False):
                 continue
-            class_id = ledger.classes.get(token_id, token_id)
+            class_id = ledger.classes.get((chain, token_id), token_id)
             params = ledger.class_params.get(class_id)
             quote = prices.get((chain, class_id))
             if params is None or params[1] == 0 or quote is None:
@@ -643,7 +749,9 @@ def near_liquidation(ledger: Ledger, config: Config, now: int) -> Iterable[Alert
                 {"id": token_id, "units": units, "class": class_id, "price": price, "threshold_bps": params[1]}
             )
         health = limit * WAD // debt
-        if health >= threshold * WAD:
+        # Below 1.0 a position is liquidatable now: critical whatever the warning threshold (the config refuses a
+        # threshold below 1.0, but a Config built in code may still hold one).
+        if health >= threshold * WAD and health >= WAD:
             continue
         severity = "critical" if health < WAD else "warning"
         state = "liquidatable now" if severity == "critical" else f"below the {threshold:g} the monitor warns at"
@@ -670,34 +778,76 @@ def near_liquidation(ledger: Ledger, config: Config, now: int) -> Iterable[Alert
         )
 
 
+def _received(ledger: Ledger, config: Config) -> dict[tuple[int, int, str], tuple[int, list[Where]]]:
+    """Per (chain, id, party), the units its accounts received from others, with the moves: transfers from another
+    party (not mints: an issuance is the primary market), and deals whose delivery no transfer of the index shows.
+    Units an account gets back from an escrow contract, up to what it put in (a withdrawn pledge, a cancelled
+    order, a bridge's release), are its own, not received; beyond that (a liquidator's seized collateral, a
+    pledgee's claim) they are."""
+    received: dict[tuple[int, int, str], int] = defaultdict(int)
+    moves: dict[tuple[int, int, str], list[Where]] = defaultdict(list)
+    deposited: dict[tuple[int, int, str, str], int] = defaultdict(int)  # (chain, id, account, escrow) -> units
+    delivered: set[tuple[int, str, int, str]] = set()
+    for chain, token_id, source, to, units, where in ledger.transfers:
+        delivered.add((chain, where.tx_hash, token_id, to))
+        if units == 0 or source == ZERO or to == ZERO:
+            continue
+        if (chain, to) in ledger.escrow:
+            deposited[(chain, token_id, source, to)] += units
+            continue
+        if (chain, source) in ledger.escrow:
+            back = min(units, deposited[(chain, token_id, to, source)])
+            deposited[(chain, token_id, to, source)] -= back
+            units -= back
+        party = config.party(to)
+        if units > 0 and config.party(source) != party:
+            received[(chain, token_id, party)] += units
+            moves[(chain, token_id, party)].append(where)
+    for trade in ledger.deals():
+        w = trade.where
+        party = config.party(trade.buyer)
+        if (w.chain_id, w.tx_hash, trade.token_id, trade.buyer) in delivered or config.party(trade.seller) == party:
+            continue
+        received[(w.chain_id, trade.token_id, party)] += trade.units
+        moves[(w.chain_id, trade.token_id, party)].append(w)
+    return {key: (units, moves[key]) for key, units in received.items()}
+
+
 def concentration(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
     settings = config.concentration
-    issued_to: dict[tuple[int, int, str], int] = defaultdict(int)
-    for chain, token_id, to, units, _ref, _where in ledger.issuances:
-        issued_to[(chain, token_id, to)] += units
+    received = _received(ledger, config)
     inbound: dict[tuple[int, int, str], list[Where]] = defaultdict(list)
     for chain, token_id, _source, to, _units, where in ledger.transfers:
         inbound[(chain, token_id, to)].append(where)
-    held: dict[tuple[int, int], dict[str, int]] = defaultdict(dict)
+    # (chain, id) -> party -> its accounts' holdings
+    held: dict[tuple[int, int], dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for (chain, token_id, holder), units in ledger.balances.items():
-        if units > 0 and holder != ZERO and holder not in ledger.escrow:
-            held[(chain, token_id)][holder] = units
-    for (chain, token_id), holders in held.items():
+        if units > 0 and holder != ZERO and (chain, holder) not in ledger.escrow:
+            held[(chain, token_id)][config.party(holder)][holder] = units
+    for (chain, token_id), parties in held.items():
         supply = ledger.supply.get((chain, token_id))
         if supply is None or supply.circulating < settings.min_supply_tonnes * UNITS_PER_TONNE:
             continue
         circulating = supply.circulating
-        for holder, units in sorted(holders.items()):
-            counted = units if settings.include_issued else max(0, units - issued_to[(chain, token_id, holder)])
+        for party, accounts in sorted(parties.items()):
+            units = sum(accounts.values())
+            got, moves = received.get((chain, token_id, party), (0, []))
+            counted = units if settings.include_issued else min(units, got)
             if counted <= settings.share * circulating:
                 continue
             share = counted / circulating
-            recent = inbound[(chain, token_id, holder)][-10:]
+            group = config.identity_of(next(iter(accounts)))
+            holder = f"identity:{group}" if group is not None else next(iter(accounts))
+            who = f"identity {group!r} ({', '.join(sorted(accounts))})" if group is not None else holder
+            # the evidence: the latest moves that made the counted holding (or, counting issued units, that brought
+            # the units in: an issuance's mint too)
+            everything = sorted((w for a in accounts for w in inbound[(chain, token_id, a)]), key=_order)
+            recent = (moves if moves and not settings.include_issued else everything)[-10:]
             yield Alert(
                 "concentration",
                 "warning",
                 f"concentration:{chain}:{token_id}:{holder}",
-                f"{describe(token_id)}: {holder} holds {format_tonnes(units)}"
+                f"{describe(token_id)}: {who} holds {format_tonnes(units)}"
                 + ("" if settings.include_issued else f" ({format_tonnes(counted)} of it bought or received)")
                 + f", {share:.0%} of the {format_tonnes(circulating)} in circulation (limit {settings.share:.0%})",
                 _latest(*recent),
@@ -706,8 +856,10 @@ def concentration(ledger: Ledger, config: Config, now: int) -> Iterable[Alert]:
                     "txs": _txs(*recent),
                     "id": token_id,
                     "holder": holder,
+                    "accounts": sorted(accounts),
                     "units": units,
                     "counted": counted,
+                    "received": got,
                     "circulating": circulating,
                     "share": share,
                 },
@@ -728,11 +880,30 @@ def suspended_project_activity(ledger: Ledger, config: Config, now: int) -> Iter
                 open_span = None
     if not spans:
         return
+    # A remote chain's moves (the mirror's) are judged by the spans of the home chain its bridge links to, in
+    # block time (two chains have no common block order); with no link in the index, by the spans of every chain
+    # with a registry, the mirror's ids being the home's.
+    homes: dict[int, set[int]] = defaultdict(set)
+    for (chain, address), other in ledger.links.items():
+        name = ledger.names.get((chain, address))
+        if name == "RemoteBridge":
+            homes[chain].add(other)
+        elif name == "HomeBridge":
+            homes[other].add(chain)
+    registries = {chain for chain, _project in ledger.projects}
 
     def span_of(chain: int, token_id: int, where: Where):
-        for span in spans.get((chain, project_of(token_id)), ()):
+        project_id = project_of(token_id)
+        for span in spans.get((chain, project_id), ()):
             if _order(span[0]) < _order(where) and (span[1] is None or _order(where) < _order(span[1])):
                 return span
+        if chain in registries and chain not in homes:
+            return None
+        for home in sorted(homes.get(chain) or registries - {chain}):
+            for span in spans.get((home, project_id), ()):
+                since, until = span[0].timestamp, span[1].timestamp if span[1] is not None else None
+                if since < where.timestamp and (until is None or where.timestamp < until):
+                    return span
         return None
 
     cancelled_txs = {(c[0], c[1], c[4].tx_hash) for c in ledger.cancellations}
@@ -780,8 +951,15 @@ def suspended_project_activity(ledger: Ledger, config: Config, now: int) -> Iter
             "critical",
             f"suspended-project-activity:{chain}:{project_id}:{tx}",
             f"project {project_id} ({', '.join(describe(i) for i in sorted(entry['ids']))}): {what}, after the "
-            f"project was {STATUS_NAMES[status].lower()} at block {since.block_number} ({reason!r}); the token "
-            "should have refused it",
+            f"project was {STATUS_NAMES[status].lower()} at block {since.block_number}"
+            + (f" of chain {since.chain_id}" if since.chain_id != chain else "")
+            + f" ({reason!r}); "
+            + (
+                "the token should have refused it"
+                if since.chain_id == chain
+                else "the mirror should have refused it (unless the bridge's message of the suspension had not "
+                "reached it yet)"
+            ),
             entry["where"].timestamp,
             chain,
             {
