@@ -29,6 +29,7 @@ endif
 # rebuilt, never reused, since its scripts and its editable install point at the folder that made it.
 PY_STAMP := $(VENV)/.installed-$(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
 NODE_STAMP := node_modules/.installed
+JS_STAMP := js/node_modules/.installed
 
 .PHONY: help install postgresql demo test test-fast lint bench audit clean
 help:
@@ -39,7 +40,7 @@ help:
 	@echo "make audit  - Slither on contracts/ (not contracts/test/); fails on untriaged High/Medium findings"
 	@echo "make clean  - remove build output and installed tools"
 
-install: $(PY_STAMP) $(NODE_STAMP) postgresql
+install: $(PY_STAMP) $(NODE_STAMP) $(JS_STAMP) postgresql
 
 $(PY_STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is required (found %s)" % sys.version.split()[0])'
@@ -52,6 +53,11 @@ $(PY_STAMP): requirements.lock pyproject.toml
 $(NODE_STAMP): package.json package-lock.json
 	@command -v node >/dev/null || { echo "Node.js (with npm) is required: it runs the Solidity compiler and Anvil"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The JavaScript client for dApp frontends (js/, an npm package of its own: viem), and its tests' dependencies.
+$(JS_STAMP): js/package.json js/package-lock.json
+	npm ci --prefix js --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # The order book's tests start a real PostgreSQL server (tests/python/conftest.py): Debian's `postgresql` package,
@@ -75,6 +81,7 @@ demo: install
 TEST_WORKERS ?= auto
 test: install
 	$(BIN)/ape test tests -n $(TEST_WORKERS) --dist loadfile
+	PATH="$(CURDIR)/$(BIN):$(CURDIR)/toolchain/bin:$$PATH" node --test js/test/
 
 lint: install
 	$(BIN)/ruff check tonne scripts tests bench

@@ -11,9 +11,9 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { foundry } from 'viem/chains'
 import { readDeployment } from '../src/deployment.js'
 
-const WORKTREE = resolve(import.meta.dirname, '../..')
-const MAIN = '/work/main'
-const ANVIL = `${MAIN}/toolchain/bin/anvil`
+// The checkout this package lives in: its toolchain (`make install` puts the virtualenv and Anvil there).
+const ROOT = resolve(import.meta.dirname, '../..')
+const ANVIL = `${ROOT}/toolchain/bin/anvil`
 
 /** Anvil's default accounts (mnemonic "test test ... junk"): 0 deployed the suite and holds every role. */
 export const KEYS = [
@@ -66,15 +66,14 @@ export async function startChain({ permissioned = false } = {}) {
     await waitForRpc(url, anvil)
     const env = {
       ...process.env,
-      APE_DATA_FOLDER: `${MAIN}/.ape-data`,
-      SOLCX_BINARY_PATH: `${MAIN}/toolchain/solcx`,
-      PATH: `${MAIN}/.venv/bin:${MAIN}/toolchain/bin:${process.env.PATH}`,
-      PYTHONPATH: WORKTREE,
+      APE_DATA_FOLDER: process.env.APE_DATA_FOLDER ?? `${ROOT}/.ape-data`,
+      SOLCX_BINARY_PATH: process.env.SOLCX_BINARY_PATH ?? `${ROOT}/toolchain/solcx`,
+      PATH: `${ROOT}/.venv/bin:${ROOT}/toolchain/bin:${process.env.PATH}`,
       TONNE_DEPLOYMENTS_DIR: dir,
     }
     const args = ['run', 'deploy', '--dev-roles', '--market', '--pledge', '--network', url, '--account', 'TEST::0']
     if (permissioned) args.push('--permissioned')
-    await promisify(execFile)('ape', args, { cwd: WORKTREE, env, timeout: 300_000 })
+    await promisify(execFile)('ape', args, { cwd: ROOT, env, timeout: 300_000 })
     const deployment = await readDeployment(join(dir, '31337.json'), { chainId: 31337 })
     const transport = http(url)
     const client = createPublicClient({ chain: foundry, transport, pollingInterval: 50 })
