@@ -263,7 +263,10 @@ def report(db, out_path, since, until, config_path, decimals_given):
         started = time.monotonic()
         ledger = Ledger.build(store.events(until=until), store.sources())
         alerts = evaluate(ledger, config, until if until is not None else None)
-        write_report(ledger, alerts, out, sources=store, since=since, until=until, decimals=decimals)
+        try:
+            write_report(ledger, alerts, out, sources=store, since=since, until=until, decimals=decimals)
+        except OSError as exc:
+            raise click.ClickException(f"--out {out}: cannot write the report: {exc.strerror or exc}") from None
     finally:
         store.close()
     note(f"{out}: {ledger.events:,} events, {len(alerts)} alert(s), {time.monotonic() - started:.1f} s")
