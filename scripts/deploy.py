@@ -45,10 +45,10 @@ def _role_options(func):
 @click.option("--permissioned", is_flag=True, help="Permissioned mode: holders must be on the KYC allowlist.")
 @click.option(
     "--admin-delay",
-    type=WholeNumber(min=0),
+    type=WholeNumber(min=0, max=2**48 - 1),  # the contracts' uint48 (OpenZeppelin's AccessControlDefaultAdminRules)
     default=0,
     show_default=True,
-    help="Seconds the two-step admin transfer must wait.",
+    help="Seconds the two-step admin transfer must wait (e.g. 86400: a day).",
 )
 @click.option("--dev-roles", is_flag=True, help="Grant every role to the deployer (local testing).")
 @click.option("--force", is_flag=True, help="Deploy even though a live deployment is recorded for this chain.")

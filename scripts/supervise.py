@@ -266,8 +266,11 @@ def report(db, out_path, since, until, config_path, decimals_given):
         # (the moment the data describes, as watch judges at the head), never at this machine's clock.
         now = until if until is not None else store.indexed_until()
         alerts = evaluate(ledger, config, now)
-        write_report(ledger, alerts, out, sources=store, since=since, until=until, decimals=decimals,
-                     as_of=now)  # fmt: skip
+        try:
+            write_report(ledger, alerts, out, sources=store, since=since, until=until, decimals=decimals,
+                         as_of=now)  # fmt: skip
+        except OSError as exc:
+            raise click.ClickException(f"--out {out}: cannot write the report: {exc.strerror or exc}") from None
     finally:
         store.close()
     note(f"{out}: {ledger.events:,} events, {len(alerts)} alert(s), {time.monotonic() - started:.1f} s")

@@ -225,11 +225,18 @@ def test_index__a_corrupt_database_file__refused_and_left_as_it_was(chain, tmp_p
 
 
 def test_index__a_database_of_another_chain_under_the_same_id__refused_and_unchanged(chain, tmp_path):
-    """A restarted Anvil is chain 31337 again with another block 0: the index of the old one is not mixed in."""
+    """A restarted Anvil is chain 31337 again with another block 0, and the suite deployed again from the same account
+    is at the same addresses: the index of the old chain is not mixed in. (Without the new deployment the record is
+    refused as stale: tests/e2e/test_supervise_hostile_chain.py.)"""
     db = tmp_path / "restarted.sqlite"
     ok(index_cli(chain, "--rpc", chain.anvil.url, "--db", f"sqlite:///{db}"))
     before = IndexStore(f"sqlite:///{db}").fingerprint()
-    with plain_anvil() as (url, _):
+    with plain_anvil() as (url, process):
+        again = deploy(Anvil(process, url, Web3(Web3.HTTPProvider(url))), tmp_path / "again")
+        assert (
+            again.record["contracts"]["CarbonRegistry"]["address"]
+            == chain.record["contracts"]["CarbonRegistry"]["address"]
+        )
         result = index_cli(
             chain, "--rpc", url, "--deployment", str(chain.directory / "31337.json"), "--db", f"sqlite:///{db}"
         )

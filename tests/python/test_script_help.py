@@ -71,3 +71,24 @@ def test_pledge_help__faucet__example_unit_and_where_it_works():
 
 def test_issue_help__exit_status_of_a_run_that_raced__documented():
     assert "3 done, but another run" in " ".join(_help(_load("issue")).split())
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["index"], ["Seconds between polls", "Blocks read per eth_getLogs call", "Blocks left below the head"]),
+        (["watch"], ["Seconds between polls", "Blocks read per eth_getLogs call", "docs/supervise.toml"]),
+        (["reconcile"], ["Blocks read per eth_getLogs call", "Exit 2 when anything differs"]),
+        (["report"], ["unix seconds or a UTC date YYYY-MM-DD", "Decimals of a payment token", "e.g. 0x5FbD..=6"]),
+    ],
+)
+def test_supervise_help__numbers__name_their_unit(args, words):
+    text = " ".join(_help(_load("supervise"), *args).split())
+    for word in words:
+        assert word in text, word
+    assert f"ape run supervise {args[0]} " in text
+
+
+def test_deploy_help__admin_delay__seconds_with_an_example_and_its_bound():
+    text = " ".join(_help(_load("deploy")).split())
+    assert "Seconds the two-step admin transfer must wait (e.g. 86400: a day)" in text and "281474976710655" in text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
@@ -292,6 +293,11 @@ def _guard_invoke(command: Any) -> None:
             raise click.ClickException(refused(exc)) from exc
         except ApeException as exc:
             raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+        except json.JSONDecodeError as exc:  # web3 decoding what the URL answered: a web page, a proxy's error page
+            raise click.ClickException(
+                "the node's answer is not JSON-RPC (a web page or another service at the --network URL?): "
+                f"{' '.join(str(exc.doc).split())[:80]!r}"
+            ) from exc
 
     guarded_invoke._tonne_guarded = True  # type: ignore[attr-defined]
     command.invoke = guarded_invoke

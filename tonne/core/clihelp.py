@@ -26,9 +26,12 @@ class WholeNumber(click.IntRange):
         return super().convert(value.strip() if isinstance(value, str) else value, param, ctx)
 
 
+UTC_TIME_MAX = 253_402_300_799  # 9999-12-31T23:59:59Z: the last second a date (and Python's datetime) can name
+
+
 class UtcTime(click.ParamType):
-    """A moment given as unix seconds (the digits 0-9) or a UTC date ``YYYY-MM-DD`` (its midnight); converted to unix
-    seconds."""
+    """A moment given as unix seconds (the digits 0-9, at most ``UTC_TIME_MAX``) or a UTC date ``YYYY-MM-DD`` (its
+    midnight); converted to unix seconds."""
 
     name = "time"
 
@@ -37,6 +40,8 @@ class UtcTime(click.ParamType):
             return value
         text = str(value).strip()
         if _ASCII_WHOLE.fullmatch(text):
+            if int(text) > UTC_TIME_MAX:
+                self.fail(f"{value!r}: unix seconds after the year 9999 (at most {UTC_TIME_MAX})", param, ctx)
             return int(text)
         try:
             day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)

@@ -131,6 +131,8 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 2):
         self.url = url
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]
+        if self.dialect == "sqlite" and not url.startswith("sqlite:///"):
+            raise DatabaseError(f"database URL {url!r}: a file is sqlite:///relative/path or sqlite:////absolute/path")
         if self.dialect == "sqlite":
             self.engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
             sqlite_setup(self.engine)

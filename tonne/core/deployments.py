@@ -143,7 +143,7 @@ def read_record_file(path: Path, chain_id: int) -> dict[str, Any]:
     if not path.is_file():
         raise DeploymentError(f"{path}: {'is a directory' if path.is_dir() else 'does not exist'}, not a record")
     try:
-        record = json.loads(path.read_text())
+        record = json.loads(path.read_text(encoding="utf-8-sig"))  # a byte order mark, as Windows editors save
     except UnicodeDecodeError as exc:
         raise DeploymentError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
@@ -154,9 +154,11 @@ def read_record_file(path: Path, chain_id: int) -> dict[str, Any]:
         raise DeploymentError(f"{path}: schema {record.get('schema')!r}, expected {SCHEMA!r}")
     if record.get("chainId") != chain_id:
         raise DeploymentError(f"{path}: records chain {record.get('chainId')}, but the chain is {chain_id}")
+    if not isinstance(record.get("contracts"), dict):
+        raise DeploymentError(f"{path}: contracts: expected an object of name -> entry")
     for name in CONTRACTS:
-        entry = record.get("contracts", {}).get(name)
-        if not entry or not entry.get("address") or not entry.get("abi"):
+        entry = record["contracts"].get(name)
+        if not isinstance(entry, dict) or not entry.get("address") or not entry.get("abi"):
             raise DeploymentError(f"{path}: contract {name} lacks an address or ABI")
         if not is_address(entry["address"]):
             raise DeploymentError(f"{path}: contract {name} has an invalid address {entry['address']!r}")

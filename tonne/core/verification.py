@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -187,7 +188,7 @@ def load_input(path: Path) -> dict[str, Any]:
     if path.is_dir():
         raise VerificationError(f"{path}: is a directory, not a standard-JSON input")
     try:
-        data = json.loads(path.read_text(encoding="utf8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # a byte order mark is not part of the JSON
     except UnicodeDecodeError as exc:
         raise VerificationError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
@@ -355,12 +356,32 @@ def inputs_of(record: dict[str, Any], record_dir: Path, only: tuple[str, ...] = 
     unknown = [name for name in only if name not in contracts]
     if unknown:
         raise VerificationError(f"--contract {unknown[0]!r}: not in the record (it has {', '.join(contracts)})")
+    compiler = record.get("compiler")
+    if not isinstance(compiler, dict) or not isinstance(compiler.get("version"), str) or not compiler["version"]:
+        shown = compiler.get("version") if isinstance(compiler, dict) else None
+        raise VerificationError(f"compiler.version: a solc version such as '0.8.28+commit.7893614a', not {shown!r}")
     found: dict[str, Path] = {}
     for name in only or tuple(contracts):
-        relative = contracts[name].get("standardJsonInput")
+        entry = contracts[name]
+        relative = entry.get("standardJsonInput")
         if not relative:
             raise VerificationError(
                 f"contracts.{name}: no standardJsonInput in the record (deployed before deploy wrote inputs?)"
             )
+        if not isinstance(relative, str):
+            raise VerificationError(
+                f"contracts.{name}.standardJsonInput: a path relative to the record, not {relative!r}"
+            )
+        for key, pattern, what in _ENTRY_HEX:
+            value = entry.get(key)
+            if value is not None and not (isinstance(value, str) and re.fullmatch(pattern, value)):
+                raise VerificationError(f"contracts.{name}.{key}: {what}, not {value!r:.80}")
         found[name] = record_dir / relative
     return found
+
+
+# The hex fields of an entry that the check reads, as deploy writes them.
+_ENTRY_HEX = (
+    ("transactionHash", r"0x[0-9a-fA-F]{64}", "a transaction hash (0x and 64 hex digits)"),
+    ("constructorArguments", r"0x(?:[0-9a-fA-F]{2})*", "ABI-encoded arguments (0x and pairs of hex digits)"),
+)

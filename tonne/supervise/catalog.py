@@ -175,11 +175,10 @@ def event_shapes(contract: str, abi: list[dict]) -> list[EventShape]:
 
 def catalog_of(record: dict[str, Any], source: str = "the deployment record") -> Catalog:
     """The catalog of one deployment record (``deployments/<chainId>.json``, or a bridge side's record)."""
-    try:
-        chain_id = int(record["chainId"])
-        entries = record["contracts"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CatalogError(f"{source}: not a Tonne deployment record (no chainId or contracts: {exc})") from exc
+    if not isinstance(record, dict) or "chainId" not in record or not isinstance(record.get("contracts"), dict):
+        raise CatalogError(f"{source}: not a Tonne deployment record (a JSON object with chainId and contracts)")
+    chain_id = _whole(record["chainId"], f"{source}: chainId")
+    entries = record["contracts"]
     contracts: dict[str, str] = {}
     shapes: dict[tuple[str, str], EventShape] = {}
     blocks = []
@@ -191,15 +190,31 @@ def catalog_of(record: dict[str, Any], source: str = "the deployment record") ->
         except (TypeError, ValueError) as exc:
             raise CatalogError(f"{source}: contracts.{name}.address: {entry['address']!r} is not an address") from exc
         contracts[address] = name
-        for shape in event_shapes(name, entry["abi"]):
-            shapes[(address.lower(), shape.topic)] = shape
+        abi = entry["abi"]
+        if not isinstance(abi, list) or not all(isinstance(item, dict) for item in abi):
+            raise CatalogError(f"{source}: contracts.{name}.abi: a list of ABI entries (JSON objects), not {abi!r:.60}")
+        try:
+            for shape in event_shapes(name, abi):
+                shapes[(address.lower(), shape.topic)] = shape
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise CatalogError(
+                f"{source}: contracts.{name}.abi: an event entry that is not an ABI event ({exc!r})"
+            ) from exc
         if entry.get("blockNumber") is not None:
-            blocks.append(int(entry["blockNumber"]))
+            blocks.append(_whole(entry["blockNumber"], f"{source}: contracts.{name}.blockNumber"))
     if not contracts:
         raise CatalogError(f"{source}: lists no contracts")
     if record.get("startBlock") is not None:
-        blocks.append(int(record["startBlock"]))
+        blocks.append(_whole(record["startBlock"], f"{source}: startBlock"))
     return Catalog(chain_id, contracts, shapes, min(blocks) if blocks else 0)
+
+
+def _whole(value: Any, where: str) -> int:
+    """A record's chain id or block number: a JSON whole number, as deploy writes it (not a string, a float or a
+    boolean, which ``int()`` would quietly turn into one)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CatalogError(f"{where}: a whole number (as `ape run deploy` writes it), not {value!r}")
+    return value
 
 
 def merged(catalogs: list[Catalog]) -> dict[int, Catalog]:

@@ -17,7 +17,7 @@ import click
 from web3 import Web3
 
 from tonne.supervise.catalog import Catalog, CatalogError, catalogs_of_file, merged
-from tonne.supervise.index import ChainReader, Indexer, RpcError
+from tonne.supervise.index import NOT_JSON_RPC, ChainReader, Indexer, RpcError
 from tonne.supervise.store import IndexStore, StoreMismatch
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
@@ -61,17 +61,23 @@ def open_sources(rpcs: tuple[str, ...], deployments: tuple[str, ...]) -> list[So
         try:
             chain_id = reader.chain_id()
         except RpcError as exc:
-            raise click.ClickException(f"--rpc {url}: no node answers ({str(exc).rsplit(': ', 1)[-1]})") from None
+            cause = str(exc).removeprefix(f"{url}: ").removeprefix("eth_chainId failed: ")
+            if cause.startswith(NOT_JSON_RPC):
+                raise click.ClickException(f"--rpc {url}: {cause}") from None
+            raise click.ClickException(f"--rpc {url}: no node answers ({cause})") from None
         if chain_id in readers:
             raise click.ClickException(f"--rpc {url} and --rpc {readers[chain_id][0]} are both chain {chain_id}")
         readers[chain_id] = (url, reader)
     paths = [Path(p) for p in deployments] or [deployments_dir() / f"{c}.json" for c in readers]
-    catalogs = []
+    catalogs, named_by = [], {}
     for path in paths:
         try:
-            catalogs += catalogs_of_file(read_json(path, "deployment record"), str(path))
+            found = catalogs_of_file(read_json(path, "deployment record"), str(path))
         except CatalogError as exc:
             raise click.ClickException(str(exc)) from None
+        catalogs += found
+        for catalog in found:
+            named_by.setdefault(catalog.chain_id, str(path))
     try:
         by_chain = merged(catalogs)
     except CatalogError as exc:
@@ -86,7 +92,26 @@ def open_sources(rpcs: tuple[str, ...], deployments: tuple[str, ...]) -> list[So
     for chain_id, (url, _) in readers.items():
         if chain_id not in by_chain:
             raise click.ClickException(f"--rpc {url} is chain {chain_id}, which no --deployment record names")
+    for chain_id, catalog in by_chain.items():
+        _check_code(catalog, readers[chain_id][1], named_by[chain_id])
     return [Source(by_chain[c], readers[c][1], readers[c][0]) for c in sorted(by_chain)]
+
+
+def _check_code(catalog: Catalog, reader: ChainReader, path: str) -> None:
+    """Refuse a stale record: a chain without code at its contracts' addresses (an Anvil restarted since the deploy,
+    or a record of another deployment). An index of it would hold no event, and watch would say all is well."""
+    try:
+        missing = [
+            f"{name} {address}" for address, name in catalog.contracts.items() if reader.code(address) in ("0x", "")
+        ]
+    except RpcError as exc:
+        raise click.ClickException(str(exc)) from None
+    if missing:
+        raise click.ClickException(
+            f"{path}: chain {catalog.chain_id} has no code at {missing[0]}"
+            + (f" (nor at {len(missing) - 1} other contracts)" if len(missing) > 1 else "")
+            + ": a stale record (the chain was restarted since the deploy?); deploy again or give its record"
+        )
 
 
 def report_db(db: str | None) -> str:
@@ -103,6 +128,8 @@ def report_db(db: str | None) -> str:
 
 
 def open_store(db: str | None, chain_ids: list[int], *, must_exist: bool = False) -> IndexStore:
+    """The index at ``db`` (None: ``default_db``); ``must_exist``: an index written before, opened without writing to
+    it (a database that is not an index is refused, unchanged)."""
     from tonne.core.database import DatabaseError
 
     url = db or default_db(chain_ids)
@@ -113,11 +140,12 @@ def open_store(db: str | None, chain_ids: list[int], *, must_exist: bool = False
         if not path.parent.is_dir():
             raise click.ClickException(f"--db {url}: the folder {path.parent} does not exist")
     try:
-        return IndexStore(url)
+        return IndexStore(url, create=not must_exist)
     except DatabaseError as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:  # a server that refuses the connection, a bad URL the driver rejects
-        raise click.ClickException(f"--db {url}: cannot open the database: {type(exc).__name__}: {exc}") from None
+        cause = " ".join(str(exc).split())  # one line: drivers' messages may span several
+        raise click.ClickException(f"--db {url}: cannot open the database: {type(exc).__name__}: {cause}") from None
 
 
 def indexers(store: IndexStore, sources: list[Source], *, confirmations: int, max_range: int) -> list[Indexer]:

@@ -29,6 +29,7 @@ a threshold below 1.0 is refused.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -188,9 +189,14 @@ def load(path: str | Path | None, rule_names: tuple[str, ...] | None = None) -> 
         return Config()
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config file: {exc}") from exc
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8-sig")  # a byte order mark (Windows editors write one) is not part of the text
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return parse(text, str(path), rule_names)
 
 
@@ -231,7 +237,15 @@ class _Locator:
         if section is not None:
             header = re.compile(r"^\s*\[\s*" + _key_pattern(section) + r"\s*\]")
             found = next((i for i, line in enumerate(self.lines) if header.match(line)), None)
-            if found is None:  # a dotted or inline table: look for the section's name anywhere
+            if found is None:  # a dotted key (section.key = ...) or an inline table (section = {...})
+                dotted = _key_pattern(section) + (r"\s*\.\s*" + _key_pattern(key) if key is not None else "")
+                for pattern in (
+                    re.compile(r"^\s*" + dotted + r"\s*="),
+                    re.compile(r"^\s*" + _key_pattern(section) + r"\s*[.=]"),
+                ):
+                    line = next((i for i, text in enumerate(self.lines) if pattern.match(text)), None)
+                    if line is not None:
+                        return f"{self.source}:{line + 1}"
                 key = key if key is not None else section
             else:
                 start = found + 1 if key is not None else found
@@ -301,8 +315,17 @@ def _identities(value: Any, where: _Locator) -> dict[str, tuple[str, ...]]:
         raise ConfigError(f"{here}: must be a table ([identities]), not {_type(value)}")
     groups: dict[str, tuple[str, ...]] = {}
     seen: dict[str, str] = {}
+    composed: dict[str, str] = {}  # NFC form -> the name as written
     for name, accounts in value.items():
         here = f"{where.at('identities', name)}: identities.{name}"
+        if not name.strip():
+            raise ConfigError(f"{here}: an identity needs a name (it is printed in every alert of its accounts)")
+        twin = composed.setdefault(unicodedata.normalize("NFC", name), name)
+        if twin != name:  # two spellings that print alike would be two parties
+            raise ConfigError(
+                f"{here}: the same name as identity {twin!r} ({where.at('identities', twin)}) in another Unicode "
+                "normal form (composed and decomposed accents print alike); write it once, composed (NFC)"
+            )
         if not isinstance(accounts, list) or not accounts:
             raise ConfigError(f"{here}: must be a non-empty list of account addresses, not {_type(accounts)}")
         out = []

@@ -17,6 +17,7 @@ decoding.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,12 +53,22 @@ class ChainReader:
             answer = self.provider.make_request(method, params)
         except Exception as exc:  # connection refused, timeout, bad URL: the node is not there
             raise RpcError(f"{self.where}: {method} failed: {_cause(exc)}") from exc
+        if not isinstance(answer, dict) or ("error" not in answer and "result" not in answer):
+            raise RpcError(f"{self.where}: {method} failed: {NOT_JSON_RPC}: {str(answer)[:80]!r}")
         if "error" in answer:
             raise RpcError(f"{self.where}: {method}: {answer['error']}")
         return answer["result"]
 
     def chain_id(self) -> int:
-        return int(self._call("eth_chainId", []), 16)
+        answer = self._call("eth_chainId", [])
+        try:
+            return int(answer, 16)
+        except (TypeError, ValueError):
+            raise RpcError(f"{self.where}: eth_chainId failed: {NOT_JSON_RPC}: chain id {answer!r}") from None
+
+    def code(self, address: str) -> str:
+        """The code at ``address`` at the head (hex; "0x" for none)."""
+        return self._call("eth_getCode", [address, "latest"])
 
     def head(self) -> int:
         return int(self._call("eth_blockNumber", []), 16)
@@ -118,8 +129,13 @@ class ChainReader:
             raise RpcError(f"{self.where}: {method} failed: {type(exc).__name__}: {exc}") from exc
 
 
+NOT_JSON_RPC = "the answer is not JSON-RPC (a web page or another service at this URL?)"
+
+
 def _cause(exc: Exception) -> str:
     """The root of a connection error in a few words (requests nests the socket's error three levels down)."""
+    if isinstance(exc, json.JSONDecodeError):  # an HTML page, a proxy's error page: something else answers
+        return NOT_JSON_RPC
     text = str(exc)
     for words in ("Connection refused", "timed out", "Name or service not known", "No route to host"):
         if words in text:

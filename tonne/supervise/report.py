@@ -35,6 +35,7 @@ import io
 import json
 import os
 import tempfile
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -1131,7 +1132,13 @@ def write_report(
     )
     text = render(report, title)
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    # A temporary file of this run's own, renamed over the report: a reader never sees half a report, and two runs
+    # writing one --out at once each rename a whole one (the last wins) instead of writing into each other's file.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return path

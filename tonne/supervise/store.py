@@ -34,6 +34,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    create_engine,
     delete,
     func,
     select,
@@ -147,16 +148,40 @@ class Cursor:
 class IndexStore(Database):
     lock_key = ADVISORY_LOCK
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, create: bool = True):
+        """``create``: make the tables of a new index; False (a reader: ``supervise report``): refuse a database
+        that holds no index, and write nothing to it."""
         super().__init__(url)
         try:
-            metadata.create_all(self.engine)
+            if create:
+                metadata.create_all(self.engine)
+            else:
+                self._check_index()
         except (SQLDatabaseError, OperationalError) as exc:
             self.close()
-            raise DatabaseError(f"{url}: cannot be used as the supervision index ({exc.orig})") from exc
+            cause = " ".join(str(exc.orig).split())  # one line: the driver's message may span several
+            raise DatabaseError(f"{url}: cannot be used as the supervision index ({cause})") from exc
+        except DatabaseError:
+            self.close()
+            raise
         # The hot path, compiled once and run on the DBAPI cursor (tonne.core.database.Prepared): SQLAlchemy's
         # per-row work cost as much as SQLite's.
         self._insert_event = Prepared(self.insert(events).on_conflict_do_nothing(), self.engine.dialect, EVENT_COLUMNS)
+
+    def _check_index(self) -> None:
+        """Refuse a database without the index's tables, through an engine of its own: the house's SQLite set-up
+        would switch another tool's file to WAL mode, a change to a file this reader must leave as it is."""
+        plain = create_engine(self.url)
+        try:
+            with plain.connect() as conn:
+                missing = [t.name for t in metadata.sorted_tables if not plain.dialect.has_table(conn, t.name)]
+        finally:
+            plain.dispose()
+        if missing:
+            raise DatabaseError(
+                f"{self.url}: not a supervision index (no table {', '.join(missing)}); `ape run supervise index` "
+                "writes one"
+            )
 
     # ---------------------------------------------------------------- the chains this database follows
 
