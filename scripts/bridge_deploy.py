@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from tonne.bridge.cli import chain_options, connect_both, deployments_dir, sender_options, sending_account
+from tonne.bridge.cli import chain_options, connect_both, sender_options, sending_account
 from tonne.bridge.deploy import (
     DEFAULT_LIMIT,
     WINDOW_SECONDS,
@@ -26,7 +26,7 @@ from tonne.bridge.deploy import (
     write_record,
 )
 from tonne.core.clihelp import run_action, whole_number_option
-from tonne.core.deployments import DeploymentError, read_record
+from tonne.core.deployments import DeploymentError, deployments_dir, read_record
 
 EPILOG = """\b
 Example:

@@ -7,7 +7,6 @@ commands run by `ape run`, with `--home` and `--remote` RPC URLs (or TONNE_HOME_
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,7 @@ from tonne.bridge.attest import ape_signer, key_signer
 from tonne.bridge.deploy import BridgeDeployError, BridgePair, load_pair, record_path
 from tonne.bridge.store import Store
 from tonne.bridge.watch import connect
-
-
-def deployments_dir() -> Path:
-    return Path(os.environ.get("TONNE_DEPLOYMENTS_DIR") or "deployments")
+from tonne.core.deployments import deployments_dir
 
 
 def chain_options(func):

@@ -38,9 +38,14 @@ class LiveCheck:
     reason: str
 
 
+def deployments_dir() -> Path:
+    """The folder of the deployment records: ``TONNE_DEPLOYMENTS_DIR``, or ``deployments/``."""
+    return Path(os.environ.get("TONNE_DEPLOYMENTS_DIR") or DEFAULT_DIR)
+
+
 def record_path(chain_id: int, directory: Path | str | None = None) -> Path:
     """Where the record of ``chain_id`` lives."""
-    return Path(directory or os.environ.get("TONNE_DEPLOYMENTS_DIR") or DEFAULT_DIR) / f"{chain_id}.json"
+    return (Path(directory) if directory else deployments_dir()) / f"{chain_id}.json"
 
 
 def git_commit(cwd: Path | str = ".") -> dict[str, Any]:

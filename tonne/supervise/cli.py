@@ -9,22 +9,18 @@ chain must have an ``--rpc``, every ``--rpc`` a record, and each node must be th
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from web3 import Web3
 
+from tonne.core.deployments import deployments_dir
 from tonne.supervise.catalog import Catalog, CatalogError, catalogs_of_file, merged
 from tonne.supervise.index import NOT_JSON_RPC, ChainReader, Indexer, RpcError
 from tonne.supervise.store import IndexStore, StoreMismatch
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
-
-
-def deployments_dir() -> Path:
-    return Path(os.environ.get("TONNE_DEPLOYMENTS_DIR") or "deployments")
 
 
 def default_db(chain_ids: list[int]) -> str:
