@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Numeric, String, create_engine, event, text
+from sqlalchemy import BigInteger, Connection, Integer, Numeric, String, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -24,6 +24,12 @@ from sqlalchemy.types import TypeDecorator
 
 class DatabaseError(ValueError):
     """A database URL that cannot be used, or a file that is not a database."""
+
+
+def id_type():
+    """An auto-incrementing 64-bit id: BIGINT on PostgreSQL, INTEGER on SQLite (only an INTEGER PRIMARY KEY is the
+    rowid alias there, which autoincrement needs)."""
+    return BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UInt(TypeDecorator):

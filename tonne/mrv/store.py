@@ -43,14 +43,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from tonne.core.database import Database, DatabaseError, Prepared, UInt
+from tonne.core.database import Database, DatabaseError, Prepared, UInt, id_type
 from tonne.mrv.readings import Reading
 
 ADVISORY_LOCK = 0x6D7276  # "mrv": serialises the ingests' writers on PostgreSQL
-
-
-def _id_type():
-    return BigInteger().with_variant(Integer(), "sqlite")
 
 
 metadata = MetaData()
@@ -71,7 +67,7 @@ readings = Table(
 runs = Table(
     "mrv_runs",
     metadata,
-    Column("id", _id_type(), primary_key=True, autoincrement=True),
+    Column("id", id_type(), primary_key=True, autoincrement=True),
     Column("sources", String(4096), nullable=False),
     Column("started", Float, nullable=False),
     Column("finished", Float),
@@ -88,7 +84,7 @@ runs = Table(
 conflicts = Table(
     "mrv_conflicts",
     metadata,
-    Column("id", _id_type(), primary_key=True, autoincrement=True),
+    Column("id", id_type(), primary_key=True, autoincrement=True),
     Column("kind", String(16), nullable=False),  # "sequence" (same sequence twice) or "overlap" (intervals)
     Column("device", String(66), nullable=False),
     Column("sequence", BigInteger, nullable=False),  # the stored reading's

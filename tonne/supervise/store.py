@@ -44,14 +44,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import DatabaseError as SQLDatabaseError
 from sqlalchemy.exc import OperationalError
 
-from tonne.core.database import Database, DatabaseError, Prepared
+from tonne.core.database import Database, DatabaseError, Prepared, id_type
 
 ADVISORY_LOCK = 0x7375706572  # "super": serialises the indexers' writers on PostgreSQL
 CHECKPOINTS_KEPT = 512
-
-
-def _id_type():
-    return BigInteger().with_variant(Integer(), "sqlite")
 
 
 metadata = MetaData()
@@ -67,7 +63,7 @@ sources = Table(
 events = Table(
     "events",
     metadata,
-    Column("id", _id_type(), primary_key=True, autoincrement=True),
+    Column("id", id_type(), primary_key=True, autoincrement=True),
     Column("chain_id", BigInteger, nullable=False),
     Column("block_number", BigInteger, nullable=False),
     Column("block_hash", String(66), nullable=False),

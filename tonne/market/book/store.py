@@ -56,7 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from tonne.core.database import Database, DatabaseError, Prepared, UInt
+from tonne.core.database import Database, DatabaseError, Prepared, UInt, id_type
 from tonne.market.book.chain import FILLABLE_REASONS, FINAL_REASONS, BatchInfo, ChainEvent
 from tonne.market.orders import BUY, ORDER_FIELDS, SELL, Order
 
@@ -69,10 +69,6 @@ CHECKPOINTS_KEPT = 512
 
 def _rank_type():
     return String(162).with_variant(String(162, collation="C"), "postgresql")
-
-
-def _seq_type():
-    return BigInteger().with_variant(Integer(), "sqlite")
 
 
 metadata = MetaData()
@@ -110,7 +106,7 @@ orders = Table(
 changes = Table(
     "changes",
     metadata,
-    Column("seq", _seq_type(), primary_key=True, autoincrement=True),
+    Column("seq", id_type(), primary_key=True, autoincrement=True),
     Column("order_hash", String(66), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("state", String(12), nullable=False),
@@ -123,7 +119,7 @@ changes = Table(
 events = Table(
     "events",
     metadata,
-    Column("id", _seq_type(), primary_key=True, autoincrement=True),
+    Column("id", id_type(), primary_key=True, autoincrement=True),
     Column("block_number", BigInteger, nullable=False),
     Column("block_hash", String(66), nullable=False),
     Column("tx_hash", String(66), nullable=False),
