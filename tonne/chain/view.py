@@ -76,11 +76,12 @@ class Reverted:
 @functools.cache
 def _input_types(signature: str) -> tuple[tuple[str, ...], bool]:
     """A signature's input types, and whether each is one static word (``_STATIC_WORDS``); parsed once."""
-    types = tuple(_split_types(signature[signature.index("(") + 1 : -1]))
+    types = tuple(split_types(signature[signature.index("(") + 1 : -1]))
     return types, all(t in _STATIC_WORDS for t in types)
 
 
-def _split_types(inputs: str) -> list[str]:
+def split_types(inputs: str) -> list[str]:
+    """``uint256,(address,uint8)[],bytes`` as its top-level types."""
     types, depth, current = [], 0, ""
     for char in inputs:
         if char == "," and depth == 0:
@@ -186,7 +187,7 @@ class ChainView:
         signature = self.errors.get(data[:4])
         if signature is None:
             return "0x" + data.hex()
-        inputs = _split_types(signature[signature.index("(") + 1 : -1])
+        inputs = split_types(signature[signature.index("(") + 1 : -1])
         try:
             values = abi_decode(inputs, data[4:]) if inputs else ()
         except Exception:  # noqa: BLE001 - malformed revert data: show the name alone

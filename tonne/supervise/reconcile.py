@@ -52,6 +52,7 @@ from typing import Any
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
+from tonne.chain.view import split_types
 from tonne.core.ids import describe
 from tonne.supervise.alerts import Alert
 from tonne.supervise.index import CallFailed, ChainReader
@@ -76,7 +77,7 @@ class View:
     @property
     def inputs(self) -> list[str]:
         inner = self.signature[self.signature.index("(") + 1 : -1]
-        return _split_types(inner)
+        return split_types(inner)
 
     def calldata(self, args: tuple) -> str:
         selector = function_signature_to_4byte_selector(self.signature)
@@ -85,19 +86,6 @@ class View:
     def decode(self, result: str) -> Any:
         values = decode(list(self.returns), bytes.fromhex(result[2:]))
         return values[0] if len(values) == 1 else values
-
-
-def _split_types(types: str) -> list[str]:
-    """``uint256,(address,uint8)[],bytes`` as its top-level types."""
-    out, depth, current = [], 0, ""
-    for char in types:
-        if char == "," and depth == 0:
-            out.append(current)
-            current = ""
-            continue
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        current += char
-    return [*out, current] if current else out
 
 
 # The views read, by contracts/interfaces: ICarbonCredit, IMirrorCredit, ICarbonRetirement (with ERC-721's
