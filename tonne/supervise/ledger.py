@@ -709,48 +709,16 @@ def _flow(ledger: Ledger, event: Event, home: bool) -> BridgeFlow:
     return ledger.bridge[(*pair, event.args["id"])]
 
 
-def _locked(ledger: Ledger, event: Event, a: dict) -> None:
-    flow = _flow(ledger, event, True)
-    flow.locked += a["amount"]
-    flow.moves.append(("locked", a["amount"], Where.of(event)))
+def _bridge_move(kind: str, home: bool, move: bool = True):
+    """A handler adding the event's amount to the ``kind`` field of its bridge flow, ``home``: the event is the
+    home bridge's; ``move``: it is one of the four moves (``locked``, ``released``, ``minted``, ``burned``) the
+    rules cite, kept in ``moves`` with where it happened."""
 
-
-def _released(ledger: Ledger, event: Event, a: dict) -> None:
-    flow = _flow(ledger, event, True)
-    flow.released += a["amount"]
-    flow.moves.append(("released", a["amount"], Where.of(event)))
-
-
-def _minted(ledger: Ledger, event: Event, a: dict) -> None:
-    flow = _flow(ledger, event, False)
-    flow.minted += a["amount"]
-    flow.moves.append(("minted", a["amount"], Where.of(event)))
-
-
-def _burned(ledger: Ledger, event: Event, a: dict) -> None:
-    flow = _flow(ledger, event, False)
-    flow.burned += a["amount"]
-    flow.moves.append(("burned", a["amount"], Where.of(event)))
-
-
-def _returned(home: bool):
     def handler(ledger: Ledger, event: Event, a: dict) -> None:
         flow = _flow(ledger, event, home)
-        if home:
-            flow.home_returned += a["amount"]
-        else:
-            flow.remote_returned += a["amount"]
-
-    return handler
-
-
-def _restored(home: bool):
-    def handler(ledger: Ledger, event: Event, a: dict) -> None:
-        flow = _flow(ledger, event, home)
-        if home:
-            flow.home_restored += a["amount"]
-        else:
-            flow.remote_restored += a["amount"]
+        setattr(flow, kind, getattr(flow, kind) + a["amount"])
+        if move:
+            flow.moves.append((kind, a["amount"], Where.of(event)))
 
     return handler
 
@@ -795,14 +763,14 @@ _HANDLERS = {
     ("CarbonMRV", "ReportSubmitted"): _report_submitted,
     ("CarbonMRV", "ReportApproved"): _report_approved,
     ("CarbonMRV", "ReportRejected"): _report_rejected,
-    ("HomeBridge", "CreditsLocked"): _locked,
-    ("HomeBridge", "CreditsReleased"): _released,
-    ("RemoteBridge", "CreditsMinted"): _minted,
-    ("RemoteBridge", "CreditsBurned"): _burned,
+    ("HomeBridge", "CreditsLocked"): _bridge_move("locked", True),
+    ("HomeBridge", "CreditsReleased"): _bridge_move("released", True),
+    ("RemoteBridge", "CreditsMinted"): _bridge_move("minted", False),
+    ("RemoteBridge", "CreditsBurned"): _bridge_move("burned", False),
     ("HomeBridge", "BridgeLinked"): _linked,
     ("RemoteBridge", "BridgeLinked"): _linked,
-    ("HomeBridge", "TransferReturned"): _returned(True),
-    ("RemoteBridge", "TransferReturned"): _returned(False),
-    ("HomeBridge", "TransferRestored"): _restored(True),
-    ("RemoteBridge", "TransferRestored"): _restored(False),
+    ("HomeBridge", "TransferReturned"): _bridge_move("home_returned", True, move=False),
+    ("RemoteBridge", "TransferReturned"): _bridge_move("remote_returned", False, move=False),
+    ("HomeBridge", "TransferRestored"): _bridge_move("home_restored", True, move=False),
+    ("RemoteBridge", "TransferRestored"): _bridge_move("remote_restored", False, move=False),
 }
