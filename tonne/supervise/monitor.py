@@ -45,9 +45,11 @@ class Monitor:
     ledger: Ledger | None = None
     seen: set[str] = field(default_factory=set)
     folded_to: dict[int, int] = field(default_factory=dict)  # chain id -> last block folded into the ledger
+    judged: tuple = ()  # (the time, the blocks folded) the last findings were computed at, and those findings
 
     def rebuild(self) -> None:
         self.ledger = Ledger.build(self.store.events(), self.store.sources())
+        self.judged = ()
         self.folded_to = {}
         for indexer in self.indexers:
             cursor = self.store.cursor(indexer.chain_id)
@@ -79,9 +81,17 @@ class Monitor:
         return max(stamps, default=self.ledger.last_timestamp if self.ledger else 0) or 0
 
     def findings(self) -> list[Alert]:
+        """The rules' (and ``extra``'s) findings now. The same ledger at the same time gives the same findings (the
+        reconciliation reads at the folded blocks), so a round with no new block reuses the last ones."""
         if self.ledger is None:
             self.rebuild()
-        return evaluate(self.ledger, self.config, self.now()) + self.extra(self.ledger)
+        now = self.now()
+        at = (now, tuple(sorted(self.folded_to.items())))
+        if self.judged and self.judged[0] == at:
+            return self.judged[1]
+        alerts = evaluate(self.ledger, self.config, now) + self.extra(self.ledger)
+        self.judged = (at, alerts)
+        return alerts
 
     def step(self) -> list[Alert]:
         """One round: poll every indexer, bring the ledger up to date, and return the findings not seen before."""
