@@ -291,7 +291,7 @@ def _decimals(given: tuple[str, ...]) -> dict[str, int]:
     return out
 
 
-def _follow(found, interval: float, after_poll=lambda: None) -> None:
+def _follow(found, interval: float) -> None:
     stop = threading.Event()
     threads = [
         threading.Thread(target=i.run, args=(stop, interval, note), name=f"index-{i.chain_id}", daemon=True)
@@ -302,7 +302,6 @@ def _follow(found, interval: float, after_poll=lambda: None) -> None:
     try:
         while True:
             time.sleep(interval)
-            after_poll()
     except KeyboardInterrupt:
         note("stopping")
     finally:

@@ -191,6 +191,28 @@ def test_index__two_runs_at_once_on_one_database__each_event_once(chain, tmp_pat
     assert IndexStore(f"sqlite:///{db}").fingerprint() == fresh(chain, tmp_path)
 
 
+def test_index_follow__a_new_block_indexed_as_it_comes__then_ctrl_c_stops_cleanly(chain, tmp_path):
+    db, out = tmp_path / "follow.sqlite", tmp_path / "follow.out"
+    args = ["--rpc", chain.anvil.url, "--db", f"sqlite:///{db}", "--follow", "--interval", "0.2"]
+    with out.open("w") as log:
+        process = subprocess.Popen([str(ROOT / ".venv/bin/ape"), "run", "supervise", "index", *args], cwd=ROOT,
+                                   env=script_env(chain.directory), stdout=log, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)  # fmt: skip
+    try:
+        assert "events stored" in process.stderr.readline()  # caught up; now following
+        tx = move(chain, 7)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and tx not in {e.tx_hash for e in IndexStore(f"sqlite:///{db}").events()}:
+            time.sleep(0.2)
+        assert tx in {e.tx_hash for e in IndexStore(f"sqlite:///{db}").events()}
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        code = process.wait(timeout=30)
+    rest = process.stderr.read()
+    assert code == 0 and "stopping" in rest and "Traceback" not in rest, (code, rest)
+    assert IndexStore(f"sqlite:///{db}").fingerprint() == fresh(chain, tmp_path)
+
+
 # -------------------------------------------------------------------- bad input: a clear error, nothing written
 
 
