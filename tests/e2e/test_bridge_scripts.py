@@ -121,7 +121,10 @@ def test_attest_relay_killed_mid_batch_audit(two, setup, tmp_path):
     relay = None
     try:
         # Two messages per delivery: 30 transactions, so the kill lands between them rather than after a
-        # batch of 50 that carries almost everything at once; the rerun uses the default batch.
+        # batch of 50 that carries almost everything at once; the rerun uses the default batch. The remote
+        # chain mines a block a second while the first relayer runs (it waits for each receipt): at full speed
+        # it delivered all 60 before the polling below could kill it, about one run in two.
+        remote.w3.provider.make_request("evm_setIntervalMining", [1])
         relay = start(
             "relay",
             *chains,
@@ -142,6 +145,8 @@ def test_attest_relay_killed_mid_batch_audit(two, setup, tmp_path):
             time.sleep(0.02)
         os.kill(relay.pid, signal.SIGKILL)  # mid-batch: no chance to record anything
         relay.wait()
+        remote.w3.provider.make_request("evm_setAutomine", [True])  # back to a block per transaction
+        remote.w3.provider.make_request("evm_mine", [])  # what the killed relayer left pending lands now
         done_at_kill = sum(gateway.isProcessed(i).call() for i in ids)
         assert 0 < done_at_kill < MESSAGES, f"the relayer was not killed mid-batch ({done_at_kill} delivered)"
 
@@ -151,6 +156,7 @@ def test_attest_relay_killed_mid_batch_audit(two, setup, tmp_path):
         assert second.returncode == 0, second.stdout + second.stderr
         assert f"home->remote: {MESSAGES}/{MESSAGES} delivered" in second.stdout
     finally:
+        remote.w3.provider.make_request("evm_setAutomine", [True])  # the shared chain as the next test expects it
         for p in attesters + ([relay] if relay else []):
             stop_process(p)
 
